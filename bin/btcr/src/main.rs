@@ -1,0 +1,139 @@
+//! `btcr`: the BTCR node and command-line tool. Parses arguments, sets up logging and hands
+//! over to the node crate; no chain logic lives here.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use btcr_node::dev::{self, DevOptions};
+use btcr_rpc::RpcConfig;
+use clap::{Args, Parser, Subcommand};
+use eyre::WrapErr;
+
+/// Bitcoin Reload: a proof-of-stake chain with Proof-of-History and an EVM.
+#[derive(Debug, Parser)]
+#[command(name = "btcr", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log filter (for example `info`, `btcr=debug`); overrides RUST_LOG.
+    #[arg(long = "log.filter", global = true, env = "BTCR_LOG")]
+    log_filter: Option<String>,
+    /// Log as JSON lines instead of text.
+    #[arg(long = "log.json", global = true)]
+    log_json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start a local single-validator development chain with funded accounts.
+    Dev(DevArgs),
+}
+
+/// Options of `btcr dev`.
+#[derive(Debug, Args)]
+struct DevArgs {
+    /// Interval between blocks, for example `1s` or `200ms`.
+    #[arg(long = "block-time", default_value = "1s", value_parser = humantime::parse_duration)]
+    block_time: Duration,
+    /// Keep the chain in this directory (reopened on the next start); a temporary directory,
+    /// deleted on exit, when absent.
+    #[arg(long)]
+    datadir: Option<PathBuf>,
+    /// Number of funded accounts derived from the test mnemonic.
+    #[arg(long, default_value_t = 10)]
+    accounts: u32,
+    /// Balance of each funded account, in BTCR.
+    #[arg(long, default_value_t = 10_000)]
+    balance: u64,
+    /// Address of the JSON-RPC server.
+    #[arg(long = "rpc.addr", default_value = "127.0.0.1:8545")]
+    rpc_addr: SocketAddr,
+    /// Largest JSON-RPC request body, in bytes.
+    #[arg(long = "rpc.max-body-bytes", default_value_t = 5 * 1024 * 1024)]
+    rpc_max_body_bytes: usize,
+    /// Most requests in one JSON-RPC batch.
+    #[arg(long = "rpc.max-batch", default_value_t = 1000)]
+    rpc_max_batch: usize,
+}
+
+fn main() -> eyre::Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_filter.as_deref(), cli.log_json);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("btcr-rt")
+        .build()
+        .wrap_err("starting the async runtime")?;
+    match cli.command {
+        Command::Dev(args) => runtime.block_on(run_dev(args)),
+    }
+}
+
+async fn run_dev(args: DevArgs) -> eyre::Result<()> {
+    if args.block_time < Duration::from_millis(10) || args.block_time > Duration::from_secs(60) {
+        eyre::bail!("--block-time must be between 10ms and 60s");
+    }
+    let setup = dev::prepare(DevOptions {
+        block_time: args.block_time,
+        datadir: args.datadir,
+        n_accounts: args.accounts,
+        balance_btcr: args.balance,
+        rpc: RpcConfig {
+            listen: args.rpc_addr,
+            max_body_bytes: args.rpc_max_body_bytes,
+            max_batch: args.rpc_max_batch,
+        },
+    })?;
+    let node = btcr_node::launch(setup.config.clone()).await?;
+    print_banner(&setup, node.rpc_addr);
+    node.wait().await?;
+    drop(setup.tempdir);
+    Ok(())
+}
+
+fn print_banner(setup: &dev::DevSetup, rpc_addr: SocketAddr) {
+    let genesis = &setup.config.genesis;
+    println!();
+    println!("BTCR development chain");
+    println!("======================");
+    println!("Chain id        {}", genesis.chain_id);
+    println!("Block time      {}", humantime::format_duration(setup.config.block_time));
+    println!(
+        "Data directory  {}{}",
+        setup.config.datadir.display(),
+        if setup.tempdir.is_some() { " (temporary)" } else { "" }
+    );
+    println!("JSON-RPC        http://{rpc_addr}");
+    println!();
+    println!(
+        "Funded accounts ({} BTCR each at genesis)",
+        genesis
+            .alloc
+            .values()
+            .next()
+            .map(|a| a.balance
+                / alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18)))
+            .unwrap_or_default()
+    );
+    for (i, (address, key)) in setup.accounts.iter().enumerate() {
+        println!("({i}) {address}  private key {key}");
+    }
+    println!();
+    println!("Mnemonic        {}", setup.mnemonic);
+    println!("Derivation path m/44'/60'/0'/0/<index>");
+    println!("These keys are public test keys: never send real value to them.");
+    println!();
+}
+
+fn init_logging(filter: Option<&str>, json: bool) {
+    use tracing_subscriber::{EnvFilter, fmt};
+    let filter = match filter {
+        Some(f) => EnvFilter::new(f),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,27 @@
+//! Block execution with revm, over any [`StateReader`]; the concrete store stays out of sight.
+//!
+//! ```text
+//!  RecoveredTx ──validate_transaction──▶ (stateless checks: type, chain id, gas, size)
+//!       │
+//!       ▼
+//!  BlockExecutor::execute ──▶ revm ──▶ receipt ──▶ overlay of changed accounts / storage
+//!       │ finish
+//!       ▼
+//!  ExecutionOutcome { receipts, StateChanges } ──state_root──▶ (root, trie NodeWrites)
+//! ```
+//!
+//! Fees: the EIP-1559 base fee is burned (it is credited to nobody, so supply shrinks with
+//! use); the priority fee goes to the block's proposer. Signature recovery for a block runs
+//! in parallel on rayon ([`recover_transactions`]).
+
+mod db;
+mod executor;
+mod recover;
+mod root;
+mod validate;
+
+pub use db::DbError;
+pub use executor::{BlockContext, BlockExecutor, ExecError, ExecutionOutcome, SPEC};
+pub use recover::recover_transactions;
+pub use root::{RootError, StateRootOutput, account_key, compute_state_root, storage_key};
+pub use validate::{TxError, intrinsic_gas, validate_transaction};

@@ -1,0 +1,543 @@
+//! The chain: the block pipeline (propose, verify, commit) over the store, the pool and the
+//! execution layer, and the RPC backend over the same state.
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use alloy_consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
+use alloy_eips::eip1559::{BaseFeeParams, calc_next_block_base_fee};
+use alloy_primitives::{Address, B256, Bytes};
+use btcr_consensus::{BlockPipeline, PipelineError};
+use btcr_execution::{
+    BlockContext, BlockExecutor, ExecError, StateRootOutput, compute_state_root,
+    recover_transactions, validate_transaction,
+};
+use btcr_poh::{PohSlot, batch_hash};
+use btcr_primitives::{
+    Account, Block, BlockBody, CommitCertificate, Genesis, Header, ReceiptEnvelope, RecoveredTx,
+    StateReader, decode_transaction,
+};
+use btcr_rpc::{RpcBackend, SubmitError};
+use btcr_storage::{BlockCommit, ChainStore, Snapshot, StoreError};
+use btcr_trie::{MemoryNodeStore, NodeWrites, TreeId};
+use btcr_txpool::{PoolConfig, SenderState, TxPool};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::broadcast;
+use tracing::{debug, warn};
+
+use crate::genesis_block;
+
+/// Most transactions taken from the pool per round of block building.
+const CANDIDATES_PER_ROUND: usize = 1024;
+/// Transactions mixed into PoH as one batch.
+const BATCH_SIZE: usize = 256;
+/// Capacity of the new-heads channel; a subscriber that falls this far behind misses heads
+/// and is told so (`Lagged`), the chain never waits for it.
+const NEW_HEADS_CAPACITY: usize = 256;
+
+/// Opening the chain failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The data directory holds another chain.
+    #[error(
+        "the data directory holds another chain: its genesis hash is {found}, this genesis file gives {expected}"
+    )]
+    GenesisMismatch {
+        /// Stored genesis hash.
+        found: B256,
+        /// Hash computed from the genesis file.
+        expected: B256,
+    },
+    /// The genesis file cannot be turned into a block.
+    #[error("invalid genesis: {0}")]
+    Genesis(String),
+}
+
+/// A block executed here and waiting to be committed.
+struct Executed {
+    block: Block,
+    tx_hashes: Vec<B256>,
+    receipts: Vec<ReceiptEnvelope>,
+    root: StateRootOutput,
+}
+
+/// The chain pipeline and its shared state.
+pub struct Chain {
+    store: ChainStore,
+    genesis: Genesis,
+    proposer: Address,
+    pool: Mutex<TxPool<RecoveredTx>>,
+    head: RwLock<Header>,
+    executed: Mutex<HashMap<B256, Executed>>,
+    new_heads: broadcast::Sender<Header>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain").field("head", &self.head.read().number).finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The base fee of the block after `parent` (EIP-1559, Ethereum's parameters).
+pub fn next_base_fee(parent: &Header) -> u64 {
+    calc_next_block_base_fee(
+        parent.gas_used,
+        parent.gas_limit,
+        parent.base_fee_per_gas,
+        BaseFeeParams::ethereum(),
+    )
+}
+
+fn fatal(e: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Fatal(e.to_string())
+}
+
+impl Chain {
+    /// Opens the chain in `store`, writing genesis first if the store is empty and checking
+    /// that a non-empty store holds this genesis.
+    pub fn open(
+        store: ChainStore,
+        genesis: Genesis,
+        proposer: Address,
+        pool: PoolConfig,
+    ) -> Result<Self, ChainError> {
+        let (genesis_block, genesis_state) =
+            genesis_block(&genesis).map_err(ChainError::Genesis)?;
+        let snapshot = store.snapshot()?;
+        match snapshot.header(0)? {
+            Some(stored) => {
+                if stored.hash() != genesis_block.hash() {
+                    return Err(ChainError::GenesisMismatch {
+                        found: stored.hash(),
+                        expected: genesis_block.hash(),
+                    });
+                }
+            }
+            None => {
+                store.commit_block(BlockCommit {
+                    block: &genesis_block,
+                    tx_hashes: &[],
+                    receipts: &[],
+                    changes: &genesis_state.changes,
+                    node_writes: &genesis_state.node_writes,
+                    certificate: None,
+                })?;
+            }
+        }
+        let head = store.snapshot()?.head_header()?.expect("genesis was written above");
+        let (new_heads, _) = broadcast::channel(NEW_HEADS_CAPACITY);
+        let mut pool = TxPool::new(pool);
+        pool.on_block_committed([], u128::from(next_base_fee(&head)));
+        Ok(Self {
+            store,
+            genesis,
+            proposer,
+            pool: Mutex::new(pool),
+            head: RwLock::new(head),
+            executed: Mutex::new(HashMap::new()),
+            new_heads,
+        })
+    }
+
+    /// The genesis parameters.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The store.
+    pub fn store(&self) -> &ChainStore {
+        &self.store
+    }
+
+    /// The head header.
+    pub fn head_header(&self) -> Header {
+        self.head.read().clone()
+    }
+
+    /// Subscribes to committed headers.
+    pub fn subscribe_new_heads(&self) -> broadcast::Receiver<Header> {
+        self.new_heads.subscribe()
+    }
+
+    /// Number of transactions in the pool (pending, queued).
+    pub fn pool_counts(&self) -> (usize, usize) {
+        let pool = self.pool.lock();
+        (pool.pending_count(), pool.queued_count())
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, PipelineError> {
+        self.store.snapshot().map_err(fatal)
+    }
+
+    fn block_context(
+        &self,
+        parent: &Header,
+        number: u64,
+        timestamp_ms: u64,
+        proposer: Address,
+    ) -> BlockContext {
+        BlockContext {
+            chain_id: self.genesis.chain_id,
+            number,
+            timestamp_ms,
+            proposer,
+            base_fee: next_base_fee(parent),
+            gas_limit: self.genesis.gas_limit,
+            prev_randao: parent.poh_end_hash,
+        }
+    }
+
+    /// Adds a raw signed transaction to the pool after every check that does not need
+    /// execution, returning its hash or the reason it is refused.
+    pub fn submit_raw(&self, raw: &[u8]) -> Result<B256, SubmitError> {
+        let envelope = decode_transaction(raw).map_err(|e| SubmitError(e.to_string()))?;
+        let tx = RecoveredTx::recover(envelope).map_err(|e| SubmitError(e.to_string()))?;
+        validate_transaction(&tx, self.genesis.chain_id, self.genesis.gas_limit)
+            .map_err(|e| SubmitError(e.to_string()))?;
+        let account = self
+            .store
+            .snapshot()
+            .map_err(|e| SubmitError(format!("node error: {e}")))?
+            .account(&tx.sender)
+            .map_err(|e| SubmitError(format!("node error: {e}")))?
+            .unwrap_or_default();
+        let base_fee = u128::from(next_base_fee(&self.head.read()));
+        let hash = tx.hash;
+        self.pool
+            .lock()
+            .add(tx, SenderState { nonce: account.nonce, balance: account.balance }, base_fee)
+            .map_err(|e| SubmitError(e.to_string()))?;
+        Ok(hash)
+    }
+
+    fn seal(
+        &self,
+        parent: &Header,
+        ctx: &BlockContext,
+        transactions: Vec<RecoveredTx>,
+        poh: btcr_poh::PohSlotOutput,
+        snapshot: &Snapshot,
+        outcome: btcr_execution::ExecutionOutcome,
+    ) -> Result<Executed, PipelineError> {
+        let root = compute_state_root(snapshot, outcome.changes).map_err(fatal)?;
+        let envelopes: Vec<_> = transactions.iter().map(|t| t.tx.clone()).collect();
+        let header = Header {
+            parent_hash: parent.hash(),
+            number: ctx.number,
+            timestamp_ms: ctx.timestamp_ms,
+            proposer: ctx.proposer,
+            state_root: root.state_root,
+            transactions_root: calculate_transaction_root(&envelopes),
+            receipts_root: calculate_receipt_root(&outcome.receipts),
+            logs_bloom: outcome.logs_bloom,
+            gas_used: outcome.gas_used,
+            gas_limit: ctx.gas_limit,
+            base_fee_per_gas: ctx.base_fee,
+            poh_start_hash: parent.poh_end_hash,
+            poh_end_hash: poh.end_hash,
+            poh_ticks: poh.ticks,
+            extra_data: Bytes::new(),
+        };
+        let tx_hashes = transactions.iter().map(|t| t.hash).collect();
+        let block =
+            Block { header, body: BlockBody { transactions: envelopes, poh_entries: poh.entries } };
+        Ok(Executed { block, tx_hashes, receipts: outcome.receipts, root })
+    }
+}
+
+impl BlockPipeline for Chain {
+    fn head(&self) -> Result<Header, PipelineError> {
+        Ok(self.head_header())
+    }
+
+    fn propose(&self, height: u64, deadline: Instant) -> Result<Block, PipelineError> {
+        let snapshot = self.snapshot()?;
+        let parent =
+            snapshot.head_header().map_err(fatal)?.ok_or_else(|| fatal("store has no head"))?;
+        if height != parent.number + 1 {
+            return Err(PipelineError::InvalidBlock(format!(
+                "cannot propose {height} on head {}",
+                parent.number
+            )));
+        }
+        let ctx = self.block_context(
+            &parent,
+            height,
+            now_ms().max(parent.timestamp_ms + 1),
+            self.proposer,
+        );
+        let slot = deadline.saturating_duration_since(Instant::now());
+        let poh = PohSlot::start(parent.poh_end_hash, self.genesis.poh, slot).map_err(fatal)?;
+        // Stop executing a little before the deadline so that the last ticks and sealing fit.
+        let stop_at = deadline.checked_sub(slot / 10).unwrap_or(deadline);
+
+        let mut executor = BlockExecutor::new(&snapshot, &ctx);
+        let mut included: Vec<RecoveredTx> = Vec::new();
+        let mut seen: HashSet<B256> = HashSet::new();
+        let mut skipped_senders: HashSet<Address> = HashSet::new();
+        let mut batch_start = 0;
+        'slot: while Instant::now() < stop_at {
+            let candidates: Vec<RecoveredTx> = {
+                let pool = self.pool.lock();
+                pool.best(u128::from(ctx.base_fee))
+                    .filter(|tx| !seen.contains(&tx.hash) && !skipped_senders.contains(&tx.sender))
+                    .take(CANDIDATES_PER_ROUND)
+                    .collect()
+            };
+            if candidates.is_empty() {
+                std::thread::sleep(
+                    Duration::from_millis(5).min(stop_at.saturating_duration_since(Instant::now())),
+                );
+                continue;
+            }
+            for tx in candidates {
+                if skipped_senders.contains(&tx.sender) {
+                    continue;
+                }
+                match executor.execute(&tx) {
+                    Ok(_) => {
+                        seen.insert(tx.hash);
+                        included.push(tx);
+                    }
+                    Err(ExecError::Invalid(reason)) => {
+                        debug!(target: "btcr::chain", hash = %tx.hash, %reason, "left out of block");
+                        seen.insert(tx.hash);
+                        skipped_senders.insert(tx.sender);
+                    }
+                    Err(ExecError::BlockFull { .. }) => break 'slot,
+                    Err(e @ ExecError::Fatal(_)) => return Err(fatal(e)),
+                }
+                if included.len() - batch_start == BATCH_SIZE {
+                    record_batch(&poh, &included[batch_start..])?;
+                    batch_start = included.len();
+                }
+                if Instant::now() >= stop_at {
+                    break 'slot;
+                }
+            }
+            if included.len() > batch_start {
+                record_batch(&poh, &included[batch_start..])?;
+                batch_start = included.len();
+            }
+        }
+        if included.len() > batch_start {
+            record_batch(&poh, &included[batch_start..])?;
+        }
+        let poh = poh.finish();
+        if poh.n_transactions() != included.len() as u64 {
+            return Err(fatal(format!(
+                "PoH mixed in {} of {} executed transactions",
+                poh.n_transactions(),
+                included.len()
+            )));
+        }
+        let outcome = executor.finish();
+        let executed = self.seal(&parent, &ctx, included, poh, &snapshot, outcome)?;
+        let block = executed.block.clone();
+        self.executed.lock().insert(block.hash(), executed);
+        Ok(block)
+    }
+
+    fn verify(&self, block: &Block) -> Result<(), PipelineError> {
+        let invalid = |m: String| PipelineError::InvalidBlock(m);
+        let snapshot = self.snapshot()?;
+        let parent =
+            snapshot.head_header().map_err(fatal)?.ok_or_else(|| fatal("store has no head"))?;
+        let header = &block.header;
+        if header.number != parent.number + 1 || header.parent_hash != parent.hash() {
+            return Err(invalid(format!(
+                "block {} does not extend head {}",
+                header.number, parent.number
+            )));
+        }
+        if header.timestamp_ms <= parent.timestamp_ms {
+            return Err(invalid("timestamp does not increase".into()));
+        }
+        if header.extra_data.len() > 32 {
+            return Err(invalid("extra data longer than 32 bytes".into()));
+        }
+        if header.poh_start_hash != parent.poh_end_hash {
+            return Err(invalid("PoH does not start at the parent's end hash".into()));
+        }
+        let transactions = recover_transactions(block.body.transactions.clone())
+            .map_err(|(i, e)| invalid(format!("transaction {i}: {e}")))?;
+        for (i, tx) in transactions.iter().enumerate() {
+            validate_transaction(tx, self.genesis.chain_id, self.genesis.gas_limit)
+                .map_err(|e| invalid(format!("transaction {i}: {e}")))?;
+        }
+        let tx_hashes: Vec<B256> = transactions.iter().map(|t| t.hash).collect();
+        let poh = btcr_poh::verify(
+            header.poh_start_hash,
+            &block.body.poh_entries,
+            &tx_hashes,
+            &self.genesis.poh,
+        )
+        .map_err(|e| invalid(format!("PoH: {e}")))?;
+        if poh.end_hash != header.poh_end_hash || poh.ticks != header.poh_ticks {
+            return Err(invalid("PoH end hash or tick count differs from the header".into()));
+        }
+        let ctx = self.block_context(&parent, header.number, header.timestamp_ms, header.proposer);
+        let mut executor = BlockExecutor::new(&snapshot, &ctx);
+        for (i, tx) in transactions.iter().enumerate() {
+            executor.execute(tx).map_err(|e| match e {
+                ExecError::Fatal(m) => fatal(m),
+                other => invalid(format!("transaction {i}: {other}")),
+            })?;
+        }
+        let outcome = executor.finish();
+        let poh_output = btcr_poh::PohSlotOutput {
+            entries: block.body.poh_entries.clone(),
+            end_hash: poh.end_hash,
+            ticks: poh.ticks,
+        };
+        let executed = self.seal(&parent, &ctx, transactions, poh_output, &snapshot, outcome)?;
+        if executed.block.header != *header {
+            let ours = &executed.block.header;
+            let what = if ours.state_root != header.state_root {
+                "state root"
+            } else if ours.receipts_root != header.receipts_root {
+                "receipts root"
+            } else if ours.gas_used != header.gas_used {
+                "gas used"
+            } else if ours.transactions_root != header.transactions_root {
+                "transactions root"
+            } else if ours.base_fee_per_gas != header.base_fee_per_gas {
+                "base fee"
+            } else if ours.logs_bloom != header.logs_bloom {
+                "logs bloom"
+            } else {
+                "header"
+            };
+            return Err(invalid(format!("{what} differs after re-execution")));
+        }
+        self.executed.lock().insert(block.hash(), executed);
+        Ok(())
+    }
+
+    fn commit(
+        &self,
+        block_hash: B256,
+        certificate: CommitCertificate,
+    ) -> Result<(), PipelineError> {
+        let executed = {
+            let mut map = self.executed.lock();
+            let executed =
+                map.remove(&block_hash).ok_or(PipelineError::UnknownBlock(block_hash))?;
+            // Other candidates for this height can never be committed now.
+            map.clear();
+            executed
+        };
+        self.store
+            .commit_block(BlockCommit {
+                block: &executed.block,
+                tx_hashes: &executed.tx_hashes,
+                receipts: &executed.receipts,
+                changes: &executed.root.changes,
+                node_writes: &executed.root.node_writes,
+                certificate: Some(&certificate),
+            })
+            .map_err(|e| fatal(format!("committing block {}: {e}", executed.block.number())))?;
+        let header = executed.block.header.clone();
+        let base_fee = u128::from(next_base_fee(&header));
+        let senders: Vec<(Address, SenderState)> = executed
+            .root
+            .changes
+            .accounts
+            .iter()
+            .map(|(address, change)| {
+                let a = change.account.unwrap_or_default();
+                (*address, SenderState { nonce: a.nonce, balance: a.balance })
+            })
+            .collect();
+        self.pool.lock().on_block_committed(senders, base_fee);
+        *self.head.write() = header.clone();
+        // Nobody listening is fine.
+        let _ = self.new_heads.send(header);
+        Ok(())
+    }
+}
+
+fn record_batch(poh: &btcr_poh::PohSlotHandle, txs: &[RecoveredTx]) -> Result<(), PipelineError> {
+    let hashes: Vec<B256> = txs.iter().map(|t| t.hash).collect();
+    let n = u32::try_from(hashes.len()).map_err(fatal)?;
+    poh.record(batch_hash(&hashes), n).map_err(|e| {
+        warn!(target: "btcr::chain", error = %e, "PoH slot ended before a batch was recorded");
+        fatal(e)
+    })
+}
+
+/// Recomputes the state root from the flat account and storage tables alone, ignoring the
+/// stored tree: a check that the committed tree and the committed state agree.
+pub fn recompute_state_root(snapshot: &Snapshot) -> Result<B256, String> {
+    let mut store = MemoryNodeStore::default();
+    let mut writes = NodeWrites::default();
+    let mut account_leaves = BTreeMap::new();
+    for (address, account) in snapshot.all_accounts().map_err(|e| e.to_string())? {
+        let slots: BTreeMap<B256, Option<B256>> = snapshot
+            .all_storage(&address)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(slot, value)| {
+                (btcr_execution::storage_key(&slot), Some(B256::from(value.to_be_bytes::<32>())))
+            })
+            .collect();
+        let storage_root = btcr_trie::update(&store, TreeId::storage(address), &slots, &mut writes)
+            .map_err(|e| e.to_string())?;
+        let account = Account { storage_root, ..account };
+        account_leaves.insert(
+            btcr_execution::account_key(&address),
+            Some(alloy_primitives::keccak256(alloy_rlp::encode(account))),
+        );
+    }
+    store.apply(std::mem::take(&mut writes));
+    btcr_trie::update(&store, TreeId::ACCOUNTS, &account_leaves, &mut writes)
+        .map_err(|e| e.to_string())
+}
+
+impl RpcBackend for Chain {
+    fn chain_id(&self) -> u64 {
+        self.genesis.chain_id
+    }
+
+    fn head(&self) -> Result<Header, String> {
+        Ok(self.head_header())
+    }
+
+    fn block(&self, number: u64) -> Result<Option<Block>, String> {
+        self.store.snapshot().and_then(|s| s.block(number)).map_err(|e| e.to_string())
+    }
+
+    fn block_number(&self, hash: &B256) -> Result<Option<u64>, String> {
+        self.store.snapshot().and_then(|s| s.block_number(hash)).map_err(|e| e.to_string())
+    }
+
+    fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>, String> {
+        self.store.snapshot().and_then(|s| s.receipts(number)).map_err(|e| e.to_string())
+    }
+
+    fn transaction_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, String> {
+        self.store.snapshot().and_then(|s| s.transaction_location(hash)).map_err(|e| e.to_string())
+    }
+
+    fn account(&self, address: &Address) -> Result<Option<Account>, String> {
+        let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+        snapshot.account(address).map_err(|e| e.to_string())
+    }
+
+    fn pending_nonce(&self, address: &Address) -> Option<u64> {
+        self.pool.lock().pending_nonce(address)
+    }
+
+    fn submit_transaction(&self, raw: &[u8]) -> Result<B256, SubmitError> {
+        self.submit_raw(raw)
+    }
+}

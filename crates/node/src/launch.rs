@@ -1,0 +1,131 @@
+//! Starting and stopping a node.
+
+use std::{path::PathBuf, sync::Arc};
+
+use btcr_consensus::{EngineConfig, EngineHandle, SingleValidatorEngine};
+use btcr_crypto::SecretKey;
+use btcr_primitives::Genesis;
+use btcr_rpc::{RpcConfig, RpcServer};
+use btcr_storage::ChainStore;
+use btcr_txpool::PoolConfig;
+use eyre::{WrapErr, bail};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::Chain;
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Where the chain store lives.
+    pub datadir: PathBuf,
+    /// The chain's genesis.
+    pub genesis: Genesis,
+    /// The validator's consensus key.
+    pub validator_key: SecretKey,
+    /// Interval between blocks (the genesis value unless overridden).
+    pub block_time: std::time::Duration,
+    /// JSON-RPC server settings.
+    pub rpc: RpcConfig,
+    /// Transaction pool limits.
+    pub pool: PoolConfig,
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct NodeHandle {
+    /// The chain pipeline (also the RPC backend).
+    pub chain: Arc<Chain>,
+    /// Address of the JSON-RPC server.
+    pub rpc_addr: std::net::SocketAddr,
+    shutdown: CancellationToken,
+    engine: Option<EngineHandle>,
+}
+
+impl NodeHandle {
+    /// A token that is cancelled when the node stops, for whatever reason.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops the node: the engine finishes the block in progress, the RPC server closes.
+    pub fn stop(mut self) -> eyre::Result<()> {
+        self.shutdown.cancel();
+        self.join_engine()
+    }
+
+    /// Waits until the node stops (Ctrl-C / SIGTERM, or a fatal error), then stops it.
+    pub async fn wait(mut self) -> eyre::Result<()> {
+        let shutdown = self.shutdown.clone();
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = shutdown_signal() => info!(target: "btcr::node", "shutdown requested"),
+        }
+        self.shutdown.cancel();
+        tokio::task::spawn_blocking(move || self.join_engine()).await?
+    }
+
+    fn join_engine(&mut self) -> eyre::Result<()> {
+        match self.engine.take() {
+            Some(engine) => engine.stop().wrap_err("consensus engine failed"),
+            None => Ok(()),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Opens the store, starts the RPC server and the consensus engine.
+pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
+    config.genesis.validate()?;
+    let validator = config.validator_key.address();
+    if config.genesis.validators.len() != 1 || config.genesis.validators[0].address != validator {
+        bail!(
+            "this node runs a single-validator chain: the genesis must list exactly its validator key's address {validator}"
+        );
+    }
+    let datadir = config.datadir.clone();
+    let genesis = config.genesis.clone();
+    let pool = config.pool.clone();
+    let chain = tokio::task::spawn_blocking(move || -> eyre::Result<Chain> {
+        let store = ChainStore::open(&datadir.join("chain"))?;
+        Ok(Chain::open(store, genesis, validator, pool)?)
+    })
+    .await??;
+    let chain = Arc::new(chain);
+    let head = chain.head_header();
+    info!(target: "btcr::node", number = head.number, hash = %head.hash(), "opened chain");
+
+    let shutdown = CancellationToken::new();
+    let rpc = RpcServer::start(config.rpc.clone(), chain.clone(), shutdown.clone())
+        .await
+        .wrap_err_with(|| format!("starting JSON-RPC on {}", config.rpc.listen))?;
+    let engine = SingleValidatorEngine::new(
+        chain.clone(),
+        config.validator_key.clone(),
+        EngineConfig { chain_id: config.genesis.chain_id, block_time: config.block_time },
+        shutdown.clone(),
+    )
+    .spawn();
+    Ok(NodeHandle { chain, rpc_addr: rpc.local_addr, shutdown, engine: Some(engine) })
+}

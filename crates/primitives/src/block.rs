@@ -1,0 +1,202 @@
+//! Block headers, bodies and commit certificates.
+
+use alloy_consensus::TxEnvelope;
+use alloy_primitives::{Address, B256, Bloom, Bytes, keccak256};
+use alloy_rlp::{RlpDecodable, RlpEncodable};
+use btcr_poh::PohEntry;
+use serde::{Deserialize, Serialize};
+
+/// A block header. Its hash, `keccak256(rlp(header))`, commits to every field, and so to the
+/// transactions (through `transactions_root`), their results (`receipts_root`), the state
+/// after the block (`state_root`) and the block's Proof-of-History chain.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Header {
+    /// Hash of the parent block's header; zero for genesis.
+    pub parent_hash: B256,
+    /// Height of the block; genesis is 0.
+    pub number: u64,
+    /// Milliseconds since the Unix epoch at which the proposer built the block. The EVM's
+    /// `TIMESTAMP` and the RPC's `timestamp` are this value in whole seconds.
+    pub timestamp_ms: u64,
+    /// Validator that proposed the block; priority fees are paid to it.
+    pub proposer: Address,
+    /// Root of the authenticated state after executing the block.
+    pub state_root: B256,
+    /// Ethereum-style ordered trie root of the block's transactions.
+    pub transactions_root: B256,
+    /// Ethereum-style ordered trie root of the block's receipts.
+    pub receipts_root: B256,
+    /// Union of the blooms of all receipts.
+    pub logs_bloom: Bloom,
+    /// Gas used by all transactions of the block.
+    pub gas_used: u64,
+    /// Gas limit of the block.
+    pub gas_limit: u64,
+    /// EIP-1559 base fee per gas of this block (burned).
+    pub base_fee_per_gas: u64,
+    /// First hash of the block's Proof-of-History chain (the parent's `poh_end_hash`).
+    pub poh_start_hash: B256,
+    /// Last hash of the block's Proof-of-History chain.
+    pub poh_end_hash: B256,
+    /// Number of PoH ticks in the block.
+    pub poh_ticks: u64,
+    /// Free-form bytes set by the proposer (at most 32).
+    pub extra_data: Bytes,
+}
+
+impl Header {
+    /// The block hash: keccak256 of the RLP encoding of the header.
+    pub fn hash(&self) -> B256 {
+        keccak256(alloy_rlp::encode(self))
+    }
+
+    /// Timestamp in whole seconds, as the EVM and Ethereum clients see it.
+    pub fn timestamp_secs(&self) -> u64 {
+        self.timestamp_ms / 1000
+    }
+}
+
+/// The part of a block that the header commits to through its roots and PoH hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, RlpEncodable, RlpDecodable)]
+pub struct BlockBody {
+    /// Transactions in execution order.
+    pub transactions: Vec<TxEnvelope>,
+    /// The block's Proof-of-History entries; mixin entries name how many of the transactions
+    /// they cover, in order.
+    pub poh_entries: Vec<PohEntry>,
+}
+
+/// A full block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// The header.
+    pub header: Header,
+    /// Transactions and PoH entries.
+    pub body: BlockBody,
+}
+
+impl Block {
+    /// Hash of the block's header.
+    pub fn hash(&self) -> B256 {
+        self.header.hash()
+    }
+
+    /// Height of the block.
+    pub fn number(&self) -> u64 {
+        self.header.number
+    }
+}
+
+/// One validator's signature over a decided block.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable, Serialize, Deserialize)]
+pub struct ValidatorSignature {
+    /// The validator's address (derived from its consensus key).
+    pub validator: Address,
+    /// 65-byte recoverable secp256k1 signature over [`CommitCertificate::signing_hash`].
+    pub signature: Bytes,
+}
+
+/// Proof that a block was decided: the signatures of validators holding more than two thirds
+/// of the voting power for `(height, round, block_hash)`. A single-validator chain's
+/// certificate holds one signature.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitCertificate {
+    /// Height of the decided block.
+    pub height: u64,
+    /// Consensus round in which it was decided.
+    pub round: u32,
+    /// Hash of the decided block.
+    pub block_hash: B256,
+    /// Signatures of the committing validators.
+    pub signatures: Vec<ValidatorSignature>,
+}
+
+impl CommitCertificate {
+    /// The digest each validator signs: domain-separated so that a commit signature can never
+    /// be replayed as a transaction signature or a signature for another chain object.
+    pub fn signing_hash(chain_id: u64, height: u64, round: u32, block_hash: B256) -> B256 {
+        let mut buf = Vec::with_capacity(64);
+        buf.extend_from_slice(b"btcr-commit-v1");
+        buf.extend_from_slice(&chain_id.to_be_bytes());
+        buf.extend_from_slice(&height.to_be_bytes());
+        buf.extend_from_slice(&round.to_be_bytes());
+        buf.extend_from_slice(block_hash.as_slice());
+        keccak256(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            parent_hash: B256::repeat_byte(1),
+            number: 7,
+            timestamp_ms: 1_700_000_000_123,
+            proposer: Address::repeat_byte(2),
+            state_root: B256::repeat_byte(3),
+            transactions_root: B256::repeat_byte(4),
+            receipts_root: B256::repeat_byte(5),
+            logs_bloom: Bloom::repeat_byte(6),
+            gas_used: 21_000,
+            gas_limit: 30_000_000,
+            base_fee_per_gas: 1_000_000_000,
+            poh_start_hash: B256::repeat_byte(7),
+            poh_end_hash: B256::repeat_byte(8),
+            poh_ticks: 32,
+            extra_data: Bytes::from_static(b"btcr"),
+        }
+    }
+
+    #[test]
+    fn header_roundtrips_and_hash_commits_to_every_field() {
+        let h = header();
+        let encoded = alloy_rlp::encode(&h);
+        let decoded: Header = alloy_rlp::Decodable::decode(&mut encoded.as_slice()).unwrap();
+        assert_eq!(decoded, h);
+
+        let base = h.hash();
+        let mut changed = vec![];
+        let mut x = h.clone();
+        x.poh_ticks += 1;
+        changed.push(x);
+        let mut x = h.clone();
+        x.poh_end_hash = B256::ZERO;
+        changed.push(x);
+        let mut x = h.clone();
+        x.state_root = B256::ZERO;
+        changed.push(x);
+        let mut x = h.clone();
+        x.timestamp_ms += 1;
+        changed.push(x);
+        for c in changed {
+            assert_ne!(c.hash(), base);
+        }
+    }
+
+    #[test]
+    fn body_roundtrips() {
+        let body = BlockBody {
+            transactions: vec![],
+            poh_entries: vec![PohEntry {
+                num_hashes: 5,
+                hash: B256::repeat_byte(9),
+                n_transactions: 0,
+            }],
+        };
+        let encoded = alloy_rlp::encode(&body);
+        let decoded: BlockBody = alloy_rlp::Decodable::decode(&mut encoded.as_slice()).unwrap();
+        assert_eq!(decoded, body);
+    }
+
+    #[test]
+    fn signing_hash_is_domain_separated() {
+        let a = CommitCertificate::signing_hash(1, 2, 0, B256::ZERO);
+        assert_ne!(a, CommitCertificate::signing_hash(2, 2, 0, B256::ZERO));
+        assert_ne!(a, CommitCertificate::signing_hash(1, 3, 0, B256::ZERO));
+        assert_ne!(a, CommitCertificate::signing_hash(1, 2, 1, B256::ZERO));
+    }
+}

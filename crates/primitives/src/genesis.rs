@@ -1,0 +1,179 @@
+//! The genesis file: chain parameters, initial allocations and the initial validators.
+
+use std::{collections::BTreeMap, path::Path, time::Duration};
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use btcr_poh::PohConfig;
+use serde::{Deserialize, Serialize};
+
+/// A genesis file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    /// The file could not be read.
+    #[error("cannot read genesis file {path}: {source}")]
+    Read {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid genesis JSON.
+    #[error("invalid genesis JSON: {0}")]
+    Parse(#[from] serde_json::Error),
+    /// A parameter is out of range.
+    #[error("invalid genesis: {0}")]
+    Invalid(String),
+}
+
+/// An account funded (or deployed) at genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisAccount {
+    /// Balance in wei.
+    pub balance: U256,
+    /// Starting nonce.
+    #[serde(default)]
+    pub nonce: u64,
+    /// Contract code, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Bytes>,
+    /// Initial storage of a contract.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub storage: BTreeMap<B256, B256>,
+}
+
+/// A validator of the genesis set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// Address derived from the validator's secp256k1 consensus key.
+    pub address: Address,
+    /// Voting power.
+    pub power: u64,
+}
+
+/// Chain parameters and initial state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Genesis {
+    /// EIP-155 chain id; every transaction must carry it.
+    pub chain_id: u64,
+    /// Timestamp of the genesis block, in milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// Gas limit of every block.
+    pub gas_limit: u64,
+    /// Base fee of the first block, in wei.
+    pub base_fee_per_gas: u64,
+    /// Target interval between blocks, in milliseconds.
+    pub block_time_ms: u64,
+    /// Proof-of-History parameters.
+    pub poh: PohConfig,
+    /// The validator set.
+    pub validators: Vec<GenesisValidator>,
+    /// Initial accounts.
+    pub alloc: BTreeMap<Address, GenesisAccount>,
+}
+
+impl Genesis {
+    /// Reads and validates a genesis file.
+    pub fn load(path: &Path) -> Result<Self, GenesisError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| GenesisError::Read { path: path.display().to_string(), source })?;
+        let genesis: Self = serde_json::from_str(&text)?;
+        genesis.validate()?;
+        Ok(genesis)
+    }
+
+    /// The target block interval.
+    pub fn block_time(&self) -> Duration {
+        Duration::from_millis(self.block_time_ms)
+    }
+
+    /// Checks that the parameters can run a chain.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        let invalid = |m: String| Err(GenesisError::Invalid(m));
+        if self.chain_id == 0 {
+            return invalid("chainId must be positive".into());
+        }
+        if self.gas_limit < 21_000 {
+            return invalid(format!("gasLimit {} is below one transfer (21000)", self.gas_limit));
+        }
+        if !(10..=60_000).contains(&self.block_time_ms) {
+            return invalid(format!("blockTimeMs {} is outside 10..=60000", self.block_time_ms));
+        }
+        if let Err(e) = self.poh.validate() {
+            return invalid(format!("poh: {e}"));
+        }
+        if self.validators.is_empty() {
+            return invalid("at least one validator is required".into());
+        }
+        if self.validators.iter().any(|v| v.power == 0) {
+            return invalid("validator power must be positive".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for v in &self.validators {
+            if !seen.insert(v.address) {
+                return invalid(format!("validator {} is listed twice", v.address));
+            }
+        }
+        Ok(())
+    }
+
+    /// Serialises the genesis as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("genesis always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Genesis {
+        Genesis {
+            chain_id: 1337,
+            timestamp_ms: 0,
+            gas_limit: 30_000_000,
+            base_fee_per_gas: 1_000_000_000,
+            block_time_ms: 1000,
+            poh: PohConfig { hashes_per_tick: 1000, ticks_per_block: 8 },
+            validators: vec![GenesisValidator { address: Address::repeat_byte(1), power: 1 }],
+            alloc: [(
+                Address::repeat_byte(2),
+                GenesisAccount { balance: U256::from(5), ..Default::default() },
+            )]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn json_roundtrip() {
+        let g = sample();
+        let back: Genesis = serde_json::from_str(&g.to_json()).unwrap();
+        assert_eq!(back, g);
+        back.validate().unwrap();
+    }
+
+    #[test]
+    fn rejects_bad_parameters() {
+        let mut g = sample();
+        g.chain_id = 0;
+        assert!(g.validate().unwrap_err().to_string().contains("chainId"));
+        let mut g = sample();
+        g.validators.clear();
+        assert!(g.validate().unwrap_err().to_string().contains("validator"));
+        let mut g = sample();
+        g.block_time_ms = 1;
+        assert!(g.validate().unwrap_err().to_string().contains("blockTimeMs"));
+        let mut g = sample();
+        g.validators.push(g.validators[0].clone());
+        assert!(g.validate().unwrap_err().to_string().contains("twice"));
+    }
+
+    #[test]
+    fn rejects_unknown_fields() {
+        let mut v: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
+        v["surprise"] = 1.into();
+        assert!(serde_json::from_value::<Genesis>(v).is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! Core BTCR types: block headers and bodies, commit certificates, recovered transactions,
+//! account state, the genesis file, and their encodings. No IO lives here.
+//!
+//! ```text
+//!  raw bytes (RPC / network)
+//!      │ decode_transaction
+//!      ▼
+//!  TxEnvelope ──recover──▶ RecoveredTx ──▶ pool ──▶ Block { Header, transactions, poh_entries }
+//!                                                        │ keccak(rlp(Header))
+//!                                                        ▼
+//!                                                   block hash, signed in a CommitCertificate
+//! ```
+
+mod block;
+mod genesis;
+mod state;
+mod transaction;
+
+pub use block::{Block, BlockBody, CommitCertificate, Header, ValidatorSignature};
+pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator};
+pub use state::{Account, AccountChange, EMPTY_CODE_HASH, StateChanges, StateError, StateReader};
+pub use transaction::{DecodeError, RecoveredTx, decode_transaction, transaction_type_name};
+
+pub use alloy_consensus::{ReceiptEnvelope, TxEnvelope};
+pub use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
+pub use btcr_poh::{PohConfig, PohEntry};
+
+/// The largest encoded transaction the chain accepts (128 KiB), like Ethereum clients' pools.
+pub const MAX_TRANSACTION_SIZE: usize = 128 * 1024;

@@ -1,0 +1,60 @@
+//! JSON-RPC errors: the one place where failures become codes and messages.
+
+use serde_json::{Value, json};
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct RpcError {
+    /// Error code (Ethereum conventions).
+    pub code: i64,
+    /// Message for people.
+    pub message: String,
+    /// Extra data (revert data for `eth_call`).
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    fn new(code: i64, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), data: None }
+    }
+
+    /// `-32700`: the body is not JSON.
+    pub fn parse_error(detail: impl std::fmt::Display) -> Self {
+        Self::new(-32700, format!("parse error: {detail}"))
+    }
+
+    /// `-32600`: JSON that is not a JSON-RPC request.
+    pub fn invalid_request(detail: impl std::fmt::Display) -> Self {
+        Self::new(-32600, format!("invalid request: {detail}"))
+    }
+
+    /// `-32601`: unknown method.
+    pub fn method_not_found(method: &str) -> Self {
+        Self::new(-32601, format!("the method {method} does not exist/is not available"))
+    }
+
+    /// `-32602`: bad parameters.
+    pub fn invalid_params(detail: impl std::fmt::Display) -> Self {
+        Self::new(-32602, format!("invalid params: {detail}"))
+    }
+
+    /// `-32603`: the node failed.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self::new(-32603, format!("internal error: {detail}"))
+    }
+
+    /// `-32000`: the request is valid but cannot be served (rejected transaction, missing
+    /// state), as Ethereum clients report it.
+    pub fn server(message: impl Into<String>) -> Self {
+        Self::new(-32000, message)
+    }
+
+    /// The error as a JSON-RPC error object.
+    pub fn to_json(&self) -> Value {
+        match &self.data {
+            Some(data) => json!({ "code": self.code, "message": self.message, "data": data }),
+            None => json!({ "code": self.code, "message": self.message }),
+        }
+    }
+}

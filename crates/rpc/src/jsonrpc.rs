@@ -1,0 +1,92 @@
+//! JSON-RPC 2.0 framing: single requests, batches, notifications and their limits.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::{
+    RpcBackend, RpcError,
+    eth::{self, Params},
+};
+
+/// Handles one HTTP body; `None` when nothing is to be sent back (only notifications).
+pub(crate) fn handle_body(
+    body: &[u8],
+    backend: &Arc<dyn RpcBackend>,
+    max_batch: usize,
+) -> Option<Value> {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return Some(error_response(Value::Null, &RpcError::parse_error(e))),
+    };
+    match value {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Some(error_response(
+                    Value::Null,
+                    &RpcError::invalid_request("empty batch"),
+                ));
+            }
+            if items.len() > max_batch {
+                return Some(error_response(
+                    Value::Null,
+                    &RpcError::invalid_request(format!(
+                        "batch of {} requests exceeds the limit of {max_batch}",
+                        items.len()
+                    )),
+                ));
+            }
+            let responses: Vec<Value> =
+                items.into_iter().filter_map(|item| handle_one(item, backend)).collect();
+            (!responses.is_empty()).then_some(Value::Array(responses))
+        }
+        single => handle_one(single, backend),
+    }
+}
+
+fn handle_one(request: Value, backend: &Arc<dyn RpcBackend>) -> Option<Value> {
+    let Value::Object(mut obj) = request else {
+        return Some(error_response(
+            Value::Null,
+            &RpcError::invalid_request("a request must be an object"),
+        ));
+    };
+    let id = obj.remove("id");
+    // Requests without an id are notifications: run them, answer nothing.
+    let is_notification = id.is_none();
+    let id = match id {
+        None | Some(Value::Null) => Value::Null,
+        Some(v @ (Value::Number(_) | Value::String(_))) => v,
+        Some(_) => {
+            return Some(error_response(
+                Value::Null,
+                &RpcError::invalid_request("id must be a number, a string or null"),
+            ));
+        }
+    };
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Some(error_response(id, &RpcError::invalid_request("jsonrpc must be \"2.0\"")));
+    }
+    let Some(method) = obj.get("method").and_then(Value::as_str).map(str::to_owned) else {
+        return Some(error_response(id, &RpcError::invalid_request("method must be a string")));
+    };
+    let params = match obj.remove("params") {
+        None | Some(Value::Null) => Params(Vec::new()),
+        Some(Value::Array(items)) => Params(items),
+        Some(_) => {
+            return Some(error_response(id, &RpcError::invalid_params("params must be an array")));
+        }
+    };
+    let result = eth::call(backend.as_ref(), &method, &params);
+    if is_notification {
+        return None;
+    }
+    Some(match result {
+        Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+        Err(e) => error_response(id, &e),
+    })
+}
+
+fn error_response(id: Value, error: &RpcError) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": error.to_json() })
+}

@@ -1,0 +1,24 @@
+//! The embedded chain store: blocks, receipts, the transaction index, account state, code,
+//! storage and the state tree's nodes, in one ACID database file (redb).
+//!
+//! ```text
+//!  decided block + receipts + StateChanges + trie NodeWrites + certificate
+//!        │ ChainStore::commit_block   (one write transaction, fsync'd before it returns)
+//!        ▼
+//!  chain.redb ──ChainStore::snapshot──▶ Snapshot (a consistent read view: blocks, StateReader,
+//!                                                 NodeReader for the state tree)
+//! ```
+//!
+//! Invariants: the `head` entry and every table change of a block are written in the same
+//! transaction, so after any crash the store holds exactly the blocks up to `head` and the
+//! state after `head`; a block is only ever committed on top of the current head; the store
+//! keeps the latest state (historical state is not kept yet).
+
+mod error;
+mod snapshot;
+mod store;
+mod tables;
+
+pub use error::StoreError;
+pub use snapshot::Snapshot;
+pub use store::{BlockCommit, ChainStore, SCHEMA_VERSION};

@@ -1,0 +1,195 @@
+//! A consistent read view of the store.
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rlp::Decodable;
+use btcr_primitives::{
+    Account, Block, BlockBody, CommitCertificate, Header, ReceiptEnvelope, StateError, StateReader,
+};
+use btcr_trie::{Node, NodeKey, NodeReader, TrieError};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
+
+use crate::{StoreError, store::read_u64, tables::*};
+
+/// Everything committed up to one block, unaffected by later commits.
+pub struct Snapshot {
+    head: Option<u64>,
+    headers: ReadOnlyTable<u64, &'static [u8]>,
+    block_numbers: ReadOnlyTable<&'static [u8; 32], u64>,
+    bodies: ReadOnlyTable<u64, &'static [u8]>,
+    receipts: ReadOnlyTable<u64, &'static [u8]>,
+    certificates: ReadOnlyTable<u64, &'static [u8]>,
+    tx_index: ReadOnlyTable<&'static [u8; 32], (u64, u32)>,
+    accounts: ReadOnlyTable<&'static [u8; 20], &'static [u8]>,
+    storage: ReadOnlyTable<&'static [u8; 52], &'static [u8; 32]>,
+    code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
+    trie_nodes: ReadOnlyTable<&'static [u8; 55], &'static [u8; 65]>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot").field("head", &self.head).finish_non_exhaustive()
+    }
+}
+
+fn decode<T: Decodable>(what: impl Fn() -> String, bytes: &[u8]) -> Result<T, StoreError> {
+    let mut buf = bytes;
+    let value = T::decode(&mut buf)
+        .map_err(|e| StoreError::Corrupt { what: what(), reason: e.to_string() })?;
+    if !buf.is_empty() {
+        return Err(StoreError::Corrupt { what: what(), reason: "trailing bytes".into() });
+    }
+    Ok(value)
+}
+
+impl Snapshot {
+    pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
+        let head = txn.open_table(META)?.get("head")?.and_then(|v| read_u64(v.value()));
+        Ok(Self {
+            head,
+            headers: txn.open_table(HEADERS)?,
+            block_numbers: txn.open_table(BLOCK_NUMBERS)?,
+            bodies: txn.open_table(BODIES)?,
+            receipts: txn.open_table(RECEIPTS)?,
+            certificates: txn.open_table(CERTIFICATES)?,
+            tx_index: txn.open_table(TX_INDEX)?,
+            accounts: txn.open_table(ACCOUNTS)?,
+            storage: txn.open_table(STORAGE)?,
+            code: txn.open_table(CODE)?,
+            trie_nodes: txn.open_table(TRIE_NODES)?,
+        })
+    }
+
+    /// Number of the head block; `None` before genesis is written.
+    pub fn head_number(&self) -> Option<u64> {
+        self.head
+    }
+
+    /// The head block's header.
+    pub fn head_header(&self) -> Result<Option<Header>, StoreError> {
+        match self.head {
+            Some(n) => self.header(n),
+            None => Ok(None),
+        }
+    }
+
+    /// Header of block `number`.
+    pub fn header(&self, number: u64) -> Result<Option<Header>, StoreError> {
+        match self.headers.get(number)? {
+            Some(v) => decode(|| format!("header {number}"), v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Number of the block with `hash`.
+    pub fn block_number(&self, hash: &B256) -> Result<Option<u64>, StoreError> {
+        Ok(self.block_numbers.get(&hash.0)?.map(|v| v.value()))
+    }
+
+    /// Body of block `number`.
+    pub fn body(&self, number: u64) -> Result<Option<BlockBody>, StoreError> {
+        match self.bodies.get(number)? {
+            Some(v) => decode(|| format!("body {number}"), v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Block `number` with its body.
+    pub fn block(&self, number: u64) -> Result<Option<Block>, StoreError> {
+        let Some(header) = self.header(number)? else { return Ok(None) };
+        let body = self.body(number)?.ok_or_else(|| StoreError::Corrupt {
+            what: format!("block {number}"),
+            reason: "header without body".into(),
+        })?;
+        Ok(Some(Block { header, body }))
+    }
+
+    /// Receipts of block `number`.
+    pub fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>, StoreError> {
+        match self.receipts.get(number)? {
+            Some(v) => decode(|| format!("receipts {number}"), v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Commit certificate of block `number`.
+    pub fn certificate(&self, number: u64) -> Result<Option<CommitCertificate>, StoreError> {
+        match self.certificates.get(number)? {
+            Some(v) => decode(|| format!("certificate {number}"), v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Where the transaction with `hash` was included: (block number, index).
+    pub fn transaction_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, StoreError> {
+        Ok(self.tx_index.get(&hash.0)?.map(|v| v.value()))
+    }
+
+    /// Every account with its address, in address order (for tools and tests; reads the
+    /// whole table).
+    pub fn all_accounts(&self) -> Result<Vec<(Address, Account)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.accounts.iter()? {
+            let (k, v) = entry?;
+            let address = Address::from(*k.value());
+            out.push((address, decode(|| format!("account {address}"), v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Every non-zero storage slot of `address`, in slot order.
+    pub fn all_storage(&self, address: &Address) -> Result<Vec<(U256, U256)>, StoreError> {
+        let addr = &address.0.0;
+        let start = storage_key(addr, &[0u8; 32]);
+        let end = storage_key(addr, &[0xffu8; 32]);
+        let mut out = Vec::new();
+        for entry in self.storage.range::<&[u8; 52]>(&start..=&end)? {
+            let (k, v) = entry?;
+            let slot: [u8; 32] = k.value()[20..].try_into().expect("key is 52 bytes");
+            out.push((U256::from_be_bytes(slot), U256::from_be_bytes(*v.value())));
+        }
+        Ok(out)
+    }
+}
+
+impl StateReader for Snapshot {
+    fn account(&self, address: &Address) -> Result<Option<Account>, StateError> {
+        match self.accounts.get(&address.0.0).map_err(StoreError::from)? {
+            Some(v) => Ok(Some(decode(|| format!("account {address}"), v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StateError> {
+        let key = storage_key(&address.0.0, &slot.to_be_bytes::<32>());
+        Ok(self
+            .storage
+            .get(&key)
+            .map_err(StoreError::from)?
+            .map_or(U256::ZERO, |v| U256::from_be_bytes(*v.value())))
+    }
+
+    fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StateError> {
+        Ok(self
+            .code
+            .get(&code_hash.0)
+            .map_err(StoreError::from)?
+            .map(|v| Bytes::copy_from_slice(v.value())))
+    }
+
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
+        // Only the last 256 blocks are visible to BLOCKHASH; the caller enforces the window.
+        match self.headers.get(number).map_err(StoreError::from)? {
+            Some(v) => Ok(Some(alloy_primitives::keccak256(v.value()))),
+            None => Ok(None),
+        }
+    }
+}
+
+impl NodeReader for Snapshot {
+    fn node(&self, key: &NodeKey) -> Result<Option<Node>, TrieError> {
+        match self.trie_nodes.get(&key.to_bytes()).map_err(StoreError::from)? {
+            Some(v) => Ok(Some(Node::decode(key, v.value())?)),
+            None => Ok(None),
+        }
+    }
+}

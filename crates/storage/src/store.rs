@@ -1,0 +1,223 @@
+//! Opening the store and committing blocks.
+
+use std::{path::Path, sync::Arc};
+
+use alloy_primitives::B256;
+use btcr_primitives::{Block, CommitCertificate, ReceiptEnvelope, StateChanges};
+use btcr_trie::{NodeKey, NodeWrites};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable};
+
+use crate::{Snapshot, StoreError, tables::*};
+
+/// Version of the on-disk layout this node reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything that one decided block writes.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockCommit<'a> {
+    /// The block.
+    pub block: &'a Block,
+    /// Hashes of its transactions, in order.
+    pub tx_hashes: &'a [B256],
+    /// Its receipts, in order.
+    pub receipts: &'a [ReceiptEnvelope],
+    /// Its state changes, with storage roots filled in.
+    pub changes: &'a StateChanges,
+    /// Its state-tree node writes.
+    pub node_writes: &'a NodeWrites,
+    /// The proof it was decided (none for genesis).
+    pub certificate: Option<&'a CommitCertificate>,
+}
+
+/// The chain store. Cheap to clone; clones share one database.
+#[derive(Clone)]
+pub struct ChainStore {
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for ChainStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainStore").finish_non_exhaustive()
+    }
+}
+
+impl ChainStore {
+    /// Opens (or creates) the store in `dir`, creating its tables and checking the schema.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Db(format!("{}: {e}", dir.display())))?;
+        let db = Database::builder()
+            // A larger page cache keeps the state tree's upper levels in memory.
+            .set_cache_size(256 * 1024 * 1024)
+            .create(dir.join("chain.redb"))?;
+        let txn = db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let found = meta.get("schema_version")?.map(|v| read_u32(v.value()));
+            match found {
+                None => {
+                    meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
+                }
+                Some(Some(v)) if v == SCHEMA_VERSION => {}
+                Some(v) => {
+                    return Err(StoreError::Schema {
+                        found: v.unwrap_or(0),
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            // Creating every table up front lets snapshots open them without checks.
+            txn.open_table(HEADERS)?;
+            txn.open_table(BLOCK_NUMBERS)?;
+            txn.open_table(BODIES)?;
+            txn.open_table(RECEIPTS)?;
+            txn.open_table(CERTIFICATES)?;
+            txn.open_table(TX_INDEX)?;
+            txn.open_table(ACCOUNTS)?;
+            txn.open_table(STORAGE)?;
+            txn.open_table(CODE)?;
+            txn.open_table(TRIE_NODES)?;
+        }
+        txn.commit()?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// A consistent read view of the latest committed block and state.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        Snapshot::new(self.db.begin_read()?)
+    }
+
+    /// Writes a decided block, its receipts, state changes and tree nodes, and moves the head
+    /// to it, in one transaction that is durable on disk when this returns.
+    pub fn commit_block(&self, commit: BlockCommit<'_>) -> Result<(), StoreError> {
+        let block = commit.block;
+        let number = block.header.number;
+        let hash = block.hash();
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate).map_err(|e| StoreError::Db(e.to_string()))?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let head = meta.get("head")?.and_then(|v| read_u64(v.value()));
+            let headers = txn.open_table(HEADERS)?;
+            match head {
+                None if number != 0 => {
+                    return Err(StoreError::NotNextBlock {
+                        number,
+                        reason: "store has no genesis".into(),
+                    });
+                }
+                None => {}
+                Some(head) => {
+                    if number != head + 1 {
+                        return Err(StoreError::NotNextBlock {
+                            number,
+                            reason: format!("head is {head}"),
+                        });
+                    }
+                    let parent = headers.get(head)?.ok_or_else(|| StoreError::Corrupt {
+                        what: format!("header {head}"),
+                        reason: "missing".into(),
+                    })?;
+                    let parent_hash = alloy_primitives::keccak256(parent.value());
+                    if parent_hash != block.header.parent_hash {
+                        return Err(StoreError::NotNextBlock {
+                            number,
+                            reason: format!(
+                                "parent hash {} differs from head hash {parent_hash}",
+                                block.header.parent_hash
+                            ),
+                        });
+                    }
+                }
+            }
+            drop(headers);
+            meta.insert("head", number.to_be_bytes().as_slice())?;
+            if number == 0 {
+                meta.insert("genesis_hash", hash.as_slice())?;
+            }
+        }
+        txn.open_table(HEADERS)?.insert(number, alloy_rlp::encode(&block.header).as_slice())?;
+        txn.open_table(BLOCK_NUMBERS)?.insert(&hash.0, number)?;
+        txn.open_table(BODIES)?.insert(number, alloy_rlp::encode(&block.body).as_slice())?;
+        txn.open_table(RECEIPTS)?
+            .insert(number, alloy_rlp::encode(commit.receipts.to_vec()).as_slice())?;
+        if let Some(cert) = commit.certificate {
+            txn.open_table(CERTIFICATES)?.insert(number, alloy_rlp::encode(cert).as_slice())?;
+        }
+        {
+            let mut index = txn.open_table(TX_INDEX)?;
+            for (i, tx_hash) in commit.tx_hashes.iter().enumerate() {
+                index.insert(&tx_hash.0, (number, i as u32))?;
+            }
+        }
+        write_state(&txn, commit.changes)?;
+        write_nodes(&txn, commit.node_writes)?;
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+fn write_state(txn: &redb::WriteTransaction, changes: &StateChanges) -> Result<(), StoreError> {
+    let mut accounts = txn.open_table(ACCOUNTS)?;
+    let mut storage = txn.open_table(STORAGE)?;
+    for (address, change) in &changes.accounts {
+        let addr: &[u8; 20] = &address.0.0;
+        if change.storage_wiped || change.account.is_none() {
+            let start = storage_key(addr, &[0u8; 32]);
+            let end = storage_key(addr, &[0xffu8; 32]);
+            storage.retain_in::<&[u8; 52], _>(&start..=&end, |_, _| false)?;
+        }
+        match &change.account {
+            Some(account) => {
+                accounts.insert(addr, alloy_rlp::encode(account).as_slice())?;
+            }
+            None => {
+                accounts.remove(addr)?;
+            }
+        }
+        for (slot, value) in &change.storage {
+            let key = storage_key(addr, &slot.to_be_bytes::<32>());
+            if value.is_zero() {
+                storage.remove(&key)?;
+            } else {
+                storage.insert(&key, &value.to_be_bytes::<32>())?;
+            }
+        }
+    }
+    let mut code = txn.open_table(CODE)?;
+    for (hash, bytes) in &changes.codes {
+        code.insert(&hash.0, bytes.as_ref())?;
+    }
+    Ok(())
+}
+
+fn write_nodes(txn: &redb::WriteTransaction, writes: &NodeWrites) -> Result<(), StoreError> {
+    let mut nodes = txn.open_table(TRIE_NODES)?;
+    for tree in &writes.wiped {
+        let mut start = [0u8; NodeKey::ENCODED_LEN];
+        start[..21].copy_from_slice(&tree.0);
+        let mut end = [0xffu8; NodeKey::ENCODED_LEN];
+        end[..21].copy_from_slice(&tree.0);
+        nodes.retain_in::<&[u8; NodeKey::ENCODED_LEN], _>(&start..=&end, |_, _| false)?;
+    }
+    for (key, node) in &writes.nodes {
+        let key = key.to_bytes();
+        match node {
+            Some(node) => {
+                nodes.insert(&key, &node.encode())?;
+            }
+            None => {
+                nodes.remove(&key)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn read_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+fn read_u32(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.try_into().ok()?))
+}

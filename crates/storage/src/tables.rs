@@ -1,0 +1,37 @@
+//! Table definitions and key layouts. Changing any of them changes [`crate::SCHEMA_VERSION`].
+
+use redb::TableDefinition;
+
+/// Store-wide values: `schema_version` (u32 BE), `head` (u64 BE), `chain_id` (u64 BE),
+/// `genesis_hash` (32 bytes).
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Block number → RLP header.
+pub(crate) const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
+/// Block hash → block number.
+pub(crate) const BLOCK_NUMBERS: TableDefinition<&[u8; 32], u64> =
+    TableDefinition::new("block_numbers");
+/// Block number → RLP body (transactions and PoH entries).
+pub(crate) const BODIES: TableDefinition<u64, &[u8]> = TableDefinition::new("bodies");
+/// Block number → RLP list of receipt envelopes.
+pub(crate) const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
+/// Block number → RLP commit certificate.
+pub(crate) const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
+/// Transaction hash → (block number, index in block).
+pub(crate) const TX_INDEX: TableDefinition<&[u8; 32], (u64, u32)> =
+    TableDefinition::new("tx_index");
+/// Address → RLP account.
+pub(crate) const ACCOUNTS: TableDefinition<&[u8; 20], &[u8]> = TableDefinition::new("accounts");
+/// Address ‖ slot (52 bytes) → value (32 bytes, never zero).
+pub(crate) const STORAGE: TableDefinition<&[u8; 52], &[u8; 32]> = TableDefinition::new("storage");
+/// Code hash → code.
+pub(crate) const CODE: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("code");
+/// Tree node position ([`btcr_trie::NodeKey::to_bytes`]) → encoded node.
+pub(crate) const TRIE_NODES: TableDefinition<&[u8; 55], &[u8; 65]> =
+    TableDefinition::new("trie_nodes");
+
+pub(crate) fn storage_key(address: &[u8; 20], slot: &[u8; 32]) -> [u8; 52] {
+    let mut key = [0u8; 52];
+    key[..20].copy_from_slice(address);
+    key[20..].copy_from_slice(slot);
+    key
+}
