@@ -1,1 +1,11 @@
-//! placeholder
+//! Test harness: a JSON-RPC client, transaction signing, a `btcr dev` process that tests
+//! can start, kill and restart, and the repository's compiled contracts.
+
+pub mod contracts;
+pub mod node;
+pub mod rpc;
+pub mod tx;
+
+pub use node::DevProcess;
+pub use rpc::RpcClient;
+pub use tx::{TxBuilder, dev_key};

@@ -1,0 +1,117 @@
+//! Crash safety: the node is killed with SIGKILL at random moments while it commits blocks
+//! under load, and after every kill the store's head must be a complete block whose state
+//! root matches the state recomputed from scratch, with nothing acknowledged lost.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::{Address, B256, U256};
+use btcr_storage::ChainStore;
+use btcr_testkit::{DevProcess, TxBuilder, dev_key};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use crate::{CHAIN_ID, btcr_bin};
+
+/// Kills the node this many times.
+const KILLS: usize = 20;
+
+/// Checks the store in `datadir` as a restarted node would find it; returns the head.
+fn check_store(datadir: &std::path::Path) -> eyre::Result<(u64, B256)> {
+    let store = ChainStore::open(&datadir.join("chain"))?;
+    let snapshot = store.snapshot()?;
+    let head = snapshot.head_header()?.expect("genesis is always there");
+    let block = snapshot.block(head.number)?.expect("the head block has a body");
+    assert_eq!(block.hash(), head.hash());
+    let receipts = snapshot.receipts(head.number)?.expect("the head block has receipts");
+    assert_eq!(receipts.len(), block.body.transactions.len());
+    for (i, tx) in block.body.transactions.iter().enumerate() {
+        assert_eq!(snapshot.transaction_location(tx.tx_hash())?, Some((head.number, i as u32)));
+    }
+    if head.number > 0 {
+        let parent = snapshot.header(head.number - 1)?.expect("parent header");
+        assert_eq!(parent.hash(), head.parent_hash);
+        assert!(snapshot.certificate(head.number)?.is_some(), "decided blocks carry a certificate");
+    }
+    let recomputed = btcr_node::recompute_state_root(&snapshot).map_err(|e| eyre::eyre!(e))?;
+    assert_eq!(
+        recomputed, head.state_root,
+        "state root of head {} differs from the state",
+        head.number
+    );
+    Ok((head.number, head.hash()))
+}
+
+#[test]
+fn sigkill_at_random_moments_never_leaves_a_partial_block() -> eyre::Result<()> {
+    let seed: u64 = std::env::var("BTCR_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random());
+    eprintln!("crash test seed {seed} (set BTCR_CRASH_SEED to replay)");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir()?;
+    let senders: Vec<_> = (4..8).map(dev_key).collect();
+    let to = Address::repeat_byte(0x55);
+    // Transactions whose receipts were seen before a kill: acknowledged, so never lost.
+    let mut acknowledged: HashMap<B256, u64> = HashMap::new();
+    let mut last_head = (0u64, B256::ZERO);
+    let mut n_blocks_at_kill = Vec::new();
+
+    for round in 0..KILLS {
+        let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "50ms"])?;
+        let rpc = &node.rpc;
+        // The restarted node serves the head that the store check found.
+        let head_now = rpc.block_number()?;
+        assert!(
+            head_now >= last_head.0,
+            "round {round}: head went back from {} to {head_now}",
+            last_head.0
+        );
+        for (hash, number) in &acknowledged {
+            let receipt = rpc.receipt(*hash)?.unwrap_or_else(|| panic!("acknowledged {hash} lost"));
+            assert_eq!(btcr_testkit::rpc::quantity(&receipt["blockNumber"])?, *number);
+        }
+
+        // Load: transfers from several senders, submitted until a random moment.
+        let kill_after = Duration::from_millis(rng.random_range(100..700));
+        let start = Instant::now();
+        let mut nonces: Vec<u64> =
+            senders.iter().map(|k| rpc.nonce(k.address())).collect::<Result<_, _>>()?;
+        let mut sent = Vec::new();
+        while start.elapsed() < kill_after {
+            for (key, nonce) in senders.iter().zip(nonces.iter_mut()) {
+                let raw = TxBuilder::transfer(CHAIN_ID, *nonce, to, U256::from(1)).eip1559(key);
+                if let Ok(hash) = rpc.send_raw(&raw) {
+                    sent.push(hash);
+                    *nonce += 1;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(rng.random_range(1..20)));
+            // Learn which of them are acknowledged as committed.
+            if let Some(hash) = sent.first().copied()
+                && let Some(receipt) = rpc.receipt(hash)?
+            {
+                acknowledged.insert(hash, btcr_testkit::rpc::quantity(&receipt["blockNumber"])?);
+                sent.remove(0);
+            }
+        }
+        n_blocks_at_kill.push(rpc.block_number().unwrap_or_default());
+        node.kill()?;
+
+        let head = check_store(dir.path())?;
+        assert!(head.0 >= last_head.0, "round {round}: store head went back");
+        last_head = head;
+    }
+    eprintln!(
+        "killed {KILLS} times at heights {n_blocks_at_kill:?}; {} transactions acknowledged",
+        acknowledged.len()
+    );
+    assert!(
+        last_head.0 > 20,
+        "the chain should have advanced across restarts (head {})",
+        last_head.0
+    );
+    Ok(())
+}

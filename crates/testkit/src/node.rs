@@ -1,0 +1,82 @@
+//! A `btcr dev` process that tests start, kill with SIGKILL and restart on the same data.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use eyre::{WrapErr, bail, eyre};
+
+use crate::RpcClient;
+
+/// A running `btcr dev` child process.
+#[derive(Debug)]
+pub struct DevProcess {
+    child: Child,
+    /// Client for its JSON-RPC server.
+    pub rpc: RpcClient,
+    /// Its data directory.
+    pub datadir: PathBuf,
+}
+
+impl DevProcess {
+    /// Starts `binary dev --datadir DATADIR --rpc.addr 127.0.0.1:0 ARGS…` and waits until it
+    /// prints its JSON-RPC address.
+    pub fn start(binary: &Path, datadir: &Path, args: &[&str]) -> eyre::Result<Self> {
+        let mut child = Command::new(binary)
+            .arg("dev")
+            .arg("--datadir")
+            .arg(datadir)
+            .args(["--rpc.addr", "127.0.0.1:0"])
+            .args(args)
+            .env("BTCR_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .wrap_err_with(|| format!("starting {}", binary.display()))?;
+        let stdout = child.stdout.take().ok_or_else(|| eyre!("no stdout"))?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("JSON-RPC").map(|rest| rest.trim().to_owned())
+                {
+                    let _ = tx.send(url);
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                bail!("btcr dev did not print its JSON-RPC address (exit status {status:?})");
+            }
+        };
+        Ok(Self { child, rpc: RpcClient::new(url), datadir: datadir.to_path_buf() })
+    }
+
+    /// Kills the process with SIGKILL, as a power cut would, and waits for it to go.
+    pub fn kill(mut self) -> eyre::Result<()> {
+        self.child.kill().wrap_err("killing btcr")?;
+        self.child.wait().wrap_err("waiting for btcr")?;
+        Ok(())
+    }
+
+    /// Asks the process to stop (SIGTERM) and waits for it.
+    pub fn terminate(mut self) -> eyre::Result<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().wrap_err("sending SIGTERM")?;
+        self.child.wait().wrap_err("waiting for btcr")
+    }
+}
+
+impl Drop for DevProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
