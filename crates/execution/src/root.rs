@@ -74,7 +74,7 @@ pub fn compute_state_root<R: StateReader + NodeReader + ?Sized>(
                 .collect();
             update(&reader, tree, &slots, &mut writes)?
         };
-        account_updates.insert(account_key(address), Some(keccak256(alloy_rlp::encode(&*account))));
+        account_updates.insert(account_key(address), Some(keccak256(alloy_rlp::encode(*account))));
     }
     let state_root = update(&reader, TreeId::ACCOUNTS, &account_updates, &mut writes)?;
     Ok(StateRootOutput { state_root, node_writes: writes, changes })

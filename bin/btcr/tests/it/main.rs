@@ -2,6 +2,7 @@
 
 mod crash;
 mod erc20;
+mod readme;
 mod rejections;
 mod transfers;
 

@@ -1,0 +1,204 @@
+//! The block pipeline across two nodes: a block proposed on one verifies and commits to the
+//! same state on another, and every kind of tampering is refused.
+
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use btcr_consensus::{BlockPipeline, PipelineError};
+use btcr_crypto::SecretKey;
+use btcr_node::{Chain, recompute_state_root};
+use btcr_primitives::{
+    Block, CommitCertificate, Genesis, GenesisAccount, GenesisValidator, PohConfig,
+    ValidatorSignature,
+};
+use btcr_storage::ChainStore;
+use btcr_testkit::{TxBuilder, contracts::btcr_token_init_code, dev_key};
+use btcr_txpool::PoolConfig;
+
+const CHAIN_ID: u64 = 1337;
+
+fn genesis(validator: &SecretKey) -> Genesis {
+    let balance = U256::from(10u64).pow(U256::from(22));
+    Genesis {
+        chain_id: CHAIN_ID,
+        timestamp_ms: 1_700_000_000_000,
+        gas_limit: 30_000_000,
+        base_fee_per_gas: 1_000_000_000,
+        block_time_ms: 100,
+        poh: PohConfig { hashes_per_tick: 200, ticks_per_block: 8 },
+        validators: vec![GenesisValidator { address: validator.address(), power: 1 }],
+        alloc: (0..4)
+            .map(|i| (dev_key(i).address(), GenesisAccount { balance, ..Default::default() }))
+            .collect(),
+    }
+}
+
+struct Node {
+    chain: Chain,
+    _dir: tempfile::TempDir,
+}
+
+fn node(genesis: &Genesis, validator: &SecretKey) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let chain =
+        Chain::open(store, genesis.clone(), validator.address(), PoolConfig::default()).unwrap();
+    Node { chain, _dir: dir }
+}
+
+fn certificate(key: &SecretKey, block: &Block) -> CommitCertificate {
+    let hash = block.hash();
+    let signing = CommitCertificate::signing_hash(CHAIN_ID, block.number(), 0, hash);
+    CommitCertificate {
+        height: block.number(),
+        round: 0,
+        block_hash: hash,
+        signatures: vec![ValidatorSignature {
+            validator: key.address(),
+            signature: Bytes::copy_from_slice(&key.sign_hash(&signing).unwrap()),
+        }],
+    }
+}
+
+/// Fills `chain`'s pool with transfers from three senders and an ERC-20 deployment.
+fn load(chain: &Chain) {
+    for i in 0..3u32 {
+        let key = dev_key(i);
+        for nonce in 0..10 {
+            let raw = TxBuilder::transfer(
+                CHAIN_ID,
+                nonce,
+                Address::repeat_byte(i as u8 + 1),
+                U256::from(nonce + 1),
+            )
+            .eip1559(&key);
+            chain.submit_raw(&raw).unwrap();
+        }
+    }
+    let init = btcr_token_init_code("T", "T", U256::from(1_000_000u64)).unwrap();
+    chain
+        .submit_raw(&TxBuilder::create(CHAIN_ID, 0, init, 2_000_000).eip1559(&dev_key(3)))
+        .unwrap();
+}
+
+fn propose(chain: &Chain) -> Block {
+    let height = chain.head_header().number + 1;
+    chain.propose(height, Instant::now() + Duration::from_millis(150)).unwrap()
+}
+
+#[test]
+fn a_block_proposed_on_one_node_commits_identically_on_another() {
+    let validator = SecretKey::random();
+    let genesis = genesis(&validator);
+    let a = node(&genesis, &validator);
+    let b = node(&genesis, &validator);
+    assert_eq!(a.chain.head_header(), b.chain.head_header());
+
+    load(&a.chain);
+    let block = propose(&a.chain);
+    assert_eq!(block.body.transactions.len(), 31, "all pooled transactions fit in one block");
+    assert_eq!(block.header.poh_ticks, 8);
+    b.chain.verify(&block).unwrap();
+    let cert = certificate(&validator, &block);
+    a.chain.commit(block.hash(), cert.clone()).unwrap();
+    b.chain.commit(block.hash(), cert).unwrap();
+
+    for n in [&a, &b] {
+        let head = n.chain.head_header();
+        assert_eq!(head.hash(), block.hash());
+        let snapshot = n.chain.store().snapshot().unwrap();
+        assert_eq!(recompute_state_root(&snapshot).unwrap(), head.state_root);
+    }
+    // The pool forgot what was included.
+    assert_eq!(a.chain.pool_counts(), (0, 0));
+
+    // An empty block on top verifies too.
+    let empty = propose(&a.chain);
+    assert!(empty.body.transactions.is_empty());
+    b.chain.verify(&empty).unwrap();
+}
+
+#[test]
+fn tampered_blocks_are_refused() {
+    let validator = SecretKey::random();
+    let genesis = genesis(&validator);
+    let a = node(&genesis, &validator);
+    let b = node(&genesis, &validator);
+    load(&a.chain);
+    let block = propose(&a.chain);
+    assert!(block.body.transactions.len() > 2);
+
+    let refused = |block: &Block| match b.chain.verify(block) {
+        Err(PipelineError::InvalidBlock(reason)) => reason,
+        other => panic!("tampered block was not refused: {other:?}"),
+    };
+
+    let mut t = block.clone();
+    t.header.state_root = B256::repeat_byte(1);
+    assert!(refused(&t).contains("state root"), "{}", refused(&t));
+
+    let mut t = block.clone();
+    t.header.receipts_root = B256::repeat_byte(1);
+    assert!(refused(&t).contains("receipts root"));
+
+    let mut t = block.clone();
+    t.header.gas_used += 1;
+    assert!(refused(&t).contains("gas used"));
+
+    let mut t = block.clone();
+    t.header.base_fee_per_gas += 1;
+    assert!(refused(&t).contains("base fee"));
+
+    let mut t = block.clone();
+    t.header.parent_hash = B256::repeat_byte(2);
+    assert!(refused(&t).contains("does not extend"));
+
+    let mut t = block.clone();
+    let i = t.body.poh_entries.len() / 2;
+    t.body.poh_entries[i].hash = B256::repeat_byte(3);
+    assert!(refused(&t).starts_with("PoH"), "{}", refused(&t));
+
+    let mut t = block.clone();
+    t.body.poh_entries.pop();
+    assert!(refused(&t).starts_with("PoH"), "{}", refused(&t));
+
+    // Reordering transactions breaks the PoH mixins (and the transactions root).
+    let mut t = block.clone();
+    t.body.transactions.swap(0, 1);
+    refused(&t);
+
+    // Dropping a transaction breaks the PoH transaction count.
+    let mut t = block.clone();
+    t.body.transactions.pop();
+    refused(&t);
+
+    let mut t = block.clone();
+    t.header.poh_end_hash = B256::repeat_byte(4);
+    assert!(refused(&t).contains("PoH"));
+
+    // The untouched block still verifies.
+    b.chain.verify(&block).unwrap();
+    // A block nobody proposed or verified cannot be committed.
+    let mut unknown = block.clone();
+    unknown.header.extra_data = Bytes::from_static(b"x");
+    assert!(matches!(
+        b.chain.commit(unknown.hash(), certificate(&validator, &unknown)),
+        Err(PipelineError::UnknownBlock(_))
+    ));
+}
+
+#[test]
+fn reopening_checks_the_genesis() {
+    let validator = SecretKey::random();
+    let genesis = genesis(&validator);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = ChainStore::open(dir.path()).unwrap();
+        Chain::open(store, genesis.clone(), validator.address(), PoolConfig::default()).unwrap();
+    }
+    let mut other = genesis.clone();
+    other.chain_id = 7;
+    let store = ChainStore::open(dir.path()).unwrap();
+    let err = Chain::open(store, other, validator.address(), PoolConfig::default()).unwrap_err();
+    assert!(err.to_string().contains("holds another chain"), "{err}");
+}
