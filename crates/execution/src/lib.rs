@@ -16,12 +16,14 @@
 
 mod db;
 mod executor;
+mod proof;
 mod recover;
 mod root;
 mod validate;
 
 pub use db::DbError;
 pub use executor::{BlockContext, BlockExecutor, ExecError, ExecutionOutcome, SPEC};
+pub use proof::{AccountProof, StorageProof, account_proof};
 pub use recover::recover_transactions;
 pub use root::{RootError, StateRootOutput, account_key, compute_state_root, storage_key};
 pub use validate::{TxError, intrinsic_gas, validate_transaction};

@@ -33,6 +33,8 @@ use crate::genesis_block;
 const CANDIDATES_PER_ROUND: usize = 1024;
 /// Transactions mixed into PoH as one batch.
 const BATCH_SIZE: usize = 256;
+/// How far ahead of our clock a proposer's timestamp may be.
+const MAX_CLOCK_DRIFT_MS: u64 = 2_000;
 /// Capacity of the new-heads channel; a subscriber that falls this far behind misses heads
 /// and is told so (`Lagged`), the chain never waits for it.
 const NEW_HEADS_CAPACITY: usize = 256;
@@ -361,6 +363,9 @@ impl BlockPipeline for Chain {
         }
         if header.timestamp_ms <= parent.timestamp_ms {
             return Err(invalid("timestamp does not increase".into()));
+        }
+        if header.timestamp_ms > now_ms() + MAX_CLOCK_DRIFT_MS {
+            return Err(invalid(format!("timestamp {} is in the future", header.timestamp_ms)));
         }
         if header.extra_data.len() > 32 {
             return Err(invalid("extra data longer than 32 bytes".into()));

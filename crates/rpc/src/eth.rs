@@ -52,28 +52,21 @@ pub(crate) fn call(
         }
         "eth_getTransactionReceipt" => {
             let hash: B256 = params.required(0, "transaction hash")?;
-            let Some((number, index)) =
-                backend.transaction_location(&hash).map_err(RpcError::internal)?
-            else {
+            let Some((block, tx, index)) = included(backend, &hash)? else {
                 return Ok(Value::Null);
             };
-            let block = block_at(backend, number)?;
+            let number = block.number();
             let receipts =
                 backend.receipts(number).map_err(RpcError::internal)?.ok_or_else(|| {
                     RpcError::internal(format!("receipts of block {number} are missing"))
                 })?;
-            let tx = recovered(&block, index as usize)?;
-            Ok(receipt_json(&block.header, block.hash(), &tx, index as usize, &receipts))
+            Ok(receipt_json(&block.header, block.hash(), &tx, index, &receipts))
         }
         "eth_getTransactionByHash" => {
             let hash: B256 = params.required(0, "transaction hash")?;
-            let Some((number, index)) =
-                backend.transaction_location(&hash).map_err(RpcError::internal)?
-            else {
+            let Some((block, tx, index)) = included(backend, &hash)? else {
                 return Ok(Value::Null);
             };
-            let block = block_at(backend, number)?;
-            let tx = recovered(&block, index as usize)?;
             Ok(transaction_json(&tx, Some((&block.header, block.hash(), index as u64))))
         }
         "eth_getBlockByNumber" => {
@@ -106,6 +99,20 @@ fn block_at(backend: &dyn RpcBackend, number: u64) -> Result<Block, RpcError> {
         .block(number)
         .map_err(RpcError::internal)?
         .ok_or_else(|| RpcError::internal(format!("indexed block {number} is missing")))
+}
+
+/// The block, the transaction and its index, for a transaction included in the chain.
+fn included(
+    backend: &dyn RpcBackend,
+    hash: &B256,
+) -> Result<Option<(Block, RecoveredTx, usize)>, RpcError> {
+    let Some((number, index)) = backend.transaction_location(hash).map_err(RpcError::internal)?
+    else {
+        return Ok(None);
+    };
+    let block = block_at(backend, number)?;
+    let tx = recovered(&block, index as usize)?;
+    Ok(Some((block, tx, index as usize)))
 }
 
 fn recovered(block: &Block, index: usize) -> Result<RecoveredTx, RpcError> {

@@ -31,6 +31,8 @@ mod config;
 mod error;
 mod pool;
 mod recovered;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod test_utils;
 mod transaction;
 
 pub use best::BestTransactions;

@@ -77,3 +77,25 @@ fn blocks_follow_the_configured_block_time_and_carry_poh() -> eyre::Result<()> {
     assert!(rpc.block("0xffffff", false)?.is_null());
     Ok(())
 }
+
+#[test]
+fn a_stopped_chain_reopens_where_it_stopped() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "100ms"])?;
+    let key = dev_key(5);
+    let hash = node.rpc.send_raw(
+        &TxBuilder::transfer(CHAIN_ID, 0, Address::repeat_byte(1), U256::from(9)).eip1559(&key),
+    )?;
+    node.rpc.wait_for_receipt(hash, Duration::from_secs(20))?;
+    let head = node.rpc.block_number()?;
+    let status = node.terminate()?;
+    assert!(status.success(), "SIGTERM should stop the node cleanly: {status}");
+
+    // Reopened with another block time: the chain goes on from where it was.
+    let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "50ms"])?;
+    assert!(node.rpc.block_number()? >= head);
+    assert!(node.rpc.receipt(hash)?.is_some());
+    assert_eq!(node.rpc.nonce(key.address())?, 1);
+    node.rpc.wait_for_block(head + 3, Duration::from_secs(20))?;
+    Ok(())
+}

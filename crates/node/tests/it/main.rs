@@ -150,6 +150,10 @@ fn tampered_blocks_are_refused() {
     assert!(refused(&t).contains("base fee"));
 
     let mut t = block.clone();
+    t.header.timestamp_ms += 3_600_000;
+    assert!(refused(&t).contains("in the future"));
+
+    let mut t = block.clone();
     t.header.parent_hash = B256::repeat_byte(2);
     assert!(refused(&t).contains("does not extend"));
 
@@ -201,4 +205,54 @@ fn reopening_checks_the_genesis() {
     let store = ChainStore::open(dir.path()).unwrap();
     let err = Chain::open(store, other, validator.address(), PoolConfig::default()).unwrap_err();
     assert!(err.to_string().contains("holds another chain"), "{err}");
+}
+
+#[test]
+fn account_and_storage_proofs_verify_against_the_committed_root() {
+    use alloy_sol_types::SolValue;
+    let validator = SecretKey::random();
+    let genesis = genesis(&validator);
+    let a = node(&genesis, &validator);
+    load(&a.chain);
+    let block = propose(&a.chain);
+    a.chain.commit(block.hash(), certificate(&validator, &block)).unwrap();
+    let root = a.chain.head_header().state_root;
+    let snapshot = a.chain.store().snapshot().unwrap();
+
+    // The token deployed by dev key 3 stores name, symbol and totalSupply in slots 0-2 and
+    // its balances in a mapping at slot 3 (solc layout: keccak256(abi.encode(holder, 3))).
+    let token = dev_key(3).address().create(0);
+    let holder_slot = U256::from_be_bytes(
+        alloy_primitives::keccak256((dev_key(3).address(), U256::from(3)).abi_encode()).0,
+    );
+    let empty_slot = U256::from(12345);
+    let proof =
+        btcr_execution::account_proof(&snapshot, token, &[holder_slot, empty_slot, U256::from(2)])
+            .unwrap();
+    let account = proof.account.expect("the token exists");
+    assert!(account.has_code());
+    assert_eq!(proof.storage[0].value, U256::from(1_000_000u64), "the deployer holds the supply");
+    assert_eq!(proof.storage[1].value, U256::ZERO);
+    assert_eq!(proof.storage[2].value, U256::from(1_000_000u64));
+    proof.verify(root).unwrap();
+
+    // A proof does not verify against another root, nor with a changed value.
+    assert!(proof.verify(B256::repeat_byte(9)).is_err());
+    let mut forged = proof.clone();
+    forged.storage[0].value = U256::from(2_000_000u64);
+    assert!(forged.verify(root).is_err());
+    let mut forged = proof.clone();
+    forged.account.as_mut().unwrap().balance += U256::from(1);
+    assert!(forged.verify(root).is_err());
+
+    // Absent accounts are provable too.
+    let nobody =
+        btcr_execution::account_proof(&snapshot, Address::repeat_byte(0xee), &[U256::ZERO])
+            .unwrap();
+    assert!(nobody.account.is_none());
+    nobody.verify(root).unwrap();
+    // An EOA with balance.
+    let eoa = btcr_execution::account_proof(&snapshot, dev_key(0).address(), &[]).unwrap();
+    assert_eq!(eoa.account.unwrap().nonce, 10);
+    eoa.verify(root).unwrap();
 }

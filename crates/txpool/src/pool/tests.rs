@@ -3,46 +3,9 @@
 
 use alloy_primitives::{Address, B256, U256};
 
-use crate::{AddOutcome, PoolConfig, PoolError, PoolTransaction, SenderState, TxPool};
+use crate::{AddOutcome, PoolConfig, PoolError, SenderState, TxPool};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct MockTx {
-    hash: B256,
-    sender: Address,
-    nonce: u64,
-    gas_limit: u64,
-    max_fee: u128,
-    tip: u128,
-    value: U256,
-    size: usize,
-}
-
-impl PoolTransaction for MockTx {
-    fn hash(&self) -> B256 {
-        self.hash
-    }
-    fn sender(&self) -> Address {
-        self.sender
-    }
-    fn nonce(&self) -> u64 {
-        self.nonce
-    }
-    fn gas_limit(&self) -> u64 {
-        self.gas_limit
-    }
-    fn max_fee_per_gas(&self) -> u128 {
-        self.max_fee
-    }
-    fn max_priority_fee_per_gas(&self) -> u128 {
-        self.tip
-    }
-    fn value(&self) -> U256 {
-        self.value
-    }
-    fn encoded_len(&self) -> usize {
-        self.size
-    }
-}
+use crate::test_utils::TestTx as MockTx;
 
 fn addr(n: u8) -> Address {
     Address::with_last_byte(n)
