@@ -1,0 +1,159 @@
+//! The store only ever extends its head, keeps what it committed across reopening, and
+//! refuses data written by another schema version.
+
+use std::collections::BTreeMap;
+
+use alloy_primitives::{Address, B256, U256};
+use btcr_primitives::{
+    Account, AccountChange, Block, BlockBody, CommitCertificate, EMPTY_CODE_HASH, Header,
+    StateChanges, StateReader,
+};
+use btcr_storage::{BlockCommit, ChainStore, SCHEMA_VERSION, StoreError};
+use btcr_trie::NodeWrites;
+
+fn header(number: u64, parent_hash: B256) -> Header {
+    Header {
+        parent_hash,
+        number,
+        timestamp_ms: number,
+        proposer: Address::ZERO,
+        state_root: B256::ZERO,
+        transactions_root: B256::ZERO,
+        receipts_root: B256::ZERO,
+        logs_bloom: Default::default(),
+        gas_used: 0,
+        gas_limit: 1,
+        base_fee_per_gas: 1,
+        poh_start_hash: B256::ZERO,
+        poh_end_hash: B256::ZERO,
+        poh_ticks: 0,
+        extra_data: Default::default(),
+    }
+}
+
+fn commit(store: &ChainStore, block: &Block, changes: &StateChanges) -> Result<(), StoreError> {
+    store.commit_block(BlockCommit {
+        block,
+        tx_hashes: &[],
+        receipts: &[],
+        changes,
+        node_writes: &NodeWrites::default(),
+        certificate: (block.number() > 0).then_some(&CommitCertificate {
+            height: block.number(),
+            round: 0,
+            block_hash: block.hash(),
+            signatures: vec![],
+        }),
+    })
+}
+
+fn block(number: u64, parent: B256) -> Block {
+    Block { header: header(number, parent), body: BlockBody::default() }
+}
+
+#[test]
+fn blocks_only_extend_the_head_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    assert_eq!(store.snapshot().unwrap().head_number(), None);
+
+    let alice = Address::repeat_byte(0xa1);
+    let account = Account {
+        nonce: 3,
+        balance: U256::from(7),
+        code_hash: EMPTY_CODE_HASH,
+        storage_root: B256::ZERO,
+    };
+    let changes = StateChanges {
+        accounts: BTreeMap::from([(
+            alice,
+            AccountChange {
+                account: Some(account),
+                storage_wiped: false,
+                storage: BTreeMap::from([
+                    (U256::from(1), U256::from(11)),
+                    (U256::from(2), U256::from(22)),
+                ]),
+            },
+        )]),
+        codes: BTreeMap::new(),
+    };
+    // Block 1 before genesis, then genesis.
+    assert!(matches!(
+        commit(&store, &block(1, B256::ZERO), &changes),
+        Err(StoreError::NotNextBlock { .. })
+    ));
+    let genesis = block(0, B256::ZERO);
+    commit(&store, &genesis, &changes).unwrap();
+    // A gap, then a wrong parent, then the right one.
+    assert!(matches!(
+        commit(&store, &block(2, genesis.hash()), &changes),
+        Err(StoreError::NotNextBlock { .. })
+    ));
+    let err = commit(&store, &block(1, B256::repeat_byte(9)), &changes).unwrap_err();
+    assert!(err.to_string().contains("parent hash"), "{err}");
+
+    // Block 1 deletes one slot and the whole account is read back after reopening.
+    let mut one = changes.clone();
+    one.accounts.get_mut(&alice).unwrap().storage = BTreeMap::from([(U256::from(1), U256::ZERO)]);
+    let b1 = block(1, genesis.hash());
+    commit(&store, &b1, &one).unwrap();
+    drop(store);
+
+    let store = ChainStore::open(dir.path()).unwrap();
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(snapshot.head_number(), Some(1));
+    assert_eq!(snapshot.block_number(&b1.hash()).unwrap(), Some(1));
+    assert_eq!(snapshot.head_header().unwrap().unwrap().hash(), b1.hash());
+    assert_eq!(snapshot.account(&alice).unwrap(), Some(account));
+    assert_eq!(snapshot.storage(&alice, &U256::from(1)).unwrap(), U256::ZERO);
+    assert_eq!(snapshot.storage(&alice, &U256::from(2)).unwrap(), U256::from(22));
+    assert_eq!(snapshot.all_storage(&alice).unwrap(), vec![(U256::from(2), U256::from(22))]);
+    assert!(snapshot.certificate(1).unwrap().is_some());
+    assert!(snapshot.certificate(0).unwrap().is_none());
+
+    // Deleting the account removes its storage too.
+    let mut gone = StateChanges::default();
+    gone.accounts.insert(
+        alice,
+        AccountChange { account: None, storage_wiped: true, storage: BTreeMap::new() },
+    );
+    commit(&store, &block(2, b1.hash()), &gone).unwrap();
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(snapshot.account(&alice).unwrap(), None);
+    assert!(snapshot.all_storage(&alice).unwrap().is_empty());
+}
+
+#[test]
+fn a_snapshot_does_not_see_later_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let genesis = block(0, B256::ZERO);
+    commit(&store, &genesis, &StateChanges::default()).unwrap();
+    let before = store.snapshot().unwrap();
+    commit(&store, &block(1, genesis.hash()), &StateChanges::default()).unwrap();
+    assert_eq!(before.head_number(), Some(0));
+    assert!(before.header(1).unwrap().is_none());
+    assert_eq!(store.snapshot().unwrap().head_number(), Some(1));
+}
+
+#[test]
+fn another_schema_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(ChainStore::open(dir.path()).unwrap());
+    {
+        let db = redb::Database::open(dir.path().join("chain.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+            let mut table = txn.open_table(meta).unwrap();
+            table.insert("schema_version", (SCHEMA_VERSION + 1).to_be_bytes().as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = ChainStore::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Schema { found, .. } if found == SCHEMA_VERSION + 1),
+        "{err}"
+    );
+}
