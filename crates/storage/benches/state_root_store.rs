@@ -10,7 +10,7 @@ use btcr_execution::compute_state_root;
 use btcr_primitives::{
     Account, AccountChange, Block, BlockBody, EMPTY_CODE_HASH, Header, StateChanges, StateReader,
 };
-use btcr_storage::{BlockCommit, ChainStore};
+use btcr_storage::{BlockCommit, ChainStore, StoreConfig};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -43,7 +43,14 @@ fn changes(accounts: impl Iterator<Item = (Address, Account)>) -> StateChanges {
 /// A store whose genesis holds `n` accounts.
 fn populated(n: u64) -> (tempfile::TempDir, ChainStore) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = ChainStore::open(dir.path()).expect("open store");
+    let config = StoreConfig {
+        node_cache_nodes: std::env::var("BTCR_BENCH_NODE_CACHE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(StoreConfig::default().node_cache_nodes),
+        ..StoreConfig::default()
+    };
+    let store = ChainStore::open_with(dir.path(), &config).expect("open store");
     let snapshot = store.snapshot().expect("snapshot");
     let root =
         compute_state_root(&snapshot, changes((0..n).map(|i| (address(i), account(i + 1, 0)))))

@@ -21,4 +21,4 @@ mod tables;
 
 pub use error::StoreError;
 pub use snapshot::Snapshot;
-pub use store::{BlockCommit, ChainStore, SCHEMA_VERSION};
+pub use store::{BlockCommit, ChainStore, SCHEMA_VERSION, StoreConfig};

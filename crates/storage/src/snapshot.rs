@@ -5,7 +5,9 @@ use alloy_rlp::Decodable;
 use btcr_primitives::{
     Account, Block, BlockBody, CommitCertificate, Header, ReceiptEnvelope, StateError, StateReader,
 };
-use btcr_trie::{Node, NodeKey, NodeReader, TrieError};
+use std::sync::Arc;
+
+use btcr_trie::{Node, NodeCache, NodeKey, NodeReader, TrieError};
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 
 use crate::{StoreError, store::read_u64, tables::*};
@@ -23,6 +25,7 @@ pub struct Snapshot {
     storage: ReadOnlyTable<&'static [u8; 52], &'static [u8; 32]>,
     code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
     trie_nodes: ReadOnlyTable<&'static [u8; 55], &'static [u8; 65]>,
+    node_cache: Arc<NodeCache>,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -42,7 +45,10 @@ fn decode<T: Decodable>(what: impl Fn() -> String, bytes: &[u8]) -> Result<T, St
 }
 
 impl Snapshot {
-    pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
+    pub(crate) fn new(
+        txn: ReadTransaction,
+        node_cache: Arc<NodeCache>,
+    ) -> Result<Self, StoreError> {
         let head = txn.open_table(META)?.get("head")?.and_then(|v| read_u64(v.value()));
         Ok(Self {
             head,
@@ -56,6 +62,7 @@ impl Snapshot {
             storage: txn.open_table(STORAGE)?,
             code: txn.open_table(CODE)?,
             trie_nodes: txn.open_table(TRIE_NODES)?,
+            node_cache,
         })
     }
 
@@ -187,9 +194,19 @@ impl StateReader for Snapshot {
 
 impl NodeReader for Snapshot {
     fn node(&self, key: &NodeKey) -> Result<Option<Node>, TrieError> {
-        match self.trie_nodes.get(&key.to_bytes()).map_err(StoreError::from)? {
-            Some(v) => Ok(Some(Node::decode(key, v.value())?)),
-            None => Ok(None),
+        let cached = self.head.filter(|_| key.tree == self.node_cache.tree());
+        if let Some(height) = cached
+            && let Some(node) = self.node_cache.get(key, height)
+        {
+            return Ok(Some(node));
         }
+        let node = match self.trie_nodes.get(&key.to_bytes()).map_err(StoreError::from)? {
+            Some(v) => Node::decode(key, v.value())?,
+            None => return Ok(None),
+        };
+        if let Some(height) = cached {
+            self.node_cache.fill(*key, node, height);
+        }
+        Ok(Some(node))
     }
 }

@@ -4,7 +4,7 @@ use std::{path::Path, sync::Arc};
 
 use alloy_primitives::B256;
 use btcr_primitives::{Block, CommitCertificate, ReceiptEnvelope, StateChanges};
-use btcr_trie::{NodeKey, NodeWrites};
+use btcr_trie::{NodeCache, NodeKey, NodeWrites, TreeId};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 
 use crate::{Snapshot, StoreError, tables::*};
@@ -29,10 +29,29 @@ pub struct BlockCommit<'a> {
     pub certificate: Option<&'a CommitCertificate>,
 }
 
+/// Tuning of the store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Bytes of redb's page cache.
+    pub page_cache_bytes: usize,
+    /// Account-tree nodes kept in memory (about 130 bytes each). The default, 4 million,
+    /// holds the whole account tree of about 2 million accounts; the cache fills only as the
+    /// state grows.
+    pub node_cache_nodes: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { page_cache_bytes: 256 * 1024 * 1024, node_cache_nodes: 4_000_000 }
+    }
+}
+
 /// The chain store. Cheap to clone; clones share one database.
 #[derive(Clone)]
 pub struct ChainStore {
     db: Arc<Database>,
+    /// Nodes of the account tree at the head, shared with every snapshot of the head.
+    node_cache: Arc<NodeCache>,
 }
 
 impl std::fmt::Debug for ChainStore {
@@ -42,13 +61,17 @@ impl std::fmt::Debug for ChainStore {
 }
 
 impl ChainStore {
-    /// Opens (or creates) the store in `dir`, creating its tables and checking the schema.
+    /// Opens (or creates) the store in `dir` with the default tuning.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, &StoreConfig::default())
+    }
+
+    /// Opens (or creates) the store in `dir`, creating its tables and checking the schema.
+    pub fn open_with(dir: &Path, config: &StoreConfig) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Db(format!("{}: {e}", dir.display())))?;
         let db = Database::builder()
-            // A larger page cache keeps the state tree's upper levels in memory.
-            .set_cache_size(256 * 1024 * 1024)
+            .set_cache_size(config.page_cache_bytes)
             .create(dir.join("chain.redb"))?;
         let txn = db.begin_write()?;
         {
@@ -79,12 +102,17 @@ impl ChainStore {
             txn.open_table(TRIE_NODES)?;
         }
         txn.commit()?;
-        Ok(Self { db: Arc::new(db) })
+        let node_cache = Arc::new(NodeCache::new(TreeId::ACCOUNTS, config.node_cache_nodes));
+        let store = Self { db: Arc::new(db), node_cache };
+        if let Some(head) = store.snapshot()?.head_number() {
+            store.node_cache.advance(&NodeWrites::default(), head);
+        }
+        Ok(store)
     }
 
     /// A consistent read view of the latest committed block and state.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        Snapshot::new(self.db.begin_read()?)
+        Snapshot::new(self.db.begin_read()?, self.node_cache.clone())
     }
 
     /// Writes a decided block, its receipts, state changes and tree nodes, and moves the head
@@ -153,6 +181,7 @@ impl ChainStore {
         write_state(&txn, commit.changes)?;
         write_nodes(&txn, commit.node_writes)?;
         txn.commit()?;
+        self.node_cache.advance(commit.node_writes, number);
         Ok(())
     }
 }
@@ -200,7 +229,7 @@ fn write_nodes(txn: &redb::WriteTransaction, writes: &NodeWrites) -> Result<(), 
         end[..21].copy_from_slice(&tree.0);
         nodes.retain_in::<&[u8; NodeKey::ENCODED_LEN], _>(&start..=&end, |_, _| false)?;
     }
-    for (key, node) in &writes.nodes {
+    for (key, node) in writes.sorted() {
         let key = key.to_bytes();
         match node {
             Some(node) => {

@@ -25,13 +25,15 @@
 //! Many trees share one node table: the account tree, and one storage tree per contract,
 //! each named by a [`TreeId`].
 
+mod cache;
 mod memory;
 mod node;
 mod proof;
 mod update;
 
+pub use cache::NodeCache;
 pub use memory::MemoryNodeStore;
-pub use node::{EMPTY_ROOT, Node, NodeKey, TreeId, internal_hash, leaf_hash};
+pub use node::{EMPTY_ROOT, FoldHasher, Node, NodeKey, NodeMap, TreeId, internal_hash, leaf_hash};
 pub use proof::{Proof, ProofError, prove, verify_proof};
 pub use update::{NodeWrites, update};
 

@@ -1,13 +1,11 @@
 //! An in-memory node store, for tests, benchmarks and tools.
 
-use std::collections::BTreeMap;
+use crate::{Node, NodeKey, NodeMap, NodeReader, NodeWrites, TrieError};
 
-use crate::{Node, NodeKey, NodeReader, NodeWrites, TrieError};
-
-/// Nodes kept in a `BTreeMap`.
+/// Nodes kept in a hash map.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemoryNodeStore {
-    nodes: BTreeMap<NodeKey, Node>,
+    nodes: NodeMap<Node>,
 }
 
 impl MemoryNodeStore {

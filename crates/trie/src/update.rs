@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::NodeMap;
+
 use alloy_primitives::B256;
 
 use crate::{EMPTY_ROOT, Node, NodeKey, NodeReader, TreeId, TrieError, bit};
@@ -14,7 +16,9 @@ pub struct NodeWrites {
     /// Trees whose previous nodes are all removed.
     pub wiped: BTreeSet<TreeId>,
     /// Node puts (`Some`) and removals (`None`), by position.
-    pub nodes: BTreeMap<NodeKey, Option<Node>>,
+    pub nodes: NodeMap<Option<Node>>,
+    /// Trees with entries in `nodes`, so that reads of other trees skip the overlay.
+    written: BTreeSet<TreeId>,
 }
 
 impl NodeWrites {
@@ -31,7 +35,9 @@ impl NodeWrites {
     /// Marks every existing node of `tree` for removal; later updates of `tree` start empty.
     pub fn wipe(&mut self, tree: TreeId) {
         self.wiped.insert(tree);
-        self.nodes.retain(|k, _| k.tree != tree);
+        if self.written.remove(&tree) {
+            self.nodes.retain(|k, _| k.tree != tree);
+        }
     }
 
     /// A reader that sees `base` with these writes applied.
@@ -39,8 +45,25 @@ impl NodeWrites {
         Overlay { writes: self, base }
     }
 
-    fn set(&mut self, key: NodeKey, node: Option<Node>) {
+    /// Records a put (`Some`) or removal (`None`) at `key`.
+    pub fn set(&mut self, key: NodeKey, node: Option<Node>) {
+        if !self.written.contains(&key.tree) {
+            self.written.insert(key.tree);
+        }
         self.nodes.insert(key, node);
+    }
+
+    /// The puts and removals sorted by position, the order in which a B-tree store writes
+    /// them fastest.
+    pub fn sorted(&self) -> Vec<(&NodeKey, &Option<Node>)> {
+        let mut all: Vec<_> = self.nodes.iter().collect();
+        all.sort_unstable_by_key(|(k, _)| **k);
+        all
+    }
+
+    /// Whether reads of `tree` must look at these writes before the store.
+    fn touches(&self, tree: &TreeId) -> bool {
+        self.written.contains(tree) || self.wiped.contains(tree)
     }
 }
 
@@ -77,7 +100,11 @@ pub fn update<R: NodeReader>(
     let changes: Vec<(B256, Option<B256>)> = changes.iter().map(|(k, v)| (*k, *v)).collect();
     let root_key = NodeKey::root(tree);
     let existing = writes.over(reader).node(&root_key)?;
-    let mut updater = Updater { reader, writes };
+    // Reads go through the overlay only if earlier updates in this set wrote the tree.
+    let overlay = writes.touches(&tree);
+    // About log2(n / k) + 2 nodes per changed key; 16 covers trees of millions of keys.
+    writes.nodes.reserve(changes.len() * 16);
+    let mut updater = Updater { reader, writes, overlay };
     let new_root = updater.update(root_key, existing, &changes)?;
     updater.writes.set(root_key, new_root);
     Ok(new_root.map_or(EMPTY_ROOT, |n| n.hash()))
@@ -86,11 +113,19 @@ pub fn update<R: NodeReader>(
 struct Updater<'a, R> {
     reader: &'a R,
     writes: &'a mut NodeWrites,
+    overlay: bool,
 }
 
 impl<R: NodeReader> Updater<'_, R> {
     fn load(&self, key: &NodeKey) -> Result<Node, TrieError> {
-        self.writes.over(self.reader).node(key)?.ok_or_else(|| TrieError::Missing(key.to_string()))
+        let node = if self.overlay {
+            self.writes.over(self.reader).node(key)?
+        } else {
+            // Positions below the ones this update rewrites are read before they are written,
+            // so the store alone has them.
+            self.reader.node(key)?
+        };
+        node.ok_or_else(|| TrieError::Missing(key.to_string()))
     }
 
     /// Returns the node that now belongs at `pos` (the caller writes it); writes the changed
