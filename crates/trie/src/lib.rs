@@ -8,8 +8,8 @@
 //! in.
 //!
 //! ```text
-//!            root (depth 0)              hash(internal) = keccak(0x01 ‖ left ‖ right)
-//!           /              \             hash(leaf)     = keccak(0x00 ‖ key ‖ value)
+//!            root (depth 0)              hash(internal) = sha256(0x01 ‖ left ‖ right)
+//!           /              \             hash(leaf)     = sha256(0x00 ‖ key ‖ value)
 //!      internal            leaf C        hash(empty)    = 0x00…00
 //!      /      \
 //!  leaf A    leaf B
