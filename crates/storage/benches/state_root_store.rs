@@ -1,7 +1,10 @@
 //! State-root cost with the real store: a block changes 1,000 accounts (balance and nonce)
 //! in a state of 10k, 100k or 1M accounts kept in redb. Each iteration reads the changed
 //! accounts and the tree nodes on their paths from a store snapshot and computes the new
-//! root and node writes, exactly as block building does. The medians should stay within 2x.
+//! root and node writes, exactly as block building does.
+//!
+//! A second group measures the whole state update of such a block: the new root, then the
+//! durable commit (accounts, tree nodes, head, fsync) that makes it the chain's state.
 
 use std::{collections::BTreeMap, hint::black_box, time::Duration};
 
@@ -55,24 +58,8 @@ fn populated(n: u64) -> (tempfile::TempDir, ChainStore) {
     let root =
         compute_state_root(&snapshot, changes((0..n).map(|i| (address(i), account(i + 1, 0)))))
             .expect("genesis root");
-    let header = Header {
-        parent_hash: B256::ZERO,
-        number: 0,
-        timestamp_ms: 0,
-        proposer: Address::ZERO,
-        state_root: root.state_root,
-        transactions_root: B256::ZERO,
-        receipts_root: B256::ZERO,
-        logs_bloom: Default::default(),
-        gas_used: 0,
-        gas_limit: 30_000_000,
-        base_fee_per_gas: 1,
-        poh_start_hash: B256::ZERO,
-        poh_end_hash: B256::ZERO,
-        poh_ticks: 0,
-        extra_data: Default::default(),
-    };
-    let block = Block { header, body: BlockBody::default() };
+    let block =
+        Block { header: header(0, B256::ZERO, root.state_root), body: BlockBody::default() };
     store
         .commit_block(BlockCommit {
             block: &block,
@@ -114,5 +101,67 @@ fn bench_state_root_store(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_state_root_store);
+fn header(number: u64, parent_hash: B256, state_root: B256) -> Header {
+    Header {
+        parent_hash,
+        number,
+        timestamp_ms: number,
+        proposer: Address::ZERO,
+        state_root,
+        transactions_root: B256::ZERO,
+        receipts_root: B256::ZERO,
+        logs_bloom: Default::default(),
+        gas_used: 0,
+        gas_limit: 30_000_000,
+        base_fee_per_gas: 1,
+        poh_start_hash: B256::ZERO,
+        poh_end_hash: B256::ZERO,
+        poh_ticks: 0,
+        extra_data: Default::default(),
+    }
+}
+
+fn bench_block_state_update(c: &mut Criterion) {
+    let mut group = c.benchmark_group("block_state_update_1000_accounts");
+    group.sample_size(20).measurement_time(Duration::from_secs(8));
+    for n in [10_000u64, 100_000, 1_000_000] {
+        let (_dir, store) = populated(n);
+        let mut parent =
+            store.snapshot().expect("snapshot").head_header().expect("head").expect("genesis");
+        let mut rng = StdRng::seed_from_u64(n);
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            b.iter_batched(
+                || {
+                    changes((0..CHANGED).map(|_| {
+                        let i = rng.random_range(0..n);
+                        (address(i), account(rng.random(), 1))
+                    }))
+                },
+                |changes| {
+                    let snapshot = store.snapshot().expect("snapshot");
+                    let out = compute_state_root(&snapshot, changes).expect("root");
+                    let block = Block {
+                        header: header(parent.number + 1, parent.hash(), out.state_root),
+                        body: BlockBody::default(),
+                    };
+                    store
+                        .commit_block(BlockCommit {
+                            block: &block,
+                            tx_hashes: &[],
+                            receipts: &[],
+                            changes: &out.changes,
+                            node_writes: &out.node_writes,
+                            certificate: None,
+                        })
+                        .expect("commit");
+                    parent = block.header;
+                },
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_state_root_store, bench_block_state_update);
 criterion_main!(benches);
