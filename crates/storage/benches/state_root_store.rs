@@ -43,6 +43,11 @@ fn changes(accounts: impl Iterator<Item = (Address, Account)>) -> StateChanges {
     }
 }
 
+/// New balances for `CHANGED` random accounts among the first `n`.
+fn random_changes(rng: &mut StdRng, n: u64) -> StateChanges {
+    changes((0..CHANGED).map(|_| (address(rng.random_range(0..n)), account(rng.random(), 1))))
+}
+
 /// A store whose genesis holds `n` accounts.
 fn populated(n: u64) -> (tempfile::TempDir, ChainStore) {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -82,12 +87,7 @@ fn bench_state_root_store(c: &mut Criterion) {
         let mut rng = StdRng::seed_from_u64(n);
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
             b.iter_batched(
-                || {
-                    changes((0..CHANGED).map(|_| {
-                        let i = rng.random_range(0..n);
-                        (address(i), account(rng.random(), 1))
-                    }))
-                },
+                || random_changes(&mut rng, n),
                 |changes| {
                     let out = compute_state_root(&snapshot, changes).expect("root");
                     black_box((out.state_root, out.node_writes.len()))
@@ -131,12 +131,7 @@ fn bench_block_state_update(c: &mut Criterion) {
         let mut rng = StdRng::seed_from_u64(n);
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
             b.iter_batched(
-                || {
-                    changes((0..CHANGED).map(|_| {
-                        let i = rng.random_range(0..n);
-                        (address(i), account(rng.random(), 1))
-                    }))
-                },
+                || random_changes(&mut rng, n),
                 |changes| {
                     let snapshot = store.snapshot().expect("snapshot");
                     let out = compute_state_root(&snapshot, changes).expect("root");
