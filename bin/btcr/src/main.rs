@@ -55,7 +55,18 @@ struct DevArgs {
     rpc_max_batch: usize,
 }
 
-fn main() -> eyre::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The causes, one after another, without a backtrace: this is for people.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> eyre::Result<()> {
     let cli = Cli::parse();
     init_logging(cli.log_filter.as_deref(), cli.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -104,16 +115,14 @@ fn print_banner(setup: &dev::DevSetup, rpc_addr: SocketAddr) {
     );
     println!("JSON-RPC        http://{rpc_addr}");
     println!();
-    println!(
-        "Funded accounts ({} BTCR each at genesis)",
-        genesis
-            .alloc
-            .values()
-            .next()
-            .map(|a| a.balance
-                / alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18)))
-            .unwrap_or_default()
-    );
+    match genesis.alloc.values().next() {
+        Some(first) => {
+            let wei_per_btcr =
+                alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18));
+            println!("Funded accounts ({} BTCR each at genesis)", first.balance / wei_per_btcr);
+        }
+        None => println!("No funded accounts"),
+    }
     for (i, (address, key)) in setup.accounts.iter().enumerate() {
         println!("({i}) {address}  private key {key}");
     }
