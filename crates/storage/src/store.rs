@@ -10,7 +10,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 use crate::{Snapshot, StoreError, tables::*};
 
 /// Version of the on-disk layout this node reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything that one decided block writes.
 #[derive(Debug, Clone, Copy)]

@@ -37,16 +37,18 @@ impl fmt::Debug for TreeId {
     }
 }
 
-/// The position of a node: which tree, how deep, and the key bits that lead to it (bits at
-/// and below `depth` are zero). Ordered so that one tree's nodes are contiguous.
+/// The position of a node: which tree, the key bits that lead to it (bits at and below
+/// `depth` are zero), and how deep. Ordered by tree, then path, then depth: one tree's nodes
+/// are contiguous, and a node sorts next to the nodes of its own subtree, so the nodes that
+/// one changed key rewrites share few store pages.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeKey {
     /// The tree.
     pub tree: TreeId,
-    /// Depth from the root (0..=256).
-    pub depth: u16,
     /// The first `depth` bits of every key below this position.
     pub path: B256,
+    /// Depth from the root (0..=256).
+    pub depth: u16,
 }
 
 impl fmt::Debug for NodeKey {
@@ -80,13 +82,13 @@ impl NodeKey {
         Self { tree: self.tree, depth: self.depth + 1, path }
     }
 
-    /// Big-endian encoding: tree, depth, path. Byte order matches `Ord`, so a range scan over
+    /// Big-endian encoding: tree, path, depth. Byte order matches `Ord`, so a range scan over
     /// one tree's prefix finds exactly its nodes.
     pub fn to_bytes(&self) -> [u8; Self::ENCODED_LEN] {
         let mut out = [0u8; Self::ENCODED_LEN];
         out[..21].copy_from_slice(&self.tree.0);
-        out[21..23].copy_from_slice(&self.depth.to_be_bytes());
-        out[23..].copy_from_slice(self.path.as_slice());
+        out[21..53].copy_from_slice(self.path.as_slice());
+        out[53..].copy_from_slice(&self.depth.to_be_bytes());
         out
     }
 
@@ -97,8 +99,8 @@ impl NodeKey {
         }
         let mut tree = [0u8; 21];
         tree.copy_from_slice(&bytes[..21]);
-        let depth = u16::from_be_bytes([bytes[21], bytes[22]]);
-        Some(Self { tree: TreeId(tree), depth, path: B256::from_slice(&bytes[23..]) })
+        let depth = u16::from_be_bytes([bytes[53], bytes[54]]);
+        Some(Self { tree: TreeId(tree), path: B256::from_slice(&bytes[21..53]), depth })
     }
 }
 
