@@ -167,8 +167,7 @@ impl ChainStore {
         txn.open_table(HEADERS)?.insert(number, alloy_rlp::encode(&block.header).as_slice())?;
         txn.open_table(BLOCK_NUMBERS)?.insert(&hash.0, number)?;
         txn.open_table(BODIES)?.insert(number, alloy_rlp::encode(&block.body).as_slice())?;
-        txn.open_table(RECEIPTS)?
-            .insert(number, alloy_rlp::encode(commit.receipts.to_vec()).as_slice())?;
+        txn.open_table(RECEIPTS)?.insert(number, encode_receipts(commit.receipts).as_slice())?;
         if let Some(cert) = commit.certificate {
             txn.open_table(CERTIFICATES)?.insert(number, alloy_rlp::encode(cert).as_slice())?;
         }
@@ -249,4 +248,11 @@ pub(crate) fn read_u64(bytes: &[u8]) -> Option<u64> {
 
 fn read_u32(bytes: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// The receipts as one RLP list, encoded without copying them first.
+fn encode_receipts(receipts: &[ReceiptEnvelope]) -> Vec<u8> {
+    let mut out = Vec::new();
+    alloy_rlp::encode_list::<ReceiptEnvelope, ReceiptEnvelope>(receipts, &mut out);
+    out
 }
