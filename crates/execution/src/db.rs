@@ -109,7 +109,19 @@ impl<'a, S: StateReader + ?Sized> BlockDb<'a, S> {
         {
             self.codes.insert(info.code_hash, code.original_bytes());
         }
-        let previous_root = entry.account.map(|a| a.storage_root).unwrap_or_default();
+        // The storage root before this block's slot writes: the state root computation
+        // starts from it and does not read the account again.
+        let previous_root = if entry.wiped {
+            B256::ZERO
+        } else if let Some(written) = entry.account {
+            written.storage_root
+        } else {
+            self.account_cache
+                .get(&address)
+                .copied()
+                .flatten()
+                .map_or(B256::ZERO, |a| a.storage_root)
+        };
         entry.account = Some(Account {
             nonce: info.nonce,
             balance: info.balance,

@@ -58,11 +58,8 @@ pub fn compute_state_root<R: StateReader + NodeReader + ?Sized>(
             writes.wipe(tree);
         }
         account.storage_root = if change.storage.is_empty() {
-            if change.storage_wiped {
-                B256::ZERO
-            } else {
-                reader.account(address)?.map(|a| a.storage_root).unwrap_or_default()
-            }
+            // Unchanged storage keeps the root the change carries (see `AccountChange`).
+            if change.storage_wiped { B256::ZERO } else { account.storage_root }
         } else {
             let slots: BTreeMap<B256, Option<B256>> = change
                 .storage

@@ -8,7 +8,7 @@ use btcr_primitives::{
     Account, AccountChange, Block, BlockBody, EMPTY_CODE_HASH, Genesis, Header, StateChanges,
     StateError, StateReader,
 };
-use btcr_trie::{MemoryNodeStore, Node, NodeKey, NodeReader, TrieError};
+use btcr_trie::{MemoryNodeStore, NodeKey, NodeReader, Page, TrieError};
 
 /// An empty state, for building genesis.
 struct Empty(MemoryNodeStore);
@@ -29,8 +29,8 @@ impl StateReader for Empty {
 }
 
 impl NodeReader for Empty {
-    fn node(&self, key: &NodeKey) -> Result<Option<Node>, TrieError> {
-        self.0.node(key)
+    fn page(&self, key: &NodeKey) -> Result<Option<Page>, TrieError> {
+        self.0.page(key)
     }
 }
 

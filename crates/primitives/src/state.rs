@@ -58,7 +58,8 @@ pub trait StateReader: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AccountChange {
     /// The account's new nonce, balance and code hash; `None` when the account was deleted.
-    /// The `storage_root` field is filled in when the state root is computed.
+    /// Its `storage_root` is the root before `storage` applies (zero for a new account or
+    /// when `storage_wiped`); the state root computation replaces it with the root after.
     pub account: Option<Account>,
     /// Whether all of the account's previous storage was removed before `storage` applies.
     pub storage_wiped: bool,

@@ -1,10 +1,12 @@
-//! State-root cost with the real store: a block changes 1,000 accounts (balance and nonce)
-//! in a state of 10k, 100k or 1M accounts kept in redb. Each iteration reads the changed
-//! accounts and the tree nodes on their paths from a store snapshot and computes the new
-//! root and node writes, exactly as block building does.
+//! State-root update cost with the real store: a block changes 1,000 accounts (balance and
+//! nonce) in a state of 10k, 100k or 1M accounts kept in redb. Each iteration hashes the
+//! changed accounts into their keys and leaves, reads the tree pages on their paths from a
+//! store snapshot of the head (through the store's page cache) and computes the new root and
+//! node writes, exactly as block building does after execution. The three medians should
+//! stay within 2x of each other.
 //!
 //! A second group measures the whole state update of such a block: the new root, then the
-//! durable commit (accounts, tree nodes, head, fsync) that makes it the chain's state.
+//! durable commit (accounts, tree pages, head, fsync) that makes it the chain's state.
 
 use std::{collections::BTreeMap, hint::black_box, time::Duration};
 
@@ -52,10 +54,10 @@ fn random_changes(rng: &mut StdRng, n: u64) -> StateChanges {
 fn populated(n: u64) -> (tempfile::TempDir, ChainStore) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let config = StoreConfig {
-        node_cache_nodes: std::env::var("BTCR_BENCH_NODE_CACHE")
+        node_cache_pages: std::env::var("BTCR_BENCH_NODE_CACHE")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(StoreConfig::default().node_cache_nodes),
+            .unwrap_or(StoreConfig::default().node_cache_pages),
         ..StoreConfig::default()
     };
     let store = ChainStore::open_with(dir.path(), &config).expect("open store");

@@ -61,3 +61,19 @@ impl From<StoreError> for btcr_trie::TrieError {
         btcr_trie::TrieError::Store(e.to_string())
     }
 }
+
+impl From<btcr_trie::TrieError> for StoreError {
+    fn from(e: btcr_trie::TrieError) -> Self {
+        use btcr_trie::TrieError;
+        match e {
+            TrieError::Store(message) => StoreError::Db(message),
+            TrieError::Corrupt { key, reason } => {
+                StoreError::Corrupt { what: format!("tree page {key}"), reason: reason.into() }
+            }
+            TrieError::Missing(key) => StoreError::Corrupt {
+                what: format!("tree node {key}"),
+                reason: "missing below an internal node".into(),
+            },
+        }
+    }
+}

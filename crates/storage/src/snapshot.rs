@@ -7,7 +7,7 @@ use btcr_primitives::{
 };
 use std::sync::Arc;
 
-use btcr_trie::{Node, NodeCache, NodeKey, NodeReader, TrieError};
+use btcr_trie::{NodeCache, NodeKey, NodeReader, Page, TrieError};
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 
 use crate::{StoreError, store::read_u64, tables::*};
@@ -24,7 +24,7 @@ pub struct Snapshot {
     accounts: ReadOnlyTable<&'static [u8; 20], &'static [u8]>,
     storage: ReadOnlyTable<&'static [u8; 52], &'static [u8; 32]>,
     code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
-    trie_nodes: ReadOnlyTable<&'static [u8; 55], &'static [u8; 65]>,
+    trie_pages: ReadOnlyTable<&'static [u8; 55], &'static [u8]>,
     node_cache: Arc<NodeCache>,
 }
 
@@ -61,7 +61,7 @@ impl Snapshot {
             accounts: txn.open_table(ACCOUNTS)?,
             storage: txn.open_table(STORAGE)?,
             code: txn.open_table(CODE)?,
-            trie_nodes: txn.open_table(TRIE_NODES)?,
+            trie_pages: txn.open_table(TRIE_PAGES)?,
             node_cache,
         })
     }
@@ -193,20 +193,43 @@ impl StateReader for Snapshot {
 }
 
 impl NodeReader for Snapshot {
-    fn node(&self, key: &NodeKey) -> Result<Option<Node>, TrieError> {
+    fn page(&self, key: &NodeKey) -> Result<Option<Page>, TrieError> {
         let cached = self.head.filter(|_| key.tree == self.node_cache.tree());
         if let Some(height) = cached
-            && let Some(node) = self.node_cache.get(key, height)
+            && let Some(page) = self.node_cache.get(key, height)
         {
-            return Ok(Some(node));
+            return Ok(Some(page));
         }
-        let node = match self.trie_nodes.get(&key.to_bytes()).map_err(StoreError::from)? {
-            Some(v) => Node::decode(key, v.value())?,
-            None => return Ok(None),
-        };
+        let Some(page) = read_page(&self.trie_pages, key)? else { return Ok(None) };
         if let Some(height) = cached {
-            self.node_cache.fill(*key, node, height);
+            self.node_cache.fill(*key, page.clone(), height);
         }
-        Ok(Some(node))
+        Ok(Some(page))
+    }
+
+    fn pages(&self, keys: &[NodeKey], out: &mut Vec<Option<Page>>) -> Result<(), TrieError> {
+        let start = out.len();
+        let cached = self.head.filter(|_| keys.iter().all(|k| k.tree == self.node_cache.tree()));
+        if !cached.is_some_and(|height| self.node_cache.get_many(keys, height, out)) {
+            out.extend(keys.iter().map(|_| None));
+        }
+        // What the cache does not hold comes from the store (and fills the cache).
+        for (key, slot) in keys.iter().zip(&mut out[start..]) {
+            if slot.is_none() {
+                *slot = self.page(key)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The page at `key` in a page table.
+pub(crate) fn read_page(
+    table: &impl ReadableTable<&'static [u8; 55], &'static [u8]>,
+    key: &NodeKey,
+) -> Result<Option<Page>, TrieError> {
+    match table.get(&key.to_bytes()).map_err(StoreError::from)? {
+        Some(v) => Ok(Some(Page::decode(key, v.value())?)),
+        None => Ok(None),
     }
 }

@@ -4,13 +4,13 @@ use std::{path::Path, sync::Arc};
 
 use alloy_primitives::B256;
 use btcr_primitives::{Block, CommitCertificate, ReceiptEnvelope, StateChanges};
-use btcr_trie::{NodeCache, NodeKey, NodeWrites, TreeId};
+use btcr_trie::{NodeCache, NodeKey, NodeReader, NodeWrites, Page, PageWrites, TreeId, TrieError};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 
 use crate::{Snapshot, StoreError, tables::*};
 
 /// Version of the on-disk layout this node reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Everything that one decided block writes.
 #[derive(Debug, Clone, Copy)]
@@ -34,15 +34,16 @@ pub struct BlockCommit<'a> {
 pub struct StoreConfig {
     /// Bytes of redb's page cache.
     pub page_cache_bytes: usize,
-    /// Account-tree nodes kept in memory (about 130 bytes each). The default, 4 million,
-    /// holds the whole account tree of about 2 million accounts; the cache fills only as the
-    /// state grows.
-    pub node_cache_nodes: usize,
+    /// Account-tree pages kept in memory (a page holds up to 15 nodes; about 300 bytes with
+    /// its map entry, on average). The default, 2 million, holds the whole account tree of
+    /// about 3 million accounts (1 million accounts take 655,000 pages); the cache fills only
+    /// as the state grows.
+    pub node_cache_pages: usize,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { page_cache_bytes: 256 * 1024 * 1024, node_cache_nodes: 4_000_000 }
+        Self { page_cache_bytes: 256 * 1024 * 1024, node_cache_pages: 2_000_000 }
     }
 }
 
@@ -99,13 +100,13 @@ impl ChainStore {
             txn.open_table(ACCOUNTS)?;
             txn.open_table(STORAGE)?;
             txn.open_table(CODE)?;
-            txn.open_table(TRIE_NODES)?;
+            txn.open_table(TRIE_PAGES)?;
         }
         txn.commit()?;
-        let node_cache = Arc::new(NodeCache::new(TreeId::ACCOUNTS, config.node_cache_nodes));
+        let node_cache = Arc::new(NodeCache::new(TreeId::ACCOUNTS, config.node_cache_pages));
         let store = Self { db: Arc::new(db), node_cache };
         if let Some(head) = store.snapshot()?.head_number() {
-            store.node_cache.advance(&NodeWrites::default(), head);
+            store.node_cache.advance(&PageWrites::default(), head);
         }
         Ok(store)
     }
@@ -178,9 +179,9 @@ impl ChainStore {
             }
         }
         write_state(&txn, commit.changes)?;
-        write_nodes(&txn, commit.node_writes)?;
+        let pages = write_pages(&txn, commit.node_writes)?;
         txn.commit()?;
-        self.node_cache.advance(commit.node_writes, number);
+        self.node_cache.advance(&pages, number);
         Ok(())
     }
 }
@@ -219,27 +220,43 @@ fn write_state(txn: &redb::WriteTransaction, changes: &StateChanges) -> Result<(
     Ok(())
 }
 
-fn write_nodes(txn: &redb::WriteTransaction, writes: &NodeWrites) -> Result<(), StoreError> {
-    let mut nodes = txn.open_table(TRIE_NODES)?;
-    for tree in &writes.wiped {
+/// The page table inside a write transaction, as a reader of the state being replaced.
+struct WritePages<'t>(redb::Table<'t, &'static [u8; 55], &'static [u8]>);
+
+impl NodeReader for WritePages<'_> {
+    fn page(&self, key: &NodeKey) -> Result<Option<Page>, TrieError> {
+        crate::snapshot::read_page(&self.0, key)
+    }
+}
+
+/// Turns the block's node writes into page writes on top of the stored pages and writes
+/// them; returns them for the node cache.
+fn write_pages(
+    txn: &redb::WriteTransaction,
+    writes: &NodeWrites,
+) -> Result<PageWrites, StoreError> {
+    let mut table = WritePages(txn.open_table(TRIE_PAGES)?);
+    let pages = writes.page_writes(&table)?;
+    let table = &mut table.0;
+    for tree in &pages.wiped {
         let mut start = [0u8; NodeKey::ENCODED_LEN];
         start[..21].copy_from_slice(&tree.0);
         let mut end = [0xffu8; NodeKey::ENCODED_LEN];
         end[..21].copy_from_slice(&tree.0);
-        nodes.retain_in::<&[u8; NodeKey::ENCODED_LEN], _>(&start..=&end, |_, _| false)?;
+        table.retain_in::<&[u8; NodeKey::ENCODED_LEN], _>(&start..=&end, |_, _| false)?;
     }
-    for (key, node) in writes.sorted() {
+    for (key, page) in &pages.pages {
         let key = key.to_bytes();
-        match node {
-            Some(node) => {
-                nodes.insert(&key, &node.encode())?;
+        match page {
+            Some(page) => {
+                table.insert(&key, page.as_bytes())?;
             }
             None => {
-                nodes.remove(&key)?;
+                table.remove(&key)?;
             }
         }
     }
-    Ok(())
+    Ok(pages)
 }
 
 pub(crate) fn read_u64(bytes: &[u8]) -> Option<u64> {

@@ -25,9 +25,8 @@ pub(crate) const ACCOUNTS: TableDefinition<&[u8; 20], &[u8]> = TableDefinition::
 pub(crate) const STORAGE: TableDefinition<&[u8; 52], &[u8; 32]> = TableDefinition::new("storage");
 /// Code hash → code.
 pub(crate) const CODE: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("code");
-/// Tree node position ([`btcr_trie::NodeKey::to_bytes`]) → encoded node.
-pub(crate) const TRIE_NODES: TableDefinition<&[u8; 55], &[u8; 65]> =
-    TableDefinition::new("trie_nodes");
+/// Tree page position ([`btcr_trie::NodeKey::to_bytes`] of the page's top) → encoded page.
+pub(crate) const TRIE_PAGES: TableDefinition<&[u8; 55], &[u8]> = TableDefinition::new("trie_pages");
 
 pub(crate) fn storage_key(address: &[u8; 20], slot: &[u8; 32]) -> [u8; 52] {
     let mut key = [0u8; 52];

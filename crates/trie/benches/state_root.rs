@@ -1,6 +1,8 @@
-//! State-root update cost for a block that changes 1,000 accounts, at 10k, 100k and 1M
-//! accounts in the state. The cost must follow the size of the change, not of the state:
-//! the three medians should stay within 2x of each other.
+//! The tree alone: updating 1,000 keys (already hashed, with their new leaf values) in a
+//! tree of 10k, 100k or 1M keys held in a plain in-memory page map. Its cost follows the
+//! number of nodes on the changed paths, about `k · (2 + log2(n / k))`, which grows 2.2x
+//! from 10k to 1M. The per-block figure, with the account hashing and the store's page
+//! cache, is the `state_root_store` benchmark of the storage crate.
 
 use std::{collections::BTreeMap, hint::black_box, time::Duration};
 

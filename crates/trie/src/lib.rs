@@ -8,17 +8,20 @@
 //! in.
 //!
 //! ```text
-//!            root (depth 0)              hash(internal) = sha256(0x01 ‖ left ‖ right)
-//!           /              \             hash(leaf)     = sha256(0x00 ‖ key ‖ value)
+//!            root (depth 0)              hash(internal) = F(INTERNAL_IV, left ‖ right)
+//!           /              \             hash(leaf)     = F(LEAF_IV, key ‖ value)
 //!      internal            leaf C        hash(empty)    = 0x00…00
 //!      /      \
 //!  leaf A    leaf B
 //! ```
 //!
+//! `F` is the SHA-256 compression function applied to one 64-byte block (see
+//! [`leaf_hash`]).
+//!
 //! An update of `k` keys touches only the `k` root-to-leaf paths, each about `log2(n)` nodes
 //! long for `n` keys in the tree, so a block's cost follows what it changed, not the size of
-//! the state. Nodes are addressed by position (tree, depth, path prefix) and read through
-//! [`NodeReader`]; an update never writes: it returns the new root and a [`NodeWrites`] set
+//! the state. Nodes are addressed by position (tree, depth, path prefix) and stored in
+//! [`Page`]s of four levels, read through [`NodeReader`]; an update never writes: it returns the new root and a [`NodeWrites`] set
 //! that the store applies in the same transaction as the block, so a proposal that is never
 //! decided leaves nothing behind.
 //!
@@ -28,14 +31,19 @@
 mod cache;
 mod memory;
 mod node;
+mod page;
 mod proof;
 mod update;
 
 pub use cache::NodeCache;
 pub use memory::MemoryNodeStore;
-pub use node::{EMPTY_ROOT, FoldHasher, Node, NodeKey, NodeMap, TreeId, internal_hash, leaf_hash};
+pub use node::{
+    EMPTY_ROOT, FoldHasher, INTERNAL_IV, LEAF_IV, Node, NodeKey, NodeMap, TreeId, internal_hash,
+    leaf_hash,
+};
+pub use page::{PAGE_LEVELS, PAGE_SLOTS, Page, PageEdit};
 pub use proof::{Proof, ProofError, prove, verify_proof};
-pub use update::{NodeWrites, update};
+pub use update::{NodeWrites, PageWrites, update};
 
 use alloy_primitives::B256;
 
@@ -58,15 +66,30 @@ pub enum TrieError {
     Missing(String),
 }
 
-/// Read access to stored nodes.
+/// Read access to stored pages.
 pub trait NodeReader {
-    /// The node at `key`, if one is stored there.
-    fn node(&self, key: &NodeKey) -> Result<Option<Node>, TrieError>;
+    /// The page at `key` (a position whose depth is a multiple of [`PAGE_LEVELS`]), if any
+    /// node of it is stored.
+    fn page(&self, key: &NodeKey) -> Result<Option<Page>, TrieError>;
+
+    /// The pages at `keys`, appended to `out` in order. Updates read the pages of each tree
+    /// level together through this, so a reader can overlap the latency of independent
+    /// reads; the default reads them one by one.
+    fn pages(&self, keys: &[NodeKey], out: &mut Vec<Option<Page>>) -> Result<(), TrieError> {
+        for key in keys {
+            out.push(self.page(key)?);
+        }
+        Ok(())
+    }
 }
 
 impl<R: NodeReader + ?Sized> NodeReader for &R {
-    fn node(&self, key: &NodeKey) -> Result<Option<Node>, TrieError> {
-        (**self).node(key)
+    fn page(&self, key: &NodeKey) -> Result<Option<Page>, TrieError> {
+        (**self).page(key)
+    }
+
+    fn pages(&self, keys: &[NodeKey], out: &mut Vec<Option<Page>>) -> Result<(), TrieError> {
+        (**self).pages(keys, out)
     }
 }
 

@@ -1,40 +1,51 @@
-//! An in-memory node store, for tests, benchmarks and tools.
+//! An in-memory page store, for tests, benchmarks and tools.
 
-use crate::{Node, NodeKey, NodeMap, NodeReader, NodeWrites, TrieError};
+use crate::{NodeKey, NodeMap, NodeReader, NodeWrites, Page, PageWrites, TrieError};
 
-/// Nodes kept in a hash map.
+/// Pages kept in a hash map.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemoryNodeStore {
-    nodes: NodeMap<Node>,
+    pages: NodeMap<Page>,
 }
 
 impl MemoryNodeStore {
-    /// Applies writes the way a persistent store does: wipes first, then puts and removals.
+    /// Applies node writes the way a persistent store does.
     pub fn apply(&mut self, writes: NodeWrites) {
+        let pages = writes.page_writes(self).expect("in-memory reads cannot fail");
+        self.apply_pages(pages);
+    }
+
+    /// Applies page writes: wipes first, then puts and removals.
+    pub fn apply_pages(&mut self, writes: PageWrites) {
         for tree in &writes.wiped {
-            self.nodes.retain(|k, _| k.tree != *tree);
+            self.pages.retain(|k, _| k.tree != *tree);
         }
-        for (key, node) in writes.nodes {
-            match node {
-                Some(node) => self.nodes.insert(key, node),
-                None => self.nodes.remove(&key),
+        for (key, page) in writes.pages {
+            match page {
+                Some(page) => self.pages.insert(key, page),
+                None => self.pages.remove(&key),
             };
         }
     }
 
-    /// Number of stored nodes.
+    /// Number of stored pages.
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.pages.len()
     }
 
-    /// Whether no node is stored.
+    /// Whether no page is stored.
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.pages.is_empty()
+    }
+
+    /// Number of stored nodes.
+    pub fn nodes(&self) -> usize {
+        self.pages.values().map(|p| p.len()).sum()
     }
 }
 
 impl NodeReader for MemoryNodeStore {
-    fn node(&self, key: &NodeKey) -> Result<Option<Node>, TrieError> {
-        Ok(self.nodes.get(key).copied())
+    fn page(&self, key: &NodeKey) -> Result<Option<Page>, TrieError> {
+        Ok(self.pages.get(key).cloned())
     }
 }

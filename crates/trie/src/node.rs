@@ -3,7 +3,6 @@
 use std::fmt;
 
 use alloy_primitives::{Address, B256};
-use sha2::{Digest, Sha256};
 
 use crate::TrieError;
 
@@ -41,7 +40,7 @@ impl fmt::Debug for TreeId {
 /// `depth` are zero), and how deep. Ordered by tree, then path, then depth: one tree's nodes
 /// are contiguous, and a node sorts next to the nodes of its own subtree, so the nodes that
 /// one changed key rewrites share few store pages.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct NodeKey {
     /// The tree.
     pub tree: TreeId,
@@ -49,6 +48,29 @@ pub struct NodeKey {
     pub path: B256,
     /// Depth from the root (0..=256).
     pub depth: u16,
+}
+
+/// Positions are hashed in maps on every node an update visits, so the whole key is folded
+/// into one word first: one round of the map's hasher instead of one per eight bytes.
+impl std::hash::Hash for NodeKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let word = |bytes: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..bytes.len()].copy_from_slice(bytes);
+            u64::from_le_bytes(w)
+        };
+        let path = &self.path.0;
+        let tree = &self.tree.0;
+        let folded = word(&path[..8])
+            ^ word(&path[8..16]).rotate_left(13)
+            ^ word(&path[16..24]).rotate_left(29)
+            ^ word(&path[24..]).rotate_left(41)
+            ^ word(&tree[..8]).rotate_left(7)
+            ^ word(&tree[8..16]).rotate_left(23)
+            ^ word(&tree[16..]).rotate_left(37)
+            ^ u64::from(self.depth).rotate_left(53);
+        state.write_u64(folded);
+    }
 }
 
 impl fmt::Debug for NodeKey {
@@ -123,24 +145,46 @@ pub enum Node {
     },
 }
 
-/// Hash of a leaf: `sha256(0x00 ‖ key ‖ value)`. The tree hashes with SHA-256 because the
-/// CPU computes it in hardware, several times faster than keccak256 in software, and a block
-/// hashes every node on the paths it changes.
+/// Hash of a leaf: one SHA-256 compression of the 64-byte block `key ‖ value` from
+/// [`LEAF_IV`].
+///
+/// Every node hashes exactly one 64-byte block, so the tree uses the SHA-256 compression
+/// function itself, with no padding block: half the work of a full SHA-256, which would
+/// compress a second block of padding. A fixed-length input needs no length padding, and
+/// leaves and internal nodes start from different initial values, so neither can be passed
+/// off as the other. The CPU computes the compression in hardware, several times faster than
+/// keccak256 in software, and a block hashes every node on the paths it changes.
 pub fn leaf_hash(key: &B256, value: &B256) -> B256 {
-    tagged_hash(0, key, value)
+    compress(LEAF_IV, key, value)
 }
 
-/// Hash of an internal node: `sha256(0x01 ‖ left ‖ right)`.
+/// Hash of an internal node: one SHA-256 compression of `left ‖ right` from
+/// [`INTERNAL_IV`].
 pub fn internal_hash(left: &B256, right: &B256) -> B256 {
-    tagged_hash(1, left, right)
+    compress(INTERNAL_IV, left, right)
 }
 
-fn tagged_hash(tag: u8, a: &B256, b: &B256) -> B256 {
-    let mut buf = [0u8; 65];
-    buf[0] = tag;
-    buf[1..33].copy_from_slice(a.as_slice());
-    buf[33..].copy_from_slice(b.as_slice());
-    B256::from(<[u8; 32]>::from(Sha256::digest(buf)))
+/// Initial state for leaf hashes: the words of `sha256("btcr/trie/leaf")`.
+pub const LEAF_IV: [u32; 8] = [
+    0x3b4464fd, 0x03b47d71, 0x2824ad90, 0x598b00a9, 0x9acad143, 0x237db2c0, 0x3a71fd2a, 0x699ddf4f,
+];
+
+/// Initial state for internal-node hashes: the words of `sha256("btcr/trie/internal")`.
+pub const INTERNAL_IV: [u32; 8] = [
+    0x93346ce6, 0x3fbd5df4, 0xf13bd80a, 0xda2426f1, 0xb469fa3a, 0x5c5b4755, 0x1e809872, 0x6633a7d3,
+];
+
+fn compress(iv: [u32; 8], a: &B256, b: &B256) -> B256 {
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(a.as_slice());
+    block[32..].copy_from_slice(b.as_slice());
+    let mut state = iv;
+    sha2::block_api::compress256(&mut state, &[block]);
+    let mut out = [0u8; 32];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    B256::from(out)
 }
 
 /// Node positions are mostly hash output already, so a multiply-and-rotate fold is enough to
@@ -199,6 +243,17 @@ impl Node {
         out
     }
 
+    /// Decodes an encoding already checked by [`Node::decode`].
+    pub(crate) fn from_checked(bytes: &[u8]) -> Self {
+        let a = B256::from_slice(&bytes[1..33]);
+        let b = B256::from_slice(&bytes[33..65]);
+        if bytes[0] == 0 {
+            Self::Leaf { key: a, value: b }
+        } else {
+            Self::Internal { left: a, right: b }
+        }
+    }
+
     /// Decodes [`Node::encode`]; `key` only names the position in the error.
     pub fn decode(key: &NodeKey, bytes: &[u8]) -> Result<Self, TrieError> {
         let corrupt = |reason| TrieError::Corrupt { key: key.to_string(), reason };
@@ -233,6 +288,17 @@ mod tests {
         }
         assert!(Node::decode(&k, &[9u8; 65]).is_err());
         assert!(Node::decode(&k, &[0u8; 3]).is_err());
+    }
+
+    #[test]
+    fn initial_values_are_derived_as_documented() {
+        use sha2::{Digest, Sha256};
+        for (iv, label) in [(LEAF_IV, "btcr/trie/leaf"), (INTERNAL_IV, "btcr/trie/internal")] {
+            let digest = Sha256::digest(label.as_bytes());
+            let words: Vec<u32> =
+                digest.chunks_exact(4).map(|c| u32::from_be_bytes(c.try_into().unwrap())).collect();
+            assert_eq!(iv.as_slice(), words.as_slice(), "{label}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@ use alloy_primitives::B256;
 
 use crate::{
     EMPTY_ROOT, Node, NodeKey, NodeReader, TreeId, TrieError, bit, internal_hash, leaf_hash,
+    page::node_in,
 };
 
 /// A proof that a key has a value in a tree, or has none.
@@ -39,7 +40,9 @@ pub enum ProofError {
 pub fn prove<R: NodeReader>(reader: &R, tree: TreeId, key: &B256) -> Result<Proof, TrieError> {
     let mut proof = Proof::default();
     let mut pos = NodeKey::root(tree);
-    let mut node = reader.node(&pos)?;
+    // The walk only goes down, so one page at a time is enough.
+    let mut page = (pos, reader.page(&pos)?);
+    let mut node = node_in(&page.1, &pos);
     loop {
         match node {
             None => return Ok(proof),
@@ -55,7 +58,13 @@ pub fn prove<R: NodeReader>(reader: &R, tree: TreeId, key: &B256) -> Result<Proo
                     return Ok(proof);
                 }
                 pos = pos.child(b);
-                node = Some(reader.node(&pos)?.ok_or_else(|| TrieError::Missing(pos.to_string()))?);
+                if pos.is_page() {
+                    page = (pos, reader.page(&pos)?);
+                }
+                debug_assert_eq!(page.0, pos.page());
+                node = Some(
+                    node_in(&page.1, &pos).ok_or_else(|| TrieError::Missing(pos.to_string()))?,
+                );
             }
         }
     }

@@ -256,3 +256,42 @@ fn account_and_storage_proofs_verify_against_the_committed_root() {
     assert_eq!(eoa.account.unwrap().nonce, 10);
     eoa.verify(root).unwrap();
 }
+
+#[test]
+fn a_contract_touched_without_storage_writes_keeps_its_storage_root() {
+    use alloy_sol_types::SolCall;
+    use btcr_testkit::contracts::BtcrToken;
+    let validator = SecretKey::random();
+    let genesis = genesis(&validator);
+    let a = node(&genesis, &validator);
+    let b = node(&genesis, &validator);
+    load(&a.chain);
+    let deployer = dev_key(3);
+    let token = deployer.address().create(0);
+    // Block 1 deploys the token; block 2 calls it in a way that writes no slot (a transfer
+    // of nothing to the sender itself), so the state root computation must carry the
+    // token's storage root over from the executor instead of rebuilding it.
+    let noop = BtcrToken::transferCall { to: deployer.address(), amount: U256::ZERO }.abi_encode();
+    for step in 0..2 {
+        if step == 1 {
+            let raw = TxBuilder::call(CHAIN_ID, 1, token, noop.clone().into(), 200_000)
+                .eip1559(&deployer);
+            a.chain.submit_raw(&raw).unwrap();
+        }
+        let block = propose(&a.chain);
+        assert!(!block.body.transactions.is_empty());
+        b.chain.verify(&block).unwrap();
+        let cert = certificate(&validator, &block);
+        a.chain.commit(block.hash(), cert.clone()).unwrap();
+        b.chain.commit(block.hash(), cert).unwrap();
+    }
+    let snapshot = a.chain.store().snapshot().unwrap();
+    let receipts = snapshot.receipts(2).unwrap().unwrap();
+    assert!(receipts[0].status(), "the no-op transfer succeeds");
+    let head = a.chain.head_header();
+    assert_eq!(recompute_state_root(&snapshot).unwrap(), head.state_root);
+    let proof = btcr_execution::account_proof(&snapshot, token, &[U256::from(2)]).unwrap();
+    assert_ne!(proof.account.unwrap().storage_root, B256::ZERO);
+    assert_eq!(proof.storage[0].value, U256::from(1_000_000u64));
+    proof.verify(head.state_root).unwrap();
+}
