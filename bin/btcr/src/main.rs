@@ -44,15 +44,48 @@ struct DevArgs {
     /// Balance of each funded account, in BTCR.
     #[arg(long, default_value_t = 10_000)]
     balance: u64,
+    #[command(flatten)]
+    rpc: RpcArgs,
+}
+
+/// JSON-RPC server options; every limit bounds what one client can make the node do.
+#[derive(Debug, Args)]
+struct RpcArgs {
     /// Address of the JSON-RPC server.
     #[arg(long = "rpc.addr", default_value = "127.0.0.1:8545")]
-    rpc_addr: SocketAddr,
+    addr: SocketAddr,
     /// Largest JSON-RPC request body, in bytes.
     #[arg(long = "rpc.max-body-bytes", default_value_t = 5 * 1024 * 1024)]
-    rpc_max_body_bytes: usize,
+    max_body_bytes: usize,
     /// Most requests in one JSON-RPC batch.
     #[arg(long = "rpc.max-batch", default_value_t = 1000)]
-    rpc_max_batch: usize,
+    max_batch: usize,
+    /// Most gas one eth_call or eth_estimateGas may use.
+    #[arg(long = "rpc.gas-cap", default_value_t = 50_000_000)]
+    gas_cap: u64,
+    /// Most blocks one eth_getLogs may scan.
+    #[arg(long = "rpc.max-logs-range", default_value_t = 10_000)]
+    max_logs_range: u64,
+    /// Most logs one eth_getLogs may return.
+    #[arg(long = "rpc.max-logs", default_value_t = 10_000)]
+    max_logs: usize,
+    /// Most accounts one eth_call or eth_estimateGas may override.
+    #[arg(long = "rpc.max-state-overrides", default_value_t = 256)]
+    max_state_overrides: usize,
+}
+
+impl RpcArgs {
+    fn config(&self) -> RpcConfig {
+        RpcConfig {
+            listen: self.addr,
+            max_body_bytes: self.max_body_bytes,
+            max_batch: self.max_batch,
+            gas_cap: self.gas_cap,
+            max_logs_block_range: self.max_logs_range,
+            max_logs: self.max_logs,
+            max_state_overrides: self.max_state_overrides,
+        }
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -88,11 +121,7 @@ async fn run_dev(args: DevArgs) -> eyre::Result<()> {
         datadir: args.datadir,
         n_accounts: args.accounts,
         balance_btcr: args.balance,
-        rpc: RpcConfig {
-            listen: args.rpc_addr,
-            max_body_bytes: args.rpc_max_body_bytes,
-            max_batch: args.rpc_max_batch,
-        },
+        rpc: args.rpc.config(),
     })?;
     let node = btcr_node::launch(setup.config.clone()).await?;
     print_banner(&setup, node.rpc_addr);

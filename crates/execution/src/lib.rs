@@ -14,6 +14,7 @@
 //! use); the priority fee goes to the block's proposer. Signature recovery for a block runs
 //! in parallel on rayon ([`recover_transactions`]).
 
+mod call;
 mod db;
 mod executor;
 mod proof;
@@ -21,6 +22,7 @@ mod recover;
 mod root;
 mod validate;
 
+pub use call::{CallError, CallOutcome, estimate_gas, simulate};
 pub use db::DbError;
 pub use executor::{BlockContext, BlockExecutor, ExecError, ExecutionOutcome, SPEC};
 pub use proof::{AccountProof, StorageProof, account_proof};

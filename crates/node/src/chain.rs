@@ -7,19 +7,20 @@ use std::{
 };
 
 use alloy_consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
-use alloy_eips::eip1559::{BaseFeeParams, calc_next_block_base_fee};
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_consensus::{BlockPipeline, PipelineError};
 use btcr_execution::{
-    BlockContext, BlockExecutor, ExecError, StateRootOutput, compute_state_root,
-    recover_transactions, validate_transaction,
+    AccountProof, BlockContext, BlockExecutor, CallError, CallOutcome, ExecError, StateRootOutput,
+    account_proof, compute_state_root, estimate_gas, recover_transactions, simulate,
+    validate_transaction,
 };
 use btcr_poh::{PohSlot, batch_hash};
 use btcr_primitives::{
     Account, Block, BlockBody, CommitCertificate, Genesis, Header, ReceiptEnvelope, RecoveredTx,
     StateReader, decode_transaction,
 };
-use btcr_rpc::{RpcBackend, SubmitError};
+use btcr_rpc::{NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError};
 use btcr_storage::{BlockCommit, ChainStore, Snapshot, StoreError};
 use btcr_trie::{MemoryNodeStore, NodeWrites, TreeId};
 use btcr_txpool::{PoolConfig, SenderState, TxPool};
@@ -91,12 +92,7 @@ fn now_ms() -> u64 {
 
 /// The base fee of the block after `parent` (EIP-1559, Ethereum's parameters).
 pub fn next_base_fee(parent: &Header) -> u64 {
-    calc_next_block_base_fee(
-        parent.gas_used,
-        parent.gas_limit,
-        parent.base_fee_per_gas,
-        BaseFeeParams::ethereum(),
-    )
+    parent.next_base_fee()
 }
 
 fn fatal(e: impl std::fmt::Display) -> PipelineError {
@@ -508,6 +504,32 @@ pub fn recompute_state_root(snapshot: &Snapshot) -> Result<B256, String> {
         .map_err(|e| e.to_string())
 }
 
+impl Chain {
+    /// The context in which RPC calls run: the head block's own.
+    fn call_context(&self, head: &Header) -> BlockContext {
+        BlockContext {
+            chain_id: self.genesis.chain_id,
+            number: head.number,
+            timestamp_ms: head.timestamp_ms,
+            proposer: head.proposer,
+            base_fee: head.base_fee_per_gas,
+            gas_limit: head.gas_limit,
+            // The head's PREVRANDAO was its parent's PoH end hash, where its own PoH started.
+            prev_randao: head.poh_start_hash,
+        }
+    }
+
+    /// A snapshot and the head header it holds.
+    fn head_snapshot(&self) -> Result<(Snapshot, Header), String> {
+        let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+        let head = snapshot
+            .head_header()
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "store has no head".to_string())?;
+        Ok((snapshot, head))
+    }
+}
+
 impl RpcBackend for Chain {
     fn chain_id(&self) -> u64 {
         self.genesis.chain_id
@@ -515,6 +537,10 @@ impl RpcBackend for Chain {
 
     fn head(&self) -> Result<Header, String> {
         Ok(self.head_header())
+    }
+
+    fn header(&self, number: u64) -> Result<Option<Header>, String> {
+        self.store.snapshot().and_then(|s| s.header(number)).map_err(|e| e.to_string())
     }
 
     fn block(&self, number: u64) -> Result<Option<Block>, String> {
@@ -538,11 +564,99 @@ impl RpcBackend for Chain {
         snapshot.account(address).map_err(|e| e.to_string())
     }
 
+    fn code(&self, address: &Address) -> Result<Bytes, String> {
+        let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+        let Some(account) = snapshot.account(address).map_err(|e| e.to_string())? else {
+            return Ok(Bytes::new());
+        };
+        if !account.has_code() {
+            return Ok(Bytes::new());
+        }
+        snapshot
+            .code(&account.code_hash)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("code {} of {address} is missing", account.code_hash))
+    }
+
+    fn storage(&self, address: &Address, slot: &U256) -> Result<U256, String> {
+        let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+        snapshot.storage(address, slot).map_err(|e| e.to_string())
+    }
+
+    fn proof(&self, address: &Address, slots: &[U256]) -> Result<AccountProof, String> {
+        let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+        account_proof(&snapshot, *address, slots).map_err(|e| e.to_string())
+    }
+
+    fn call(
+        &self,
+        request: &TransactionRequest,
+        overrides: Option<&StateOverride>,
+        gas_cap: u64,
+    ) -> Result<CallOutcome, CallError> {
+        let (snapshot, head) = self.head_snapshot().map_err(CallError::Fatal)?;
+        simulate(&snapshot, &self.call_context(&head), request, overrides, gas_cap)
+    }
+
+    fn estimate_gas(
+        &self,
+        request: &TransactionRequest,
+        overrides: Option<&StateOverride>,
+        gas_cap: u64,
+    ) -> Result<u64, Result<CallOutcome, CallError>> {
+        let (snapshot, head) = self.head_snapshot().map_err(|e| Err(CallError::Fatal(e)))?;
+        estimate_gas(&snapshot, &self.call_context(&head), request, overrides, gas_cap)
+    }
+
     fn pending_nonce(&self, address: &Address) -> Option<u64> {
         self.pool.lock().pending_nonce(address)
     }
 
     fn submit_transaction(&self, raw: &[u8]) -> Result<B256, SubmitError> {
         self.submit_raw(raw)
+    }
+
+    fn pool_content(&self) -> PoolContent {
+        let pool = self.pool.lock();
+        PoolContent { pending: pool.pending(), queued: pool.queued() }
+    }
+
+    fn verify_poh(&self, block: &Block) -> PohReport {
+        let poh = &self.genesis.poh;
+        let tx_hashes: Vec<B256> = block.body.transactions.iter().map(|t| *t.tx_hash()).collect();
+        let header = &block.header;
+        let verified =
+            btcr_poh::verify(header.poh_start_hash, &block.body.poh_entries, &tx_hashes, poh)
+                .map_err(|e| e.to_string())
+                .and_then(|summary| {
+                    if summary.end_hash != header.poh_end_hash || summary.ticks != header.poh_ticks
+                    {
+                        Err("the entries end elsewhere than the header says".into())
+                    } else {
+                        Ok(())
+                    }
+                });
+        PohReport {
+            hashes_per_tick: poh.hashes_per_tick,
+            ticks_per_block: poh.ticks_per_block,
+            verified,
+        }
+    }
+
+    fn node_info(&self) -> Result<NodeInfo, String> {
+        let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+        let genesis_hash = snapshot
+            .header(0)
+            .map_err(|e| e.to_string())?
+            .map(|h| h.hash())
+            .ok_or_else(|| "store has no genesis".to_string())?;
+        Ok(NodeInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            genesis_hash,
+            peers: 0,
+            // One validator: every committed block carries its certificate.
+            finalized: self.head_header().number,
+            validators: self.genesis.validators.iter().map(|v| v.address).collect(),
+        })
     }
 }

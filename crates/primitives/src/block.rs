@@ -51,6 +51,16 @@ impl Header {
         keccak256(alloy_rlp::encode(self))
     }
 
+    /// The base fee of the block after this one (EIP-1559 with Ethereum's parameters).
+    pub fn next_base_fee(&self) -> u64 {
+        alloy_eips::eip1559::calc_next_block_base_fee(
+            self.gas_used,
+            self.gas_limit,
+            self.base_fee_per_gas,
+            alloy_eips::eip1559::BaseFeeParams::ethereum(),
+        )
+    }
+
     /// Timestamp in whole seconds, as the EVM and Ethereum clients see it.
     pub fn timestamp_secs(&self) -> u64 {
         self.timestamp_ms / 1000

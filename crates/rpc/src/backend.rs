@@ -1,12 +1,50 @@
 //! What the RPC server needs from the node.
 
-use alloy_primitives::{Address, B256};
-use btcr_primitives::{Account, Block, Header, ReceiptEnvelope};
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
+use btcr_execution::{AccountProof, CallError, CallOutcome};
+use btcr_primitives::{Account, Block, Header, ReceiptEnvelope, RecoveredTx};
 
 /// A transaction the node would not accept, with the reason a user reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct SubmitError(pub String);
+
+/// The transactions waiting in the pool.
+#[derive(Debug, Clone, Default)]
+pub struct PoolContent {
+    /// Executable now, in nonce order per sender.
+    pub pending: Vec<RecoveredTx>,
+    /// Waiting for an earlier nonce.
+    pub queued: Vec<RecoveredTx>,
+}
+
+/// A block's Proof-of-History chain checked again by the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PohReport {
+    /// Hashes per tick (from genesis).
+    pub hashes_per_tick: u64,
+    /// Ticks per block (from genesis).
+    pub ticks_per_block: u64,
+    /// `Ok` when the entries verify from the header's start hash to its end hash, else why
+    /// not.
+    pub verified: Result<(), String>,
+}
+
+/// Identity and progress of the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Software version.
+    pub version: String,
+    /// Hash of the genesis block.
+    pub genesis_hash: B256,
+    /// Connected peers.
+    pub peers: u64,
+    /// Highest block with a commit certificate.
+    pub finalized: u64,
+    /// Validators of the current set.
+    pub validators: Vec<Address>,
+}
 
 /// Read access to the chain and the transaction pool, as the node provides it. Every method
 /// reads the latest committed data.
@@ -15,6 +53,8 @@ pub trait RpcBackend: Send + Sync + 'static {
     fn chain_id(&self) -> u64;
     /// The head block's header.
     fn head(&self) -> Result<Header, String>;
+    /// Header of block `number`.
+    fn header(&self, number: u64) -> Result<Option<Header>, String>;
     /// Block `number`.
     fn block(&self, number: u64) -> Result<Option<Block>, String>;
     /// Number of the block with `hash`.
@@ -25,8 +65,35 @@ pub trait RpcBackend: Send + Sync + 'static {
     fn transaction_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, String>;
     /// An account in the latest state.
     fn account(&self, address: &Address) -> Result<Option<Account>, String>;
+    /// The code of an account in the latest state (empty if none).
+    fn code(&self, address: &Address) -> Result<Bytes, String>;
+    /// A storage slot in the latest state.
+    fn storage(&self, address: &Address, slot: &U256) -> Result<U256, String>;
+    /// An account and some of its slots with proofs against the head's state root.
+    fn proof(&self, address: &Address, slots: &[U256]) -> Result<AccountProof, String>;
+    /// Runs `request` on the latest state in the context of the head block.
+    fn call(
+        &self,
+        request: &TransactionRequest,
+        overrides: Option<&StateOverride>,
+        gas_cap: u64,
+    ) -> Result<CallOutcome, CallError>;
+    /// The least gas with which `request` succeeds on the latest state; a request that
+    /// fails with all the gas allowed returns that failure as `Err(Ok(outcome))`.
+    fn estimate_gas(
+        &self,
+        request: &TransactionRequest,
+        overrides: Option<&StateOverride>,
+        gas_cap: u64,
+    ) -> Result<u64, Result<CallOutcome, CallError>>;
     /// The next nonce of `address` counting its pending pool transactions, if it has any.
     fn pending_nonce(&self, address: &Address) -> Option<u64>;
     /// Validates a raw signed transaction and adds it to the pool.
     fn submit_transaction(&self, raw: &[u8]) -> Result<B256, SubmitError>;
+    /// The pool's transactions.
+    fn pool_content(&self) -> PoolContent;
+    /// The Proof-of-History chain of `block`, verified again.
+    fn verify_poh(&self, block: &Block) -> PohReport;
+    /// Identity and progress of the node.
+    fn node_info(&self) -> Result<NodeInfo, String>;
 }

@@ -50,6 +50,23 @@ impl RpcError {
         Self::new(-32000, message)
     }
 
+    /// `3`: `eth_call` or `eth_estimateGas` ran into `REVERT`; the revert data is the
+    /// error's data and the reason, when it decodes, ends the message.
+    pub fn reverted(output: alloy_primitives::Bytes) -> Self {
+        use alloy_sol_types::SolError;
+        // `Error(string)` gives its reason as is; a panic code or another error its
+        // description.
+        let reason = match alloy_sol_types::Revert::abi_decode(&output) {
+            Ok(revert) => Some(revert.reason),
+            Err(_) => alloy_sol_types::decode_revert_reason(&output),
+        };
+        let message = match reason {
+            Some(reason) if !reason.is_empty() => format!("execution reverted: {reason}"),
+            _ => "execution reverted".to_string(),
+        };
+        Self { code: 3, message, data: Some(json!(output)) }
+    }
+
     /// The error as a JSON-RPC error object.
     pub fn to_json(&self) -> Value {
         match &self.data {

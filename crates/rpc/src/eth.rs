@@ -1,48 +1,50 @@
 //! The Ethereum methods.
 
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::{B256, Bytes, keccak256};
 use btcr_primitives::{Block, RecoveredTx};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::{
-    RpcBackend, RpcError,
-    format::{block_json, receipt_json, transaction_json, u64_json, u256_json},
+    RpcBackend, RpcConfig, RpcError, btcr, fees,
+    format::{block_json, receipt_json, transaction_json, u64_json},
+    logs, state,
 };
 
 /// Version string reported by `web3_clientVersion`.
 const CLIENT_VERSION: &str = concat!("btcr/v", env!("CARGO_PKG_VERSION"));
 
+/// What a method sees: the node and the server's limits.
+pub(crate) struct Ctx<'a> {
+    pub(crate) backend: &'a dyn RpcBackend,
+    pub(crate) config: &'a RpcConfig,
+}
+
 /// Dispatches one call.
-pub(crate) fn call(
-    backend: &dyn RpcBackend,
-    method: &str,
-    params: &Params,
-) -> Result<Value, RpcError> {
+pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value, RpcError> {
+    let backend = ctx.backend;
     match method {
         "web3_clientVersion" => Ok(json!(CLIENT_VERSION)),
+        "web3_sha3" => {
+            let data: Bytes = params.required(0, "data")?;
+            Ok(json!(keccak256(&data)))
+        }
         "net_version" => Ok(json!(backend.chain_id().to_string())),
         "net_listening" => Ok(json!(true)),
+        "net_peerCount" => Ok(u64_json(backend.node_info().map_err(RpcError::internal)?.peers)),
         "eth_chainId" => Ok(u64_json(backend.chain_id())),
+        "eth_syncing" => Ok(json!(false)),
         "eth_blockNumber" => Ok(u64_json(head(backend)?.number)),
-        "eth_getBalance" => {
-            let address: Address = params.required(0, "address")?;
-            let _ = latest_only(backend, params.optional::<BlockTag>(1, "block")?)?;
-            let account = backend.account(&address).map_err(RpcError::internal)?;
-            Ok(u256_json(account.map(|a| a.balance).unwrap_or_default()))
-        }
-        "eth_getTransactionCount" => {
-            let address: Address = params.required(0, "address")?;
-            let tag = params.optional::<BlockTag>(1, "block")?;
-            if tag == Some(BlockTag::Pending)
-                && let Some(nonce) = backend.pending_nonce(&address)
-            {
-                return Ok(u64_json(nonce));
-            }
-            let _ = latest_only(backend, tag)?;
-            let account = backend.account(&address).map_err(RpcError::internal)?;
-            Ok(u64_json(account.map(|a| a.nonce).unwrap_or_default()))
-        }
+        "eth_gasPrice" => fees::gas_price(ctx),
+        "eth_maxPriorityFeePerGas" => fees::max_priority_fee(ctx),
+        "eth_feeHistory" => fees::fee_history(ctx, params),
+        "eth_getBalance" => state::get_balance(ctx, params),
+        "eth_getTransactionCount" => state::get_transaction_count(ctx, params),
+        "eth_getCode" => state::get_code(ctx, params),
+        "eth_getStorageAt" => state::get_storage_at(ctx, params),
+        "eth_getProof" => state::get_proof(ctx, params),
+        "eth_call" => state::call(ctx, params),
+        "eth_estimateGas" => state::estimate_gas(ctx, params),
         "eth_sendRawTransaction" => {
             let raw: Bytes = params.required(0, "data")?;
             backend
@@ -55,18 +57,47 @@ pub(crate) fn call(
             let Some((block, tx, index)) = included(backend, &hash)? else {
                 return Ok(Value::Null);
             };
-            let number = block.number();
-            let receipts =
-                backend.receipts(number).map_err(RpcError::internal)?.ok_or_else(|| {
-                    RpcError::internal(format!("receipts of block {number} are missing"))
-                })?;
+            let receipts = receipts_of(backend, block.number())?;
             Ok(receipt_json(&block.header, block.hash(), &tx, index, &receipts))
+        }
+        "eth_getBlockReceipts" => {
+            let Some(number) = block_param(backend, params)? else { return Ok(Value::Null) };
+            let Some(block) = backend.block(number).map_err(RpcError::internal)? else {
+                return Ok(Value::Null);
+            };
+            let receipts = receipts_of(backend, number)?;
+            let hash = block.hash();
+            let out = (0..block.body.transactions.len())
+                .map(|i| {
+                    Ok(receipt_json(&block.header, hash, &recovered(&block, i)?, i, &receipts))
+                })
+                .collect::<Result<Vec<_>, RpcError>>()?;
+            Ok(Value::Array(out))
         }
         "eth_getTransactionByHash" => {
             let hash: B256 = params.required(0, "transaction hash")?;
             let Some((block, tx, index)) = included(backend, &hash)? else {
                 return Ok(Value::Null);
             };
+            Ok(transaction_json(&tx, Some((&block.header, block.hash(), index as u64))))
+        }
+        "eth_getTransactionByBlockHashAndIndex" | "eth_getTransactionByBlockNumberAndIndex" => {
+            let number = if method.ends_with("HashAndIndex") {
+                let hash: B256 = params.required(0, "block hash")?;
+                backend.block_number(&hash).map_err(RpcError::internal)?
+            } else {
+                Some(resolve(backend, params.required::<BlockTag>(0, "block")?)?)
+            };
+            let index: alloy_primitives::U64 = params.required(1, "transaction index")?;
+            let Some(number) = number else { return Ok(Value::Null) };
+            let Some(block) = backend.block(number).map_err(RpcError::internal)? else {
+                return Ok(Value::Null);
+            };
+            let index = index.to::<u64>() as usize;
+            if index >= block.body.transactions.len() {
+                return Ok(Value::Null);
+            }
+            let tx = recovered(&block, index)?;
             Ok(transaction_json(&tx, Some((&block.header, block.hash(), index as u64))))
         }
         "eth_getBlockByNumber" => {
@@ -86,8 +117,49 @@ pub(crate) fn call(
             };
             block_object(&block_at(backend, number)?, full)
         }
+        "eth_getBlockTransactionCountByHash" => {
+            let hash: B256 = params.required(0, "block hash")?;
+            let Some(number) = backend.block_number(&hash).map_err(RpcError::internal)? else {
+                return Ok(Value::Null);
+            };
+            Ok(u64_json(block_at(backend, number)?.body.transactions.len() as u64))
+        }
+        "eth_getBlockTransactionCountByNumber" => {
+            let number = resolve(backend, params.required::<BlockTag>(0, "block")?)?;
+            match backend.block(number).map_err(RpcError::internal)? {
+                Some(block) => Ok(u64_json(block.body.transactions.len() as u64)),
+                None => Ok(Value::Null),
+            }
+        }
+        "eth_getLogs" => logs::get_logs(ctx, params),
+        "txpool_status" => btcr::txpool_status(ctx),
+        "txpool_content" => btcr::txpool_content(ctx),
+        "btcr_nodeInfo" => btcr::node_info(ctx),
+        "btcr_getPoh" => btcr::get_poh(ctx, params),
         _ => Err(RpcError::method_not_found(method)),
     }
+}
+
+/// A block named by number, tag or hash (`eth_getBlockReceipts`); `None` for an unknown
+/// hash.
+fn block_param(backend: &dyn RpcBackend, params: &Params) -> Result<Option<u64>, RpcError> {
+    if let Some(Value::String(s)) = params.0.first()
+        && s.len() == 66
+    {
+        let hash: B256 = params.required(0, "block hash")?;
+        return backend.block_number(&hash).map_err(RpcError::internal);
+    }
+    resolve(backend, params.required::<BlockTag>(0, "block")?).map(Some)
+}
+
+fn receipts_of(
+    backend: &dyn RpcBackend,
+    number: u64,
+) -> Result<Vec<btcr_primitives::ReceiptEnvelope>, RpcError> {
+    backend
+        .receipts(number)
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::internal(format!("receipts of block {number} are missing")))
 }
 
 fn head(backend: &dyn RpcBackend) -> Result<btcr_primitives::Header, RpcError> {
@@ -172,7 +244,7 @@ impl<'de> serde::Deserialize<'de> for BlockTag {
 /// The block a tag names. Every committed block is final under BFT (and a single validator),
 /// so `safe` and `finalized` are the head; `pending` is the head too, since blocks are built
 /// only inside their slot.
-fn resolve(backend: &dyn RpcBackend, tag: BlockTag) -> Result<u64, RpcError> {
+pub(crate) fn resolve(backend: &dyn RpcBackend, tag: BlockTag) -> Result<u64, RpcError> {
     Ok(match tag {
         BlockTag::Number(n) => n,
         BlockTag::Earliest => 0,
@@ -184,7 +256,10 @@ fn resolve(backend: &dyn RpcBackend, tag: BlockTag) -> Result<u64, RpcError> {
 
 /// This node keeps the latest state only: a state query for an older block is refused
 /// rather than answered with today's values.
-fn latest_only(backend: &dyn RpcBackend, tag: Option<BlockTag>) -> Result<u64, RpcError> {
+pub(crate) fn latest_only(
+    backend: &dyn RpcBackend,
+    tag: Option<BlockTag>,
+) -> Result<u64, RpcError> {
     let head = head(backend)?.number;
     let n = match tag {
         None => head,

@@ -5,16 +5,18 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::{
-    RpcBackend, RpcError,
-    eth::{self, Params},
+    RpcBackend, RpcConfig, RpcError,
+    eth::{self, Ctx, Params},
 };
 
 /// Handles one HTTP body; `None` when nothing is to be sent back (only notifications).
 pub(crate) fn handle_body(
     body: &[u8],
     backend: &Arc<dyn RpcBackend>,
-    max_batch: usize,
+    config: &RpcConfig,
 ) -> Option<Value> {
+    let max_batch = config.max_batch;
+    let ctx = Ctx { backend: backend.as_ref(), config };
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => return Some(error_response(Value::Null, &RpcError::parse_error(e))),
@@ -37,14 +39,14 @@ pub(crate) fn handle_body(
                 ));
             }
             let responses: Vec<Value> =
-                items.into_iter().filter_map(|item| handle_one(item, backend)).collect();
+                items.into_iter().filter_map(|item| handle_one(item, &ctx)).collect();
             (!responses.is_empty()).then_some(Value::Array(responses))
         }
-        single => handle_one(single, backend),
+        single => handle_one(single, &ctx),
     }
 }
 
-fn handle_one(request: Value, backend: &Arc<dyn RpcBackend>) -> Option<Value> {
+fn handle_one(request: Value, ctx: &Ctx<'_>) -> Option<Value> {
     let Value::Object(mut obj) = request else {
         return Some(error_response(
             Value::Null,
@@ -77,7 +79,7 @@ fn handle_one(request: Value, backend: &Arc<dyn RpcBackend>) -> Option<Value> {
             return Some(error_response(id, &RpcError::invalid_params("params must be an array")));
         }
     };
-    let result = eth::call(backend.as_ref(), &method, &params);
+    let result = eth::call(ctx, &method, &params);
     if is_notification {
         return None;
     }

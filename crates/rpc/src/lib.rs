@@ -10,12 +10,16 @@
 //! [`RpcBackend`] trait, which the node implements over its store and pool.
 
 mod backend;
+mod btcr;
 mod error;
 mod eth;
+mod fees;
 mod format;
 mod jsonrpc;
+mod logs;
 mod server;
+mod state;
 
-pub use backend::{RpcBackend, SubmitError};
+pub use backend::{NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError};
 pub use error::RpcError;
 pub use server::{RpcConfig, RpcServer, RpcServerHandle};

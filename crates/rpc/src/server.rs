@@ -25,6 +25,14 @@ pub struct RpcConfig {
     pub max_body_bytes: usize,
     /// Most requests in one batch.
     pub max_batch: usize,
+    /// Most gas one `eth_call` or `eth_estimateGas` may use.
+    pub gas_cap: u64,
+    /// Most blocks one `eth_getLogs` may scan.
+    pub max_logs_block_range: u64,
+    /// Most logs one `eth_getLogs` may return.
+    pub max_logs: usize,
+    /// Most accounts one `eth_call` may override.
+    pub max_state_overrides: usize,
 }
 
 impl Default for RpcConfig {
@@ -33,6 +41,10 @@ impl Default for RpcConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8545)),
             max_body_bytes: 5 * 1024 * 1024,
             max_batch: 1000,
+            gas_cap: 50_000_000,
+            max_logs_block_range: 10_000,
+            max_logs: 10_000,
+            max_state_overrides: 256,
         }
     }
 }
@@ -51,7 +63,7 @@ pub struct RpcServerHandle {
 #[derive(Clone)]
 struct AppState {
     backend: Arc<dyn RpcBackend>,
-    max_batch: usize,
+    config: Arc<RpcConfig>,
 }
 
 impl RpcServer {
@@ -63,7 +75,7 @@ impl RpcServer {
     ) -> std::io::Result<RpcServerHandle> {
         let listener = TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
-        let state = AppState { backend, max_batch: config.max_batch };
+        let state = AppState { backend, config: Arc::new(config.clone()) };
         let app = Router::new()
             .route("/", post(handle))
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
@@ -84,7 +96,7 @@ impl RpcServer {
 async fn handle(State(state): State<AppState>, body: Bytes) -> Response {
     // Requests read the store and recover signatures: blocking work, kept off the reactor.
     let result = tokio::task::spawn_blocking(move || {
-        jsonrpc::handle_body(&body, &state.backend, state.max_batch)
+        jsonrpc::handle_body(&body, &state.backend, &state.config)
     })
     .await;
     match result {

@@ -4,6 +4,7 @@ mod crash;
 mod erc20;
 mod readme;
 mod rejections;
+mod rpc;
 mod transfers;
 
 use std::path::Path;

@@ -1,0 +1,84 @@
+//! BTCR's own methods and the pool's: `btcr_nodeInfo`, `btcr_getPoh`, `txpool_status`,
+//! `txpool_content`.
+
+use std::collections::BTreeMap;
+
+use alloy_consensus::Transaction as _;
+use serde_json::{Map, Value, json};
+
+use crate::{
+    RpcError,
+    eth::{BlockTag, Ctx, Params, resolve},
+    format::{transaction_json, u64_json},
+};
+
+pub(crate) fn node_info(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
+    let info = ctx.backend.node_info().map_err(RpcError::internal)?;
+    let head = ctx.backend.head().map_err(RpcError::internal)?;
+    Ok(json!({
+        "version": info.version,
+        "chainId": u64_json(ctx.backend.chain_id()),
+        "genesisHash": info.genesis_hash,
+        "head": { "number": u64_json(head.number), "hash": head.hash() },
+        "finalized": u64_json(info.finalized),
+        "peers": u64_json(info.peers),
+        "validators": info.validators,
+    }))
+}
+
+pub(crate) fn get_poh(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let number = resolve(ctx.backend, params.required::<BlockTag>(0, "block")?)?;
+    let Some(block) = ctx.backend.block(number).map_err(RpcError::internal)? else {
+        return Ok(Value::Null);
+    };
+    let report = ctx.backend.verify_poh(&block);
+    let entries: Vec<Value> = block
+        .body
+        .poh_entries
+        .iter()
+        .map(|e| {
+            json!({
+                "numHashes": u64_json(e.num_hashes),
+                "hash": e.hash,
+                "transactions": u64_json(u64::from(e.n_transactions)),
+            })
+        })
+        .collect();
+    let header = &block.header;
+    Ok(json!({
+        "number": u64_json(number),
+        "hash": block.hash(),
+        "startHash": header.poh_start_hash,
+        "endHash": header.poh_end_hash,
+        "ticks": u64_json(header.poh_ticks),
+        "hashesPerTick": u64_json(report.hashes_per_tick),
+        "ticksPerBlock": u64_json(report.ticks_per_block),
+        "entries": entries,
+        "verified": report.verified.is_ok(),
+        "error": report.verified.err(),
+    }))
+}
+
+pub(crate) fn txpool_status(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
+    let content = ctx.backend.pool_content();
+    Ok(json!({
+        "pending": u64_json(content.pending.len() as u64),
+        "queued": u64_json(content.queued.len() as u64),
+    }))
+}
+
+/// Transactions by sender, then by nonce, as Ethereum nodes list them.
+pub(crate) fn txpool_content(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
+    let content = ctx.backend.pool_content();
+    let group = |txs: &[btcr_primitives::RecoveredTx]| {
+        let mut by_sender: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+        for tx in txs {
+            by_sender
+                .entry(tx.sender.to_checksum(None))
+                .or_default()
+                .insert(tx.tx.nonce().to_string(), transaction_json(tx, None));
+        }
+        json!(by_sender)
+    };
+    Ok(json!({ "pending": group(&content.pending), "queued": group(&content.queued) }))
+}

@@ -1,0 +1,158 @@
+//! Methods that read the state or run code on it: balances, nonces, code, storage, proofs,
+//! `eth_call` and `eth_estimateGas`.
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
+use btcr_execution::{CallError, CallOutcome};
+use btcr_trie::Proof;
+use serde_json::{Value, json};
+
+use crate::{
+    RpcError,
+    eth::{BlockTag, Ctx, Params, latest_only},
+    format::{u64_json, u256_json},
+};
+
+pub(crate) fn get_balance(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let address: Address = params.required(0, "address")?;
+    latest_only(ctx.backend, params.optional::<BlockTag>(1, "block")?)?;
+    let account = ctx.backend.account(&address).map_err(RpcError::internal)?;
+    Ok(u256_json(account.map(|a| a.balance).unwrap_or_default()))
+}
+
+pub(crate) fn get_transaction_count(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let address: Address = params.required(0, "address")?;
+    let tag = params.optional::<BlockTag>(1, "block")?;
+    if tag == Some(BlockTag::Pending)
+        && let Some(nonce) = ctx.backend.pending_nonce(&address)
+    {
+        return Ok(u64_json(nonce));
+    }
+    latest_only(ctx.backend, tag)?;
+    let account = ctx.backend.account(&address).map_err(RpcError::internal)?;
+    Ok(u64_json(account.map(|a| a.nonce).unwrap_or_default()))
+}
+
+pub(crate) fn get_code(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let address: Address = params.required(0, "address")?;
+    latest_only(ctx.backend, params.optional::<BlockTag>(1, "block")?)?;
+    Ok(json!(ctx.backend.code(&address).map_err(RpcError::internal)?))
+}
+
+pub(crate) fn get_storage_at(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let address: Address = params.required(0, "address")?;
+    let slot: U256 = params.required(1, "storage slot")?;
+    latest_only(ctx.backend, params.optional::<BlockTag>(2, "block")?)?;
+    let value = ctx.backend.storage(&address, &slot).map_err(RpcError::internal)?;
+    Ok(json!(B256::from(value.to_be_bytes::<32>())))
+}
+
+/// Most slots one `eth_getProof` may ask for.
+const MAX_PROOF_SLOTS: usize = 1024;
+
+/// `eth_getProof` in EIP-1186's shape. BTCR's state is a binary sparse Merkle tree, not a
+/// Merkle-Patricia trie, so `accountProof` and each `proof` list the sibling hashes from the
+/// root down (32 bytes each), then, when the path ends at a leaf, that leaf as one 64-byte
+/// element `key ‖ value`; the keys are `keccak256(address)` and `keccak256(slot)`.
+pub(crate) fn get_proof(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let address: Address = params.required(0, "address")?;
+    let slots: Vec<U256> = params.required(1, "storage keys")?;
+    if slots.len() > MAX_PROOF_SLOTS {
+        return Err(RpcError::invalid_params(format!(
+            "{} storage keys requested, at most {MAX_PROOF_SLOTS} allowed",
+            slots.len()
+        )));
+    }
+    latest_only(ctx.backend, params.optional::<BlockTag>(2, "block")?)?;
+    let proof = ctx.backend.proof(&address, &slots).map_err(RpcError::internal)?;
+    let account = proof.account.unwrap_or_default();
+    let storage: Vec<Value> = proof
+        .storage
+        .iter()
+        .map(|s| {
+            json!({
+                "key": B256::from(s.slot.to_be_bytes::<32>()),
+                "value": u256_json(s.value),
+                "proof": proof_nodes(&s.proof),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "address": address,
+        "accountProof": proof_nodes(&proof.proof),
+        "balance": u256_json(account.balance),
+        "codeHash": account.code_hash,
+        "nonce": u64_json(account.nonce),
+        "storageHash": account.storage_root,
+        "storageProof": storage,
+    }))
+}
+
+fn proof_nodes(proof: &Proof) -> Vec<Bytes> {
+    let mut out: Vec<Bytes> =
+        proof.siblings.iter().map(|h| Bytes::copy_from_slice(h.as_slice())).collect();
+    if let Some((key, value)) = &proof.leaf {
+        out.push([key.as_slice(), value.as_slice()].concat().into());
+    }
+    out
+}
+
+/// The request, block and state overrides of `eth_call` and `eth_estimateGas`.
+fn call_params(
+    ctx: &Ctx<'_>,
+    params: &Params,
+) -> Result<(TransactionRequest, Option<StateOverride>), RpcError> {
+    let request: TransactionRequest = params.required(0, "transaction")?;
+    latest_only(ctx.backend, params.optional::<BlockTag>(1, "block")?)?;
+    let overrides: Option<StateOverride> = params.optional(2, "state overrides")?;
+    if let Some(o) = &overrides
+        && o.len() > ctx.config.max_state_overrides
+    {
+        return Err(RpcError::invalid_params(format!(
+            "{} accounts overridden, at most {} allowed",
+            o.len(),
+            ctx.config.max_state_overrides
+        )));
+    }
+    Ok((request, overrides))
+}
+
+pub(crate) fn call(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let (request, overrides) = call_params(ctx, params)?;
+    let outcome =
+        ctx.backend.call(&request, overrides.as_ref(), ctx.config.gas_cap).map_err(call_error)?;
+    match outcome {
+        CallOutcome::Success { output, .. } => Ok(json!(output)),
+        failure => Err(failed(failure, ctx.config.gas_cap)),
+    }
+}
+
+pub(crate) fn estimate_gas(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let (request, overrides) = call_params(ctx, params)?;
+    match ctx.backend.estimate_gas(&request, overrides.as_ref(), ctx.config.gas_cap) {
+        Ok(gas) => Ok(u64_json(gas)),
+        Err(Ok(outcome)) => Err(failed(outcome, request.gas.unwrap_or(ctx.config.gas_cap))),
+        Err(Err(e)) => Err(call_error(e)),
+    }
+}
+
+/// A call that ran and failed, as Ethereum clients report it: code 3 with the revert data
+/// for a revert (the reason decoded into the message when there is one), `-32000` with the
+/// EVM's reason for a halt.
+fn failed(outcome: CallOutcome, gas: u64) -> RpcError {
+    match outcome {
+        CallOutcome::Revert { output, .. } => RpcError::reverted(output),
+        CallOutcome::Halt { reason, .. } if reason == "out of gas" => {
+            RpcError::server(format!("out of gas: gas required exceeds allowance ({gas})"))
+        }
+        CallOutcome::Halt { reason, .. } => RpcError::server(reason),
+        CallOutcome::Success { .. } => RpcError::internal("a successful call reported as failed"),
+    }
+}
+
+fn call_error(e: CallError) -> RpcError {
+    match e {
+        CallError::Invalid(message) => RpcError::server(message),
+        CallError::Fatal(message) => RpcError::internal(message),
+    }
+}
