@@ -57,9 +57,25 @@ struct RpcArgs {
     /// Largest JSON-RPC request body, in bytes.
     #[arg(long = "rpc.max-body-bytes", default_value_t = 5 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Largest WebSocket message, in bytes.
+    #[arg(long = "rpc.max-ws-message-bytes", default_value_t = 5 * 1024 * 1024)]
+    max_ws_message_bytes: usize,
     /// Most requests in one JSON-RPC batch.
     #[arg(long = "rpc.max-batch", default_value_t = 1000)]
     max_batch: usize,
+    /// Most HTTP requests in progress plus WebSocket connections open at once.
+    #[arg(long = "rpc.max-connections", default_value_t = 500)]
+    max_connections: usize,
+    /// Most subscriptions on one WebSocket connection.
+    #[arg(long = "rpc.max-subscriptions", default_value_t = 100)]
+    max_subscriptions: usize,
+    /// Most polled filters installed at once (they expire after 5 minutes unpolled).
+    #[arg(long = "rpc.max-filters", default_value_t = 1000)]
+    max_filters: usize,
+    /// Browser origins allowed to call the server, comma-separated (`*` for any); an
+    /// origin without a port allows every port. Default: pages from localhost.
+    #[arg(long = "rpc.cors", value_delimiter = ',')]
+    cors: Option<Vec<String>>,
     /// Most gas one eth_call or eth_estimateGas may use.
     #[arg(long = "rpc.gas-cap", default_value_t = 50_000_000)]
     gas_cap: u64,
@@ -79,7 +95,12 @@ impl RpcArgs {
         RpcConfig {
             listen: self.addr,
             max_body_bytes: self.max_body_bytes,
+            max_ws_message_bytes: self.max_ws_message_bytes,
             max_batch: self.max_batch,
+            max_connections: self.max_connections,
+            max_subscriptions_per_connection: self.max_subscriptions,
+            max_filters: self.max_filters,
+            cors_origins: self.cors.clone().unwrap_or_else(btcr_rpc::default_cors_origins),
             gas_cap: self.gas_cap,
             max_logs_block_range: self.max_logs_range,
             max_logs: self.max_logs,

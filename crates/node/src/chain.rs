@@ -659,4 +659,12 @@ impl RpcBackend for Chain {
             validators: self.genesis.validators.iter().map(|v| v.address).collect(),
         })
     }
+
+    fn subscribe_new_heads(&self) -> broadcast::Receiver<Header> {
+        self.new_heads.subscribe()
+    }
+
+    fn subscribe_pending(&self) -> broadcast::Receiver<B256> {
+        self.pool.lock().subscribe_pending()
+    }
 }

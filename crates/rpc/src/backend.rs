@@ -4,6 +4,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_execution::{AccountProof, CallError, CallOutcome};
 use btcr_primitives::{Account, Block, Header, ReceiptEnvelope, RecoveredTx};
+use tokio::sync::broadcast;
 
 /// A transaction the node would not accept, with the reason a user reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,4 +97,8 @@ pub trait RpcBackend: Send + Sync + 'static {
     fn verify_poh(&self, block: &Block) -> PohReport;
     /// Identity and progress of the node.
     fn node_info(&self) -> Result<NodeInfo, String>;
+    /// Headers of newly committed blocks, in order.
+    fn subscribe_new_heads(&self) -> broadcast::Receiver<Header>;
+    /// Hashes of transactions that become pending in the pool.
+    fn subscribe_pending(&self) -> broadcast::Receiver<B256>;
 }

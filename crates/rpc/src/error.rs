@@ -34,6 +34,11 @@ impl RpcError {
         Self::new(-32601, format!("the method {method} does not exist/is not available"))
     }
 
+    /// `-32601` for a method that exists but not on this kind of connection.
+    pub fn not_supported(detail: impl std::fmt::Display) -> Self {
+        Self::new(-32601, format!("notifications not supported: {detail}"))
+    }
+
     /// `-32602`: bad parameters.
     pub fn invalid_params(detail: impl std::fmt::Display) -> Self {
         Self::new(-32602, format!("invalid params: {detail}"))

@@ -7,17 +7,22 @@ use serde_json::{Value, json};
 
 use crate::{
     RpcBackend, RpcConfig, RpcError, btcr, fees,
+    filters::{self, Filters},
     format::{block_json, receipt_json, transaction_json, u64_json},
     logs, state,
+    ws::Session,
 };
 
 /// Version string reported by `web3_clientVersion`.
 const CLIENT_VERSION: &str = concat!("btcr/v", env!("CARGO_PKG_VERSION"));
 
-/// What a method sees: the node and the server's limits.
+/// What a method sees: the node, the server's limits and filters, and the connection when
+/// it is a WebSocket.
 pub(crate) struct Ctx<'a> {
     pub(crate) backend: &'a dyn RpcBackend,
     pub(crate) config: &'a RpcConfig,
+    pub(crate) filters: &'a Filters,
+    pub(crate) session: Option<&'a dyn Session>,
 }
 
 /// Dispatches one call.
@@ -132,6 +137,24 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
             }
         }
         "eth_getLogs" => logs::get_logs(ctx, params),
+        "eth_newFilter" => filters::new_filter(ctx, params),
+        "eth_newBlockFilter" => filters::new_block_filter(ctx),
+        "eth_newPendingTransactionFilter" => filters::new_pending_filter(ctx),
+        "eth_getFilterChanges" => filters::changes(ctx, params),
+        "eth_getFilterLogs" => filters::filter_logs(ctx, params),
+        "eth_uninstallFilter" => filters::uninstall(ctx, params),
+        "eth_subscribe" | "eth_unsubscribe" => {
+            let Some(session) = ctx.session else {
+                return Err(RpcError::not_supported(
+                    "subscriptions need a WebSocket connection; over HTTP, poll a filter",
+                ));
+            };
+            if method == "eth_subscribe" {
+                session.subscribe(params)
+            } else {
+                session.unsubscribe(params)
+            }
+        }
         "txpool_status" => btcr::txpool_status(ctx),
         "txpool_content" => btcr::txpool_content(ctx),
         "btcr_nodeInfo" => btcr::node_info(ctx),

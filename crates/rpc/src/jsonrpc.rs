@@ -1,22 +1,15 @@
 //! JSON-RPC 2.0 framing: single requests, batches, notifications and their limits.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 
 use crate::{
-    RpcBackend, RpcConfig, RpcError,
+    RpcError,
     eth::{self, Ctx, Params},
 };
 
 /// Handles one HTTP body; `None` when nothing is to be sent back (only notifications).
-pub(crate) fn handle_body(
-    body: &[u8],
-    backend: &Arc<dyn RpcBackend>,
-    config: &RpcConfig,
-) -> Option<Value> {
-    let max_batch = config.max_batch;
-    let ctx = Ctx { backend: backend.as_ref(), config };
+pub(crate) fn handle_body(body: &[u8], ctx: &Ctx<'_>) -> Option<Value> {
+    let max_batch = ctx.config.max_batch;
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => return Some(error_response(Value::Null, &RpcError::parse_error(e))),
@@ -39,10 +32,10 @@ pub(crate) fn handle_body(
                 ));
             }
             let responses: Vec<Value> =
-                items.into_iter().filter_map(|item| handle_one(item, &ctx)).collect();
+                items.into_iter().filter_map(|item| handle_one(item, ctx)).collect();
             (!responses.is_empty()).then_some(Value::Array(responses))
         }
-        single => handle_one(single, &ctx),
+        single => handle_one(single, ctx),
     }
 }
 

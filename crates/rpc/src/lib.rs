@@ -14,12 +14,14 @@ mod btcr;
 mod error;
 mod eth;
 mod fees;
+mod filters;
 mod format;
 mod jsonrpc;
 mod logs;
 mod server;
 mod state;
+mod ws;
 
 pub use backend::{NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError};
 pub use error::RpcError;
-pub use server::{RpcConfig, RpcServer, RpcServerHandle};
+pub use server::{RpcConfig, RpcServer, RpcServerHandle, default_cors_origins};

@@ -1,5 +1,6 @@
 //! `eth_getLogs`: a scan of the blocks in range, skipping those whose bloom rules out the
-//! filter, bounded in blocks and in results.
+//! filter, bounded in blocks and in results. Log filters and `logs` subscriptions use the
+//! same scan.
 
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::B256;
@@ -7,17 +8,28 @@ use alloy_rpc_types_eth::{Filter, FilterBlockOption, Log};
 use serde_json::Value;
 
 use crate::{
-    RpcError,
+    RpcBackend, RpcError,
     eth::{Ctx, Params},
 };
 
 pub(crate) fn get_logs(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let filter: Filter = params.required(0, "filter")?;
-    let head = ctx.backend.head().map_err(RpcError::internal)?.number;
+    let logs = match range(ctx.backend, &filter)? {
+        Some((from, to)) => collect(ctx, &filter, from, to)?,
+        None => Vec::new(),
+    };
+    serde_json::to_value(logs).map_err(RpcError::internal)
+}
+
+/// The blocks `filter` names, clamped to the head; `None` when they all lie past the head.
+pub(crate) fn range(
+    backend: &dyn RpcBackend,
+    filter: &Filter,
+) -> Result<Option<(u64, u64)>, RpcError> {
+    let head = backend.head().map_err(RpcError::internal)?.number;
     let (from, to) = match filter.block_option {
         FilterBlockOption::AtBlockHash(hash) => {
-            let number = ctx
-                .backend
+            let number = backend
                 .block_number(&hash)
                 .map_err(RpcError::internal)?
                 .ok_or_else(|| RpcError::server(format!("unknown block {hash}")))?;
@@ -36,64 +48,82 @@ pub(crate) fn get_logs(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError
             (number(from_block), number(to_block).min(head))
         }
     };
+    if from > head {
+        return Ok(None);
+    }
     if from > to {
-        if from > head {
-            return Ok(Value::Array(Vec::new()));
-        }
         return Err(RpcError::invalid_params(format!("fromBlock {from} is after toBlock {to}")));
     }
-    let range = to - from + 1;
-    if range > ctx.config.max_logs_block_range {
+    Ok(Some((from, to)))
+}
+
+/// The logs matching `filter` in blocks `from..=to`, within the server's limits.
+pub(crate) fn collect(
+    ctx: &Ctx<'_>,
+    filter: &Filter,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Log>, RpcError> {
+    let blocks = to - from + 1;
+    if blocks > ctx.config.max_logs_block_range {
         return Err(RpcError::server(format!(
-            "block range too large: {range} blocks requested, at most {} allowed",
+            "block range too large: {blocks} blocks requested, at most {} allowed",
             ctx.config.max_logs_block_range
         )));
     }
     let mut out = Vec::new();
     for number in from..=to {
-        let header = ctx
-            .backend
-            .header(number)
-            .map_err(RpcError::internal)?
-            .ok_or_else(|| RpcError::internal(format!("header {number} is missing")))?;
-        if !filter.matches_bloom(header.logs_bloom) {
-            continue;
-        }
-        let block = ctx
-            .backend
-            .block(number)
-            .map_err(RpcError::internal)?
-            .ok_or_else(|| RpcError::internal(format!("block {number} is missing")))?;
-        let receipts = ctx
-            .backend
-            .receipts(number)
-            .map_err(RpcError::internal)?
-            .ok_or_else(|| RpcError::internal(format!("receipts of {number} are missing")))?;
-        let block_hash = header.hash();
-        let mut log_index = 0u64;
-        for (tx_index, (tx, receipt)) in block.body.transactions.iter().zip(&receipts).enumerate() {
-            for log in receipt.logs() {
-                if filter.matches(log) {
-                    if out.len() == ctx.config.max_logs {
-                        return Err(RpcError::server(format!(
-                            "query returned more than {} results; narrow the block range or the filter",
-                            ctx.config.max_logs
-                        )));
-                    }
-                    out.push(Log {
-                        inner: log.clone(),
-                        block_hash: Some(block_hash),
-                        block_number: Some(number),
-                        block_timestamp: Some(header.timestamp_secs()),
-                        transaction_hash: Some(B256::from(*tx.tx_hash())),
-                        transaction_index: Some(tx_index as u64),
-                        log_index: Some(log_index),
-                        removed: false,
-                    });
-                }
-                log_index += 1;
-            }
+        block_logs(ctx.backend, filter, number, &mut out)?;
+        if out.len() > ctx.config.max_logs {
+            return Err(RpcError::server(format!(
+                "query returned more than {} results; narrow the block range or the filter",
+                ctx.config.max_logs
+            )));
         }
     }
-    serde_json::to_value(out).map_err(RpcError::internal)
+    Ok(out)
+}
+
+/// Appends the logs of block `number` that match `filter`.
+pub(crate) fn block_logs(
+    backend: &dyn RpcBackend,
+    filter: &Filter,
+    number: u64,
+    out: &mut Vec<Log>,
+) -> Result<(), RpcError> {
+    let header = backend
+        .header(number)
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::internal(format!("header {number} is missing")))?;
+    if !filter.matches_bloom(header.logs_bloom) {
+        return Ok(());
+    }
+    let block = backend
+        .block(number)
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::internal(format!("block {number} is missing")))?;
+    let receipts = backend
+        .receipts(number)
+        .map_err(RpcError::internal)?
+        .ok_or_else(|| RpcError::internal(format!("receipts of {number} are missing")))?;
+    let block_hash = header.hash();
+    let mut log_index = 0u64;
+    for (tx_index, (tx, receipt)) in block.body.transactions.iter().zip(&receipts).enumerate() {
+        for log in receipt.logs() {
+            if filter.matches(log) {
+                out.push(Log {
+                    inner: log.clone(),
+                    block_hash: Some(block_hash),
+                    block_number: Some(number),
+                    block_timestamp: Some(header.timestamp_secs()),
+                    transaction_hash: Some(B256::from(*tx.tx_hash())),
+                    transaction_index: Some(tx_index as u64),
+                    log_index: Some(log_index),
+                    removed: false,
+                });
+            }
+            log_index += 1;
+        }
+    }
+    Ok(())
 }

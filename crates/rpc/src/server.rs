@@ -1,30 +1,41 @@
-//! The HTTP server.
+//! The server: JSON-RPC over HTTP POST and over WebSocket on one port, with CORS and a
+//! bound on concurrent connections.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    body::Bytes,
-    extract::{DefaultBodyLimit, State},
-    http::{StatusCode, header},
+    body::{Body, Bytes},
+    extract::{DefaultBodyLimit, Request, State, ws::WebSocketUpgrade},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::post,
 };
-use tokio::net::TcpListener;
+use serde_json::json;
+use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::{RpcBackend, jsonrpc};
+use crate::{RpcBackend, eth::Ctx, filters::Filters, jsonrpc, ws};
 
 /// Server settings; every limit bounds what one client can make the node allocate.
 #[derive(Debug, Clone)]
 pub struct RpcConfig {
     /// Address to listen on (port 0 picks a free port).
     pub listen: SocketAddr,
-    /// Largest request body in bytes.
+    /// Largest HTTP request body in bytes.
     pub max_body_bytes: usize,
+    /// Largest WebSocket message in bytes.
+    pub max_ws_message_bytes: usize,
     /// Most requests in one batch.
     pub max_batch: usize,
+    /// Most HTTP requests in progress plus WebSocket connections open at once.
+    pub max_connections: usize,
+    /// Most subscriptions on one WebSocket connection.
+    pub max_subscriptions_per_connection: usize,
+    /// Most polled filters installed at once, across all clients.
+    pub max_filters: usize,
     /// Most gas one `eth_call` or `eth_estimateGas` may use.
     pub gas_cap: u64,
     /// Most blocks one `eth_getLogs` may scan.
@@ -33,6 +44,9 @@ pub struct RpcConfig {
     pub max_logs: usize,
     /// Most accounts one `eth_call` may override.
     pub max_state_overrides: usize,
+    /// Browser origins allowed to call the server (`*` for any); requests without an
+    /// `Origin` header (every non-browser client) are not affected.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for RpcConfig {
@@ -40,13 +54,26 @@ impl Default for RpcConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8545)),
             max_body_bytes: 5 * 1024 * 1024,
+            max_ws_message_bytes: 5 * 1024 * 1024,
             max_batch: 1000,
+            max_connections: 500,
+            max_subscriptions_per_connection: 100,
+            max_filters: 1000,
             gas_cap: 50_000_000,
             max_logs_block_range: 10_000,
             max_logs: 10_000,
             max_state_overrides: 256,
+            cors_origins: default_cors_origins(),
         }
     }
+}
+
+/// Pages served from this machine: `http://localhost:*` and `http://127.0.0.1:*` (and
+/// their `https` forms).
+pub fn default_cors_origins() -> Vec<String> {
+    ["http://localhost", "http://127.0.0.1", "https://localhost", "https://127.0.0.1"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// The JSON-RPC server.
@@ -64,6 +91,8 @@ pub struct RpcServerHandle {
 struct AppState {
     backend: Arc<dyn RpcBackend>,
     config: Arc<RpcConfig>,
+    filters: Arc<Filters>,
+    connections: Arc<Semaphore>,
 }
 
 impl RpcServer {
@@ -75,12 +104,20 @@ impl RpcServer {
     ) -> std::io::Result<RpcServerHandle> {
         let listener = TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
-        let state = AppState { backend, config: Arc::new(config.clone()) };
+        let filters = Filters::new(config.max_filters);
+        tokio::spawn(filters.clone().feed_pending(backend.clone()));
+        let state = AppState {
+            backend,
+            connections: Arc::new(Semaphore::new(config.max_connections)),
+            config: Arc::new(config.clone()),
+            filters,
+        };
         let app = Router::new()
-            .route("/", post(handle))
+            .route("/", post(handle_http).get(handle_ws))
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
+            .layer(middleware::from_fn_with_state(state.clone(), cors))
             .with_state(state);
-        info!(target: "btcr::rpc", %local_addr, "JSON-RPC listening");
+        info!(target: "btcr::rpc", %local_addr, "JSON-RPC listening (HTTP and WebSocket)");
         tokio::spawn(async move {
             let result = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -93,10 +130,34 @@ impl RpcServer {
     }
 }
 
-async fn handle(State(state): State<AppState>, body: Bytes) -> Response {
-    // Requests read the store and recover signatures: blocking work, kept off the reactor.
+fn too_many_connections(max: usize) -> Response {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": -32005, "message": format!("too many connections (at most {max}); try again later") },
+    });
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "application/json"), (header::RETRY_AFTER, "1")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn handle_http(State(state): State<AppState>, body: Bytes) -> Response {
+    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+        return too_many_connections(state.config.max_connections);
+    };
+    // Requests read the store and run the EVM: blocking work, kept off the reactor.
     let result = tokio::task::spawn_blocking(move || {
-        jsonrpc::handle_body(&body, &state.backend, &state.config)
+        let _permit = permit;
+        let ctx = Ctx {
+            backend: state.backend.as_ref(),
+            config: &state.config,
+            filters: &state.filters,
+            session: None,
+        };
+        jsonrpc::handle_body(&body, &ctx)
     })
     .await;
     match result {
@@ -108,5 +169,81 @@ async fn handle(State(state): State<AppState>, body: Bytes) -> Response {
             .into_response(),
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn handle_ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+        return too_many_connections(state.config.max_connections);
+    };
+    let max = state.config.max_ws_message_bytes;
+    upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
+        ws::serve(socket, state.backend, state.config, state.filters, permit)
+    })
+}
+
+/// Whether `origin` is allowed by `allowed`: an exact match, `*`, or an allowed origin
+/// without a port matching the same origin with any port.
+fn origin_allowed(allowed: &[String], origin: &str) -> bool {
+    allowed.iter().any(|a| {
+        a == "*"
+            || a == origin
+            || origin.strip_prefix(a.as_str()).is_some_and(|rest| {
+                rest.strip_prefix(':').is_some_and(|port| {
+                    !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                })
+            })
+    })
+}
+
+/// CORS: answers preflight requests and marks responses to allowed origins; a browser page
+/// from any other origin cannot read the answers.
+async fn cors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let Some(origin) = origin else { return next.run(request).await };
+    let allowed = origin.to_str().is_ok_and(|o| origin_allowed(&state.config.cors_origins, o));
+    let mut headers = HeaderMap::new();
+    if allowed {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(header::VARY, HeaderValue::from_static("origin"));
+    }
+    if request.method() == Method::OPTIONS {
+        if !allowed {
+            return StatusCode::FORBIDDEN.into_response();
+        }
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("POST, GET, OPTIONS"),
+        );
+        headers
+            .insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type"));
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_str(&Duration::from_secs(600).as_secs().to_string()).expect("digits"),
+        );
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        response.headers_mut().extend(headers);
+        return response;
+    }
+    let mut response = next.run(request).await;
+    response.headers_mut().extend(headers);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_match_exactly_or_with_any_port() {
+        let allowed = default_cors_origins();
+        assert!(origin_allowed(&allowed, "http://localhost"));
+        assert!(origin_allowed(&allowed, "http://localhost:5173"));
+        assert!(origin_allowed(&allowed, "http://127.0.0.1:8545"));
+        assert!(!origin_allowed(&allowed, "http://localhost.evil.example"));
+        assert!(!origin_allowed(&allowed, "http://localhost:80x"));
+        assert!(!origin_allowed(&allowed, "https://example.com"));
+        assert!(origin_allowed(&["*".into()], "https://example.com"));
     }
 }

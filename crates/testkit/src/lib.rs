@@ -1,11 +1,13 @@
-//! Test harness: a JSON-RPC client, transaction signing, a `btcr dev` process that tests
+//! Test harness: JSON-RPC clients (HTTP and WebSocket), transaction signing, a `btcr dev` process that tests
 //! can start, kill and restart, and the repository's compiled contracts.
 
 pub mod contracts;
 pub mod node;
 pub mod rpc;
 pub mod tx;
+pub mod ws;
 
 pub use node::DevProcess;
 pub use rpc::RpcClient;
 pub use tx::{TxBuilder, dev_key};
+pub use ws::WsClient;

@@ -102,10 +102,9 @@ fn state_reads_calls_estimates_and_proofs() -> eyre::Result<()> {
     // 7 tokens, not 1,000).
     let too_much =
         Bytes::from(BtcrToken::transferCall { to: owner, amount: U256::from(1_000) }.abi_encode());
-    let e = rpc_error(rpc.call(
-        "eth_estimateGas",
-        json!([{ "from": stranger, "to": token, "data": too_much }]),
-    ));
+    let e = rpc_error(
+        rpc.call("eth_estimateGas", json!([{ "from": stranger, "to": token, "data": too_much }])),
+    );
     assert_eq!(e.code, 3);
     assert_eq!(e.message, "execution reverted: BtcrToken: transfer amount exceeds balance");
 

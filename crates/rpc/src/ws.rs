@@ -1,0 +1,234 @@
+//! WebSocket sessions: JSON-RPC requests over one connection, plus `eth_subscribe` for
+//! `newHeads`, `logs` and `newPendingTransactions`.
+//!
+//! Each subscription is a task that forwards what it sees to the connection's outbox, a
+//! bounded channel the session writes to the socket. A client that reads too slowly fills
+//! the outbox; the subscription tasks then wait, and the chain's broadcast channels drop the
+//! oldest items for them (a `newHeads` subscriber skips heads; a `logs` subscriber catches
+//! up block by block, at most [`LOGS_CATCH_UP`] blocks back).
+
+use std::{collections::HashMap, sync::Arc};
+
+use alloy_primitives::{B256, U128};
+use alloy_rpc_types_eth::Filter;
+use axum::extract::ws::{Message, WebSocket};
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use tokio::{
+    sync::{OwnedSemaphorePermit, broadcast::error::RecvError, mpsc},
+    task::AbortHandle,
+};
+
+use crate::{
+    RpcBackend, RpcConfig, RpcError,
+    eth::{Ctx, Params},
+    filters::Filters,
+    format::header_json,
+    jsonrpc, logs,
+};
+
+/// Notifications waiting to be written to one connection.
+const OUTBOX: usize = 1024;
+/// Most blocks a `logs` subscription reads to catch up after falling behind.
+const LOGS_CATCH_UP: u64 = 128;
+
+/// What a method can do with the connection it arrived on.
+pub(crate) trait Session: Send + Sync {
+    fn subscribe(&self, params: &Params) -> Result<Value, RpcError>;
+    fn unsubscribe(&self, params: &Params) -> Result<Value, RpcError>;
+}
+
+struct WsSession {
+    backend: Arc<dyn RpcBackend>,
+    config: Arc<RpcConfig>,
+    runtime: tokio::runtime::Handle,
+    outbox: mpsc::Sender<String>,
+    subscriptions: Mutex<Subscriptions>,
+}
+
+#[derive(Default)]
+struct Subscriptions {
+    tasks: HashMap<U128, AbortHandle>,
+    next_id: u128,
+}
+
+impl WsSession {
+    fn close(&self) {
+        for (_, task) in self.subscriptions.lock().tasks.drain() {
+            task.abort();
+        }
+    }
+}
+
+fn notification(id: U128, result: Value) -> String {
+    json!({
+        "jsonrpc": "2.0",
+        "method": "eth_subscription",
+        "params": { "subscription": id, "result": result },
+    })
+    .to_string()
+}
+
+impl Session for WsSession {
+    fn subscribe(&self, params: &Params) -> Result<Value, RpcError> {
+        let kind: String = params.required(0, "subscription kind")?;
+        let mut subs = self.subscriptions.lock();
+        let max = self.config.max_subscriptions_per_connection;
+        if subs.tasks.len() >= max {
+            return Err(RpcError::server(format!(
+                "too many subscriptions on this connection (at most {max})"
+            )));
+        }
+        subs.next_id += 1;
+        let id = U128::from(subs.next_id);
+        let backend = self.backend.clone();
+        let outbox = self.outbox.clone();
+        let task = match kind.as_str() {
+            "newHeads" => self.runtime.spawn(new_heads(backend, outbox, id)),
+            "logs" => {
+                let filter: Filter = params.optional(1, "filter")?.unwrap_or_default();
+                self.runtime.spawn(logs_task(backend, outbox, id, filter))
+            }
+            "newPendingTransactions" => self.runtime.spawn(pending(backend, outbox, id)),
+            other => {
+                return Err(RpcError::invalid_params(format!(
+                    "unknown subscription {other:?}; expected newHeads, logs or newPendingTransactions"
+                )));
+            }
+        };
+        subs.tasks.insert(id, task.abort_handle());
+        Ok(json!(id))
+    }
+
+    fn unsubscribe(&self, params: &Params) -> Result<Value, RpcError> {
+        let id: U128 = params.required(0, "subscription id")?;
+        let Some(task) = self.subscriptions.lock().tasks.remove(&id) else {
+            return Ok(json!(false));
+        };
+        task.abort();
+        Ok(json!(true))
+    }
+}
+
+async fn new_heads(backend: Arc<dyn RpcBackend>, outbox: mpsc::Sender<String>, id: U128) {
+    let mut heads = backend.subscribe_new_heads();
+    loop {
+        let header = match heads.recv().await {
+            Ok(header) => header,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        let mut fields = header_json(&header, header.hash(), 0);
+        fields.remove("size");
+        fields.remove("uncles");
+        if outbox.send(notification(id, Value::Object(fields))).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn logs_task(
+    backend: Arc<dyn RpcBackend>,
+    outbox: mpsc::Sender<String>,
+    id: U128,
+    filter: Filter,
+) {
+    let mut heads = backend.subscribe_new_heads();
+    let mut next: Option<u64> = None;
+    loop {
+        let head = match heads.recv().await {
+            Ok(header) => header.number,
+            // Missed heads are read back from the store below.
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        let from = next.unwrap_or(head).max(head.saturating_sub(LOGS_CATCH_UP - 1));
+        next = Some(head + 1);
+        let (backend2, filter2) = (backend.clone(), filter.clone());
+        let found = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for number in from..=head {
+                logs::block_logs(backend2.as_ref(), &filter2, number, &mut out)?;
+            }
+            Ok::<_, RpcError>(out)
+        })
+        .await;
+        let Ok(Ok(found)) = found else {
+            tracing::warn!(target: "btcr::rpc", "a logs subscription could not read block {head}");
+            continue;
+        };
+        for log in found {
+            let Ok(value) = serde_json::to_value(log) else { continue };
+            if outbox.send(notification(id, value)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn pending(backend: Arc<dyn RpcBackend>, outbox: mpsc::Sender<String>, id: U128) {
+    let mut hashes = backend.subscribe_pending();
+    loop {
+        let hash: B256 = match hashes.recv().await {
+            Ok(hash) => hash,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        if outbox.send(notification(id, json!(hash))).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Serves one WebSocket connection until the client leaves; `_permit` holds its place
+/// among the server's connections.
+pub(crate) async fn serve(
+    mut socket: WebSocket,
+    backend: Arc<dyn RpcBackend>,
+    config: Arc<RpcConfig>,
+    filters: Arc<Filters>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let (outbox, mut outgoing) = mpsc::channel::<String>(OUTBOX);
+    let session = Arc::new(WsSession {
+        backend: backend.clone(),
+        config: config.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        outbox,
+        subscriptions: Mutex::new(Subscriptions::default()),
+    });
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let body: Vec<u8> = match incoming {
+                    Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
+                    Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                };
+                let (backend, config, filters, session) =
+                    (backend.clone(), config.clone(), filters.clone(), session.clone());
+                let response = tokio::task::spawn_blocking(move || {
+                    let ctx = Ctx {
+                        backend: backend.as_ref(),
+                        config: &config,
+                        filters: &filters,
+                        session: Some(session.as_ref() as &dyn Session),
+                    };
+                    jsonrpc::handle_body(&body, &ctx)
+                })
+                .await;
+                let Ok(Some(response)) = response else { continue };
+                if socket.send(Message::Text(response.to_string().into())).await.is_err() {
+                    break;
+                }
+            }
+            Some(note) = outgoing.recv() => {
+                if socket.send(Message::Text(note.into())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    session.close();
+}
