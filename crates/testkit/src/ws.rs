@@ -105,13 +105,31 @@ impl WsClient {
     }
 }
 
-/// A raw HTTP/1.1 exchange: the status code, the headers (names lower-cased) and the body.
+/// What [`raw_http`] got back.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The value of header `name` (lower-case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A raw HTTP/1.1 exchange, for checking status codes and headers.
 pub fn raw_http(
     addr: &str,
     method: &str,
     headers: &[(&str, &str)],
     body: &str,
-) -> eyre::Result<(u16, Vec<(String, String)>, String)> {
+) -> eyre::Result<HttpResponse> {
     let mut stream = TcpStream::connect(addr).wrap_err_with(|| format!("connecting to {addr}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
     let mut request = format!("{method} / HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
@@ -133,5 +151,5 @@ pub fn raw_http(
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    Ok((status, headers, body.to_owned()))
+    Ok(HttpResponse { status, headers, body: body.to_owned() })
 }
