@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_primitives::{Address, B256, Bytes, Log, TxKind, U256, keccak256};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_primitives::{Account, EMPTY_CODE_HASH, StateError, StateReader};
@@ -133,6 +134,55 @@ pub fn estimate_gas<S: StateReader + ?Sized>(
     Ok(hi)
 }
 
+/// The accounts and storage slots `request` touches (sender, recipient, precompiles and the
+/// proposer left out: they are warm anyway), and the gas it uses with that access list. A
+/// request that fails still yields its list, with the failure alongside.
+pub fn create_access_list<S: StateReader + ?Sized>(
+    state: &S,
+    ctx: &BlockContext,
+    request: &TransactionRequest,
+    overrides: Option<&StateOverride>,
+    gas_cap: u64,
+) -> Result<(AccessList, CallOutcome), CallError> {
+    let gas = request.gas.unwrap_or(gas_cap).min(gas_cap);
+    let mut sim = Simulator::new(state, ctx, request, overrides)?;
+    let mut list = sim.tx.access_list.clone();
+    // Declaring slots can change the path a call takes (gas-dependent code); a few rounds
+    // settle it.
+    for _ in 0..3 {
+        sim.tx.access_list = list.clone();
+        let (outcome, touched) = sim.run_traced(gas)?;
+        let excluded = |a: &Address| {
+            *a == sim.tx.caller
+                || Some(*a) == sim.tx.kind.to().copied()
+                || *a == ctx.proposer
+                || is_precompile(a)
+        };
+        let mut next: Vec<AccessListItem> = touched
+            .into_iter()
+            .filter(|(a, _)| !excluded(a))
+            .map(|(address, mut keys)| {
+                keys.sort_unstable();
+                AccessListItem { address, storage_keys: keys }
+            })
+            .collect();
+        next.sort_unstable_by_key(|item| item.address);
+        let next = AccessList(next);
+        if next == list {
+            return Ok((list, outcome));
+        }
+        list = next;
+    }
+    sim.tx.access_list = list.clone();
+    let (outcome, _) = sim.run_traced(gas)?;
+    Ok((list, outcome))
+}
+
+/// Addresses 0x01 to 0x11: Prague's precompiles.
+fn is_precompile(address: &Address) -> bool {
+    address.0[..19].iter().all(|b| *b == 0) && (1..=0x11).contains(&address.0[19])
+}
+
 /// One request ready to run, possibly several times with different gas limits.
 struct Simulator<'a, S: ?Sized> {
     state: Overridden<'a, S>,
@@ -216,6 +266,15 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
     }
 
     fn run(&mut self, gas: u64) -> Result<CallOutcome, CallError> {
+        self.run_traced(gas).map(|(outcome, _)| outcome)
+    }
+
+    /// Runs with `gas` and also returns every account the run loaded, with the storage
+    /// slots it read or wrote.
+    fn run_traced(
+        &mut self,
+        gas: u64,
+    ) -> Result<(CallOutcome, Vec<(Address, Vec<B256>)>), CallError> {
         let mut cfg = CfgEnv::new_with_spec(SPEC);
         cfg.chain_id = self.ctx.chain_id;
         cfg.disable_nonce_check = !self.check_nonce;
@@ -243,8 +302,17 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
             EVMError::Database(e) => CallError::Fatal(e.0),
             other => CallError::Fatal(other.to_string()),
         })?;
+        let touched = result
+            .state
+            .iter()
+            .map(|(address, account)| {
+                let keys =
+                    account.storage.keys().map(|k| B256::from(k.to_be_bytes::<32>())).collect();
+                (*address, keys)
+            })
+            .collect();
         let gas_used = result.result.tx_gas_used();
-        Ok(match result.result {
+        let outcome = match result.result {
             ExecutionResult::Success { output, logs, .. } => {
                 CallOutcome::Success { output: output.into_data(), gas_used, logs }
             }
@@ -252,7 +320,8 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
             ExecutionResult::Halt { reason, .. } => {
                 CallOutcome::Halt { reason: halt_message(&format!("{reason:?}")), gas_used }
             }
-        })
+        };
+        Ok((outcome, touched))
     }
 }
 

@@ -22,7 +22,7 @@ mod recover;
 mod root;
 mod validate;
 
-pub use call::{CallError, CallOutcome, estimate_gas, simulate};
+pub use call::{CallError, CallOutcome, create_access_list, estimate_gas, simulate};
 pub use db::DbError;
 pub use executor::{BlockContext, BlockExecutor, ExecError, ExecutionOutcome, SPEC};
 pub use proof::{AccountProof, StorageProof, account_proof};

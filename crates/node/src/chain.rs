@@ -7,13 +7,14 @@ use std::{
 };
 
 use alloy_consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
+use alloy_eips::eip2930::AccessList;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_consensus::{BlockPipeline, PipelineError};
 use btcr_execution::{
     AccountProof, BlockContext, BlockExecutor, CallError, CallOutcome, ExecError, StateRootOutput,
-    account_proof, compute_state_root, estimate_gas, recover_transactions, simulate,
-    validate_transaction,
+    account_proof, compute_state_root, create_access_list, estimate_gas, recover_transactions,
+    simulate, validate_transaction,
 };
 use btcr_poh::{PohSlot, batch_hash};
 use btcr_primitives::{
@@ -606,6 +607,16 @@ impl RpcBackend for Chain {
     ) -> Result<u64, Result<CallOutcome, CallError>> {
         let (snapshot, head) = self.head_snapshot().map_err(|e| Err(CallError::Fatal(e)))?;
         estimate_gas(&snapshot, &self.call_context(&head), request, overrides, gas_cap)
+    }
+
+    fn create_access_list(
+        &self,
+        request: &TransactionRequest,
+        overrides: Option<&StateOverride>,
+        gas_cap: u64,
+    ) -> Result<(AccessList, CallOutcome), CallError> {
+        let (snapshot, head) = self.head_snapshot().map_err(CallError::Fatal)?;
+        create_access_list(&snapshot, &self.call_context(&head), request, overrides, gas_cap)
     }
 
     fn pending_nonce(&self, address: &Address) -> Option<u64> {

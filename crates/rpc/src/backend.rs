@@ -1,5 +1,6 @@
 //! What the RPC server needs from the node.
 
+use alloy_eips::eip2930::AccessList;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_execution::{AccountProof, CallError, CallOutcome};
@@ -87,6 +88,14 @@ pub trait RpcBackend: Send + Sync + 'static {
         overrides: Option<&StateOverride>,
         gas_cap: u64,
     ) -> Result<u64, Result<CallOutcome, CallError>>;
+    /// The access list of `request` on the latest state and how its run with that list
+    /// ended.
+    fn create_access_list(
+        &self,
+        request: &TransactionRequest,
+        overrides: Option<&StateOverride>,
+        gas_cap: u64,
+    ) -> Result<(AccessList, CallOutcome), CallError>;
     /// The next nonce of `address` counting its pending pool transactions, if it has any.
     fn pending_nonce(&self, address: &Address) -> Option<u64>;
     /// Validates a raw signed transaction and adds it to the pool.

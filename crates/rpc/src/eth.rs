@@ -50,6 +50,7 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
         "eth_getProof" => state::get_proof(ctx, params),
         "eth_call" => state::call(ctx, params),
         "eth_estimateGas" => state::estimate_gas(ctx, params),
+        "eth_createAccessList" => state::create_access_list(ctx, params),
         "eth_sendRawTransaction" => {
             let raw: Bytes = params.required(0, "data")?;
             backend

@@ -156,3 +156,16 @@ fn call_error(e: CallError) -> RpcError {
         CallError::Fatal(message) => RpcError::internal(message),
     }
 }
+
+pub(crate) fn create_access_list(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let (request, overrides) = call_params(ctx, params)?;
+    let (list, outcome) = ctx
+        .backend
+        .create_access_list(&request, overrides.as_ref(), ctx.config.gas_cap)
+        .map_err(call_error)?;
+    let mut out = json!({ "accessList": list, "gasUsed": u64_json(outcome.gas_used()) });
+    if !matches!(outcome, CallOutcome::Success { .. }) {
+        out["error"] = json!(failed(outcome, ctx.config.gas_cap).message);
+    }
+    Ok(out)
+}

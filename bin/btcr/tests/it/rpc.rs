@@ -94,6 +94,43 @@ fn state_reads_calls_estimates_and_proofs() -> eyre::Result<()> {
     let receipt = rpc.wait_for_receipt(hash, Duration::from_secs(20))?;
     assert_eq!(receipt["status"], "0x1", "the estimate is enough: {receipt}");
     assert!(quantity(&receipt["gasUsed"])? <= estimate);
+    // eth_createAccessList: the token with the two balance slots the transfer touches.
+    let listed = rpc.call(
+        "eth_createAccessList",
+        json!([{ "from": owner, "to": stranger, "data": send.clone() }, "latest"]),
+    )?;
+    assert_eq!(listed["accessList"], json!([]), "a call to an account without code: {listed}");
+    let listed =
+        rpc.call("eth_createAccessList", json!([{ "from": owner, "to": token, "data": send }]))?;
+    let list = listed["accessList"].as_array().unwrap();
+    assert!(list.is_empty(), "the recipient is warm already: {listed}");
+    let over = Bytes::from(
+        BtcrToken::transferCall { to: owner, amount: U256::from(1_000_000) }.abi_encode(),
+    );
+    let through =
+        rpc.call("eth_createAccessList", json!([{ "from": stranger, "to": token, "data": over }]))?;
+    assert_eq!(through["error"], "execution reverted: BtcrToken: transfer amount exceeds balance");
+    assert!(quantity(&through["gasUsed"])? > 21_000);
+    // A call through another contract (code given as a state override) lists the token and
+    // the balance slot it reads. The router copies its input, calls the token with it and
+    // returns what the token returned.
+    let router = Address::repeat_byte(0x77);
+    let code = format!(
+        "0x36600060003760006000366000600073{}5af1503d6000803e3d6000f3",
+        alloy_primitives::hex::encode(token)
+    );
+    let listed = rpc.call(
+        "eth_createAccessList",
+        json!([{ "from": owner, "to": router, "data": send }, "latest", { router.to_string(): { "code": code } }]),
+    )?;
+    let list = listed["accessList"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{listed}");
+    assert_eq!(serde_json::from_value::<Address>(list[0]["address"].clone())?, token);
+    let router_balance = keccak256((router, U256::from(3)).abi_encode());
+    assert!(
+        list[0]["storageKeys"].as_array().unwrap().contains(&json!(router_balance)),
+        "{listed}"
+    );
     // A plain transfer needs exactly 21,000.
     let plain =
         rpc.call("eth_estimateGas", json!([{ "from": owner, "to": stranger, "value": "0x1" }]))?;
