@@ -183,6 +183,9 @@ fn is_precompile(address: &Address) -> bool {
     address.0[..19].iter().all(|b| *b == 0) && (1..=0x11).contains(&address.0[19])
 }
 
+/// Accounts a run loaded, each with the storage slots it read or wrote.
+type Touched = Vec<(Address, Vec<B256>)>;
+
 /// One request ready to run, possibly several times with different gas limits.
 struct Simulator<'a, S: ?Sized> {
     state: Overridden<'a, S>,
@@ -271,10 +274,7 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
 
     /// Runs with `gas` and also returns every account the run loaded, with the storage
     /// slots it read or wrote.
-    fn run_traced(
-        &mut self,
-        gas: u64,
-    ) -> Result<(CallOutcome, Vec<(Address, Vec<B256>)>), CallError> {
+    fn run_traced(&mut self, gas: u64) -> Result<(CallOutcome, Touched), CallError> {
         let mut cfg = CfgEnv::new_with_spec(SPEC);
         cfg.chain_id = self.ctx.chain_id;
         cfg.disable_nonce_check = !self.check_nonce;
