@@ -3,6 +3,8 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+mod wallet;
+
 use btcr_node::dev::{self, DevOptions};
 use btcr_rpc::RpcConfig;
 use clap::{Args, Parser, Subcommand};
@@ -26,6 +28,8 @@ struct Cli {
 enum Command {
     /// Start a local single-validator development chain with funded accounts.
     Dev(DevArgs),
+    /// Manage keys and send BTCR or tokens through a node.
+    Wallet(wallet::WalletArgs),
 }
 
 /// Options of `btcr dev`.
@@ -122,15 +126,18 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> eyre::Result<()> {
     let cli = Cli::parse();
+    let args = match cli.command {
+        // The wallet is a short-lived client: no logging setup, no async runtime.
+        Command::Wallet(args) => return wallet::run(args),
+        Command::Dev(args) => args,
+    };
     init_logging(cli.log_filter.as_deref(), cli.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("btcr-rt")
         .build()
         .wrap_err("starting the async runtime")?;
-    match cli.command {
-        Command::Dev(args) => runtime.block_on(run_dev(args)),
-    }
+    runtime.block_on(run_dev(args))
 }
 
 async fn run_dev(args: DevArgs) -> eyre::Result<()> {

@@ -15,7 +15,7 @@ use btcr_primitives::{Account, EMPTY_CODE_HASH, StateError, StateReader};
 use revm::{
     Context, ExecuteEvm, MainBuilder, MainContext,
     context::{BlockEnv, CfgEnv, TxEnv},
-    context_interface::result::{EVMError, ExecutionResult},
+    context_interface::result::{EVMError, ExecutionResult, InvalidTransaction},
 };
 
 use crate::{BlockContext, SPEC, db::BlockDb};
@@ -298,6 +298,12 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
             .build_mainnet();
         let tx = TxEnv { gas_limit: gas, ..self.tx.clone() };
         let result = evm.transact(tx).map_err(|e| match e {
+            // Worded as Ethereum clients word it, which wallets recognise.
+            EVMError::Transaction(InvalidTransaction::LackOfFundForMaxFee { fee, balance }) => {
+                CallError::Invalid(format!(
+                    "insufficient funds for gas * price + value: balance {balance}, cost {fee}"
+                ))
+            }
             EVMError::Transaction(invalid) => CallError::Invalid(invalid.to_string()),
             EVMError::Database(e) => CallError::Fatal(e.0),
             other => CallError::Fatal(other.to_string()),

@@ -3,10 +3,10 @@
 
 pub mod contracts;
 pub mod node;
-pub mod rpc;
 pub mod tx;
 pub mod ws;
 
+pub use btcr_wallet::rpc;
 pub use node::DevProcess;
 pub use rpc::RpcClient;
 pub use tx::{TxBuilder, dev_key};

@@ -1,9 +1,7 @@
 //! Building and signing transactions of every supported type.
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope, TxLegacy};
-use alloy_eips::eip2718::Encodable2718;
+use alloy_consensus::{TxEip1559, TxEip2930, TxLegacy};
 use alloy_primitives::{Address, Bytes, TxKind, U256};
-use alloy_signer::SignerSync;
 use btcr_crypto::{DEV_MNEMONIC, SecretKey};
 
 /// Funded key `index` of a development chain.
@@ -112,14 +110,4 @@ impl TxBuilder {
     }
 }
 
-/// Signs any transaction and returns its EIP-2718 encoding.
-pub fn sign<T>(tx: T, key: &SecretKey) -> Bytes
-where
-    T: SignableTransaction<alloy_primitives::Signature>,
-    TxEnvelope: From<alloy_consensus::Signed<T>>,
-{
-    let signature =
-        key.signer().sign_hash_sync(&tx.signature_hash()).expect("signing a hash cannot fail");
-    let envelope = TxEnvelope::from(tx.into_signed(signature));
-    envelope.encoded_2718().into()
-}
+pub use btcr_wallet::sign;

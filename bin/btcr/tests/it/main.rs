@@ -6,6 +6,7 @@ mod readme;
 mod rejections;
 mod rpc;
 mod transfers;
+mod wallet;
 mod ws;
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! A blocking JSON-RPC client for tests and tools.
+//! A blocking JSON-RPC client for the wallet, tools and tests.
 
 use std::time::{Duration, Instant};
 

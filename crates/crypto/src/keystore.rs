@@ -1,0 +1,282 @@
+//! Web3 Secret Storage (keystore version 3): a private key encrypted under a password, in
+//! the JSON format that Ethereum wallets exchange.
+//!
+//! The password is stretched with scrypt (or, when reading, PBKDF2-HMAC-SHA256) into a
+//! 32-byte key; its first half encrypts the private key with AES-128-CTR, and
+//! `keccak256(second half ‖ ciphertext)` is the MAC that tells a wrong password from a right
+//! one before anything is decrypted.
+
+use aes::cipher::{KeyIvInit, StreamCipher};
+use alloy_primitives::{B256, hex, keccak256};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::SecretKey;
+
+type Aes128Ctr = ctr::Ctr128BE<aes::Aes128>;
+
+/// scrypt cost parameters for new keystores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScryptParams {
+    /// log2 of the CPU/memory cost `n`.
+    pub log_n: u8,
+    /// Block size.
+    pub r: u32,
+    /// Parallelism.
+    pub p: u32,
+}
+
+impl ScryptParams {
+    /// The parameters most Ethereum wallets write: `n = 2^18`, `r = 8`, `p = 1` (256 MiB of
+    /// memory and about a second to unlock).
+    pub const STANDARD: Self = Self { log_n: 18, r: 8, p: 1 };
+    /// Cheap parameters (`n = 2^12`, `r = 8`, `p = 6`) for tests and throwaway keys.
+    pub const LIGHT: Self = Self { log_n: 12, r: 8, p: 6 };
+}
+
+/// Why a keystore cannot be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeystoreError {
+    /// The password does not open this keystore.
+    #[error("wrong password: the keystore's MAC does not match")]
+    WrongPassword,
+    /// The JSON is not a version 3 keystore this node reads.
+    #[error("not a usable keystore: {0}")]
+    Format(String),
+    /// The key derivation parameters are out of range.
+    #[error("keystore parameters out of range: {0}")]
+    Params(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeystoreJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
+    crypto: CryptoJson,
+    id: String,
+    version: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CryptoJson {
+    cipher: String,
+    cipherparams: CipherParams,
+    ciphertext: String,
+    kdf: String,
+    kdfparams: Value,
+    mac: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CipherParams {
+    iv: String,
+}
+
+/// Largest scrypt cost accepted when reading (`n = 2^20`, 1 GiB with `r = 8`): a keystore
+/// from elsewhere cannot make us allocate without bound.
+const MAX_SCRYPT_LOG_N: u8 = 20;
+/// Largest PBKDF2 iteration count accepted when reading.
+const MAX_PBKDF2_ROUNDS: u32 = 10_000_000;
+
+fn unhex(field: &str, value: &str) -> Result<Vec<u8>, KeystoreError> {
+    hex::decode(value).map_err(|e| KeystoreError::Format(format!("{field}: {e}")))
+}
+
+/// Encrypts `key` under `password` as a version 3 keystore.
+pub fn encrypt(
+    key: &SecretKey,
+    password: &str,
+    params: ScryptParams,
+) -> Result<String, KeystoreError> {
+    let salt: [u8; 32] = rand::random();
+    let iv: [u8; 16] = rand::random();
+    let scrypt = scrypt::Params::new(params.log_n, params.r, params.p)
+        .map_err(|e| KeystoreError::Params(e.to_string()))?;
+    let mut derived = [0u8; 32];
+    scrypt::scrypt(password.as_bytes(), &salt, &scrypt, &mut derived)
+        .map_err(|e| KeystoreError::Params(e.to_string()))?;
+    let mut ciphertext = key.to_bytes().0;
+    Aes128Ctr::new(derived[..16].into(), &iv.into()).apply_keystream(&mut ciphertext);
+    let mac = keccak256([&derived[16..32], &ciphertext[..]].concat());
+    let id: [u8; 16] = rand::random();
+    let json = KeystoreJson {
+        address: Some(hex::encode(key.address())),
+        crypto: CryptoJson {
+            cipher: "aes-128-ctr".into(),
+            cipherparams: CipherParams { iv: hex::encode(iv) },
+            ciphertext: hex::encode(ciphertext),
+            kdf: "scrypt".into(),
+            kdfparams: serde_json::json!({
+                "dklen": 32,
+                "n": 1u64 << params.log_n,
+                "r": params.r,
+                "p": params.p,
+                "salt": hex::encode(salt),
+            }),
+            mac: hex::encode(mac),
+        },
+        id: uuid_v4(id),
+        version: 3,
+    };
+    serde_json::to_string_pretty(&json).map_err(|e| KeystoreError::Format(e.to_string()))
+}
+
+/// A random (version 4) UUID from 16 random bytes.
+fn uuid_v4(mut b: [u8; 16]) -> String {
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+/// The address a keystore names, if it names one (it is not authenticated).
+pub fn address(json: &str) -> Result<Option<alloy_primitives::Address>, KeystoreError> {
+    let parsed: KeystoreJson =
+        serde_json::from_str(json).map_err(|e| KeystoreError::Format(e.to_string()))?;
+    Ok(parsed.address.and_then(|a| a.parse().ok()))
+}
+
+/// Decrypts a version 3 keystore.
+pub fn decrypt(json: &str, password: &str) -> Result<SecretKey, KeystoreError> {
+    let parsed: KeystoreJson =
+        serde_json::from_str(json).map_err(|e| KeystoreError::Format(e.to_string()))?;
+    if parsed.version != 3 {
+        return Err(KeystoreError::Format(format!("version {} (expected 3)", parsed.version)));
+    }
+    let crypto = &parsed.crypto;
+    if crypto.cipher != "aes-128-ctr" {
+        return Err(KeystoreError::Format(format!(
+            "cipher {} (expected aes-128-ctr)",
+            crypto.cipher
+        )));
+    }
+    let kdf = &crypto.kdfparams;
+    let num = |name: &str| {
+        kdf[name].as_u64().ok_or_else(|| KeystoreError::Format(format!("kdfparams.{name} missing")))
+    };
+    let salt = unhex("salt", kdf["salt"].as_str().unwrap_or_default())?;
+    if num("dklen")? != 32 {
+        return Err(KeystoreError::Format("kdfparams.dklen must be 32".into()));
+    }
+    let mut derived = [0u8; 32];
+    match crypto.kdf.as_str() {
+        "scrypt" => {
+            let n = num("n")?;
+            if !n.is_power_of_two() || n < 2 {
+                return Err(KeystoreError::Params(format!("scrypt n = {n} is not a power of two")));
+            }
+            let log_n = n.trailing_zeros() as u8;
+            if log_n > MAX_SCRYPT_LOG_N {
+                return Err(KeystoreError::Params(format!(
+                    "scrypt n = 2^{log_n} is above the 2^{MAX_SCRYPT_LOG_N} this node accepts"
+                )));
+            }
+            let r = u32::try_from(num("r")?).map_err(|e| KeystoreError::Params(e.to_string()))?;
+            let p = u32::try_from(num("p")?).map_err(|e| KeystoreError::Params(e.to_string()))?;
+            let params = scrypt::Params::new(log_n, r, p)
+                .map_err(|e| KeystoreError::Params(e.to_string()))?;
+            scrypt::scrypt(password.as_bytes(), &salt, &params, &mut derived)
+                .map_err(|e| KeystoreError::Params(e.to_string()))?;
+        }
+        "pbkdf2" => {
+            if kdf["prf"] != "hmac-sha256" {
+                return Err(KeystoreError::Format(format!(
+                    "pbkdf2 prf {} (expected hmac-sha256)",
+                    kdf["prf"]
+                )));
+            }
+            let rounds =
+                u32::try_from(num("c")?).map_err(|e| KeystoreError::Params(e.to_string()))?;
+            if rounds == 0 || rounds > MAX_PBKDF2_ROUNDS {
+                return Err(KeystoreError::Params(format!("pbkdf2 c = {rounds} out of range")));
+            }
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), &salt, rounds, &mut derived);
+        }
+        other => {
+            return Err(KeystoreError::Format(format!("kdf {other} (expected scrypt or pbkdf2)")));
+        }
+    }
+    let ciphertext = unhex("ciphertext", &crypto.ciphertext)?;
+    let mac = unhex("mac", &crypto.mac)?;
+    if keccak256([&derived[16..32], &ciphertext[..]].concat()).as_slice() != mac.as_slice() {
+        return Err(KeystoreError::WrongPassword);
+    }
+    let iv = unhex("iv", &crypto.cipherparams.iv)?;
+    if iv.len() != 16 || ciphertext.len() != 32 {
+        return Err(KeystoreError::Format("iv must be 16 bytes and ciphertext 32".into()));
+    }
+    let mut plain = [0u8; 32];
+    plain.copy_from_slice(&ciphertext);
+    Aes128Ctr::new(derived[..16].into(), iv.as_slice().into()).apply_keystream(&mut plain);
+    SecretKey::from_bytes(&B256::from(plain)).map_err(|e| KeystoreError::Format(e.to_string()))
+}
+
+/// A fresh BIP-39 English mnemonic of `words` words (12, 15, 18, 21 or 24).
+pub fn new_mnemonic(words: usize) -> Result<String, crate::CryptoError> {
+    use coins_bip39::{English, Entropy, Mnemonic};
+    let entropy = match words {
+        12 => Entropy::from(rand::random::<[u8; 16]>()),
+        15 => Entropy::from(rand::random::<[u8; 20]>()),
+        18 => Entropy::from(rand::random::<[u8; 24]>()),
+        21 => Entropy::from(rand::random::<[u8; 28]>()),
+        24 => Entropy::from(rand::random::<[u8; 32]>()),
+        other => {
+            return Err(crate::CryptoError::Mnemonic(format!(
+                "{other} words: a mnemonic has 12, 15, 18, 21 or 24"
+            )));
+        }
+    };
+    Ok(Mnemonic::<English>::new_from_entropy(entropy).to_phrase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The two test vectors of the Web3 Secret Storage definition: one PBKDF2, one scrypt,
+    /// both under the password "testpassword".
+    const PBKDF2_VECTOR: &str = include_str!("../tests/pbkdf2-vector.json");
+    const SCRYPT_VECTOR: &str = include_str!("../tests/scrypt-vector.json");
+    const VECTOR_KEY: &str = "7a28b5ba57c53603b0b07b56bba752f7784bf506fa95edc395f5cf6c7514fe9d";
+
+    #[test]
+    fn the_specification_test_vectors_decrypt() {
+        for vector in [PBKDF2_VECTOR, SCRYPT_VECTOR] {
+            let key = decrypt(vector, "testpassword").unwrap();
+            assert_eq!(hex::encode(key.to_bytes()), VECTOR_KEY);
+            assert_eq!(decrypt(vector, "wrong").unwrap_err(), KeystoreError::WrongPassword);
+        }
+    }
+
+    #[test]
+    fn encrypted_keys_round_trip_and_refuse_other_passwords() {
+        let key = SecretKey::random();
+        let json = encrypt(&key, "correct horse", ScryptParams::LIGHT).unwrap();
+        assert_eq!(decrypt(&json, "correct horse").unwrap().to_bytes(), key.to_bytes());
+        assert_eq!(address(&json).unwrap(), Some(key.address()));
+        assert_eq!(decrypt(&json, "battery staple").unwrap_err(), KeystoreError::WrongPassword);
+        let parsed: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["version"], 3);
+        assert_eq!(parsed["crypto"]["kdfparams"]["n"], 4096);
+        assert_eq!(parsed["id"].as_str().unwrap().len(), 36);
+    }
+
+    #[test]
+    fn hostile_parameters_are_refused() {
+        let huge = SCRYPT_VECTOR.replace("262144", "4294967296");
+        assert!(matches!(decrypt(&huge, "testpassword"), Err(KeystoreError::Params(_))));
+        let v2 = SCRYPT_VECTOR.replace("\"version\": 3", "\"version\": 2");
+        assert!(matches!(decrypt(&v2, "testpassword"), Err(KeystoreError::Format(_))));
+        assert!(matches!(decrypt("{}", "x"), Err(KeystoreError::Format(_))));
+    }
+
+    #[test]
+    fn mnemonics_have_the_requested_length_and_derive_keys() {
+        for words in [12, 24] {
+            let phrase = new_mnemonic(words).unwrap();
+            assert_eq!(phrase.split_whitespace().count(), words);
+            SecretKey::from_mnemonic(&phrase, 0).unwrap();
+        }
+        assert!(new_mnemonic(13).is_err());
+    }
+}
