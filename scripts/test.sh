@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace: unit, property, integration and multi-process tests.
+# Runs every test: the workspace's unit, property, integration and multi-process tests, then
+# the suites written against real Ethereum client libraries (scripts/client-tests.sh).
 # Uses cargo-nextest when installed (parallel, per-test processes), cargo test otherwise.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if cargo nextest --version >/dev/null 2>&1; then
-  exec cargo nextest run --workspace --locked --no-fail-fast "$@"
+  cargo nextest run --workspace --locked --no-fail-fast "$@"
 else
-  exec cargo test --workspace --locked --no-fail-fast "$@"
+  cargo test --workspace --locked --no-fail-fast "$@"
 fi
+scripts/client-tests.sh

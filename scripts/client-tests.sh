@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The client suites: web3.py and the JSON-RPC conformance check against the Ethereum
+# specification's schemas, run against a `btcr dev` node that the suites start.
+# Python packages come pinned from tests/clients/python/requirements.txt into a virtual
+# environment at $BTCR_VENV (default ~/.cache/btcr/venv).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+venv="${BTCR_VENV:-$HOME/.cache/btcr/venv}"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/clients/python/requirements.txt
+
+# The specification the conformance suite checks against (not part of this repository).
+if [ -z "${BTCR_OPENRPC:-}" ]; then
+  for candidate in ../shared/conformance /work/shared/conformance; do
+    if [ -f "$candidate/ethereum-execution-apis-openrpc.json" ]; then
+      export BTCR_OPENRPC="$candidate/ethereum-execution-apis-openrpc.json"
+      break
+    fi
+  done
+fi
+if [ -z "${BTCR_OPENRPC:-}" ]; then
+  echo "the Ethereum JSON-RPC specification was not found; set BTCR_OPENRPC to its path" >&2
+  exit 1
+fi
+
+cargo build --locked -p btcr
+"$venv/bin/pytest" -q tests/clients/python
