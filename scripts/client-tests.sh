@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The client suites: web3.py and the JSON-RPC conformance check against the Ethereum
-# specification's schemas, run against a `btcr dev` node that the suites start.
+# The client suites: web3.py, viem, and the JSON-RPC conformance check against the
+# Ethereum specification's schemas, each run against a `btcr dev` node it starts.
 # Python packages come pinned from tests/clients/python/requirements.txt into a virtual
-# environment at $BTCR_VENV (default ~/.cache/btcr/venv).
+# environment at $BTCR_VENV (default ~/.cache/btcr/venv); npm packages from
+# tests/clients/js/package-lock.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,5 +27,11 @@ if [ -z "${BTCR_OPENRPC:-}" ]; then
   exit 1
 fi
 
-cargo build --locked -p btcr
+# The whole workspace, as the tests build it, so that no dependency is rebuilt with other
+# features.
+cargo build --workspace --locked --bins
 "$venv/bin/pytest" -q tests/clients/python
+
+# viem, pinned by tests/clients/js/package-lock.json.
+npm ci --prefix tests/clients/js --no-audit --no-fund --loglevel=error
+npm test --prefix tests/clients/js

@@ -304,6 +304,12 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
                     "insufficient funds for gas * price + value: balance {balance}, cost {fee}"
                 ))
             }
+            EVMError::Transaction(InvalidTransaction::NonceTooLow { tx, state }) => {
+                CallError::Invalid(format!("nonce too low: expected {state}, got {tx}"))
+            }
+            EVMError::Transaction(InvalidTransaction::NonceTooHigh { tx, state }) => {
+                CallError::Invalid(format!("nonce too high: expected {state}, got {tx}"))
+            }
             EVMError::Transaction(invalid) => CallError::Invalid(invalid.to_string()),
             EVMError::Database(e) => CallError::Fatal(e.0),
             other => CallError::Fatal(other.to_string()),

@@ -147,12 +147,14 @@ def test_websocket_new_heads_and_log_subscriptions(node, w3, token):
         call = token.functions.transfer(recipient, 7)
         send(w3, DEV_KEYS[1], {"to": token.address, "data": call._encode_transaction_data()})
 
+    sender = threading.Thread(target=transfer_soon, daemon=True)
+
     async def listen():
         async with AsyncWeb3(WebSocketProvider(node.ws_url)) as aw3:
             assert await aw3.eth.chain_id == CHAIN_ID
             heads = await aw3.eth.subscribe("newHeads")
             logs = await aw3.eth.subscribe("logs", {"address": token.address})
-            threading.Thread(target=transfer_soon, daemon=True).start()
+            sender.start()
             seen_head = seen_log = None
             async for message in aw3.socket.process_subscriptions():
                 if message["subscription"] == heads and seen_head is None:
@@ -164,6 +166,7 @@ def test_websocket_new_heads_and_log_subscriptions(node, w3, token):
             return seen_head, seen_log
 
     head, log = asyncio.run(asyncio.wait_for(listen(), timeout=60))
+    sender.join(timeout=60)
 
     def number(v):
         return int(v, 16) if isinstance(v, str) else v
