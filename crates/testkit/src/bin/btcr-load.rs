@@ -1,0 +1,489 @@
+//! `btcr-load`: the load benchmark. Pre-signs transfers from many funded dev accounts (so
+//! that nonces do not serialize), submits them over JSON-RPC (HTTP single requests, HTTP
+//! batches, or WebSocket) with a set concurrency, waits until every one is in a block, and
+//! prints a table; then measures reads (`eth_getBalance`, `eth_call` of an ERC-20
+//! `balanceOf`, `eth_getLogs`).
+//!
+//! By default it starts its own `btcr dev` (the release binary next to this one) with enough
+//! funded accounts, and reports that process's CPU time and memory. With `--rpc URL` it
+//! drives any node that funds the test mnemonic's accounts instead (anvil and Hardhat do).
+//!
+//! ```text
+//! cargo build --release -p btcr -p btcr-testkit
+//! target/release/btcr-load --transfers 20000 --accounts 200 --concurrency 32
+//! ```
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_sol_types::SolCall;
+use btcr_crypto::SecretKey;
+use btcr_testkit::{
+    RpcClient, TxBuilder, WsClient,
+    contracts::{BtcrToken, btcr_token_init_code},
+    rpc::quantity,
+};
+use eyre::{WrapErr, bail, eyre};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Http,
+    Batch,
+    Ws,
+}
+
+struct Options {
+    rpc: Option<String>,
+    btcr: Option<PathBuf>,
+    transfers: usize,
+    accounts: u32,
+    concurrency: usize,
+    modes: Vec<Mode>,
+    batch: usize,
+    reads: usize,
+    block_time: String,
+}
+
+const USAGE: &str = "usage: btcr-load [--rpc URL] [--btcr PATH] [--transfers N] [--accounts N] \
+[--concurrency N] [--mode http|batch|ws|all] [--batch N] [--reads N] [--block-time 1s]";
+
+fn parse_options() -> eyre::Result<Options> {
+    let mut o = Options {
+        rpc: None,
+        btcr: None,
+        transfers: 20_000,
+        accounts: 200,
+        concurrency: 32,
+        modes: vec![Mode::Http, Mode::Batch, Mode::Ws],
+        batch: 100,
+        reads: 20_000,
+        block_time: "1s".into(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| eyre!("{flag} needs a value\n{USAGE}"));
+        match flag.as_str() {
+            "--rpc" => o.rpc = Some(value()?),
+            "--btcr" => o.btcr = Some(value()?.into()),
+            "--transfers" => o.transfers = value()?.parse()?,
+            "--accounts" => o.accounts = value()?.parse()?,
+            "--concurrency" => o.concurrency = value()?.parse()?,
+            "--batch" => o.batch = value()?.parse()?,
+            "--reads" => o.reads = value()?.parse()?,
+            "--block-time" => o.block_time = value()?,
+            "--mode" => {
+                o.modes = match value()?.as_str() {
+                    "http" => vec![Mode::Http],
+                    "batch" => vec![Mode::Batch],
+                    "ws" => vec![Mode::Ws],
+                    "all" => vec![Mode::Http, Mode::Batch, Mode::Ws],
+                    other => bail!("unknown mode {other}\n{USAGE}"),
+                }
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown option {other}\n{USAGE}"),
+        }
+    }
+    if o.transfers == 0 || o.accounts == 0 || o.concurrency == 0 || o.batch == 0 {
+        bail!("--transfers, --accounts, --concurrency and --batch must be positive");
+    }
+    Ok(o)
+}
+
+/// A node this tool started.
+struct OwnNode {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for OwnNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_node(o: &Options) -> eyre::Result<(OwnNode, String)> {
+    let binary = match &o.btcr {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("btcr"),
+    };
+    let dir = tempfile::tempdir()?;
+    let mut child = Command::new(&binary)
+        .args(["dev", "--rpc.addr", "127.0.0.1:0", "--block-time", &o.block_time])
+        .args(["--accounts", &o.accounts.to_string(), "--balance", "1000000"])
+        .args(["--rpc.max-connections", "10000"])
+        .arg("--datadir")
+        .arg(dir.path())
+        .env("BTCR_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .wrap_err_with(|| format!("starting {}", binary.display()))?;
+    let stdout = child.stdout.take().expect("piped");
+    let url = {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        loop {
+            let line = lines.next().ok_or_else(|| eyre!("btcr dev exited"))??;
+            if let Some(rest) = line.strip_prefix("JSON-RPC") {
+                let url = rest.trim().to_owned();
+                // Keep draining its output.
+                std::thread::spawn(move || for _ in lines {});
+                break url;
+            }
+        }
+    };
+    Ok((OwnNode { child, _dir: dir }, url))
+}
+
+/// CPU seconds (user + system) and resident memory (current, peak) of a process.
+fn process_usage(pid: u32) -> Option<(f64, u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+    };
+    // Clock ticks are 100 per second on Linux.
+    Some((ticks / 100.0, kb("VmRSS:")?, kb("VmHWM:")?))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct WriteResult {
+    mode: Mode,
+    submitted_per_s: f64,
+    included_per_s: f64,
+    p50: Duration,
+    p90: Duration,
+    p99: Duration,
+    blocks: usize,
+    max_per_block: usize,
+    cpu: Option<f64>,
+    rejected: usize,
+}
+
+/// Signs `n` transfers round-robin over `keys`, from each key's current pending nonce.
+fn presign(rpc: &RpcClient, keys: &[SecretKey], n: usize) -> eyre::Result<Vec<(B256, Bytes)>> {
+    let chain_id = quantity(&rpc.call("eth_chainId", json!([]))?)?;
+    let base = quantity(&rpc.block("latest", false)?["baseFeePerGas"])? as u128;
+    let mut nonces = Vec::with_capacity(keys.len());
+    for key in keys {
+        nonces.push(quantity(
+            &rpc.call("eth_getTransactionCount", json!([key.address(), "pending"]))?,
+        )?);
+    }
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let k = i % keys.len();
+        let mut tx = TxBuilder::transfer(
+            chain_id,
+            nonces[k],
+            Address::with_last_byte((i % 250) as u8 + 1),
+            U256::from(1),
+        );
+        tx.max_fee_per_gas = 4 * base.max(1_000_000_000);
+        tx.max_priority_fee_per_gas = 1_000_000_000;
+        nonces[k] += 1;
+        let raw = tx.eip1559(&keys[k]);
+        out.push((alloy_primitives::keccak256(&raw), raw));
+    }
+    Ok(out)
+}
+
+fn run_writes(
+    url: &str,
+    mode: Mode,
+    o: &Options,
+    keys: &[SecretKey],
+    pid: Option<u32>,
+) -> eyre::Result<WriteResult> {
+    let rpc = RpcClient::new(url);
+    eprintln!("signing {} transfers from {} accounts...", o.transfers, keys.len());
+    let txs = presign(&rpc, keys, o.transfers)?;
+    let start_block = rpc.block_number()?;
+    let cpu_start = pid.and_then(process_usage).map(|u| u.0);
+    let submitted_at: Arc<Mutex<HashMap<B256, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let rejected = Arc::new(AtomicUsize::new(0));
+    let next = Arc::new(AtomicUsize::new(0));
+    let txs = Arc::new(txs);
+    let start = Instant::now();
+    eprintln!("submitting over {mode:?} with {} workers...", o.concurrency);
+    let mut workers = Vec::new();
+    for _ in 0..o.concurrency {
+        let (txs, next, submitted_at, rejected, url) =
+            (txs.clone(), next.clone(), submitted_at.clone(), rejected.clone(), url.to_owned());
+        let batch = if mode == Mode::Batch { o.batch } else { 1 };
+        workers.push(std::thread::spawn(move || -> eyre::Result<()> {
+            let rpc = RpcClient::new(url.clone());
+            let mut ws = if mode == Mode::Ws { Some(WsClient::connect(&url.replacen("http", "ws", 1))?) } else { None };
+            loop {
+                let from = next.fetch_add(batch, Ordering::Relaxed);
+                if from >= txs.len() {
+                    return Ok(());
+                }
+                let chunk = &txs[from..(from + batch).min(txs.len())];
+                let now = Instant::now();
+                submitted_at.lock().expect("lock").extend(chunk.iter().map(|(h, _)| (*h, now)));
+                match (&mut ws, mode) {
+                    (Some(ws), _) => {
+                        for (_, raw) in chunk {
+                            if ws.call("eth_sendRawTransaction", json!([raw])).is_err() {
+                                rejected.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    (None, Mode::Batch) => {
+                        let body: Vec<Value> = chunk
+                            .iter()
+                            .enumerate()
+                            .map(|(i, (_, raw))| json!({ "jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw] }))
+                            .collect();
+                        let answers = rpc.post(&Value::Array(body))?;
+                        let failed = answers.as_array().map_or(chunk.len(), |a| a.iter().filter(|r| r.get("error").is_some()).count());
+                        rejected.fetch_add(failed, Ordering::Relaxed);
+                    }
+                    (None, _) => {
+                        if rpc.send_raw(&chunk[0].1).is_err() {
+                            rejected.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.join().map_err(|_| eyre!("a worker panicked"))??;
+    }
+    let submit_time = start.elapsed();
+    let rejected = rejected.load(Ordering::Relaxed);
+    eprintln!(
+        "submitted in {:.2}s ({rejected} rejected); waiting for blocks...",
+        submit_time.as_secs_f64()
+    );
+    // Follow the chain until every accepted transaction is in a block.
+    let mut pending: HashMap<B256, Instant> =
+        std::mem::take(&mut *submitted_at.lock().expect("lock"));
+    let expected = pending.len() - rejected;
+    let mut latencies = Vec::with_capacity(expected);
+    let mut per_block = Vec::new();
+    let mut next_block = start_block + 1;
+    let mut last_inclusion = start;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while latencies.len() < expected {
+        if Instant::now() > deadline {
+            bail!(
+                "{} transactions still not included after 10 minutes",
+                expected - latencies.len()
+            );
+        }
+        let head = rpc.block_number()?;
+        if head < next_block {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        for number in next_block..=head {
+            let block = rpc.call("eth_getBlockByNumber", json!([format!("{number:#x}"), false]))?;
+            let now = Instant::now();
+            let mut count = 0;
+            for hash in block["transactions"].as_array().into_iter().flatten() {
+                let hash: B256 = serde_json::from_value(hash.clone())?;
+                if let Some(sent) = pending.remove(&hash) {
+                    latencies.push(now - sent);
+                    count += 1;
+                }
+            }
+            if count > 0 {
+                per_block.push(count);
+                last_inclusion = now;
+            }
+        }
+        next_block = head + 1;
+    }
+    let cpu = match (cpu_start, pid.and_then(process_usage)) {
+        (Some(a), Some((b, _, _))) => Some(b - a),
+        _ => None,
+    };
+    latencies.sort_unstable();
+    let included_time = (last_inclusion - start).as_secs_f64();
+    Ok(WriteResult {
+        mode,
+        submitted_per_s: o.transfers as f64 / submit_time.as_secs_f64(),
+        included_per_s: expected as f64 / included_time,
+        p50: percentile(&latencies, 0.50),
+        p90: percentile(&latencies, 0.90),
+        p99: percentile(&latencies, 0.99),
+        blocks: per_block.len(),
+        max_per_block: per_block.iter().copied().max().unwrap_or(0),
+        cpu,
+        rejected,
+    })
+}
+
+/// Runs `n` read requests made by `request` over `concurrency` HTTP workers; returns
+/// requests per second and the p50 / p99 latency.
+fn run_reads(
+    url: &str,
+    n: usize,
+    concurrency: usize,
+    request: Arc<dyn Fn(usize) -> Value + Send + Sync>,
+) -> eyre::Result<(f64, Duration, Duration)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (next, latencies, request, url) =
+            (next.clone(), latencies.clone(), request.clone(), url.to_owned());
+        workers.push(std::thread::spawn(move || -> eyre::Result<()> {
+            let rpc = RpcClient::new(url);
+            let mut mine = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    latencies.lock().expect("lock").extend(mine);
+                    return Ok(());
+                }
+                let t = Instant::now();
+                let answer = rpc.post(&request(i))?;
+                if answer.get("error").is_some() {
+                    bail!("read failed: {answer}");
+                }
+                mine.push(t.elapsed());
+            }
+        }));
+    }
+    for w in workers {
+        w.join().map_err(|_| eyre!("a worker panicked"))??;
+    }
+    let elapsed = start.elapsed();
+    let mut l = std::mem::take(&mut *latencies.lock().expect("lock"));
+    l.sort_unstable();
+    Ok((n as f64 / elapsed.as_secs_f64(), percentile(&l, 0.5), percentile(&l, 0.99)))
+}
+
+fn main() -> eyre::Result<()> {
+    let o = parse_options()?;
+    let (own, url) = match &o.rpc {
+        Some(url) => (None, url.clone()),
+        None => {
+            let (node, url) = start_node(&o)?;
+            (Some(node), url)
+        }
+    };
+    let pid = own.as_ref().map(|n| n.child.id());
+    let rpc = RpcClient::new(url.clone());
+    rpc.wait_for_block(1, Duration::from_secs(30))?;
+    eprintln!("node at {url}; deriving {} accounts...", o.accounts);
+    let keys: Vec<SecretKey> = (0..o.accounts).map(btcr_testkit::dev_key).collect();
+    let client_version = rpc.call("web3_clientVersion", json!([]))?;
+
+    let mut writes = Vec::new();
+    for mode in &o.modes {
+        writes.push(run_writes(&url, *mode, &o, &keys, pid)?);
+    }
+
+    // Reads: a token for eth_call and logs for eth_getLogs.
+    let owner = &keys[0];
+    let nonce =
+        quantity(&rpc.call("eth_getTransactionCount", json!([owner.address(), "pending"]))?)?;
+    let chain_id = quantity(&rpc.call("eth_chainId", json!([]))?)?;
+    let init = btcr_token_init_code("Load", "LOAD", U256::from(10u64).pow(U256::from(24)))?;
+    let mut deploy = TxBuilder::create(chain_id, nonce, init, 2_000_000);
+    deploy.max_fee_per_gas = 100_000_000_000;
+    let receipt =
+        rpc.wait_for_receipt(rpc.send_raw(&deploy.eip1559(owner))?, Duration::from_secs(60))?;
+    let token: Address = serde_json::from_value(receipt["contractAddress"].clone())?;
+    let head = rpc.block_number()?;
+    let addresses: Vec<Address> = keys.iter().map(SecretKey::address).collect();
+    let a = addresses.clone();
+    let balance: Arc<dyn Fn(usize) -> Value + Send + Sync> = Arc::new(
+        move |i| json!({ "jsonrpc": "2.0", "id": i, "method": "eth_getBalance", "params": [a[i % a.len()], "latest"] }),
+    );
+    let a = addresses.clone();
+    let call: Arc<dyn Fn(usize) -> Value + Send + Sync> = Arc::new(move |i| {
+        let data = Bytes::from(BtcrToken::balanceOfCall { account: a[i % a.len()] }.abi_encode());
+        json!({ "jsonrpc": "2.0", "id": i, "method": "eth_call", "params": [{ "to": token, "data": data }, "latest"] })
+    });
+    let logs: Arc<dyn Fn(usize) -> Value + Send + Sync> = Arc::new(
+        move |i| json!({ "jsonrpc": "2.0", "id": i, "method": "eth_getLogs", "params": [{ "fromBlock": format!("{:#x}", head.saturating_sub(100)), "toBlock": format!("{head:#x}"), "address": token }] }),
+    );
+    let mut reads = Vec::new();
+    for (name, request, n) in [
+        ("eth_getBalance", balance, o.reads),
+        ("eth_call balanceOf", call, o.reads),
+        ("eth_getLogs (100 blocks)", logs, o.reads / 10),
+    ] {
+        eprintln!("reads: {name}...");
+        reads.push((name, run_reads(&url, n.max(1), o.concurrency, request)?));
+    }
+    let usage = pid.and_then(process_usage);
+
+    println!();
+    println!(
+        "node: {client_version}   transfers: {}   accounts: {}   concurrency: {}",
+        o.transfers, o.accounts, o.concurrency
+    );
+    println!();
+    println!(
+        "| submit over | submitted/s | included/s | p50 | p90 | p99 | blocks | max tx/block | rejected | node CPU |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for w in &writes {
+        let mode = match w.mode {
+            Mode::Http => "HTTP single".to_owned(),
+            Mode::Batch => format!("HTTP batch of {}", o.batch),
+            Mode::Ws => "WebSocket".to_owned(),
+        };
+        let cpu = w.cpu.map_or("-".to_owned(), |c| format!("{c:.1} s"));
+        println!(
+            "| {mode} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {cpu} |",
+            w.submitted_per_s,
+            w.included_per_s,
+            ms(w.p50),
+            ms(w.p90),
+            ms(w.p99),
+            w.blocks,
+            w.max_per_block,
+            w.rejected
+        );
+    }
+    println!();
+    println!("| read | requests/s | p50 | p99 |");
+    println!("|---|---:|---:|---:|");
+    for (name, (rate, p50, p99)) in &reads {
+        println!("| {name} | {rate:.0} | {} | {} |", ms(*p50), ms(*p99));
+    }
+    if let Some((_, rss, peak)) = usage {
+        println!();
+        println!("node memory: RSS {} MiB now, {} MiB peak", rss / 1024, peak / 1024);
+    }
+    Ok(())
+}
