@@ -48,6 +48,9 @@ struct DevArgs {
     /// Balance of each funded account, in BTCR.
     #[arg(long, default_value_t = 10_000)]
     balance: u64,
+    /// Block gas limit of a new chain (a reopened --datadir keeps its own).
+    #[arg(long = "gas-limit", default_value_t = 30_000_000, value_parser = clap::value_parser!(u64).range(1_000_000..=10_000_000_000))]
+    gas_limit: u64,
     #[command(flatten)]
     rpc: RpcArgs,
 }
@@ -149,6 +152,7 @@ async fn run_dev(args: DevArgs) -> eyre::Result<()> {
         datadir: args.datadir,
         n_accounts: args.accounts,
         balance_btcr: args.balance,
+        gas_limit: args.gas_limit,
         rpc: args.rpc.config(),
     })?;
     let node = btcr_node::launch(setup.config.clone()).await?;

@@ -30,6 +30,8 @@ pub struct DevOptions {
     pub n_accounts: u32,
     /// Balance of each, in whole BTCR.
     pub balance_btcr: u64,
+    /// Block gas limit of a new chain.
+    pub gas_limit: u64,
     /// JSON-RPC settings.
     pub rpc: RpcConfig,
 }
@@ -92,7 +94,7 @@ pub fn prepare(options: DevOptions) -> eyre::Result<DevSetup> {
             timestamp_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
-            gas_limit: 30_000_000,
+            gas_limit: options.gas_limit,
             base_fee_per_gas: 1_000_000_000,
             block_time_ms: options.block_time.as_millis() as u64,
             poh: dev_poh(),
