@@ -91,11 +91,6 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The base fee of the block after `parent` (EIP-1559, Ethereum's parameters).
-pub fn next_base_fee(parent: &Header) -> u64 {
-    parent.next_base_fee()
-}
-
 fn fatal(e: impl std::fmt::Display) -> PipelineError {
     PipelineError::Fatal(e.to_string())
 }
@@ -135,7 +130,7 @@ impl Chain {
         let head = store.snapshot()?.head_header()?.expect("genesis was written above");
         let (new_heads, _) = broadcast::channel(NEW_HEADS_CAPACITY);
         let mut pool = TxPool::new(pool);
-        pool.on_block_committed([], u128::from(next_base_fee(&head)));
+        pool.on_block_committed([], u128::from(head.next_base_fee()));
         Ok(Self {
             store,
             genesis,
@@ -189,7 +184,7 @@ impl Chain {
             number,
             timestamp_ms,
             proposer,
-            base_fee: next_base_fee(parent),
+            base_fee: parent.next_base_fee(),
             gas_limit: self.genesis.gas_limit,
             prev_randao: parent.poh_end_hash,
         }
@@ -209,7 +204,7 @@ impl Chain {
             .account(&tx.sender)
             .map_err(|e| SubmitError(format!("node error: {e}")))?
             .unwrap_or_default();
-        let base_fee = u128::from(next_base_fee(&self.head.read()));
+        let base_fee = u128::from(self.head.read().next_base_fee());
         let hash = tx.hash;
         self.pool
             .lock()
@@ -449,7 +444,7 @@ impl BlockPipeline for Chain {
             })
             .map_err(|e| fatal(format!("committing block {}: {e}", executed.block.number())))?;
         let header = executed.block.header.clone();
-        let base_fee = u128::from(next_base_fee(&header));
+        let base_fee = u128::from(header.next_base_fee());
         let senders: Vec<(Address, SenderState)> = executed
             .root
             .changes

@@ -22,6 +22,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) backend: &'a dyn RpcBackend,
     pub(crate) config: &'a RpcConfig,
     pub(crate) filters: &'a Filters,
+    pub(crate) tips: &'a fees::TipCache,
     pub(crate) session: Option<&'a dyn Session>,
 }
 

@@ -1,6 +1,7 @@
 //! Fee suggestions: `eth_gasPrice`, `eth_maxPriorityFeePerGas`, `eth_feeHistory`.
 
 use alloy_consensus::Transaction as _;
+use alloy_primitives::B256;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,9 +20,26 @@ const MAX_HISTORY_BLOCKS: u64 = 1024;
 /// Most reward percentiles one `eth_feeHistory` asks for.
 const MAX_PERCENTILES: usize = 100;
 
+/// The last suggestion and the head it was computed at: wallets ask for fees before every
+/// transaction, and the answer only changes with the head.
+#[derive(Default)]
+pub(crate) struct TipCache(parking_lot::Mutex<Option<(B256, u128)>>);
+
 /// The priority fee to suggest: the median tip paid in the last blocks.
 fn suggested_tip(ctx: &Ctx<'_>) -> Result<u128, RpcError> {
-    let head = ctx.backend.head().map_err(RpcError::internal)?.number;
+    let header = ctx.backend.head().map_err(RpcError::internal)?;
+    let hash = header.hash();
+    if let Some((at, tip)) = *ctx.tips.0.lock()
+        && at == hash
+    {
+        return Ok(tip);
+    }
+    let tip = median_tip(ctx, header.number)?;
+    *ctx.tips.0.lock() = Some((hash, tip));
+    Ok(tip)
+}
+
+fn median_tip(ctx: &Ctx<'_>, head: u64) -> Result<u128, RpcError> {
     let mut tips = Vec::new();
     for number in head.saturating_sub(TIP_BLOCKS - 1)..=head {
         let Some(block) = ctx.backend.block(number).map_err(RpcError::internal)? else {

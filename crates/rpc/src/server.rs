@@ -17,7 +17,7 @@ use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::{RpcBackend, eth::Ctx, filters::Filters, jsonrpc, ws};
+use crate::{RpcBackend, eth::Ctx, fees::TipCache, filters::Filters, jsonrpc, ws};
 
 /// Server settings; every limit bounds what one client can make the node allocate.
 #[derive(Debug, Clone)]
@@ -92,6 +92,7 @@ struct AppState {
     backend: Arc<dyn RpcBackend>,
     config: Arc<RpcConfig>,
     filters: Arc<Filters>,
+    tips: Arc<TipCache>,
     connections: Arc<Semaphore>,
 }
 
@@ -111,6 +112,7 @@ impl RpcServer {
             connections: Arc::new(Semaphore::new(config.max_connections)),
             config: Arc::new(config.clone()),
             filters,
+            tips: Arc::new(TipCache::default()),
         };
         let app = Router::new()
             .route("/", post(handle_http).get(handle_ws))
@@ -155,6 +157,7 @@ async fn handle_http(State(state): State<AppState>, body: Bytes) -> Response {
             backend: state.backend.as_ref(),
             config: &state.config,
             filters: &state.filters,
+            tips: &state.tips,
             session: None,
         };
         jsonrpc::handle_body(&body, &ctx)
@@ -178,7 +181,7 @@ async fn handle_ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> 
     };
     let max = state.config.max_ws_message_bytes;
     upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
-        ws::serve(socket, state.backend, state.config, state.filters, permit)
+        ws::serve(socket, state.backend, state.config, state.filters, state.tips, permit)
     })
 }
 

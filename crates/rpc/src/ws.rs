@@ -22,6 +22,7 @@ use tokio::{
 use crate::{
     RpcBackend, RpcConfig, RpcError,
     eth::{Ctx, Params},
+    fees::TipCache,
     filters::Filters,
     format::header_json,
     jsonrpc, logs,
@@ -187,6 +188,7 @@ pub(crate) async fn serve(
     backend: Arc<dyn RpcBackend>,
     config: Arc<RpcConfig>,
     filters: Arc<Filters>,
+    tips: Arc<TipCache>,
     _permit: OwnedSemaphorePermit,
 ) {
     let (outbox, mut outgoing) = mpsc::channel::<String>(OUTBOX);
@@ -206,13 +208,14 @@ pub(crate) async fn serve(
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 };
-                let (backend, config, filters, session) =
-                    (backend.clone(), config.clone(), filters.clone(), session.clone());
+                let (backend, config, filters, tips, session) =
+                    (backend.clone(), config.clone(), filters.clone(), tips.clone(), session.clone());
                 let response = tokio::task::spawn_blocking(move || {
                     let ctx = Ctx {
                         backend: backend.as_ref(),
                         config: &config,
                         filters: &filters,
+                        tips: &tips,
                         session: Some(session.as_ref() as &dyn Session),
                     };
                     jsonrpc::handle_body(&body, &ctx)
