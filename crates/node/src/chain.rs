@@ -31,8 +31,6 @@ use tracing::{debug, warn};
 
 use crate::genesis_block;
 
-/// Most transactions taken from the pool per round of block building.
-const CANDIDATES_PER_ROUND: usize = 1024;
 /// Transactions mixed into PoH as one batch.
 const BATCH_SIZE: usize = 256;
 /// How far ahead of our clock a proposer's timestamp may be.
@@ -276,50 +274,57 @@ impl BlockPipeline for Chain {
 
         let mut executor = BlockExecutor::new(&snapshot, &ctx);
         let mut included: Vec<RecoveredTx> = Vec::new();
-        let mut seen: HashSet<B256> = HashSet::new();
+        // Per sender, the nonce after its last transaction in the block: the next view of the
+        // pool resumes there instead of walking past what the block already holds.
+        let mut next_nonce: HashMap<Address, u64> = HashMap::new();
         let mut skipped_senders: HashSet<Address> = HashSet::new();
         let mut batch_start = 0;
-        'slot: while Instant::now() < stop_at {
-            let candidates: Vec<RecoveredTx> = {
-                let pool = self.pool.lock();
-                pool.best(u128::from(ctx.base_fee))
-                    .filter(|tx| !seen.contains(&tx.hash) && !skipped_senders.contains(&tx.sender))
-                    .take(CANDIDATES_PER_ROUND)
-                    .collect()
-            };
-            if candidates.is_empty() {
-                std::thread::sleep(
-                    Duration::from_millis(5).min(stop_at.saturating_duration_since(Instant::now())),
-                );
-                continue;
-            }
-            for tx in candidates {
-                if skipped_senders.contains(&tx.sender) {
-                    continue;
+        'slot: while Instant::now() < stop_at && !poh.is_finished() {
+            // A view of what is pending now, taken under the lock and walked without it; once
+            // it is used up, the next one picks up what arrived meanwhile.
+            let mut candidates = self.pool.lock().best_after(u128::from(ctx.base_fee), |sender| {
+                if skipped_senders.contains(sender) {
+                    Some(u64::MAX)
+                } else {
+                    next_nonce.get(sender).copied()
                 }
+            });
+            let mut any = false;
+            while let Some(tx) = candidates.next() {
+                any = true;
                 match executor.execute(&tx) {
                     Ok(_) => {
-                        seen.insert(tx.hash);
+                        next_nonce.insert(tx.sender, tx.nonce().saturating_add(1));
                         included.push(tx);
                     }
                     Err(ExecError::Invalid(reason)) => {
                         debug!(target: "btcr::chain", hash = %tx.hash, %reason, "left out of block");
-                        seen.insert(tx.hash);
                         skipped_senders.insert(tx.sender);
+                        candidates.mark_invalid(tx.sender);
                     }
                     Err(ExecError::BlockFull { .. }) => break 'slot,
                     Err(e @ ExecError::Fatal(_)) => return Err(fatal(e)),
                 }
                 if included.len() - batch_start == BATCH_SIZE {
-                    record_batch(&poh, &included[batch_start..])?;
+                    if !record_batch(&poh, &included[batch_start..])? {
+                        break 'slot;
+                    }
                     batch_start = included.len();
                 }
                 if Instant::now() >= stop_at {
                     break 'slot;
                 }
             }
+            if !any {
+                std::thread::sleep(
+                    Duration::from_millis(5).min(stop_at.saturating_duration_since(Instant::now())),
+                );
+                continue;
+            }
             if included.len() > batch_start {
-                record_batch(&poh, &included[batch_start..])?;
+                if !record_batch(&poh, &included[batch_start..])? {
+                    break 'slot;
+                }
                 batch_start = included.len();
             }
         }
@@ -327,14 +332,30 @@ impl BlockPipeline for Chain {
             record_batch(&poh, &included[batch_start..])?;
         }
         let poh = poh.finish();
-        if poh.n_transactions() != included.len() as u64 {
-            return Err(fatal(format!(
-                "PoH mixed in {} of {} executed transactions",
-                poh.n_transactions(),
-                included.len()
-            )));
-        }
-        let outcome = executor.finish();
+        let recorded = usize::try_from(poh.n_transactions()).map_err(fatal)?;
+        let outcome = if recorded == included.len() {
+            executor.finish()
+        } else {
+            // The slot's last tick came before the last batches were mixed in (a starved
+            // thread, or a slot shortened by a slow commit). The block can only hold what the
+            // PoH holds: execute that prefix again on its own; the rest stays in the pool.
+            warn!(
+                target: "btcr::chain",
+                height,
+                recorded,
+                executed = included.len(),
+                "the PoH slot ended before every executed transaction was mixed in"
+            );
+            drop(executor);
+            included.truncate(recorded);
+            let mut executor = BlockExecutor::new(&snapshot, &ctx);
+            for tx in &included {
+                executor.execute(tx).map_err(|e| {
+                    fatal(format!("re-executing transaction {} of the block: {e}", tx.hash))
+                })?;
+            }
+            executor.finish()
+        };
         let executed = self.seal(&parent, &ctx, included, poh, &snapshot, outcome)?;
         let block = executed.block.clone();
         self.executed.lock().insert(block.hash(), executed);
@@ -463,13 +484,16 @@ impl BlockPipeline for Chain {
     }
 }
 
-fn record_batch(poh: &btcr_poh::PohSlotHandle, txs: &[RecoveredTx]) -> Result<(), PipelineError> {
+/// Queues executed transactions for the PoH; `false` when the slot has already ended (they
+/// will not be in this block).
+fn record_batch(poh: &btcr_poh::PohSlotHandle, txs: &[RecoveredTx]) -> Result<bool, PipelineError> {
     let hashes: Vec<B256> = txs.iter().map(|t| t.hash).collect();
     let n = u32::try_from(hashes.len()).map_err(fatal)?;
-    poh.record(batch_hash(&hashes), n).map_err(|e| {
-        warn!(target: "btcr::chain", error = %e, "PoH slot ended before a batch was recorded");
-        fatal(e)
-    })
+    match poh.record(batch_hash(&hashes), n) {
+        Ok(()) => Ok(true),
+        Err(btcr_poh::PohError::SlotFinished) => Ok(false),
+        Err(e) => Err(fatal(e)),
+    }
 }
 
 /// Recomputes the state root from the flat account and storage tables alone, ignoring the

@@ -24,4 +24,4 @@ mod ws;
 
 pub use backend::{NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError};
 pub use error::RpcError;
-pub use server::{RpcConfig, RpcServer, RpcServerHandle, default_cors_origins};
+pub use server::{RpcConfig, RpcServer, RpcServerHandle, default_cors_origins, default_workers};

@@ -11,11 +11,12 @@ use axum::{
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::post,
+    serve::ListenerExt,
 };
 use serde_json::json;
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::{RpcBackend, eth::Ctx, fees::TipCache, filters::Filters, jsonrpc, ws};
 
@@ -44,6 +45,10 @@ pub struct RpcConfig {
     pub max_logs: usize,
     /// Most accounts one `eth_call` may override.
     pub max_state_overrides: usize,
+    /// Most requests executed at once (reading the store, recovering signatures, running the
+    /// EVM); the others wait their turn. Keeping this near the number of cores keeps a flood
+    /// of requests from crowding block production off the CPU.
+    pub workers: usize,
     /// Browser origins allowed to call the server (`*` for any); requests without an
     /// `Origin` header (every non-browser client) are not affected.
     pub cors_origins: Vec<String>,
@@ -63,8 +68,66 @@ impl Default for RpcConfig {
             max_logs_block_range: 10_000,
             max_logs: 10_000,
             max_state_overrides: 256,
+            workers: default_workers(),
             cors_origins: default_cors_origins(),
         }
+    }
+}
+
+/// The number of cores this process may use.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs request handling off the async reactor, on [`RpcConfig::workers`] threads of its
+/// own. A worker that finishes a request takes the next queued one itself, without a round
+/// trip through the reactor. What waits in the queue is bounded through the connections:
+/// one request per HTTP connection, and per WebSocket connection a budget of request bytes
+/// (see `ws`); both kinds count against `max_connections`.
+#[derive(Clone)]
+pub(crate) struct Workers {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl Workers {
+    fn new(n: usize) -> std::io::Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..n.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new().name(format!("btcr-rpc-{i}")).spawn(move || {
+                loop {
+                    // The lock is held only while waiting for the next job. The queue is
+                    // closed (and the worker ends) once every `Workers` clone is dropped.
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    // A panicking request answers nothing (the caller sees `None`); the
+                    // worker lives on.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            })?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Queues `f` for a worker and waits for its result; `None` if it panicked or the
+    /// workers are gone.
+    pub(crate) async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> Option<R> {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            // The caller may have gone away (its connection closed); nothing to do then.
+            let _ = sender.send(f());
+        });
+        self.jobs.send(job).ok()?;
+        receiver.await.ok()
     }
 }
 
@@ -94,6 +157,7 @@ struct AppState {
     filters: Arc<Filters>,
     tips: Arc<TipCache>,
     connections: Arc<Semaphore>,
+    workers: Workers,
 }
 
 impl RpcServer {
@@ -110,6 +174,7 @@ impl RpcServer {
         let state = AppState {
             backend,
             connections: Arc::new(Semaphore::new(config.max_connections)),
+            workers: Workers::new(config.workers)?,
             config: Arc::new(config.clone()),
             filters,
             tips: Arc::new(TipCache::default()),
@@ -121,6 +186,12 @@ impl RpcServer {
             .with_state(state);
         info!(target: "btcr::rpc", %local_addr, "JSON-RPC listening (HTTP and WebSocket)");
         tokio::spawn(async move {
+            // Answers are small writes that must not wait for the peer's delayed ACK.
+            let listener = listener.tap_io(|stream| {
+                if let Err(e) = stream.set_nodelay(true) {
+                    debug!(target: "btcr::rpc", error = %e, "could not set TCP_NODELAY");
+                }
+            });
             let result = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { shutdown.cancelled().await })
                 .await;
@@ -150,28 +221,29 @@ async fn handle_http(State(state): State<AppState>, body: Bytes) -> Response {
     let Ok(permit) = state.connections.clone().try_acquire_owned() else {
         return too_many_connections(state.config.max_connections);
     };
-    // Requests read the store and run the EVM: blocking work, kept off the reactor.
-    let result = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let ctx = Ctx {
-            backend: state.backend.as_ref(),
-            config: &state.config,
-            filters: &state.filters,
-            tips: &state.tips,
-            session: None,
-        };
-        jsonrpc::handle_body(&body, &ctx)
-    })
-    .await;
+    let workers = state.workers.clone();
+    let result = workers
+        .run(move || {
+            let _permit = permit;
+            let ctx = Ctx {
+                backend: state.backend.as_ref(),
+                config: &state.config,
+                filters: &state.filters,
+                tips: &state.tips,
+                session: None,
+            };
+            jsonrpc::handle_body(&body, &ctx)
+        })
+        .await;
     match result {
-        Ok(Some(value)) => (
+        Some(Some(value)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
             serde_json::to_vec(&value).unwrap_or_default(),
         )
             .into_response(),
-        Ok(None) => StatusCode::NO_CONTENT.into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Some(None) => StatusCode::NO_CONTENT.into_response(),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 
@@ -181,7 +253,15 @@ async fn handle_ws(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> 
     };
     let max = state.config.max_ws_message_bytes;
     upgrade.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
-        ws::serve(socket, state.backend, state.config, state.filters, state.tips, permit)
+        ws::serve(
+            socket,
+            state.backend,
+            state.config,
+            state.filters,
+            state.tips,
+            state.workers,
+            permit,
+        )
     })
 }
 

@@ -1,6 +1,9 @@
 //! WebSocket sessions: JSON-RPC requests over one connection, plus `eth_subscribe` for
 //! `newHeads`, `logs` and `newPendingTransactions`.
 //!
+//! Requests on one connection run concurrently and are answered as they finish (clients
+//! match answers by id), up to a budget of request bytes in flight per connection.
+//!
 //! Each subscription is a task that forwards what it sees to the connection's outbox, a
 //! bounded channel the session writes to the socket. A client that reads too slowly fills
 //! the outbox; the subscription tasks then wait, and the chain's broadcast channels drop the
@@ -15,7 +18,7 @@ use axum::extract::ws::{Message, WebSocket};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::{
-    sync::{OwnedSemaphorePermit, broadcast::error::RecvError, mpsc},
+    sync::{OwnedSemaphorePermit, Semaphore, broadcast::error::RecvError, mpsc},
     task::AbortHandle,
 };
 
@@ -26,10 +29,14 @@ use crate::{
     filters::Filters,
     format::header_json,
     jsonrpc, logs,
+    server::Workers,
 };
 
-/// Notifications waiting to be written to one connection.
+/// Notifications and answers waiting to be written to one connection.
 const OUTBOX: usize = 1024;
+/// What a request counts against its connection's in-flight budget at the least, in bytes,
+/// so that tiny requests cannot pile up without bound.
+const MIN_REQUEST_COST: u32 = 4096;
 /// Most blocks a `logs` subscription reads to catch up after falling behind.
 const LOGS_CATCH_UP: u64 = 128;
 
@@ -189,6 +196,7 @@ pub(crate) async fn serve(
     config: Arc<RpcConfig>,
     filters: Arc<Filters>,
     tips: Arc<TipCache>,
+    workers: Workers,
     _permit: OwnedSemaphorePermit,
 ) {
     let (outbox, mut outgoing) = mpsc::channel::<String>(OUTBOX);
@@ -199,7 +207,12 @@ pub(crate) async fn serve(
         outbox,
         subscriptions: Mutex::new(Subscriptions::default()),
     });
-    loop {
+    // Requests run concurrently, each answering through the outbox when done (clients match
+    // answers by id). What they may hold at once is bounded by bytes, so a connection never
+    // holds more request data than one message of the largest size allowed.
+    let budget = u32::try_from(config.max_ws_message_bytes).unwrap_or(u32::MAX).max(1);
+    let in_flight = Arc::new(Semaphore::new(budget as usize));
+    'connection: loop {
         tokio::select! {
             incoming = socket.recv() => {
                 let body: Vec<u8> = match incoming {
@@ -208,23 +221,48 @@ pub(crate) async fn serve(
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 };
-                let (backend, config, filters, tips, session) =
-                    (backend.clone(), config.clone(), filters.clone(), tips.clone(), session.clone());
-                let response = tokio::task::spawn_blocking(move || {
-                    let ctx = Ctx {
-                        backend: backend.as_ref(),
-                        config: &config,
-                        filters: &filters,
-                        tips: &tips,
-                        session: Some(session.as_ref() as &dyn Session),
-                    };
-                    jsonrpc::handle_body(&body, &ctx)
-                })
-                .await;
-                let Ok(Some(response)) = response else { continue };
-                if socket.send(Message::Text(response.to_string().into())).await.is_err() {
-                    break;
-                }
+                let cost = u32::try_from(body.len()).unwrap_or(u32::MAX).max(MIN_REQUEST_COST).min(budget);
+                // While waiting for room, keep writing answers out: they are what frees it.
+                let permit = loop {
+                    tokio::select! {
+                        permit = in_flight.clone().acquire_many_owned(cost) => match permit {
+                            Ok(permit) => break permit,
+                            Err(_) => break 'connection,
+                        },
+                        Some(note) = outgoing.recv() => {
+                            if socket.send(Message::Text(note.into())).await.is_err() {
+                                break 'connection;
+                            }
+                        }
+                    }
+                };
+                let (backend, config, filters, tips, session, workers) = (
+                    backend.clone(),
+                    config.clone(),
+                    filters.clone(),
+                    tips.clone(),
+                    session.clone(),
+                    workers.clone(),
+                );
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let outbox = session.outbox.clone();
+                    let response = workers.run(move || {
+                        let ctx = Ctx {
+                            backend: backend.as_ref(),
+                            config: &config,
+                            filters: &filters,
+                            tips: &tips,
+                            session: Some(session.as_ref() as &dyn Session),
+                        };
+                        jsonrpc::handle_body(&body, &ctx)
+                    })
+                    .await;
+                    if let Some(Some(response)) = response {
+                        // The connection may have closed meanwhile; then nobody is waiting.
+                        let _ = outbox.send(response.to_string()).await;
+                    }
+                });
             }
             Some(note) = outgoing.recv() => {
                 if socket.send(Message::Text(note.into())).await.is_err() {

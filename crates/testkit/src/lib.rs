@@ -2,11 +2,13 @@
 //! can start, kill and restart, and the repository's compiled contracts.
 
 pub mod contracts;
+pub mod http;
 pub mod node;
 pub mod tx;
 pub mod ws;
 
 pub use btcr_wallet::rpc;
+pub use http::HttpConnection;
 pub use node::DevProcess;
 pub use rpc::RpcClient;
 pub use tx::{TxBuilder, dev_key};

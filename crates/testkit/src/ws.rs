@@ -29,6 +29,7 @@ impl WsClient {
             tungstenite::connect(url).wrap_err_with(|| format!("connecting to {url}"))?;
         if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
             stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+            stream.set_nodelay(true)?;
         }
         Ok(Self { socket, next_id: 1, notifications: VecDeque::new() })
     }

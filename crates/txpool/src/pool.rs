@@ -218,14 +218,32 @@ impl<T: PoolTransaction> TxPool<T> {
     /// [`BestTransactions::mark_invalid`] when a transaction fails, to skip the rest of its
     /// sender. Cost: O(pending) to build, O(log senders) per item.
     pub fn best(&self, base_fee: u128) -> BestTransactions<T> {
+        self.best_after(base_fee, |_| None)
+    }
+
+    /// Like [`best`](Self::best), but each sender's run starts at the nonce `next(sender)`
+    /// gives, where it gives one: a block builder that already holds a sender's lower nonces
+    /// takes a fresh view of the pool without walking past them again.
+    pub fn best_after(
+        &self,
+        base_fee: u128,
+        next: impl Fn(&Address) -> Option<u64>,
+    ) -> BestTransactions<T> {
         let mut txs = Vec::with_capacity(self.n_pending);
         let mut runs = Vec::new();
         for (&sender, sender_txs) in &self.senders {
-            if sender_txs.n_pending == 0 {
+            let from = next(&sender)
+                .map_or(sender_txs.committed_nonce, |n| n.max(sender_txs.committed_nonce));
+            if from >= sender_txs.pending_end() {
                 continue;
             }
             let start = txs.len();
-            txs.extend(sender_txs.pending_entries().map(|(_, e)| (Arc::clone(&e.tx), e.id)));
+            txs.extend(
+                sender_txs
+                    .txs
+                    .range(from..sender_txs.pending_end())
+                    .map(|(_, e)| (Arc::clone(&e.tx), e.id)),
+            );
             runs.push(SenderRun { sender, next: start, end: txs.len() });
         }
         BestTransactions::new(base_fee, txs, runs)

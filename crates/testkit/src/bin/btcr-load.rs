@@ -19,7 +19,7 @@ use std::{
     process::{Child, Command, Stdio},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -28,7 +28,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use btcr_crypto::SecretKey;
 use btcr_testkit::{
-    RpcClient, TxBuilder, WsClient,
+    HttpConnection, RpcClient, TxBuilder, WsClient,
     contracts::{BtcrToken, btcr_token_init_code},
     rpc::quantity,
 };
@@ -55,13 +55,14 @@ struct Options {
     concurrency: usize,
     modes: Vec<Mode>,
     batch: usize,
+    pipeline: usize,
     reads: usize,
     block_time: String,
     gas_limit: Option<String>,
 }
 
 const USAGE: &str = "usage: btcr-load [--rpc URL] [--btcr PATH] [--transfers N] [--accounts N] \
-[--concurrency N] [--mode http|batch|ws|all] [--batch N] [--reads N] [--block-time 1s] \
+[--concurrency N] [--mode http|batch|ws|all] [--batch N] [--pipeline N] [--reads N] [--block-time 1s] \
 [--gas-limit GAS]";
 
 fn parse_options() -> eyre::Result<Options> {
@@ -73,6 +74,7 @@ fn parse_options() -> eyre::Result<Options> {
         concurrency: 32,
         modes: vec![Mode::Http, Mode::Batch, Mode::Ws],
         batch: 100,
+        pipeline: 16,
         reads: 20_000,
         block_time: "1s".into(),
         gas_limit: None,
@@ -87,6 +89,7 @@ fn parse_options() -> eyre::Result<Options> {
             "--accounts" => o.accounts = value()?.parse()?,
             "--concurrency" => o.concurrency = value()?.parse()?,
             "--batch" => o.batch = value()?.parse()?,
+            "--pipeline" => o.pipeline = value()?.parse()?,
             "--reads" => o.reads = value()?.parse()?,
             "--block-time" => o.block_time = value()?,
             "--gas-limit" => o.gas_limit = Some(value()?),
@@ -106,8 +109,9 @@ fn parse_options() -> eyre::Result<Options> {
             other => bail!("unknown option {other}\n{USAGE}"),
         }
     }
-    if o.transfers == 0 || o.accounts == 0 || o.concurrency == 0 || o.batch == 0 {
-        bail!("--transfers, --accounts, --concurrency and --batch must be positive");
+    if o.transfers == 0 || o.accounts == 0 || o.concurrency == 0 || o.batch == 0 || o.pipeline == 0
+    {
+        bail!("--transfers, --accounts, --concurrency, --batch and --pipeline must be positive");
     }
     // The pool holds at most 64 transactions per sender: spread the load so that none is
     // refused for that.
@@ -235,6 +239,67 @@ fn presign(rpc: &RpcClient, keys: &[SecretKey], n: usize) -> eyre::Result<Vec<(B
     Ok(out)
 }
 
+/// One worker's connection to the node, in the form `mode` submits over.
+enum Submitter {
+    Http(HttpConnection),
+    Batch(HttpConnection),
+    Ws(WsClient),
+}
+
+impl Submitter {
+    fn connect(mode: Mode, url: &str) -> eyre::Result<Self> {
+        Ok(match mode {
+            Mode::Http => Self::Http(HttpConnection::connect(url)?),
+            Mode::Batch => Self::Batch(HttpConnection::connect(url)?),
+            Mode::Ws => Self::Ws(WsClient::connect(&url.replacen("http", "ws", 1))?),
+        })
+    }
+
+    /// Sends `raws` with `eth_sendRawTransaction`; returns each one's error message, if any.
+    /// Over WebSocket all requests go out before the first answer is read (pipelined).
+    fn send(&mut self, raws: &[&Bytes]) -> eyre::Result<Vec<Option<String>>> {
+        let request = |i: usize, raw: &Bytes| json!({ "jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw] });
+        let error_of = |answer: &Value| {
+            answer.get("error").map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+        };
+        match self {
+            Self::Http(http) => raws
+                .iter()
+                .enumerate()
+                .map(|(i, raw)| Ok(error_of(&http.post(&request(i, raw))?)))
+                .collect(),
+            Self::Batch(http) => {
+                let body = raws.iter().enumerate().map(|(i, raw)| request(i, raw)).collect();
+                let answers = http.post(&Value::Array(body))?;
+                let mut errors = vec![Some("no answer".to_owned()); raws.len()];
+                for answer in answers.as_array().into_iter().flatten() {
+                    if let Some(slot) =
+                        answer["id"].as_u64().and_then(|i| errors.get_mut(i as usize))
+                    {
+                        *slot = error_of(answer);
+                    }
+                }
+                Ok(errors)
+            }
+            Self::Ws(ws) => {
+                for (i, raw) in raws.iter().enumerate() {
+                    ws.send_text(request(i, raw).to_string())?;
+                }
+                let mut errors = vec![Some("no answer".to_owned()); raws.len()];
+                for _ in 0..raws.len() {
+                    let answer = ws.read()?;
+                    if let Some(slot) =
+                        answer["id"].as_u64().and_then(|i| errors.get_mut(i as usize))
+                    {
+                        *slot = error_of(&answer);
+                    }
+                }
+                Ok(errors)
+            }
+        }
+    }
+}
+
 fn run_writes(
     url: &str,
     mode: Mode,
@@ -252,46 +317,66 @@ fn run_writes(
     let next = Arc::new(AtomicUsize::new(0));
     let txs = Arc::new(txs);
     let start = Instant::now();
+    // Blocks are followed while the transactions go in, so that each latency ends when its
+    // block appears, not when the last submission is done.
+    let done = Arc::new(AtomicBool::new(false));
+    let follower = {
+        let (url, submitted_at, done, rejected) =
+            (url.to_owned(), submitted_at.clone(), done.clone(), rejected.clone());
+        let total = o.transfers;
+        std::thread::spawn(move || {
+            follow(&RpcClient::new(url), start_block, start, &submitted_at, &done, &rejected, total)
+        })
+    };
     eprintln!("submitting over {mode:?} with {} workers...", o.concurrency);
     let mut workers = Vec::new();
     for _ in 0..o.concurrency {
         let (txs, next, submitted_at, rejected, url) =
             (txs.clone(), next.clone(), submitted_at.clone(), rejected.clone(), url.to_owned());
-        let batch = if mode == Mode::Batch { o.batch } else { 1 };
+        let chunk_len = match mode {
+            Mode::Http => 1,
+            Mode::Batch => o.batch,
+            Mode::Ws => o.pipeline,
+        };
         workers.push(std::thread::spawn(move || -> eyre::Result<()> {
-            let rpc = RpcClient::new(url.clone());
-            let mut ws = if mode == Mode::Ws { Some(WsClient::connect(&url.replacen("http", "ws", 1))?) } else { None };
+            let mut submitter = Submitter::connect(mode, &url)?;
+            // Transactions the pool refused for being full, sent again after a pause: that is
+            // the node's back-pressure, and a client that wants them all in does the same.
+            let mut retry: Vec<usize> = Vec::new();
             loop {
-                let from = next.fetch_add(batch, Ordering::Relaxed);
-                if from >= txs.len() {
-                    return Ok(());
-                }
-                let chunk = &txs[from..(from + batch).min(txs.len())];
-                let now = Instant::now();
-                submitted_at.lock().expect("lock").extend(chunk.iter().map(|(h, _)| (*h, now)));
-                match (&mut ws, mode) {
-                    (Some(ws), _) => {
-                        for (_, raw) in chunk {
-                            if ws.call("eth_sendRawTransaction", json!([raw])).is_err() {
-                                rejected.fetch_add(1, Ordering::Relaxed);
-                            }
+                let chunk: Vec<usize> = if retry.is_empty() {
+                    let from = next.fetch_add(chunk_len, Ordering::Relaxed);
+                    if from >= txs.len() {
+                        return Ok(());
+                    }
+                    let chunk: Vec<usize> = (from..(from + chunk_len).min(txs.len())).collect();
+                    let now = Instant::now();
+                    submitted_at
+                        .lock()
+                        .expect("lock")
+                        .extend(chunk.iter().map(|&i| (txs[i].0, now)));
+                    chunk
+                } else {
+                    let keep = retry.len().saturating_sub(chunk_len);
+                    retry.split_off(keep)
+                };
+                let raws: Vec<&Bytes> = chunk.iter().map(|&i| &txs[i].1).collect();
+                let errors = submitter.send(&raws)?;
+                let mut full = false;
+                for (&i, error) in chunk.iter().zip(errors) {
+                    match error {
+                        None => {}
+                        Some(message) if message.contains("pool is full") => {
+                            full = true;
+                            retry.push(i);
                         }
-                    }
-                    (None, Mode::Batch) => {
-                        let body: Vec<Value> = chunk
-                            .iter()
-                            .enumerate()
-                            .map(|(i, (_, raw))| json!({ "jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw] }))
-                            .collect();
-                        let answers = rpc.post(&Value::Array(body))?;
-                        let failed = answers.as_array().map_or(chunk.len(), |a| a.iter().filter(|r| r.get("error").is_some()).count());
-                        rejected.fetch_add(failed, Ordering::Relaxed);
-                    }
-                    (None, _) => {
-                        if rpc.send_raw(&chunk[0].1).is_err() {
+                        Some(_) => {
                             rejected.fetch_add(1, Ordering::Relaxed);
                         }
                     }
+                }
+                if full {
+                    std::thread::sleep(Duration::from_millis(20));
                 }
             }
         }));
@@ -305,49 +390,9 @@ fn run_writes(
         "submitted in {:.2}s ({rejected} rejected); waiting for blocks...",
         submit_time.as_secs_f64()
     );
-    // Follow the chain until every accepted transaction is in a block.
-    let mut pending: HashMap<B256, Instant> =
-        std::mem::take(&mut *submitted_at.lock().expect("lock"));
-    let expected = pending.len() - rejected;
-    let mut latencies = Vec::with_capacity(expected);
-    let mut per_block = Vec::new();
-    let mut next_block = start_block + 1;
-    let mut last_inclusion = start;
-    let mut progress = Instant::now();
-    while latencies.len() < expected {
-        if progress.elapsed() > STALL {
-            // A rejected transaction leaves a nonce gap that strands its sender's later ones.
-            eprintln!(
-                "warning: {} accepted transactions were not included within {STALL:?} of the last \
-                 inclusion; the figures count the included ones",
-                expected - latencies.len()
-            );
-            break;
-        }
-        let head = rpc.block_number()?;
-        if head < next_block {
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
-        }
-        for number in next_block..=head {
-            let block = rpc.call("eth_getBlockByNumber", json!([format!("{number:#x}"), false]))?;
-            let now = Instant::now();
-            let mut count = 0;
-            for hash in block["transactions"].as_array().into_iter().flatten() {
-                let hash: B256 = serde_json::from_value(hash.clone())?;
-                if let Some(sent) = pending.remove(&hash) {
-                    latencies.push(now - sent);
-                    count += 1;
-                }
-            }
-            if count > 0 {
-                per_block.push(count);
-                last_inclusion = now;
-                progress = now;
-            }
-        }
-        next_block = head + 1;
-    }
+    done.store(true, Ordering::Relaxed);
+    let Inclusions { mut latencies, per_block, last_inclusion } =
+        follower.join().map_err(|_| eyre!("the block follower panicked"))??;
     let cpu = match (cpu_start, pid.and_then(process_usage)) {
         (Some(a), Some((b, _, _))) => Some(b - a),
         _ => None,
@@ -368,6 +413,73 @@ fn run_writes(
     })
 }
 
+/// What [`follow`] saw.
+struct Inclusions {
+    /// Submission to inclusion, one per included transaction.
+    latencies: Vec<Duration>,
+    /// Our transactions in each block that had any.
+    per_block: Vec<usize>,
+    /// When the last of them was seen in a block.
+    last_inclusion: Instant,
+}
+
+/// Follows the chain from `start_block` and takes each transaction that appears in a block
+/// out of `submitted`, until submission is `done` and all `total` but the `rejected` ones
+/// are in, or nothing new was included for [`STALL`].
+fn follow(
+    rpc: &RpcClient,
+    start_block: u64,
+    start: Instant,
+    submitted: &Mutex<HashMap<B256, Instant>>,
+    done: &AtomicBool,
+    rejected: &AtomicUsize,
+    total: usize,
+) -> eyre::Result<Inclusions> {
+    let mut latencies = Vec::with_capacity(total);
+    let mut per_block = Vec::new();
+    let mut next_block = start_block + 1;
+    let mut last_inclusion = start;
+    let mut progress = Instant::now();
+    loop {
+        let finished = done.load(Ordering::Relaxed);
+        let expected = total - rejected.load(Ordering::Relaxed);
+        if finished && latencies.len() >= expected {
+            break;
+        }
+        if finished && progress.elapsed() > STALL {
+            // A rejected transaction leaves a nonce gap that strands its sender's later ones.
+            eprintln!(
+                "warning: {} accepted transactions were not included within {STALL:?} of the last \
+                 inclusion; the figures count the included ones",
+                expected - latencies.len()
+            );
+            break;
+        }
+        let head = rpc.block_number()?;
+        if head < next_block {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        for number in next_block..=head {
+            let block = rpc.call("eth_getBlockByNumber", json!([format!("{number:#x}"), false]))?;
+            let now = Instant::now();
+            let hashes: Vec<B256> = serde_json::from_value(block["transactions"].clone())?;
+            let mut submitted = submitted.lock().expect("lock");
+            let before = latencies.len();
+            latencies
+                .extend(hashes.iter().filter_map(|h| submitted.remove(h)).map(|sent| now - sent));
+            let count = latencies.len() - before;
+            if count > 0 {
+                per_block.push(count);
+                last_inclusion = now;
+                progress = now;
+            }
+        }
+        next_block = head + 1;
+    }
+    Ok(Inclusions { latencies, per_block, last_inclusion })
+}
+
 /// Runs `n` read requests made by `request` over `concurrency` HTTP workers; returns
 /// requests per second and the p50 / p99 latency.
 fn run_reads(
@@ -384,7 +496,7 @@ fn run_reads(
         let (next, latencies, request, url) =
             (next.clone(), latencies.clone(), request.clone(), url.to_owned());
         workers.push(std::thread::spawn(move || -> eyre::Result<()> {
-            let rpc = RpcClient::new(url);
+            let mut http = HttpConnection::connect(&url)?;
             let mut mine = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -393,7 +505,7 @@ fn run_reads(
                     return Ok(());
                 }
                 let t = Instant::now();
-                let answer = rpc.post(&request(i))?;
+                let answer = http.post(&request(i))?;
                 if answer.get("error").is_some() {
                     bail!("read failed: {answer}");
                 }
@@ -481,7 +593,7 @@ fn main() -> eyre::Result<()> {
         let mode = match w.mode {
             Mode::Http => "HTTP single".to_owned(),
             Mode::Batch => format!("HTTP batch of {}", o.batch),
-            Mode::Ws => "WebSocket".to_owned(),
+            Mode::Ws => format!("WebSocket, {} in flight", o.pipeline),
         };
         let cpu = w.cpu.map_or("-".to_owned(), |c| format!("{c:.1} s"));
         println!(

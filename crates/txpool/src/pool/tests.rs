@@ -377,6 +377,27 @@ fn best_orders_by_tip_then_arrival_with_nonces_in_order() {
 }
 
 #[test]
+fn best_after_starts_each_sender_past_the_nonces_a_builder_already_holds() {
+    let mut pool = pool();
+    let a: Vec<MockTx> = (0..3).map(|n| tx(1, n, 100, 9)).collect();
+    let b: Vec<MockTx> = (0..2).map(|n| tx(2, n, 100, 5)).collect();
+    let c0 = tx(3, 0, 100, 1);
+    for t in a.iter().chain(&b).chain([&c0]) {
+        add(&mut pool, t).unwrap();
+    }
+    let next = |sender: &Address| match sender.0[19] {
+        1 => Some(2),
+        2 => Some(7),
+        _ => None,
+    };
+    // a resumes at nonce 2, b is done (nonce 7 is past its run), c starts from its first.
+    assert_eq!(hashes(pool.best_after(10, next)), vec![a[2].hash, c0.hash]);
+    // Nothing held: the same as best.
+    assert_eq!(hashes(pool.best_after(10, |_| None)), hashes(pool.best(10)));
+    pool.assert_consistent();
+}
+
+#[test]
 fn best_skips_a_sender_below_the_base_fee_and_its_later_nonces() {
     let mut pool = pool();
     let a0 = tx(1, 0, 15, 1);
