@@ -3,6 +3,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
+    sync::Arc,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -166,7 +167,7 @@ impl Chain {
         (pool.pending_count(), pool.queued_count())
     }
 
-    fn snapshot(&self) -> Result<Snapshot, PipelineError> {
+    fn snapshot(&self) -> Result<Arc<Snapshot>, PipelineError> {
         self.store.snapshot().map_err(fatal)
     }
 
@@ -272,7 +273,7 @@ impl BlockPipeline for Chain {
         // Stop executing a little before the deadline so that the last ticks and sealing fit.
         let stop_at = deadline.checked_sub(slot / 10).unwrap_or(deadline);
 
-        let mut executor = BlockExecutor::new(&snapshot, &ctx);
+        let mut executor = BlockExecutor::new(&*snapshot, &ctx);
         let mut included: Vec<RecoveredTx> = Vec::new();
         // Per sender, the nonce after its last transaction in the block: the next view of the
         // pool resumes there instead of walking past what the block already holds.
@@ -348,7 +349,7 @@ impl BlockPipeline for Chain {
             );
             drop(executor);
             included.truncate(recorded);
-            let mut executor = BlockExecutor::new(&snapshot, &ctx);
+            let mut executor = BlockExecutor::new(&*snapshot, &ctx);
             for tx in &included {
                 executor.execute(tx).map_err(|e| {
                     fatal(format!("re-executing transaction {} of the block: {e}", tx.hash))
@@ -404,7 +405,7 @@ impl BlockPipeline for Chain {
             return Err(invalid("PoH end hash or tick count differs from the header".into()));
         }
         let ctx = self.block_context(&parent, header.number, header.timestamp_ms, header.proposer);
-        let mut executor = BlockExecutor::new(&snapshot, &ctx);
+        let mut executor = BlockExecutor::new(&*snapshot, &ctx);
         for (i, tx) in transactions.iter().enumerate() {
             executor.execute(tx).map_err(|e| match e {
                 ExecError::Fatal(m) => fatal(m),
@@ -540,7 +541,7 @@ impl Chain {
     }
 
     /// A snapshot and the head header it holds.
-    fn head_snapshot(&self) -> Result<(Snapshot, Header), String> {
+    fn head_snapshot(&self) -> Result<(Arc<Snapshot>, Header), String> {
         let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
         let head = snapshot
             .head_header()
@@ -605,7 +606,7 @@ impl RpcBackend for Chain {
 
     fn proof(&self, address: &Address, slots: &[U256]) -> Result<AccountProof, String> {
         let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
-        account_proof(&snapshot, *address, slots).map_err(|e| e.to_string())
+        account_proof(&*snapshot, *address, slots).map_err(|e| e.to_string())
     }
 
     fn call(
@@ -615,7 +616,7 @@ impl RpcBackend for Chain {
         gas_cap: u64,
     ) -> Result<CallOutcome, CallError> {
         let (snapshot, head) = self.head_snapshot().map_err(CallError::Fatal)?;
-        simulate(&snapshot, &self.call_context(&head), request, overrides, gas_cap)
+        simulate(&*snapshot, &self.call_context(&head), request, overrides, gas_cap)
     }
 
     fn estimate_gas(
@@ -625,7 +626,7 @@ impl RpcBackend for Chain {
         gas_cap: u64,
     ) -> Result<u64, Result<CallOutcome, CallError>> {
         let (snapshot, head) = self.head_snapshot().map_err(|e| Err(CallError::Fatal(e)))?;
-        estimate_gas(&snapshot, &self.call_context(&head), request, overrides, gas_cap)
+        estimate_gas(&*snapshot, &self.call_context(&head), request, overrides, gas_cap)
     }
 
     fn create_access_list(
@@ -635,7 +636,7 @@ impl RpcBackend for Chain {
         gas_cap: u64,
     ) -> Result<(AccessList, CallOutcome), CallError> {
         let (snapshot, head) = self.head_snapshot().map_err(CallError::Fatal)?;
-        create_access_list(&snapshot, &self.call_context(&head), request, overrides, gas_cap)
+        create_access_list(&*snapshot, &self.call_context(&head), request, overrides, gas_cap)
     }
 
     fn pending_nonce(&self, address: &Address) -> Option<u64> {

@@ -7,6 +7,34 @@ use crate::{
     eth::{self, Ctx, Params},
 };
 
+/// Methods that read a bounded amount of state with no EVM and no scan: a single request for
+/// one of them is cheaper to answer where it arrived than to hand to a worker thread.
+const QUICK_METHODS: &[&str] = &[
+    "eth_blockNumber",
+    "eth_chainId",
+    "eth_getBalance",
+    "eth_getCode",
+    "eth_getStorageAt",
+    "eth_getTransactionCount",
+    "eth_syncing",
+    "net_listening",
+    "net_peerCount",
+    "net_version",
+    "web3_clientVersion",
+];
+
+/// Whether `body` is one small request (not a batch) for a [`QUICK_METHODS`] method.
+pub(crate) fn is_quick(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Peek<'a> {
+        #[serde(borrow)]
+        method: Option<&'a str>,
+    }
+    body.len() <= 1024
+        && serde_json::from_slice::<Peek<'_>>(body)
+            .is_ok_and(|p| p.method.is_some_and(|m| QUICK_METHODS.contains(&m)))
+}
+
 /// Handles one HTTP body; `None` when nothing is to be sent back (only notifications).
 pub(crate) fn handle_body(body: &[u8], ctx: &Ctx<'_>) -> Option<Value> {
     let max_batch = ctx.config.max_batch;

@@ -115,6 +115,16 @@ impl Workers {
         Ok(Self { jobs })
     }
 
+    /// Runs `f`, which handles one request: right here when `quick` (see
+    /// [`jsonrpc::is_quick`]), else on a worker.
+    pub(crate) async fn handle<R: Send + 'static>(
+        &self,
+        quick: bool,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> Option<R> {
+        if quick { Some(f()) } else { self.run(f).await }
+    }
+
     /// Queues `f` for a worker and waits for its result; `None` if it panicked or the
     /// workers are gone.
     pub(crate) async fn run<R: Send + 'static>(
@@ -222,8 +232,9 @@ async fn handle_http(State(state): State<AppState>, body: Bytes) -> Response {
         return too_many_connections(state.config.max_connections);
     };
     let workers = state.workers.clone();
+    let quick = jsonrpc::is_quick(&body);
     let result = workers
-        .run(move || {
+        .handle(quick, move || {
             let _permit = permit;
             let ctx = Ctx {
                 backend: state.backend.as_ref(),

@@ -247,7 +247,8 @@ pub(crate) async fn serve(
                 tokio::spawn(async move {
                     let _permit = permit;
                     let outbox = session.outbox.clone();
-                    let response = workers.run(move || {
+                    let quick = jsonrpc::is_quick(&body);
+                    let response = workers.handle(quick, move || {
                         let ctx = Ctx {
                             backend: backend.as_ref(),
                             config: &config,

@@ -63,7 +63,7 @@ fn populated(n: u64) -> (tempfile::TempDir, ChainStore) {
     let store = ChainStore::open_with(dir.path(), &config).expect("open store");
     let snapshot = store.snapshot().expect("snapshot");
     let root =
-        compute_state_root(&snapshot, changes((0..n).map(|i| (address(i), account(i + 1, 0)))))
+        compute_state_root(&*snapshot, changes((0..n).map(|i| (address(i), account(i + 1, 0)))))
             .expect("genesis root");
     let block =
         Block { header: header(0, B256::ZERO, root.state_root), body: BlockBody::default() };
@@ -91,7 +91,7 @@ fn bench_state_root_store(c: &mut Criterion) {
             b.iter_batched(
                 || random_changes(&mut rng, n),
                 |changes| {
-                    let out = compute_state_root(&snapshot, changes).expect("root");
+                    let out = compute_state_root(&*snapshot, changes).expect("root");
                     black_box((out.state_root, out.node_writes.len()))
                 },
                 criterion::BatchSize::SmallInput,
@@ -136,7 +136,7 @@ fn bench_block_state_update(c: &mut Criterion) {
                 || random_changes(&mut rng, n),
                 |changes| {
                     let snapshot = store.snapshot().expect("snapshot");
-                    let out = compute_state_root(&snapshot, changes).expect("root");
+                    let out = compute_state_root(&*snapshot, changes).expect("root");
                     let block = Block {
                         header: header(parent.number + 1, parent.hash(), out.state_root),
                         body: BlockBody::default(),

@@ -2,6 +2,8 @@
 
 use std::{path::Path, sync::Arc};
 
+use parking_lot::RwLock;
+
 use alloy_primitives::B256;
 use btcr_primitives::{Block, CommitCertificate, ReceiptEnvelope, StateChanges};
 use btcr_trie::{NodeCache, NodeKey, NodeReader, NodeWrites, Page, PageWrites, TreeId, TrieError};
@@ -53,6 +55,9 @@ pub struct ChainStore {
     db: Arc<Database>,
     /// Nodes of the account tree at the head, shared with every snapshot of the head.
     node_cache: Arc<NodeCache>,
+    /// A read view of the latest commit, replaced by each commit: readers share it instead
+    /// of each opening a read transaction and its tables.
+    latest: Arc<RwLock<Arc<Snapshot>>>,
 }
 
 impl std::fmt::Debug for ChainStore {
@@ -104,16 +109,17 @@ impl ChainStore {
         }
         txn.commit()?;
         let node_cache = Arc::new(NodeCache::new(TreeId::ACCOUNTS, config.node_cache_pages));
-        let store = Self { db: Arc::new(db), node_cache };
-        if let Some(head) = store.snapshot()?.head_number() {
-            store.node_cache.advance(&PageWrites::default(), head);
+        let latest = Snapshot::new(db.begin_read()?, node_cache.clone())?;
+        if let Some(head) = latest.head_number() {
+            node_cache.advance(&PageWrites::default(), head);
         }
-        Ok(store)
+        Ok(Self { db: Arc::new(db), node_cache, latest: Arc::new(RwLock::new(Arc::new(latest))) })
     }
 
-    /// A consistent read view of the latest committed block and state.
-    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        Snapshot::new(self.db.begin_read()?, self.node_cache.clone())
+    /// A consistent read view of the latest committed block and state. Views are shared:
+    /// this is cheap, and a view stays valid (and unchanged) however long it is held.
+    pub fn snapshot(&self) -> Result<Arc<Snapshot>, StoreError> {
+        Ok(self.latest.read().clone())
     }
 
     /// Writes a decided block, its receipts, state changes and tree nodes, and moves the head
@@ -182,6 +188,8 @@ impl ChainStore {
         let pages = write_pages(&txn, commit.node_writes)?;
         txn.commit()?;
         self.node_cache.advance(&pages, number);
+        let latest = Snapshot::new(self.db.begin_read()?, self.node_cache.clone())?;
+        *self.latest.write() = Arc::new(latest);
         Ok(())
     }
 }

@@ -227,7 +227,7 @@ fn account_and_storage_proofs_verify_against_the_committed_root() {
     );
     let empty_slot = U256::from(12345);
     let proof =
-        btcr_execution::account_proof(&snapshot, token, &[holder_slot, empty_slot, U256::from(2)])
+        btcr_execution::account_proof(&*snapshot, token, &[holder_slot, empty_slot, U256::from(2)])
             .unwrap();
     let account = proof.account.expect("the token exists");
     assert!(account.has_code());
@@ -247,12 +247,12 @@ fn account_and_storage_proofs_verify_against_the_committed_root() {
 
     // Absent accounts are provable too.
     let nobody =
-        btcr_execution::account_proof(&snapshot, Address::repeat_byte(0xee), &[U256::ZERO])
+        btcr_execution::account_proof(&*snapshot, Address::repeat_byte(0xee), &[U256::ZERO])
             .unwrap();
     assert!(nobody.account.is_none());
     nobody.verify(root).unwrap();
     // An EOA with balance.
-    let eoa = btcr_execution::account_proof(&snapshot, dev_key(0).address(), &[]).unwrap();
+    let eoa = btcr_execution::account_proof(&*snapshot, dev_key(0).address(), &[]).unwrap();
     assert_eq!(eoa.account.unwrap().nonce, 10);
     eoa.verify(root).unwrap();
 }
@@ -290,7 +290,7 @@ fn a_contract_touched_without_storage_writes_keeps_its_storage_root() {
     assert!(receipts[0].status(), "the no-op transfer succeeds");
     let head = a.chain.head_header();
     assert_eq!(recompute_state_root(&snapshot).unwrap(), head.state_root);
-    let proof = btcr_execution::account_proof(&snapshot, token, &[U256::from(2)]).unwrap();
+    let proof = btcr_execution::account_proof(&*snapshot, token, &[U256::from(2)]).unwrap();
     assert_ne!(proof.account.unwrap().storage_root, B256::ZERO);
     assert_eq!(proof.storage[0].value, U256::from(1_000_000u64));
     proof.verify(head.state_root).unwrap();

@@ -202,6 +202,9 @@ struct WriteResult {
     mode: Mode,
     submitted_per_s: f64,
     included_per_s: f64,
+    /// Included per second between the first and the last block that had any: the chain's
+    /// rate while loaded, without the wait for the first block and the last one.
+    sustained_per_s: Option<f64>,
     p50: Duration,
     p90: Duration,
     p99: Duration,
@@ -391,7 +394,7 @@ fn run_writes(
         submit_time.as_secs_f64()
     );
     done.store(true, Ordering::Relaxed);
-    let Inclusions { mut latencies, per_block, last_inclusion } =
+    let Inclusions { mut latencies, per_block, first_inclusion, last_inclusion } =
         follower.join().map_err(|_| eyre!("the block follower panicked"))??;
     let cpu = match (cpu_start, pid.and_then(process_usage)) {
         (Some(a), Some((b, _, _))) => Some(b - a),
@@ -403,6 +406,9 @@ fn run_writes(
         mode,
         submitted_per_s: o.transfers as f64 / submit_time.as_secs_f64(),
         included_per_s: latencies.len() as f64 / included_time,
+        sustained_per_s: first_inclusion.filter(|_| per_block.len() > 1).map(|first| {
+            (latencies.len() - per_block[0]) as f64 / (last_inclusion - first).as_secs_f64()
+        }),
         p50: percentile(&latencies, 0.50),
         p90: percentile(&latencies, 0.90),
         p99: percentile(&latencies, 0.99),
@@ -419,7 +425,8 @@ struct Inclusions {
     latencies: Vec<Duration>,
     /// Our transactions in each block that had any.
     per_block: Vec<usize>,
-    /// When the last of them was seen in a block.
+    /// When the first and the last of them were seen in a block.
+    first_inclusion: Option<Instant>,
     last_inclusion: Instant,
 }
 
@@ -439,6 +446,7 @@ fn follow(
     let mut per_block = Vec::new();
     let mut next_block = start_block + 1;
     let mut last_inclusion = start;
+    let mut first_inclusion = None;
     let mut progress = Instant::now();
     loop {
         let finished = done.load(Ordering::Relaxed);
@@ -471,13 +479,14 @@ fn follow(
             let count = latencies.len() - before;
             if count > 0 {
                 per_block.push(count);
+                first_inclusion.get_or_insert(now);
                 last_inclusion = now;
                 progress = now;
             }
         }
         next_block = head + 1;
     }
-    Ok(Inclusions { latencies, per_block, last_inclusion })
+    Ok(Inclusions { latencies, per_block, first_inclusion, last_inclusion })
 }
 
 /// Runs `n` read requests made by `request` over `concurrency` HTTP workers; returns
@@ -586,18 +595,21 @@ fn main() -> eyre::Result<()> {
     );
     println!();
     println!(
-        "| submit over | submitted/s | included/s | p50 | p90 | p99 | blocks | max tx/block | rejected | node CPU |"
+        "| submit over | submitted/s | included/s | sustained/s | p50 | p90 | p99 | blocks | max tx/block | rejected | node CPU |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for w in &writes {
         let mode = match w.mode {
             Mode::Http => "HTTP single".to_owned(),
             Mode::Batch => format!("HTTP batch of {}", o.batch),
             Mode::Ws => format!("WebSocket, {} in flight", o.pipeline),
         };
-        let cpu = w.cpu.map_or("-".to_owned(), |c| format!("{c:.1} s"));
+        let cpu = w.cpu.map_or("-".to_owned(), |c| {
+            format!("{c:.1} s, {:.0} µs/tx", c * 1e6 / o.transfers as f64)
+        });
+        let sustained = w.sustained_per_s.map_or("-".to_owned(), |r| format!("{r:.0}"));
         println!(
-            "| {mode} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {cpu} |",
+            "| {mode} | {:.0} | {:.0} | {sustained} | {} | {} | {} | {} | {} | {} | {cpu} |",
             w.submitted_per_s,
             w.included_per_s,
             ms(w.p50),
