@@ -13,6 +13,7 @@
 //! commits it with a certificate holding its own signature. The BFT engine for many
 //! validators implements the same loop on top of the same pipeline.
 
+pub mod bft;
 mod single;
 
 pub use single::{EngineConfig, EngineHandle, SingleValidatorEngine};

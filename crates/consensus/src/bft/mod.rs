@@ -1,0 +1,11 @@
+//! The BFT engine for many validators, on Malachite. This is the only module in the
+//! workspace that imports it; the rest of the node sees [`crate::BlockPipeline`].
+//!
+//! Built in steps: [`context`] holds BTCR's consensus types and how they are signed.
+
+pub mod context;
+
+pub use context::{
+    BftSignature, BlockId, BtcrContext, Height, Proposal, ProposalPart, Scheme, Validator,
+    ValidatorAddress, ValidatorKey, ValidatorPrivateKey, ValidatorSet, ValidatorSetError, Vote,
+};
