@@ -224,11 +224,7 @@ pub struct Proposal {
 impl Proposal {
     /// The bytes a proposer signs.
     pub fn sign_bytes(&self, chain_id: u64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(96);
-        out.extend_from_slice(b"btcr/bft/proposal");
-        out.extend_from_slice(&chain_id.to_be_bytes());
-        out.extend_from_slice(&self.height.0.to_be_bytes());
-        out.extend_from_slice(&self.round.as_i64().to_be_bytes());
+        let mut out = sign_bytes_start(b"btcr/bft/proposal", chain_id, self.height, self.round);
         out.extend_from_slice(self.value.0.as_slice());
         out.extend_from_slice(&self.pol_round.as_i64().to_be_bytes());
         out.extend_from_slice(self.validator_address.0.as_slice());
@@ -260,6 +256,19 @@ impl bft::Proposal<BtcrContext> for Proposal {
     fn validator_address(&self) -> &ValidatorAddress {
         &self.validator_address
     }
+}
+
+/// The start of every signed consensus message: its kind (tags differ in content and end
+/// with a separator, so no tag is a prefix of another's encoding), the chain, the height and
+/// the round.
+fn sign_bytes_start(tag: &[u8], chain_id: u64, height: Height, round: Round) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(tag);
+    out.push(0);
+    out.extend_from_slice(&chain_id.to_be_bytes());
+    out.extend_from_slice(&height.0.to_be_bytes());
+    out.extend_from_slice(&round.as_i64().to_be_bytes());
+    out
 }
 
 /// A piece of a proposed block as it streams to the other validators: a header saying
@@ -312,17 +321,25 @@ pub struct Vote {
 }
 
 impl Vote {
+    /// A vote without an extension.
+    pub fn new(
+        vote_type: VoteType,
+        height: Height,
+        round: Round,
+        value: NilOrVal<B256>,
+        validator_address: ValidatorAddress,
+    ) -> Self {
+        Self { vote_type, height, round, value, validator_address, extension: None }
+    }
+
     /// The bytes a validator signs. Two different votes of one validator at one height and
     /// round always differ here, which is what makes a double vote provable.
     pub fn sign_bytes(&self, chain_id: u64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(96);
-        out.extend_from_slice(match self.vote_type {
-            VoteType::Prevote => b"btcr/bft/prevote__",
+        let tag: &[u8] = match self.vote_type {
+            VoteType::Prevote => b"btcr/bft/prevote",
             VoteType::Precommit => b"btcr/bft/precommit",
-        });
-        out.extend_from_slice(&chain_id.to_be_bytes());
-        out.extend_from_slice(&self.height.0.to_be_bytes());
-        out.extend_from_slice(&self.round.as_i64().to_be_bytes());
+        };
+        let mut out = sign_bytes_start(tag, chain_id, self.height, self.round);
         match &self.value {
             NilOrVal::Nil => out.push(0),
             NilOrVal::Val(hash) => {
@@ -420,14 +437,7 @@ impl bft::Context for BtcrContext {
         value_id: NilOrVal<B256>,
         address: ValidatorAddress,
     ) -> Vote {
-        Vote {
-            vote_type: VoteType::Prevote,
-            height,
-            round,
-            value: value_id,
-            validator_address: address,
-            extension: None,
-        }
+        Vote::new(VoteType::Prevote, height, round, value_id, address)
     }
 
     fn new_precommit(
@@ -437,14 +447,7 @@ impl bft::Context for BtcrContext {
         value_id: NilOrVal<B256>,
         address: ValidatorAddress,
     ) -> Vote {
-        Vote {
-            vote_type: VoteType::Precommit,
-            height,
-            round,
-            value: value_id,
-            validator_address: address,
-            extension: None,
-        }
+        Vote::new(VoteType::Precommit, height, round, value_id, address)
     }
 }
 
