@@ -45,28 +45,27 @@ wait_for_rpc() {
 
 load() { echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
+# Measures the peer just started in the background on port $1, then stops it.
+measure_peer() {
+  local pid=$!
+  pids+=("$pid")
+  wait_for_rpc "$1"
+  load
+  "$target/release/btcr-load" --rpc "http://127.0.0.1:$1" "${args[@]}"
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+
 echo "== anvil"
-port=18545
 "$anvil" --block-time 1 --accounts "$accounts" --balance 1000000 --gas-limit 1000000000 \
-  --port "$port" --silent &
-pids+=($!)
-wait_for_rpc "$port"
-load
-"$target/release/btcr-load" --rpc "http://127.0.0.1:$port" "${args[@]}"
-kill "${pids[-1]}"
-wait "${pids[-1]}" 2>/dev/null || true
+  --port 18545 --silent &
+measure_peer 18545
 
 echo "== hardhat (deriving $accounts accounts takes a minute)"
-port=18546
 # Hardhat prints every request; that is how it runs, but nobody reads it here.
-(cd bench/peers && exec "$node22/node" node_modules/hardhat/dist/src/cli.js node --port "$port") \
+(cd bench/peers && exec "$node22/node" node_modules/hardhat/dist/src/cli.js node --port 18546) \
   > /dev/null 2>&1 &
-pids+=($!)
-wait_for_rpc "$port"
-load
-"$target/release/btcr-load" --rpc "http://127.0.0.1:$port" "${args[@]}"
-kill "${pids[-1]}"
-wait "${pids[-1]}" 2>/dev/null || true
+measure_peer 18546
 
 echo "== btcr"
 load

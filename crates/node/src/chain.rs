@@ -330,6 +330,7 @@ impl BlockPipeline for Chain {
             }
         }
         if included.len() > batch_start {
+            // If the slot has ended, these are simply not mixed in: the count below says so.
             record_batch(&poh, &included[batch_start..])?;
         }
         let poh = poh.finish();

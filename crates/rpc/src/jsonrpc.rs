@@ -23,25 +23,40 @@ const QUICK_METHODS: &[&str] = &[
     "web3_clientVersion",
 ];
 
-/// Whether `body` is one small request (not a batch) for a [`QUICK_METHODS`] method.
-pub(crate) fn is_quick(body: &[u8]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Peek<'a> {
-        #[serde(borrow)]
-        method: Option<&'a str>,
+/// Bodies up to this size are parsed where they arrive: one small request.
+const SMALL_BODY: usize = 1024;
+
+/// `body` parsed, if it is small and valid JSON: parsed once, it can both decide where the
+/// request is handled ([`is_quick`]) and be handled ([`handle`]).
+pub(crate) fn parse_small(body: &[u8]) -> Option<Value> {
+    (body.len() <= SMALL_BODY).then(|| serde_json::from_slice(body).ok()).flatten()
+}
+
+/// Whether `request` is one request (not a batch) for a [`QUICK_METHODS`] method.
+pub(crate) fn is_quick(request: &Value) -> bool {
+    request.get("method").and_then(Value::as_str).is_some_and(|m| QUICK_METHODS.contains(&m))
+}
+
+/// Handles one body, or its parsed form when [`parse_small`] gave one; `None` when nothing
+/// is to be sent back (only notifications).
+pub(crate) fn handle(parsed: Option<Value>, body: &[u8], ctx: &Ctx<'_>) -> Option<Value> {
+    match parsed {
+        Some(value) => handle_value(value, ctx),
+        None => handle_body(body, ctx),
     }
-    body.len() <= 1024
-        && serde_json::from_slice::<Peek<'_>>(body)
-            .is_ok_and(|p| p.method.is_some_and(|m| QUICK_METHODS.contains(&m)))
 }
 
 /// Handles one HTTP body; `None` when nothing is to be sent back (only notifications).
-pub(crate) fn handle_body(body: &[u8], ctx: &Ctx<'_>) -> Option<Value> {
+fn handle_body(body: &[u8], ctx: &Ctx<'_>) -> Option<Value> {
+    match serde_json::from_slice(body) {
+        Ok(value) => handle_value(value, ctx),
+        Err(e) => Some(error_response(Value::Null, &RpcError::parse_error(e))),
+    }
+}
+
+/// Handles one parsed body: a request or a batch.
+fn handle_value(value: Value, ctx: &Ctx<'_>) -> Option<Value> {
     let max_batch = ctx.config.max_batch;
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => return Some(error_response(Value::Null, &RpcError::parse_error(e))),
-    };
     match value {
         Value::Array(items) => {
             if items.is_empty() {

@@ -232,7 +232,8 @@ async fn handle_http(State(state): State<AppState>, body: Bytes) -> Response {
         return too_many_connections(state.config.max_connections);
     };
     let workers = state.workers.clone();
-    let quick = jsonrpc::is_quick(&body);
+    let parsed = jsonrpc::parse_small(&body);
+    let quick = parsed.as_ref().is_some_and(jsonrpc::is_quick);
     let result = workers
         .handle(quick, move || {
             let _permit = permit;
@@ -243,7 +244,7 @@ async fn handle_http(State(state): State<AppState>, body: Bytes) -> Response {
                 tips: &state.tips,
                 session: None,
             };
-            jsonrpc::handle_body(&body, &ctx)
+            jsonrpc::handle(parsed, &body, &ctx)
         })
         .await;
     match result {

@@ -214,63 +214,64 @@ pub(crate) async fn serve(
     let in_flight = Arc::new(Semaphore::new(budget as usize));
     'connection: loop {
         tokio::select! {
-            incoming = socket.recv() => {
-                let body: Vec<u8> = match incoming {
-                    Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
-                    Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                };
-                let cost = u32::try_from(body.len()).unwrap_or(u32::MAX).max(MIN_REQUEST_COST).min(budget);
-                // While waiting for room, keep writing answers out: they are what frees it.
-                let permit = loop {
-                    tokio::select! {
-                        permit = in_flight.clone().acquire_many_owned(cost) => match permit {
-                            Ok(permit) => break permit,
-                            Err(_) => break 'connection,
-                        },
-                        Some(note) = outgoing.recv() => {
-                            if socket.send(Message::Text(note.into())).await.is_err() {
-                                break 'connection;
+                incoming = socket.recv() => {
+                    let body: Vec<u8> = match incoming {
+                        Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
+                        Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    };
+                    let cost = u32::try_from(body.len()).unwrap_or(u32::MAX).max(MIN_REQUEST_COST).min(budget);
+                    // While waiting for room, keep writing answers out: they are what frees it.
+                    let permit = loop {
+                        tokio::select! {
+                            permit = in_flight.clone().acquire_many_owned(cost) => match permit {
+                                Ok(permit) => break permit,
+                                Err(_) => break 'connection,
+                            },
+                            Some(note) = outgoing.recv() => {
+                                if socket.send(Message::Text(note.into())).await.is_err() {
+                                    break 'connection;
+                                }
                             }
                         }
+                    };
+                    let (backend, config, filters, tips, session, workers) = (
+                        backend.clone(),
+                        config.clone(),
+                        filters.clone(),
+                        tips.clone(),
+                        session.clone(),
+                        workers.clone(),
+                    );
+                    tokio::spawn(async move {
+                        let _permit = permit;
+                        let outbox = session.outbox.clone();
+                        let parsed = jsonrpc::parse_small(&body);
+        let quick = parsed.as_ref().is_some_and(jsonrpc::is_quick);
+                        let response = workers.handle(quick, move || {
+                            let ctx = Ctx {
+                                backend: backend.as_ref(),
+                                config: &config,
+                                filters: &filters,
+                                tips: &tips,
+                                session: Some(session.as_ref() as &dyn Session),
+                            };
+                            jsonrpc::handle(parsed, &body, &ctx)
+                        })
+                        .await;
+                        if let Some(Some(response)) = response {
+                            // The connection may have closed meanwhile; then nobody is waiting.
+                            let _ = outbox.send(response.to_string()).await;
+                        }
+                    });
+                }
+                Some(note) = outgoing.recv() => {
+                    if socket.send(Message::Text(note.into())).await.is_err() {
+                        break;
                     }
-                };
-                let (backend, config, filters, tips, session, workers) = (
-                    backend.clone(),
-                    config.clone(),
-                    filters.clone(),
-                    tips.clone(),
-                    session.clone(),
-                    workers.clone(),
-                );
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    let outbox = session.outbox.clone();
-                    let quick = jsonrpc::is_quick(&body);
-                    let response = workers.handle(quick, move || {
-                        let ctx = Ctx {
-                            backend: backend.as_ref(),
-                            config: &config,
-                            filters: &filters,
-                            tips: &tips,
-                            session: Some(session.as_ref() as &dyn Session),
-                        };
-                        jsonrpc::handle_body(&body, &ctx)
-                    })
-                    .await;
-                    if let Some(Some(response)) = response {
-                        // The connection may have closed meanwhile; then nobody is waiting.
-                        let _ = outbox.send(response.to_string()).await;
-                    }
-                });
-            }
-            Some(note) = outgoing.recv() => {
-                if socket.send(Message::Text(note.into())).await.is_err() {
-                    break;
                 }
             }
-        }
     }
     session.close();
 }
