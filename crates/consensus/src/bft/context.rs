@@ -5,7 +5,8 @@
 
 use std::fmt;
 
-use alloy_primitives::{Address, B256, Bytes, keccak256};
+use alloy_primitives::{Address, B256, keccak256};
+use bytes::Bytes;
 use malachitebft_app_channel::app::types::core::{
     self as bft, LinearTimeouts, NilOrVal, Round, SignedExtension, VoteType, VotingPower,
 };

@@ -3,6 +3,7 @@
 //!
 //! Built in steps: [`context`] holds BTCR's consensus types and how they are signed.
 
+pub mod codec;
 pub mod context;
 
 pub use context::{
