@@ -57,4 +57,7 @@ pub trait BlockPipeline: Send + Sync + 'static {
     /// returns, the block is durable.
     fn commit(&self, block_hash: B256, certificate: CommitCertificate)
     -> Result<(), PipelineError>;
+
+    /// A committed block and its certificate, for peers catching up; `None` above the head.
+    fn decided(&self, height: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError>;
 }

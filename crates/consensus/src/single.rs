@@ -6,13 +6,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_primitives::Bytes;
 use btcr_crypto::SecretKey;
-use btcr_primitives::{CommitCertificate, ValidatorSignature};
+use btcr_primitives::CommitCertificate;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info};
 
-use crate::{BlockPipeline, PipelineError};
+use crate::{BlockPipeline, PipelineError, bft::certificate::sign_commit};
 
 /// Settings of the single-validator engine.
 #[derive(Debug, Clone)]
@@ -40,6 +39,14 @@ pub struct EngineHandle {
 }
 
 impl EngineHandle {
+    /// A handle on an engine running on `thread` and stopped through `shutdown`.
+    pub(crate) fn new(
+        shutdown: CancellationToken,
+        thread: JoinHandle<Result<(), PipelineError>>,
+    ) -> Self {
+        Self { shutdown, thread: Some(thread) }
+    }
+
     /// Asks the engine to stop after the block in progress and waits for it.
     pub fn stop(mut self) -> Result<(), PipelineError> {
         self.shutdown.cancel();
@@ -96,7 +103,7 @@ impl<P: BlockPipeline> SingleValidatorEngine<P> {
                 result
             })
             .expect("spawning a thread only fails when the system is out of resources");
-        EngineHandle { shutdown, thread: Some(thread) }
+        EngineHandle::new(shutdown, thread)
     }
 
     fn run(&self) -> Result<(), PipelineError> {
@@ -118,20 +125,11 @@ impl<P: BlockPipeline> SingleValidatorEngine<P> {
                 }
             };
             let hash = block.hash();
-            let signing_hash =
-                CommitCertificate::signing_hash(self.config.chain_id, height, 0, hash);
-            let signature = self
-                .key
-                .sign_hash(&signing_hash)
-                .map_err(|e| PipelineError::Fatal(format!("signing block {height}: {e}")))?;
             let certificate = CommitCertificate {
                 height,
                 round: 0,
                 block_hash: hash,
-                signatures: vec![ValidatorSignature {
-                    validator: self.key.address(),
-                    signature: Bytes::copy_from_slice(&signature),
-                }],
+                signatures: vec![sign_commit(&self.key, self.config.chain_id, height, 0, hash)],
             };
             self.pipeline.commit(hash, certificate)?;
             let n_tx = block.body.transactions.len();

@@ -87,6 +87,13 @@ impl SecretKey {
         self.signer.address()
     }
 
+    /// The public key, compressed (33 bytes, SEC1): how genesis files name a validator's
+    /// consensus key.
+    pub fn public_key(&self) -> [u8; 33] {
+        let point = self.signer.credential().verifying_key().to_encoded_point(true);
+        point.as_bytes().try_into().expect("a compressed secp256k1 point is 33 bytes")
+    }
+
     /// The underlying signer, for signing transactions.
     pub fn signer(&self) -> &PrivateKeySigner {
         &self.signer

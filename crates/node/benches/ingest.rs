@@ -30,7 +30,11 @@ fn genesis(validator: &SecretKey) -> Genesis {
         base_fee_per_gas: 1_000_000_000,
         block_time_ms: 1000,
         poh: PohConfig { hashes_per_tick: 200, ticks_per_block: 8 },
-        validators: vec![GenesisValidator { address: validator.address(), power: 1 }],
+        validators: vec![GenesisValidator {
+            address: validator.address(),
+            public_key: validator.public_key().to_vec().into(),
+            power: 1,
+        }],
         alloc: (0..SENDERS)
             .map(|i| (dev_key(i).address(), GenesisAccount { balance, ..Default::default() }))
             .collect(),

@@ -252,6 +252,15 @@ impl BlockPipeline for Chain {
         Ok(self.head_header())
     }
 
+    fn decided(&self, height: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
+        let snapshot = self.snapshot()?;
+        let Some(block) = snapshot.block(height).map_err(fatal)? else { return Ok(None) };
+        let Some(certificate) = snapshot.certificate(height).map_err(fatal)? else {
+            return Ok(None);
+        };
+        Ok(Some((block, certificate)))
+    }
+
     fn propose(&self, height: u64, deadline: Instant) -> Result<Block, PipelineError> {
         let snapshot = self.snapshot()?;
         let parent =

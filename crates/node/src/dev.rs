@@ -98,7 +98,11 @@ pub fn prepare(options: DevOptions) -> eyre::Result<DevSetup> {
             base_fee_per_gas: 1_000_000_000,
             block_time_ms: options.block_time.as_millis() as u64,
             poh: dev_poh(),
-            validators: vec![GenesisValidator { address: validator_key.address(), power: 1 }],
+            validators: vec![GenesisValidator {
+            address: validator_key.address(),
+            public_key: validator_key.public_key().to_vec().into(),
+            power: 1,
+        }],
             alloc: accounts
                 .iter()
                 .map(|(address, _)| (*address, GenesisAccount { balance, ..Default::default() }))

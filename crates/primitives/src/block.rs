@@ -77,8 +77,9 @@ pub struct BlockBody {
     pub poh_entries: Vec<PohEntry>,
 }
 
-/// A full block.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A full block. Its RLP encoding (a list of the header and the body) is how blocks travel
+/// between validators.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct Block {
     /// The header.
     pub header: Header,
@@ -103,7 +104,8 @@ impl Block {
 pub struct ValidatorSignature {
     /// The validator's address (derived from its consensus key).
     pub validator: Address,
-    /// 65-byte recoverable secp256k1 signature over [`CommitCertificate::signing_hash`].
+    /// 64-byte secp256k1 ECDSA signature (`r ‖ s`, low S) over the validator's precommit for
+    /// the block (SHA-256 of its sign bytes; see the consensus crate).
     pub signature: Bytes,
 }
 
@@ -121,20 +123,6 @@ pub struct CommitCertificate {
     pub block_hash: B256,
     /// Signatures of the committing validators.
     pub signatures: Vec<ValidatorSignature>,
-}
-
-impl CommitCertificate {
-    /// The digest each validator signs: domain-separated so that a commit signature can never
-    /// be replayed as a transaction signature or a signature for another chain object.
-    pub fn signing_hash(chain_id: u64, height: u64, round: u32, block_hash: B256) -> B256 {
-        let mut buf = Vec::with_capacity(64);
-        buf.extend_from_slice(b"btcr-commit-v1");
-        buf.extend_from_slice(&chain_id.to_be_bytes());
-        buf.extend_from_slice(&height.to_be_bytes());
-        buf.extend_from_slice(&round.to_be_bytes());
-        buf.extend_from_slice(block_hash.as_slice());
-        keccak256(buf)
-    }
 }
 
 #[cfg(test)]
@@ -200,13 +188,5 @@ mod tests {
         let encoded = alloy_rlp::encode(&body);
         let decoded: BlockBody = alloy_rlp::Decodable::decode(&mut encoded.as_slice()).unwrap();
         assert_eq!(decoded, body);
-    }
-
-    #[test]
-    fn signing_hash_is_domain_separated() {
-        let a = CommitCertificate::signing_hash(1, 2, 0, B256::ZERO);
-        assert_ne!(a, CommitCertificate::signing_hash(2, 2, 0, B256::ZERO));
-        assert_ne!(a, CommitCertificate::signing_hash(1, 3, 0, B256::ZERO));
-        assert_ne!(a, CommitCertificate::signing_hash(1, 2, 1, B256::ZERO));
     }
 }

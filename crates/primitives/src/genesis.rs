@@ -48,6 +48,8 @@ pub struct GenesisAccount {
 pub struct GenesisValidator {
     /// Address derived from the validator's secp256k1 consensus key.
     pub address: Address,
+    /// The consensus public key, compressed (33 bytes); its address must be `address`.
+    pub public_key: Bytes,
     /// Voting power.
     pub power: u64,
 }
@@ -115,6 +117,12 @@ impl Genesis {
             if !seen.insert(v.address) {
                 return invalid(format!("validator {} is listed twice", v.address));
             }
+            if v.public_key.len() != 33 {
+                return invalid(format!(
+                    "validator {}: publicKey must be a compressed secp256k1 key (33 bytes)",
+                    v.address
+                ));
+            }
         }
         Ok(())
     }
@@ -137,7 +145,11 @@ mod tests {
             base_fee_per_gas: 1_000_000_000,
             block_time_ms: 1000,
             poh: PohConfig { hashes_per_tick: 1000, ticks_per_block: 8 },
-            validators: vec![GenesisValidator { address: Address::repeat_byte(1), power: 1 }],
+            validators: vec![GenesisValidator {
+                address: Address::repeat_byte(1),
+                public_key: Bytes::from(vec![2u8; 33]),
+                power: 1,
+            }],
             alloc: [(
                 Address::repeat_byte(2),
                 GenesisAccount { balance: U256::from(5), ..Default::default() },

@@ -168,6 +168,11 @@ impl ValidatorSet {
         &self.validators
     }
 
+    /// The consensus key of the validator at `address`, if it is in the set.
+    pub fn key_of(&self, address: &ValidatorAddress) -> Option<ValidatorKey> {
+        self.validators.iter().find(|v| &v.address == address).map(|v| v.public_key.clone())
+    }
+
     /// The validator proposing at `height` and `round`: drawn with probability proportional
     /// to voting power, from a seed every node derives alike.
     pub fn proposer(&self, height: Height, round: Round) -> &Validator {

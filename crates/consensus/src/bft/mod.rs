@@ -3,9 +3,15 @@
 //!
 //! Built in steps: [`context`] holds BTCR's consensus types and how they are signed.
 
+pub mod certificate;
 pub mod codec;
 pub mod context;
+mod engine;
+pub mod parts;
+pub mod signing;
 
+pub use engine::{BftConfig, BftEngine};
+pub use signing::{BtcrSigner, BtcrVerifier};
 pub use context::{
     BftSignature, BlockId, BtcrContext, Height, Proposal, ProposalPart, Scheme, Validator,
     ValidatorAddress, ValidatorKey, ValidatorPrivateKey, ValidatorSet, ValidatorSetError, Vote,

@@ -4,12 +4,11 @@
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
-use btcr_consensus::{BlockPipeline, PipelineError};
+use btcr_consensus::{BlockPipeline, PipelineError, bft::certificate::sign_commit};
 use btcr_crypto::SecretKey;
 use btcr_node::{Chain, recompute_state_root};
 use btcr_primitives::{
     Block, CommitCertificate, Genesis, GenesisAccount, GenesisValidator, PohConfig,
-    ValidatorSignature,
 };
 use btcr_storage::ChainStore;
 use btcr_testkit::{TxBuilder, contracts::btcr_token_init_code, dev_key};
@@ -26,7 +25,11 @@ fn genesis(validator: &SecretKey) -> Genesis {
         base_fee_per_gas: 1_000_000_000,
         block_time_ms: 100,
         poh: PohConfig { hashes_per_tick: 200, ticks_per_block: 8 },
-        validators: vec![GenesisValidator { address: validator.address(), power: 1 }],
+        validators: vec![GenesisValidator {
+            address: validator.address(),
+            public_key: validator.public_key().to_vec().into(),
+            power: 1,
+        }],
         alloc: (0..4)
             .map(|i| (dev_key(i).address(), GenesisAccount { balance, ..Default::default() }))
             .collect(),
@@ -48,15 +51,11 @@ fn node(genesis: &Genesis, validator: &SecretKey) -> Node {
 
 fn certificate(key: &SecretKey, block: &Block) -> CommitCertificate {
     let hash = block.hash();
-    let signing = CommitCertificate::signing_hash(CHAIN_ID, block.number(), 0, hash);
     CommitCertificate {
         height: block.number(),
         round: 0,
         block_hash: hash,
-        signatures: vec![ValidatorSignature {
-            validator: key.address(),
-            signature: Bytes::copy_from_slice(&key.sign_hash(&signing).unwrap()),
-        }],
+        signatures: vec![sign_commit(key, CHAIN_ID, block.number(), 0, hash)],
     }
 }
 

@@ -1,0 +1,658 @@
+//! The BFT engine: Malachite decides, and this loop answers its requests with the block
+//! pipeline. It builds blocks when this validator proposes, streams them as signed parts,
+//! reassembles and verifies other proposers' blocks before consensus may vote for them,
+//! commits decided blocks with their precommit signatures, and serves and checks the blocks
+//! that lagging peers sync.
+//!
+//! It runs on its own thread with its own async runtime, so that the RPC server's load
+//! cannot delay a vote.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::{Address, B256, Bytes as AlloyBytes};
+use alloy_rlp::{Decodable, Encodable};
+use btcr_primitives::{Block, CommitCertificate, ValidatorSignature};
+use bytes::Bytes;
+use eyre::{WrapErr, eyre};
+use malachitebft_app_channel::{
+    AppMsg, Channels, ConsensusContext, NetworkContext, NetworkIdentity, NetworkMsg,
+    RequestContext, Signer, SyncContext, WalContext,
+    app::{
+        config::{
+            ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, PubSubProtocol,
+            ValueSyncConfig,
+        },
+        engine::host::{HeightParams, Next, SyncedValueOutcome},
+        net::Multiaddr,
+        types::{
+            Keypair, LocallyProposedValue, ProposedValue,
+            codec::Codec,
+            core::{
+                CommitCertificate as BftCertificate, ExtendedCommitCertificate,
+                ExtendedCommitSignature, LinearTimeouts, Round, Validity,
+            },
+        },
+    },
+};
+use malachitebft_sync::RawDecidedValue;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use super::{
+    codec::{BtcrCodec, MAX_SYNC_VALUES},
+    context::{BftSignature, BtcrContext, Height, ValidatorAddress, ValidatorPrivateKey, ValidatorSet},
+    parts::{self, Assembled, ProposalInit, Streams},
+    signing::{BtcrSigner, BtcrVerifier},
+};
+use crate::{BlockPipeline, EngineHandle, PipelineError};
+
+/// How many future heights' proposals are kept until the node gets there.
+const MAX_FUTURE_HEIGHTS: u64 = 4;
+
+/// Settings of the BFT engine.
+#[derive(Clone, Debug)]
+pub struct BftConfig {
+    /// Chain id (bound into every signature).
+    pub chain_id: u64,
+    /// This node's name in logs and in the network's view.
+    pub moniker: String,
+    /// Where the consensus WAL lives.
+    pub home: PathBuf,
+    /// The validator's consensus key; `None` for a full node, which follows without voting.
+    pub validator_key: Option<ValidatorPrivateKey>,
+    /// The node's network key (ed25519 secret), which names it to peers.
+    pub p2p_secret: [u8; 32],
+    /// Where to listen for peers.
+    pub listen: Multiaddr,
+    /// Peers to keep connected to.
+    pub peers: Vec<Multiaddr>,
+    /// The validator set (fixed at genesis until staking changes it).
+    pub validators: ValidatorSet,
+    /// How long a proposer fills its block.
+    pub block_time: Duration,
+    /// Round timeouts.
+    pub timeouts: LinearTimeouts,
+}
+
+/// Malachite's node settings, built from [`BftConfig`].
+#[derive(Clone, Debug)]
+struct EngineSettings {
+    moniker: String,
+    consensus: ConsensusConfig,
+    value_sync: ValueSyncConfig,
+}
+
+impl NodeConfig for EngineSettings {
+    fn moniker(&self) -> &str {
+        &self.moniker
+    }
+    fn consensus(&self) -> &ConsensusConfig {
+        &self.consensus
+    }
+    fn consensus_mut(&mut self) -> &mut ConsensusConfig {
+        &mut self.consensus
+    }
+    fn value_sync(&self) -> &ValueSyncConfig {
+        &self.value_sync
+    }
+    fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
+        &mut self.value_sync
+    }
+}
+
+/// Runs Malachite over a [`BlockPipeline`].
+#[derive(Debug)]
+pub struct BftEngine<P> {
+    pipeline: Arc<P>,
+    config: BftConfig,
+    shutdown: CancellationToken,
+}
+
+impl<P: BlockPipeline> BftEngine<P> {
+    /// An engine over `pipeline`; cancelling `shutdown` stops it, and it cancels `shutdown`
+    /// when it stops on its own.
+    pub fn new(pipeline: Arc<P>, config: BftConfig, shutdown: CancellationToken) -> Self {
+        Self { pipeline, config, shutdown }
+    }
+
+    /// Starts the engine on its own thread.
+    pub fn spawn(self) -> EngineHandle {
+        let shutdown = self.shutdown.clone();
+        let thread = std::thread::Builder::new()
+            .name("consensus".into())
+            .spawn(move || {
+                let result = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("consensus-rt")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| PipelineError::Fatal(format!("consensus runtime: {e}")))
+                    .and_then(|rt| rt.block_on(self.run()));
+                if let Err(e) = &result {
+                    error!(target: "btcr::consensus", error = %e, "consensus engine stopped");
+                }
+                self.shutdown.cancel();
+                result
+            })
+            .expect("spawning a thread only fails when the system is out of resources");
+        EngineHandle::new(shutdown, thread)
+    }
+
+    async fn run(&self) -> Result<(), PipelineError> {
+        let fatal = |e: eyre::Report| PipelineError::Fatal(format!("{e:#}"));
+        let (mut channels, engine) = self.start().await.map_err(fatal)?;
+        let mut app = App::new(self.pipeline.clone(), &self.config);
+        let result = loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break Ok(()),
+                msg = channels.consensus.recv() => match msg {
+                    Some(msg) => {
+                        if let Err(e) = app.handle(msg, &channels.network).await {
+                            break Err(e);
+                        }
+                    }
+                    None => break Err(PipelineError::Fatal("the consensus engine stopped".into())),
+                },
+            }
+        };
+        if let Err(e) = engine.actor.kill_and_wait(Some(Duration::from_secs(5))).await {
+            warn!(target: "btcr::consensus", error = %e, "consensus actors did not stop cleanly");
+        }
+        engine.handle.abort();
+        info!(target: "btcr::consensus", "consensus engine stopped");
+        result
+    }
+
+    async fn start(
+        &self,
+    ) -> eyre::Result<(Channels<BtcrContext>, malachitebft_app_channel::EngineHandle)> {
+        let config = &self.config;
+        let ctx = BtcrContext { chain_id: config.chain_id };
+        let keypair = Keypair::ed25519_from_bytes(config.p2p_secret)
+            .map_err(|e| eyre!("invalid network key: {e}"))?;
+        let wal_dir = config.home.join("wal");
+        std::fs::create_dir_all(&wal_dir)
+            .wrap_err_with(|| format!("creating {}", wal_dir.display()))?;
+        let settings = EngineSettings {
+            moniker: config.moniker.clone(),
+            consensus: ConsensusConfig {
+                p2p: P2pConfig {
+                    listen_addr: config.listen.clone(),
+                    persistent_peers: config.peers.clone(),
+                    discovery: DiscoveryConfig { enabled: true, ..Default::default() },
+                    protocol: PubSubProtocol::default(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            value_sync: ValueSyncConfig::default(),
+        };
+        let verifier = BtcrVerifier::new(config.chain_id);
+        let (identity, consensus) = match &config.validator_key {
+            Some(key) => {
+                let signer = BtcrSigner::new(key.clone(), config.chain_id);
+                let public = signer.public_key();
+                let address = ValidatorAddress::of(&public);
+                let peer_id = keypair.public().to_peer_id().to_bytes();
+                let proof = signer
+                    .sign_validator_proof(public.to_vec(), peer_id)
+                    .await
+                    .map_err(|e| eyre!("signing the validator proof: {e}"))?;
+                let proof = BtcrCodec.encode(&proof)?;
+                let identity = NetworkIdentity::new_validator(
+                    config.moniker.clone(),
+                    keypair,
+                    address.to_string(),
+                    proof,
+                );
+                (
+                    identity,
+                    ConsensusContext::new_validator(address, Box::new(verifier), Box::new(signer)),
+                )
+            }
+            None => (
+                NetworkIdentity::new(config.moniker.clone(), keypair, None),
+                ConsensusContext::new_full_node(
+                    ValidatorAddress(Address::ZERO),
+                    Box::new(verifier),
+                ),
+            ),
+        };
+        malachitebft_app_channel::start_engine(
+            ctx,
+            settings,
+            WalContext::new(wal_dir.join("consensus.wal"), BtcrCodec),
+            NetworkContext::new(identity, BtcrCodec),
+            consensus,
+            SyncContext::new(BtcrCodec),
+            RequestContext::new(100),
+        )
+        .await
+    }
+}
+
+/// The state of the application side of consensus.
+struct App<P> {
+    pipeline: Arc<P>,
+    chain_id: u64,
+    signer: Option<BtcrSigner>,
+    validators: ValidatorSet,
+    timeouts: LinearTimeouts,
+    block_time: Duration,
+    height: Height,
+    streams: Streams,
+    /// Complete proposals for heights this node has not reached yet.
+    future: BTreeMap<Height, Vec<Assembled>>,
+    /// Verified values of the current height, by round, handed again to consensus when it
+    /// (re)starts that round.
+    undecided: HashMap<Round, Vec<ProposedValue<BtcrContext>>>,
+    /// The parts of every value seen at the current height, to stream again on request.
+    seen_parts: HashMap<B256, Vec<parts::Assembled>>,
+    /// Verdicts on blocks already verified at the current height.
+    verdicts: HashMap<B256, Validity>,
+    /// What this validator proposed at the current height, by round: a round asked again
+    /// (after a restart of the height) gets the same value.
+    own: HashMap<Round, B256>,
+    /// Whether the decided block of the current height was committed.
+    committed: bool,
+}
+
+fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> impl std::future::Future<Output = Result<T, PipelineError>> {
+    let task = tokio::task::spawn_blocking(f);
+    async move { task.await.map_err(|e| PipelineError::Fatal(format!("pipeline task: {e}"))) }
+}
+
+impl<P: BlockPipeline> App<P> {
+    fn new(pipeline: Arc<P>, config: &BftConfig) -> Self {
+        Self {
+            pipeline,
+            chain_id: config.chain_id,
+            signer: config
+                .validator_key
+                .as_ref()
+                .map(|k| BtcrSigner::new(k.clone(), config.chain_id)),
+            validators: config.validators.clone(),
+            timeouts: config.timeouts,
+            block_time: config.block_time,
+            height: Height(0),
+            streams: Streams::default(),
+            future: BTreeMap::new(),
+            undecided: HashMap::new(),
+            seen_parts: HashMap::new(),
+            verdicts: HashMap::new(),
+            own: HashMap::new(),
+            committed: false,
+        }
+    }
+
+    fn params(&self) -> HeightParams<BtcrContext> {
+        HeightParams::new(self.validators.clone(), self.timeouts, None)
+    }
+
+    /// Moves to `height`: everything kept for the previous one is dropped.
+    fn enter_height(&mut self, height: Height) {
+        self.height = height;
+        self.undecided.clear();
+        self.seen_parts.clear();
+        self.verdicts.clear();
+        self.own.clear();
+        self.committed = false;
+        self.future.retain(|h, _| *h >= height);
+    }
+
+    async fn handle(
+        &mut self,
+        msg: AppMsg<BtcrContext>,
+        network: &mpsc::Sender<NetworkMsg<BtcrContext>>,
+    ) -> Result<(), PipelineError> {
+        match msg {
+            AppMsg::ConsensusReady { reply } => {
+                let head = self.pipeline.head()?;
+                let start = Height(head.number + 1);
+                info!(target: "btcr::consensus", height = %start, "consensus ready");
+                self.enter_height(start);
+                let _ = reply.send((start, self.params()));
+            }
+            AppMsg::StartedRound { height, round, proposer, role, reply_value } => {
+                debug!(target: "btcr::consensus", %height, %round, %proposer, ?role, "started round");
+                if height != self.height {
+                    self.enter_height(height);
+                }
+                // Proposals that arrived before this node reached the height.
+                if let Some(waiting) = self.future.remove(&height) {
+                    for assembled in waiting {
+                        self.accept(assembled).await?;
+                    }
+                }
+                let values = self.undecided.get(&round).cloned().unwrap_or_default();
+                let _ = reply_value.send(values);
+            }
+            AppMsg::GetValue { height, round, timeout, reply } => {
+                self.get_value(height, round, timeout, reply, network).await?;
+            }
+            AppMsg::ReceivedProposalPart { from, published_by, part, reply } => {
+                let publisher = published_by.unwrap_or(from);
+                let value = match self.streams.insert(publisher, part) {
+                    Some(parts) => self.received_proposal(parts).await?,
+                    None => None,
+                };
+                let _ = reply.send(value);
+            }
+            AppMsg::RestreamProposal { height, value_id, .. } => {
+                if height == self.height
+                    && let Some(assembled) = self.seen_parts.get(&value_id).and_then(|v| v.first())
+                {
+                    let id = parts::stream_id(assembled.init.height, assembled.init.round);
+                    for message in parts::stream_messages(id, &assembled.parts) {
+                        publish(network, message).await?;
+                    }
+                }
+            }
+            AppMsg::ExtendVote { reply, .. } => {
+                let _ = reply.send(None);
+            }
+            AppMsg::VerifyVoteExtensions { extensions, reply, .. } => {
+                // BTCR never extends votes; an extension is refused.
+                let verdicts = extensions
+                    .into_iter()
+                    .map(|(address, _)| {
+                        (address, Err(malachitebft_app_channel::app::consensus::VoteExtensionError::InvalidVoteExtension))
+                    })
+                    .collect();
+                let _ = reply.send(verdicts);
+            }
+            AppMsg::GetHistoryMinHeight { reply } => {
+                let _ = reply.send(Height(1));
+            }
+            AppMsg::Decided { certificate, reply, .. } => {
+                self.decided(certificate).await?;
+                let _ = reply.send(());
+            }
+            AppMsg::Finalized { certificate, reply, .. } => {
+                let height = certificate.height;
+                let next = if self.committed && height == self.height {
+                    let next = Height(height.0 + 1);
+                    self.enter_height(next);
+                    Next::Start(next, self.params())
+                } else {
+                    warn!(target: "btcr::consensus", %height, "decided block was not committed; restarting the height");
+                    Next::Restart(self.height, self.params())
+                };
+                let _ = reply.send(next);
+            }
+            AppMsg::GetDecidedValues { range, reply } => {
+                let values = self.decided_values(*range.start(), *range.end()).await?;
+                let _ = reply.send(values);
+            }
+            AppMsg::ProcessSyncedValue { height, round, proposer, value_bytes, reply } => {
+                let outcome = self.synced_value(height, round, proposer, value_bytes).await?;
+                let _ = reply.send(outcome);
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_value(
+        &mut self,
+        height: Height,
+        round: Round,
+        timeout: Duration,
+        reply: malachitebft_app_channel::Reply<LocallyProposedValue<BtcrContext>>,
+        network: &mpsc::Sender<NetworkMsg<BtcrContext>>,
+    ) -> Result<(), PipelineError> {
+        let Some(signer) = self.signer.clone() else {
+            return Err(PipelineError::Fatal("asked to propose without a validator key".into()));
+        };
+        if let Some(hash) = self.own.get(&round) {
+            let _ = reply.send(LocallyProposedValue::new(height, round, super::BlockId(*hash)));
+            return Ok(());
+        }
+        // Leave a fifth of the propose timeout for sealing and streaming.
+        let fill = self.block_time.min(timeout.mul_f32(0.8));
+        let deadline = Instant::now() + fill;
+        let pipeline = self.pipeline.clone();
+        let block = match blocking(move || pipeline.propose(height.0, deadline)).await? {
+            Ok(block) => block,
+            Err(PipelineError::Fatal(e)) => return Err(PipelineError::Fatal(e)),
+            Err(e) => {
+                // Not proposing lets the round time out and move on to the next proposer.
+                error!(target: "btcr::consensus", %height, %round, error = %e, "could not build a proposal");
+                return Ok(());
+            }
+        };
+        let hash = block.hash();
+        let n_tx = block.body.transactions.len();
+        info!(target: "btcr::consensus", %height, %round, %hash, n_tx, "proposing block");
+        self.own.insert(round, hash);
+        self.verdicts.insert(hash, Validity::Valid);
+        let _ = reply.send(LocallyProposedValue::new(height, round, super::BlockId(hash)));
+
+        let mut encoded = Vec::with_capacity(block.length());
+        block.encode(&mut encoded);
+        let init = ProposalInit {
+            height,
+            round,
+            proposer: ValidatorAddress::of(&signer.public_key()),
+            pol_round: Round::Nil,
+        };
+        let proposal_parts = parts::split(self.chain_id, &signer, init, &Bytes::from(encoded));
+        let id = parts::stream_id(height, round);
+        for message in parts::stream_messages(id, &proposal_parts) {
+            publish(network, message).await?;
+        }
+        let assembled = Assembled { init, block: Bytes::new(), parts: proposal_parts };
+        self.seen_parts.entry(hash).or_default().push(assembled);
+        Ok(())
+    }
+
+    /// A complete stream: check its signature, then verify the block if it is for this
+    /// height, keep it if it is for a later one.
+    async fn received_proposal(
+        &mut self,
+        proposal_parts: Vec<super::ProposalPart>,
+    ) -> Result<Option<ProposedValue<BtcrContext>>, PipelineError> {
+        let validators = &self.validators;
+        let assembled = match parts::assemble(self.chain_id, proposal_parts, |_, address| {
+            validators.key_of(address)
+        }) {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(target: "btcr::consensus", error = %e, "dropped a proposal");
+                return Ok(None);
+            }
+        };
+        let height = assembled.init.height;
+        if height < self.height {
+            return Ok(None);
+        }
+        if height > self.height {
+            if height.0 - self.height.0 <= MAX_FUTURE_HEIGHTS {
+                self.future.entry(height).or_default().push(assembled);
+            }
+            return Ok(None);
+        }
+        self.accept(assembled).await
+    }
+
+    /// Verifies a proposal of the current height and records the verdict.
+    async fn accept(
+        &mut self,
+        assembled: Assembled,
+    ) -> Result<Option<ProposedValue<BtcrContext>>, PipelineError> {
+        let init = assembled.init;
+        let block = match Block::decode(&mut assembled.block.as_ref()) {
+            Ok(block) => block,
+            Err(e) => {
+                warn!(target: "btcr::consensus", proposer = %init.proposer, error = %e, "undecodable proposal");
+                return Ok(None);
+            }
+        };
+        if block.number() != init.height.0 || block.header.proposer != init.proposer.0 {
+            warn!(target: "btcr::consensus", proposer = %init.proposer, "proposal names another height or proposer than its stream");
+            return Ok(None);
+        }
+        let hash = block.hash();
+        let validity = self.verify(block).await?;
+        let value = ProposedValue {
+            height: init.height,
+            round: init.round,
+            valid_round: init.pol_round,
+            proposer: init.proposer,
+            value: super::BlockId(hash),
+            validity,
+        };
+        let stored = Assembled { init, block: Bytes::new(), parts: assembled.parts };
+        self.seen_parts.entry(hash).or_default().push(stored);
+        let round_values = self.undecided.entry(init.round).or_default();
+        if !round_values.contains(&value) {
+            round_values.push(value.clone());
+        }
+        Ok(Some(value))
+    }
+
+    /// Re-executes a block once per height and hash.
+    async fn verify(&mut self, block: Block) -> Result<Validity, PipelineError> {
+        let hash = block.hash();
+        if let Some(v) = self.verdicts.get(&hash) {
+            return Ok(*v);
+        }
+        let pipeline = self.pipeline.clone();
+        let validity = match blocking(move || pipeline.verify(&block)).await? {
+            Ok(()) => Validity::Valid,
+            Err(PipelineError::Fatal(e)) => return Err(PipelineError::Fatal(e)),
+            Err(e) => {
+                warn!(target: "btcr::consensus", %hash, error = %e, "invalid proposal");
+                Validity::Invalid
+            }
+        };
+        self.verdicts.insert(hash, validity);
+        Ok(validity)
+    }
+
+    async fn decided(&mut self, certificate: BftCertificate<BtcrContext>) -> Result<(), PipelineError> {
+        let height = certificate.height;
+        let hash = certificate.value_id;
+        let round = certificate.round.as_u32().ok_or_else(|| {
+            PipelineError::Fatal(format!("decision at height {height} without a round"))
+        })?;
+        let mut signatures: Vec<ValidatorSignature> = certificate
+            .commit_signatures
+            .iter()
+            .map(|s| ValidatorSignature {
+                validator: s.address.0,
+                signature: AlloyBytes::from(s.signature.to_vec()),
+            })
+            .collect();
+        signatures.sort_by_key(|s| s.validator);
+        let stored = CommitCertificate { height: height.0, round, block_hash: hash, signatures };
+        let pipeline = self.pipeline.clone();
+        match blocking(move || pipeline.commit(hash, stored)).await? {
+            Ok(()) => {
+                self.committed = true;
+                info!(target: "btcr::consensus", %height, round, %hash, "finalized block");
+                Ok(())
+            }
+            Err(PipelineError::Fatal(e)) => Err(PipelineError::Fatal(e)),
+            Err(e) => {
+                error!(target: "btcr::consensus", %height, %hash, error = %e, "cannot commit the decided block");
+                Ok(())
+            }
+        }
+    }
+
+    async fn decided_values(
+        &self,
+        start: Height,
+        end: Height,
+    ) -> Result<Vec<RawDecidedValue<BtcrContext>>, PipelineError> {
+        let mut values = Vec::new();
+        let last = end.0.min(start.0.saturating_add(MAX_SYNC_VALUES as u64 - 1));
+        for h in start.0.max(1)..=last {
+            let pipeline = self.pipeline.clone();
+            let Some((block, certificate)) = blocking(move || pipeline.decided(h)).await?? else {
+                break;
+            };
+            let Some(certificate) = to_engine_certificate(&certificate) else {
+                error!(target: "btcr::consensus", height = h, "stored certificate is unreadable");
+                break;
+            };
+            let mut encoded = Vec::with_capacity(block.length());
+            block.encode(&mut encoded);
+            values.push(RawDecidedValue::new(Bytes::from(encoded), certificate));
+        }
+        Ok(values)
+    }
+
+    async fn synced_value(
+        &mut self,
+        height: Height,
+        round: Round,
+        proposer: ValidatorAddress,
+        value_bytes: Bytes,
+    ) -> Result<SyncedValueOutcome<BtcrContext>, PipelineError> {
+        let Ok(block) = Block::decode(&mut value_bytes.as_ref()) else {
+            return Ok(SyncedValueOutcome::PeerFault);
+        };
+        if block.number() != height.0 {
+            return Ok(SyncedValueOutcome::PeerFault);
+        }
+        if height != self.height {
+            self.enter_height(height);
+        }
+        let hash = block.hash();
+        let validity = match self.verify(block).await {
+            Ok(v) => v,
+            Err(e) => {
+                error!(target: "btcr::consensus", %height, error = %e, "verifying a synced block");
+                return Ok(SyncedValueOutcome::LocalTransientError);
+            }
+        };
+        Ok(SyncedValueOutcome::Verdict(ProposedValue {
+            height,
+            round,
+            valid_round: Round::Nil,
+            proposer,
+            value: super::BlockId(hash),
+            validity,
+        }))
+    }
+}
+
+async fn publish(
+    network: &mpsc::Sender<NetworkMsg<BtcrContext>>,
+    message: malachitebft_app_channel::app::streaming::StreamMessage<super::ProposalPart>,
+) -> Result<(), PipelineError> {
+    network
+        .send(NetworkMsg::PublishProposalPart(message))
+        .await
+        .map_err(|_| PipelineError::Fatal("the consensus network stopped".into()))
+}
+
+/// A stored certificate in the engine's form, for peers that sync.
+fn to_engine_certificate(c: &CommitCertificate) -> Option<ExtendedCommitCertificate<BtcrContext>> {
+    let commit_signatures = c
+        .signatures
+        .iter()
+        .map(|s| {
+            Some(ExtendedCommitSignature {
+                address: ValidatorAddress(s.validator),
+                signature: BftSignature::from_slice(&s.signature).ok()?,
+                extension: None,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(ExtendedCommitCertificate {
+        height: Height(c.height),
+        round: Round::new(c.round),
+        value_id: c.block_hash,
+        commit_signatures,
+    })
+}
