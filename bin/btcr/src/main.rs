@@ -5,7 +5,10 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 mod wallet;
 
-use btcr_node::dev::{self, DevOptions};
+use btcr_node::{
+    dev::{self, DevOptions},
+    testnet::{self, TestnetOptions},
+};
 use btcr_rpc::RpcConfig;
 use clap::{Args, Parser, Subcommand};
 use eyre::WrapErr;
@@ -30,6 +33,54 @@ enum Command {
     Dev(DevArgs),
     /// Manage keys and send BTCR or tokens through a node.
     Wallet(wallet::WalletArgs),
+    /// Write genesis, keys and settings for a multi-validator network on 127.0.0.1.
+    Testnet(TestnetArgs),
+    /// Start a node of a multi-validator network from its home directory.
+    Node(NodeArgs),
+}
+
+/// Options of `btcr testnet`.
+#[derive(Debug, Args)]
+struct TestnetArgs {
+    /// Number of validators.
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// Full nodes (they follow the chain and serve RPC, without voting) besides the
+    /// validators.
+    #[arg(long = "full-nodes", default_value_t = 0)]
+    full_nodes: usize,
+    /// Directory to write into: `genesis.json` and one home directory per node.
+    #[arg(long)]
+    out: PathBuf,
+    /// The first node's p2p port; node i listens on this plus i.
+    #[arg(long = "p2p-port", default_value_t = 26600)]
+    p2p_port: u16,
+    /// The first node's JSON-RPC port; node i serves on this plus i.
+    #[arg(long = "rpc-port", default_value_t = 8545)]
+    rpc_port: u16,
+    /// How long a proposer fills its block, for example `500ms`.
+    #[arg(long = "block-time", default_value = "500ms", value_parser = humantime::parse_duration)]
+    block_time: Duration,
+    /// Number of funded accounts derived from the test mnemonic.
+    #[arg(long, default_value_t = 10)]
+    accounts: u32,
+    /// Balance of each funded account, in BTCR.
+    #[arg(long, default_value_t = 10_000)]
+    balance: u64,
+    /// Block gas limit.
+    #[arg(long = "gas-limit", default_value_t = 30_000_000, value_parser = clap::value_parser!(u64).range(1_000_000..=10_000_000_000))]
+    gas_limit: u64,
+}
+
+/// Options of `btcr node`.
+#[derive(Debug, Args)]
+struct NodeArgs {
+    /// The node's home directory, as `btcr testnet` writes it (node.json, genesis.json,
+    /// keys); the chain is kept in its `data` directory.
+    #[arg(long)]
+    home: PathBuf,
+    #[command(flatten)]
+    rpc: RpcArgs,
 }
 
 /// Options of `btcr dev`.
@@ -58,9 +109,10 @@ struct DevArgs {
 /// JSON-RPC server options; every limit bounds what one client can make the node do.
 #[derive(Debug, Args)]
 struct RpcArgs {
-    /// Address of the JSON-RPC server.
-    #[arg(long = "rpc.addr", default_value = "127.0.0.1:8545")]
-    addr: SocketAddr,
+    /// Address of the JSON-RPC server (`btcr dev`: 127.0.0.1:8545; `btcr node`: the address
+    /// in node.json).
+    #[arg(long = "rpc.addr")]
+    addr: Option<SocketAddr>,
     /// Largest JSON-RPC request body, in bytes.
     #[arg(long = "rpc.max-body-bytes", default_value_t = 5 * 1024 * 1024)]
     max_body_bytes: usize,
@@ -103,7 +155,7 @@ struct RpcArgs {
 impl RpcArgs {
     fn config(&self) -> RpcConfig {
         RpcConfig {
-            listen: self.addr,
+            listen: self.addr.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8545))),
             max_body_bytes: self.max_body_bytes,
             max_ws_message_bytes: self.max_ws_message_bytes,
             max_batch: self.max_batch,
@@ -133,10 +185,11 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> eyre::Result<()> {
     let cli = Cli::parse();
-    let args = match cli.command {
-        // The wallet is a short-lived client: no logging setup, no async runtime.
+    // The wallet and testnet are short-lived: no logging setup, no async runtime.
+    let command = match cli.command {
         Command::Wallet(args) => return wallet::run(args),
-        Command::Dev(args) => args,
+        Command::Testnet(args) => return run_testnet(args),
+        command => command,
     };
     init_logging(cli.log_filter.as_deref(), cli.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -144,7 +197,63 @@ fn run() -> eyre::Result<()> {
         .thread_name("btcr-rt")
         .build()
         .wrap_err("starting the async runtime")?;
-    runtime.block_on(run_dev(args))
+    match command {
+        Command::Dev(args) => runtime.block_on(run_dev(args)),
+        Command::Node(args) => runtime.block_on(run_node(args)),
+        Command::Wallet(_) | Command::Testnet(_) => unreachable!("handled above"),
+    }
+}
+
+fn run_testnet(args: TestnetArgs) -> eyre::Result<()> {
+    if args.block_time < Duration::from_millis(10) || args.block_time > Duration::from_secs(60) {
+        eyre::bail!("--block-time must be between 10ms and 60s");
+    }
+    let nodes = testnet::write_testnet(&TestnetOptions {
+        validators: args.validators,
+        full_nodes: args.full_nodes,
+        out: args.out.clone(),
+        p2p_port: args.p2p_port,
+        rpc_port: args.rpc_port,
+        block_time: args.block_time,
+        n_accounts: args.accounts,
+        balance_btcr: args.balance,
+        gas_limit: args.gas_limit,
+    })?;
+    println!("Wrote a network of {} nodes to {}", nodes.len(), args.out.display());
+    println!("Chain id {}", testnet::TESTNET_CHAIN_ID);
+    for node in &nodes {
+        let role = match node.validator {
+            Some(address) => format!("validator {address}"),
+            None => "full node".to_owned(),
+        };
+        println!(
+            "  {}  {role}  JSON-RPC http://{}  p2p {}",
+            node.home.display(),
+            node.file.rpc_addr,
+            node.file.p2p_listen
+        );
+    }
+    println!("Start each with: btcr node --home <home directory>");
+    println!("Funded accounts come from the test mnemonic, as in `btcr dev`.");
+    Ok(())
+}
+
+async fn run_node(args: NodeArgs) -> eyre::Result<()> {
+    let config = testnet::load_node(&args.home, args.rpc.config(), args.rpc.addr)?;
+    let node = btcr_node::launch(config.clone()).await?;
+    let network = config.network.as_ref().expect("load_node always configures the network");
+    println!();
+    println!("BTCR node {}", network.moniker);
+    println!("Chain id        {}", config.genesis.chain_id);
+    match &config.validator_key {
+        Some(key) => println!("Validator       {}", key.address()),
+        None => println!("Full node       (no validator key)"),
+    }
+    println!("Data directory  {}", config.datadir.display());
+    println!("p2p             {}", network.listen);
+    println!("JSON-RPC        http://{}", node.rpc_addr);
+    println!();
+    node.wait().await
 }
 
 async fn run_dev(args: DevArgs) -> eyre::Result<()> {

@@ -582,6 +582,10 @@ impl RpcBackend for Chain {
         self.store.snapshot().and_then(|s| s.block_number(hash)).map_err(|e| e.to_string())
     }
 
+    fn certificate(&self, number: u64) -> Result<Option<CommitCertificate>, String> {
+        self.store.snapshot().and_then(|s| s.certificate(number)).map_err(|e| e.to_string())
+    }
+
     fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>, String> {
         self.store.snapshot().and_then(|s| s.receipts(number)).map_err(|e| e.to_string())
     }

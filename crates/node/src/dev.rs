@@ -3,18 +3,18 @@
 
 use std::{
     path::PathBuf,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, B256};
 use btcr_crypto::{DEV_MNEMONIC, SecretKey};
 use btcr_poh::PohConfig;
-use btcr_primitives::{Genesis, GenesisAccount, GenesisValidator};
+use btcr_primitives::{Genesis, GenesisValidator};
 use btcr_rpc::RpcConfig;
 use btcr_txpool::PoolConfig;
 use eyre::WrapErr;
 
-use crate::NodeConfig;
+use crate::{NodeConfig, testnet::dev_genesis};
 
 /// Chain id of development chains.
 pub const DEV_CHAIN_ID: u64 = 1337;
@@ -88,27 +88,19 @@ pub fn prepare(options: DevOptions) -> eyre::Result<DevSetup> {
     let genesis_path = datadir.join("genesis.json");
     let created = !genesis_path.exists();
     let genesis = if created {
-        let balance = U256::from(options.balance_btcr) * U256::from(10u64).pow(U256::from(18));
-        let genesis = Genesis {
-            chain_id: DEV_CHAIN_ID,
-            timestamp_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
-            gas_limit: options.gas_limit,
-            base_fee_per_gas: 1_000_000_000,
-            block_time_ms: options.block_time.as_millis() as u64,
-            poh: dev_poh(),
-            validators: vec![GenesisValidator {
+        let validator = GenesisValidator {
             address: validator_key.address(),
             public_key: validator_key.public_key().to_vec().into(),
             power: 1,
-        }],
-            alloc: accounts
-                .iter()
-                .map(|(address, _)| (*address, GenesisAccount { balance, ..Default::default() }))
-                .collect(),
         };
-        genesis.validate()?;
+        let genesis = dev_genesis(
+            DEV_CHAIN_ID,
+            vec![validator],
+            options.block_time,
+            options.gas_limit,
+            options.n_accounts,
+            options.balance_btcr,
+        )?;
         std::fs::write(&genesis_path, genesis.to_json())
             .wrap_err_with(|| format!("writing {}", genesis_path.display()))?;
         genesis
@@ -120,10 +112,11 @@ pub fn prepare(options: DevOptions) -> eyre::Result<DevSetup> {
     let config = NodeConfig {
         datadir,
         genesis,
-        validator_key,
+        validator_key: Some(validator_key),
         block_time: options.block_time,
         rpc: options.rpc,
         pool: PoolConfig::default(),
+        network: None,
     };
     Ok(DevSetup { config, accounts, mnemonic: DEV_MNEMONIC, created, tempdir })
 }

@@ -2,7 +2,11 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use btcr_consensus::{EngineConfig, EngineHandle, SingleValidatorEngine};
+use alloy_primitives::Address;
+use btcr_consensus::{
+    EngineConfig, EngineHandle, SingleValidatorEngine,
+    bft::{BftConfig, BftEngine, certificate::genesis_validator_set},
+};
 use btcr_crypto::SecretKey;
 use btcr_primitives::Genesis;
 use btcr_rpc::{RpcConfig, RpcServer};
@@ -21,14 +25,29 @@ pub struct NodeConfig {
     pub datadir: PathBuf,
     /// The chain's genesis.
     pub genesis: Genesis,
-    /// The validator's consensus key.
-    pub validator_key: SecretKey,
+    /// The validator's consensus key; `None` for a full node (network mode only).
+    pub validator_key: Option<SecretKey>,
     /// Interval between blocks (the genesis value unless overridden).
     pub block_time: std::time::Duration,
     /// JSON-RPC server settings.
     pub rpc: RpcConfig,
     /// Transaction pool limits.
     pub pool: PoolConfig,
+    /// Peers and BFT consensus; `None` runs the single-validator engine of a dev chain.
+    pub network: Option<NetworkConfig>,
+}
+
+/// How a node of a multi-validator network reaches its peers.
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// The node's name in logs and in its peers' view.
+    pub moniker: String,
+    /// The node's network key (an ed25519 seed; it names the node to its peers).
+    pub p2p_secret: [u8; 32],
+    /// Where to listen for peers, as a multiaddress (`/ip4/127.0.0.1/tcp/26600`).
+    pub listen: String,
+    /// Peers to keep connected to, as multiaddresses.
+    pub peers: Vec<String>,
 }
 
 /// A running node.
@@ -98,18 +117,26 @@ async fn shutdown_signal() {
 /// Opens the store, starts the RPC server and the consensus engine.
 pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
     config.genesis.validate()?;
-    let validator = config.validator_key.address();
-    if config.genesis.validators.len() != 1 || config.genesis.validators[0].address != validator {
-        bail!(
-            "this node runs a single-validator chain: the genesis must list exactly its validator key's address {validator}"
-        );
+    let validators = genesis_validator_set(&config.genesis.validators)
+        .map_err(|e| eyre::eyre!("invalid genesis: {e}"))?;
+    let validator = config.validator_key.as_ref().map(|k| k.address());
+    if config.network.is_none() {
+        let Some(validator) = validator else {
+            bail!("a single-validator chain needs its validator key");
+        };
+        if config.genesis.validators.len() != 1 || config.genesis.validators[0].address != validator
+        {
+            bail!(
+                "this node runs a single-validator chain: the genesis must list exactly its validator key's address {validator}"
+            );
+        }
     }
     let datadir = config.datadir.clone();
     let genesis = config.genesis.clone();
     let pool = config.pool.clone();
     let chain = tokio::task::spawn_blocking(move || -> eyre::Result<Chain> {
         let store = ChainStore::open(&datadir.join("chain"))?;
-        Ok(Chain::open(store, genesis, validator, pool)?)
+        Ok(Chain::open(store, genesis, validator.unwrap_or(Address::ZERO), pool)?)
     })
     .await??;
     let chain = Arc::new(chain);
@@ -120,12 +147,41 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
     let rpc = RpcServer::start(config.rpc.clone(), chain.clone(), shutdown.clone())
         .await
         .wrap_err_with(|| format!("starting JSON-RPC on {}", config.rpc.listen))?;
-    let engine = SingleValidatorEngine::new(
-        chain.clone(),
-        config.validator_key.clone(),
-        EngineConfig { chain_id: config.genesis.chain_id, block_time: config.block_time },
-        shutdown.clone(),
-    )
-    .spawn();
+    let engine = match (&config.network, &config.validator_key) {
+        (Some(network), key) => {
+            info!(
+                target: "btcr::node",
+                moniker = %network.moniker,
+                listen = %network.listen,
+                validator = ?validator,
+                validators = config.genesis.validators.len(),
+                "starting BFT consensus"
+            );
+            BftEngine::new(
+                chain.clone(),
+                BftConfig {
+                    chain_id: config.genesis.chain_id,
+                    moniker: network.moniker.clone(),
+                    home: config.datadir.clone(),
+                    validator_key: key.clone(),
+                    p2p_secret: network.p2p_secret,
+                    listen: network.listen.clone(),
+                    peers: network.peers.clone(),
+                    validators,
+                    block_time: config.block_time,
+                },
+                shutdown.clone(),
+            )
+            .spawn()
+        }
+        (None, Some(key)) => SingleValidatorEngine::new(
+            chain.clone(),
+            key.clone(),
+            EngineConfig { chain_id: config.genesis.chain_id, block_time: config.block_time },
+            shutdown.clone(),
+        )
+        .spawn(),
+        (None, None) => unreachable!("checked above: a single-validator chain has its key"),
+    };
     Ok(NodeHandle { chain, rpc_addr: rpc.local_addr, shutdown, engine: Some(engine) })
 }

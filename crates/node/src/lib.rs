@@ -17,7 +17,8 @@ mod chain;
 pub mod dev;
 mod genesis;
 mod launch;
+pub mod testnet;
 
 pub use chain::{Chain, ChainError, recompute_state_root};
 pub use genesis::genesis_block;
-pub use launch::{NodeConfig, NodeHandle, launch};
+pub use launch::{NetworkConfig, NodeConfig, NodeHandle, launch};

@@ -4,7 +4,7 @@ use alloy_eips::eip2930::AccessList;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_execution::{AccountProof, CallError, CallOutcome};
-use btcr_primitives::{Account, Block, Header, ReceiptEnvelope, RecoveredTx};
+use btcr_primitives::{Account, Block, CommitCertificate, Header, ReceiptEnvelope, RecoveredTx};
 use tokio::sync::broadcast;
 
 /// A transaction the node would not accept, with the reason a user reads.
@@ -61,6 +61,8 @@ pub trait RpcBackend: Send + Sync + 'static {
     fn block(&self, number: u64) -> Result<Option<Block>, String>;
     /// Number of the block with `hash`.
     fn block_number(&self, hash: &B256) -> Result<Option<u64>, String>;
+    /// The commit certificate of block `number`: the validators' signatures that finalized it.
+    fn certificate(&self, number: u64) -> Result<Option<CommitCertificate>, String>;
     /// Receipts of block `number`.
     fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>, String>;
     /// Where a transaction was included: (block number, index).

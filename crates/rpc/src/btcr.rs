@@ -1,4 +1,5 @@
-//! BTCR's own methods and the pool's: `btcr_nodeInfo`, `btcr_getPoh`, `txpool_status`,
+//! BTCR's own methods and the pool's: `btcr_nodeInfo`, `btcr_getPoh`, `btcr_getFinality`,
+//! `txpool_status`,
 //! `txpool_content`.
 
 use std::collections::BTreeMap;
@@ -56,6 +57,26 @@ pub(crate) fn get_poh(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError>
         "entries": entries,
         "verified": report.verified.is_ok(),
         "error": report.verified.err(),
+    }))
+}
+
+/// A block's commit certificate: the round it was decided in and the validators' precommit
+/// signatures. `null` for a block not yet decided (or genesis, which needs none).
+pub(crate) fn get_finality(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let number = resolve(ctx.backend, params.required::<BlockTag>(0, "block")?)?;
+    let Some(certificate) = ctx.backend.certificate(number).map_err(RpcError::internal)? else {
+        return Ok(Value::Null);
+    };
+    let signatures: Vec<Value> = certificate
+        .signatures
+        .iter()
+        .map(|s| json!({ "validator": s.validator, "signature": s.signature }))
+        .collect();
+    Ok(json!({
+        "number": u64_json(certificate.height),
+        "hash": certificate.block_hash,
+        "round": u64_json(u64::from(certificate.round)),
+        "signatures": signatures,
     }))
 }
 

@@ -161,6 +161,7 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
         "txpool_content" => btcr::txpool_content(ctx),
         "btcr_nodeInfo" => btcr::node_info(ctx),
         "btcr_getPoh" => btcr::get_poh(ctx, params),
+        "btcr_getFinality" => btcr::get_finality(ctx, params),
         _ => Err(RpcError::method_not_found(method)),
     }
 }

@@ -1,6 +1,8 @@
-//! A `btcr dev` process that tests start, kill with SIGKILL and restart on the same data.
+//! A `btcr dev` or `btcr node` process that tests start, kill with SIGKILL and restart on the
+//! same data.
 
 use std::{
+    ffi::OsStr,
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -12,7 +14,7 @@ use eyre::{WrapErr, bail, eyre};
 
 use crate::RpcClient;
 
-/// A running `btcr dev` child process.
+/// A running `btcr dev` or `btcr node` child process.
 #[derive(Debug)]
 pub struct DevProcess {
     child: Child,
@@ -26,16 +28,37 @@ impl DevProcess {
     /// Starts `binary dev --datadir DATADIR --rpc.addr 127.0.0.1:0 ARGS…` and waits until it
     /// prints its JSON-RPC address.
     pub fn start(binary: &Path, datadir: &Path, args: &[&str]) -> eyre::Result<Self> {
+        let mut dev_args: Vec<&OsStr> = vec!["dev".as_ref(), "--datadir".as_ref(), datadir.as_ref()];
+        dev_args.extend(args.iter().map(|a| OsStr::new(*a)));
+        Self::spawn(binary, datadir, &dev_args)
+    }
+
+    /// Starts `binary node --home HOME --rpc.addr 127.0.0.1:0`, a node of a multi-validator
+    /// network, and waits until it prints its JSON-RPC address. Its log goes to
+    /// `HOME/node.log`.
+    pub fn start_node(binary: &Path, home: &Path) -> eyre::Result<Self> {
+        Self::spawn(binary, home, &["node".as_ref(), "--home".as_ref(), home.as_ref()])
+    }
+
+    fn spawn(binary: &Path, datadir: &Path, args: &[&OsStr]) -> eyre::Result<Self> {
+        let node = args.first().is_some_and(|a| *a == "node");
+        let stderr = if node {
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(datadir.join("node.log"))
+                .wrap_err("opening node.log")?;
+            Stdio::from(log)
+        } else {
+            Stdio::inherit()
+        };
         let mut child = Command::new(binary)
-            .arg("dev")
-            .arg("--datadir")
-            .arg(datadir)
-            .args(["--rpc.addr", "127.0.0.1:0"])
             .args(args)
-            .env("BTCR_LOG", "warn")
+            .args(["--rpc.addr", "127.0.0.1:0"])
+            .env("BTCR_LOG", if node { "info" } else { "warn" })
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .wrap_err_with(|| format!("starting {}", binary.display()))?;
         let stdout = child.stdout.take().ok_or_else(|| eyre!("no stdout"))?;
@@ -53,7 +76,7 @@ impl DevProcess {
             Err(_) => {
                 let _ = child.kill();
                 let status = child.wait().ok();
-                bail!("btcr dev did not print its JSON-RPC address (exit status {status:?})");
+                bail!("btcr did not print its JSON-RPC address (exit status {status:?})");
             }
         };
         Ok(Self { child, rpc: RpcClient::new(url), datadir: datadir.to_path_buf() })

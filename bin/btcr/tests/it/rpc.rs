@@ -294,6 +294,10 @@ fn blocks_transactions_fees_logs_pool_and_node_methods() -> eyre::Result<()> {
     assert_eq!(poh["verified"], true, "{poh}");
     assert_eq!(poh["endHash"], head_of(rpc, number)?["mixHash"]);
     assert!(poh["entries"].as_array().unwrap().iter().any(|e| e["transactions"] != "0x0"));
+    let finality = rpc.call("btcr_getFinality", json!([format!("{number:#x}")]))?;
+    assert_eq!(finality["hash"], head_of(rpc, number)?["hash"], "{finality}");
+    assert_eq!(finality["signatures"].as_array().map(Vec::len), Some(1), "{finality}");
+    assert_eq!(rpc.call("btcr_getFinality", json!(["earliest"]))?, Value::Null);
     let e = rpc_error(rpc.call("eth_mining", json!([])));
     assert_eq!(e.code, -32601);
     Ok(())

@@ -44,9 +44,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use btcr_crypto::SecretKey;
+
 use super::{
+    certificate::consensus_key,
     codec::{BtcrCodec, MAX_SYNC_VALUES},
-    context::{BftSignature, BtcrContext, Height, ValidatorAddress, ValidatorPrivateKey, ValidatorSet},
+    context::{BftSignature, BtcrContext, Height, ValidatorAddress, ValidatorSet},
     parts::{self, Assembled, ProposalInit, Streams},
     signing::{BtcrSigner, BtcrVerifier},
 };
@@ -64,20 +67,28 @@ pub struct BftConfig {
     pub moniker: String,
     /// Where the consensus WAL lives.
     pub home: PathBuf,
-    /// The validator's consensus key; `None` for a full node, which follows without voting.
-    pub validator_key: Option<ValidatorPrivateKey>,
-    /// The node's network key (ed25519 secret), which names it to peers.
+    /// The validator's key; `None` for a full node, which follows without voting.
+    pub validator_key: Option<SecretKey>,
+    /// The node's network key (an ed25519 seed), which names it to peers.
     pub p2p_secret: [u8; 32],
-    /// Where to listen for peers.
-    pub listen: Multiaddr,
-    /// Peers to keep connected to.
-    pub peers: Vec<Multiaddr>,
+    /// Where to listen for peers, as a multiaddress (`/ip4/127.0.0.1/tcp/26600`).
+    pub listen: String,
+    /// Peers to keep connected to, as multiaddresses.
+    pub peers: Vec<String>,
     /// The validator set (fixed at genesis until staking changes it).
     pub validators: ValidatorSet,
     /// How long a proposer fills its block.
     pub block_time: Duration,
-    /// Round timeouts.
-    pub timeouts: LinearTimeouts,
+}
+
+impl BftConfig {
+    /// Round timeouts: the engine's defaults, except that a proposer is given time to fill
+    /// its block and validators time to receive and re-execute it.
+    fn timeouts(&self) -> LinearTimeouts {
+        let defaults = LinearTimeouts::default();
+        let propose = defaults.propose.max(self.block_time * 2 + Duration::from_secs(1));
+        LinearTimeouts { propose, ..defaults }
+    }
 }
 
 /// Malachite's node settings, built from [`BftConfig`].
@@ -176,6 +187,11 @@ impl<P: BlockPipeline> BftEngine<P> {
         let ctx = BtcrContext { chain_id: config.chain_id };
         let keypair = Keypair::ed25519_from_bytes(config.p2p_secret)
             .map_err(|e| eyre!("invalid network key: {e}"))?;
+        let parse = |a: &str| {
+            a.parse::<Multiaddr>().map_err(|e| eyre!("invalid network address {a:?}: {e}"))
+        };
+        let listen = parse(&config.listen)?;
+        let peers = config.peers.iter().map(|p| parse(p)).collect::<eyre::Result<Vec<_>>>()?;
         let wal_dir = config.home.join("wal");
         std::fs::create_dir_all(&wal_dir)
             .wrap_err_with(|| format!("creating {}", wal_dir.display()))?;
@@ -183,8 +199,8 @@ impl<P: BlockPipeline> BftEngine<P> {
             moniker: config.moniker.clone(),
             consensus: ConsensusConfig {
                 p2p: P2pConfig {
-                    listen_addr: config.listen.clone(),
-                    persistent_peers: config.peers.clone(),
+                    listen_addr: listen,
+                    persistent_peers: peers,
                     discovery: DiscoveryConfig { enabled: true, ..Default::default() },
                     protocol: PubSubProtocol::default(),
                     ..Default::default()
@@ -196,7 +212,7 @@ impl<P: BlockPipeline> BftEngine<P> {
         let verifier = BtcrVerifier::new(config.chain_id);
         let (identity, consensus) = match &config.validator_key {
             Some(key) => {
-                let signer = BtcrSigner::new(key.clone(), config.chain_id);
+                let signer = BtcrSigner::new(consensus_key(key), config.chain_id);
                 let public = signer.public_key();
                 let address = ValidatorAddress::of(&public);
                 let peer_id = keypair.public().to_peer_id().to_bytes();
@@ -278,9 +294,9 @@ impl<P: BlockPipeline> App<P> {
             signer: config
                 .validator_key
                 .as_ref()
-                .map(|k| BtcrSigner::new(k.clone(), config.chain_id)),
+                .map(|k| BtcrSigner::new(consensus_key(k), config.chain_id)),
             validators: config.validators.clone(),
-            timeouts: config.timeouts,
+            timeouts: config.timeouts(),
             block_time: config.block_time,
             height: Height(0),
             streams: Streams::default(),

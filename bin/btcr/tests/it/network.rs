@@ -1,0 +1,226 @@
+//! A network of four validators, each a separate `btcr node` process on 127.0.0.1, finalizing
+//! blocks with BFT consensus under a transfer load; then faults: one validator killed and
+//! restarted, two of four down and one back.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::{Address, U256};
+use btcr_testkit::{DevProcess, RpcClient, TxBuilder, dev_key};
+use serde_json::json;
+
+use crate::btcr_bin;
+
+const VALIDATORS: usize = 4;
+const TESTNET_CHAIN_ID: u64 = 4242;
+
+/// A free run of `n` consecutive ports on 127.0.0.1.
+fn free_ports(n: u16) -> u16 {
+    for _ in 0..200 {
+        let base: u16 = 20_000 + (rand::random::<u16>() % 30_000);
+        let all_free = (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no run of {n} free ports found");
+}
+
+struct Network {
+    homes: Vec<PathBuf>,
+    nodes: Vec<Option<DevProcess>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Network {
+    fn create(block_time: &str) -> eyre::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let out = dir.path().join("net");
+        let p2p = free_ports(VALIDATORS as u16);
+        let status = Command::new(btcr_bin())
+            .args(["testnet", "--validators", &VALIDATORS.to_string(), "--block-time", block_time])
+            .args(["--p2p-port", &p2p.to_string()])
+            .arg("--out")
+            .arg(&out)
+            .status()?;
+        assert!(status.success(), "btcr testnet failed");
+        let homes: Vec<PathBuf> = (0..VALIDATORS).map(|i| out.join(format!("node{i}"))).collect();
+        let mut nodes = Vec::new();
+        for home in &homes {
+            nodes.push(Some(DevProcess::start_node(btcr_bin(), home)?));
+        }
+        Ok(Self { homes, nodes, _dir: dir })
+    }
+
+    fn rpc(&self, i: usize) -> &RpcClient {
+        &self.nodes[i].as_ref().expect("node is running").rpc
+    }
+
+    fn running(&self) -> Vec<usize> {
+        (0..self.nodes.len()).filter(|i| self.nodes[*i].is_some()).collect()
+    }
+
+    fn kill(&mut self, i: usize) -> eyre::Result<()> {
+        self.nodes[i].take().expect("node is running").kill()
+    }
+
+    fn restart(&mut self, i: usize) -> eyre::Result<()> {
+        self.nodes[i] = Some(DevProcess::start_node(btcr_bin(), &self.homes[i])?);
+        Ok(())
+    }
+
+    fn height(&self, i: usize) -> eyre::Result<u64> {
+        self.rpc(i).block_number()
+    }
+
+    /// Waits until node `i` reaches `height`, or fails with the logs' tails.
+    fn wait_for(&self, i: usize, height: u64, timeout: Duration) -> eyre::Result<()> {
+        let start = Instant::now();
+        while self.height(i)? < height {
+            if start.elapsed() > timeout {
+                eyre::bail!(
+                    "node{i} stuck at {} waiting for {height}\n{}",
+                    self.height(i)?,
+                    self.log_tails()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    fn log_tails(&self) -> String {
+        self.homes
+            .iter()
+            .map(|h| {
+                let log = std::fs::read_to_string(h.join("node.log")).unwrap_or_default();
+                let lines: Vec<&str> = log.lines().collect();
+                let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+                format!("--- {} ---\n{tail}", h.display())
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Every running node holds the same block hash and state root at every height in
+    /// `range`; returns the number of transactions in those blocks.
+    fn check_agreement(&self, range: std::ops::RangeInclusive<u64>) -> eyre::Result<usize> {
+        let running = self.running();
+        let mut transactions = 0;
+        for h in range {
+            let tag = format!("{h:#x}");
+            let first = self.rpc(running[0]).block(&tag, false)?;
+            for &i in &running[1..] {
+                let other = self.rpc(i).block(&tag, false)?;
+                assert_eq!(other["hash"], first["hash"], "node{i} differs at height {h}");
+                assert_eq!(other["stateRoot"], first["stateRoot"], "node{i} differs at height {h}");
+            }
+            transactions += first["transactions"].as_array().map_or(0, Vec::len);
+        }
+        Ok(transactions)
+    }
+
+    /// Validators whose precommits finalized block `height`, as node `i` stored them.
+    fn signers(&self, i: usize, height: u64) -> eyre::Result<Vec<Address>> {
+        let finality = self.rpc(i).call("btcr_getFinality", json!([format!("{height:#x}")]))?;
+        let signatures = finality["signatures"].as_array().cloned().unwrap_or_default();
+        Ok(signatures
+            .iter()
+            .filter_map(|s| s["validator"].as_str().and_then(|a| a.parse().ok()))
+            .collect())
+    }
+}
+
+/// Sends transfers from dev account `account` to one node until stopped, at about `per_sec`.
+fn load(url: String, account: u32, per_sec: u64, stop: Arc<AtomicBool>) -> JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let rpc = RpcClient::new(url);
+        let key = dev_key(account);
+        let to = Address::repeat_byte(0x77);
+        let mut nonce = rpc.nonce(key.address()).unwrap_or(0);
+        let mut sent = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let raw = TxBuilder::transfer(TESTNET_CHAIN_ID, nonce, to, U256::from(1)).eip1559(&key);
+            if rpc.send_raw(&raw).is_ok() {
+                nonce += 1;
+                sent += 1;
+            }
+            std::thread::sleep(Duration::from_millis(1000 / per_sec));
+        }
+        sent
+    })
+}
+
+fn address_of(home: &Path) -> Address {
+    btcr_crypto::SecretKey::load(&home.join("validator.key")).expect("validator key").address()
+}
+
+#[test]
+fn four_validators_finalize_the_same_chain_and_survive_faults() -> eyre::Result<()> {
+    let mut net = Network::create("200ms")?;
+
+    // 1. Under load, every node holds the same block and state at each of 100 heights.
+    let stop = Arc::new(AtomicBool::new(false));
+    let loads: Vec<JoinHandle<u64>> = (0..VALIDATORS)
+        .map(|i| load(net.rpc(i).url().to_owned(), i as u32, 40, stop.clone()))
+        .collect();
+    net.wait_for(0, 101, Duration::from_secs(240))?;
+    stop.store(true, Ordering::Relaxed);
+    let sent: u64 = loads.into_iter().map(|l| l.join().expect("load thread")).sum();
+    for i in 1..VALIDATORS {
+        net.wait_for(i, 101, Duration::from_secs(30))?;
+    }
+    let included = net.check_agreement(1..=100)?;
+    eprintln!("100 heights agree on 4 nodes; {sent} transfers sent, {included} included");
+    assert!(included > 100, "the load reached the blocks ({included} of {sent})");
+    let first = net.signers(0, 100)?;
+    assert!(first.len() >= 3, "a certificate holds more than two thirds: {first:?}");
+
+    // 2. One validator killed: the other three keep finalizing.
+    net.kill(3)?;
+    let at_kill = net.height(0)?;
+    net.wait_for(0, at_kill + 10, Duration::from_secs(60))?;
+
+    // 3. Restarted: it catches up and votes again.
+    net.restart(3)?;
+    let target = net.height(0)? + 5;
+    net.wait_for(3, target, Duration::from_secs(120))?;
+    let me = address_of(&net.homes[3]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let head = net.height(0)?;
+        if net.signers(0, head)?.contains(&me) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node3 never signed again\n{}", net.log_tails());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let head = net.height(3)?.min(net.height(0)?);
+    net.check_agreement(1..=head)?;
+
+    // 4. Two of four down: no block is finalized, and nothing forks.
+    net.kill(2)?;
+    net.kill(3)?;
+    std::thread::sleep(Duration::from_secs(2));
+    let halted = net.height(0)?.max(net.height(1)?);
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(net.height(0)?, halted, "node0 finalized without a quorum");
+    assert_eq!(net.height(1)?, halted, "node1 finalized without a quorum");
+    net.check_agreement(1..=halted)?;
+
+    // 5. One back: three of four again, and the chain resumes.
+    net.restart(2)?;
+    net.wait_for(0, halted + 5, Duration::from_secs(120))?;
+    net.wait_for(2, halted + 5, Duration::from_secs(60))?;
+    let head = net.height(0)?.min(net.height(1)?).min(net.height(2)?);
+    net.check_agreement(1..=head)?;
+    Ok(())
+}

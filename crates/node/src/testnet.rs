@@ -1,0 +1,276 @@
+//! Multi-validator networks: `btcr testnet` writes one home directory per node (genesis,
+//! keys, `node.json`), and `btcr node --home DIR` starts a node from one.
+//!
+//! ```text
+//! OUT/genesis.json            the shared genesis (validators with their public keys)
+//! OUT/node0/genesis.json      a copy, so that a home directory is self-contained
+//! OUT/node0/node.json         moniker, RPC address, p2p listen address, peers, block time
+//! OUT/node0/validator.key     the validator key (absent on a full node)
+//! OUT/node0/p2p.key           the network key (created on first start when absent)
+//! OUT/node0/data/             chain store and consensus WAL, created by the node
+//! ```
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use alloy_primitives::{Address, U256};
+use btcr_crypto::{DEV_MNEMONIC, SecretKey};
+use btcr_primitives::{Genesis, GenesisAccount, GenesisValidator};
+use btcr_rpc::RpcConfig;
+use btcr_txpool::PoolConfig;
+use eyre::{WrapErr, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::{NetworkConfig, NodeConfig, dev::dev_poh};
+
+/// Chain id of networks made by `btcr testnet`.
+pub const TESTNET_CHAIN_ID: u64 = 4242;
+/// The most validators `btcr testnet` writes.
+pub const MAX_TESTNET_VALIDATORS: usize = 100;
+
+/// A node's own settings, kept in `HOME/node.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeFile {
+    /// The node's name.
+    pub moniker: String,
+    /// Address of the JSON-RPC server.
+    pub rpc_addr: SocketAddr,
+    /// Where to listen for peers (a multiaddress).
+    pub p2p_listen: String,
+    /// Peers to keep connected to (multiaddresses).
+    pub peers: Vec<String>,
+    /// How long this node fills a block when it proposes, in milliseconds.
+    pub block_time_ms: u64,
+}
+
+impl NodeFile {
+    /// Reads `HOME/node.json`.
+    pub fn load(home: &Path) -> eyre::Result<Self> {
+        let path = home.join("node.json");
+        let text = std::fs::read_to_string(&path)
+            .wrap_err_with(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).wrap_err_with(|| format!("parsing {}", path.display()))
+    }
+
+    fn save(&self, home: &Path) -> eyre::Result<()> {
+        let path = home.join("node.json");
+        let text = serde_json::to_string_pretty(self).expect("node settings always serialise");
+        std::fs::write(&path, text).wrap_err_with(|| format!("writing {}", path.display()))
+    }
+}
+
+/// What `btcr testnet` can be asked for.
+#[derive(Debug, Clone)]
+pub struct TestnetOptions {
+    /// Number of validators.
+    pub validators: usize,
+    /// Full nodes (non-validators) to write besides them.
+    pub full_nodes: usize,
+    /// Directory to write into; it must not hold a network already.
+    pub out: PathBuf,
+    /// The first node's p2p port; node `i` listens on `p2p_port + i`.
+    pub p2p_port: u16,
+    /// The first node's JSON-RPC port; node `i` serves on `rpc_port + i`.
+    pub rpc_port: u16,
+    /// Target interval between blocks.
+    pub block_time: Duration,
+    /// Funded accounts from the test mnemonic.
+    pub n_accounts: u32,
+    /// Balance of each, in whole BTCR.
+    pub balance_btcr: u64,
+    /// Block gas limit.
+    pub gas_limit: u64,
+}
+
+/// One node written by [`write_testnet`].
+#[derive(Debug, Clone)]
+pub struct TestnetNode {
+    /// Its home directory.
+    pub home: PathBuf,
+    /// Its settings.
+    pub file: NodeFile,
+    /// Its validator address, for validators.
+    pub validator: Option<Address>,
+}
+
+/// The multiaddress of a TCP port on 127.0.0.1.
+pub fn local_multiaddr(port: u16) -> String {
+    format!("/ip4/127.0.0.1/tcp/{port}")
+}
+
+/// Writes genesis, keys and settings for a network on 127.0.0.1.
+pub fn write_testnet(options: &TestnetOptions) -> eyre::Result<Vec<TestnetNode>> {
+    if options.validators == 0 || options.validators > MAX_TESTNET_VALIDATORS {
+        bail!("--validators must be between 1 and {MAX_TESTNET_VALIDATORS}");
+    }
+    let total = options.validators + options.full_nodes;
+    let last_port = |base: u16| usize::from(base) + total - 1 <= usize::from(u16::MAX);
+    if !last_port(options.p2p_port) || !last_port(options.rpc_port) {
+        bail!("the port ranges run past 65535");
+    }
+    if options.out.join("genesis.json").exists() {
+        bail!("{} already holds a network (genesis.json exists)", options.out.display());
+    }
+    std::fs::create_dir_all(&options.out)
+        .wrap_err_with(|| format!("creating {}", options.out.display()))?;
+
+    let keys: Vec<SecretKey> = (0..options.validators).map(|_| SecretKey::random()).collect();
+    let validators = keys
+        .iter()
+        .map(|k| GenesisValidator {
+            address: k.address(),
+            public_key: k.public_key().to_vec().into(),
+            power: 1,
+        })
+        .collect();
+    let genesis = dev_genesis(
+        TESTNET_CHAIN_ID,
+        validators,
+        options.block_time,
+        options.gas_limit,
+        options.n_accounts,
+        options.balance_btcr,
+    )?;
+    let genesis_json = genesis.to_json();
+    std::fs::write(options.out.join("genesis.json"), &genesis_json)
+        .wrap_err("writing genesis.json")?;
+
+    let p2p_port = |i: usize| options.p2p_port + i as u16;
+    let mut nodes = Vec::with_capacity(total);
+    for i in 0..total {
+        let home = options.out.join(format!("node{i}"));
+        std::fs::create_dir_all(&home).wrap_err_with(|| format!("creating {}", home.display()))?;
+        std::fs::write(home.join("genesis.json"), &genesis_json)
+            .wrap_err_with(|| format!("writing {}/genesis.json", home.display()))?;
+        let validator = keys.get(i).map(|k| -> eyre::Result<Address> {
+            k.save(&home.join("validator.key"))?;
+            Ok(k.address())
+        });
+        let validator = validator.transpose()?;
+        SecretKey::random().save(&home.join("p2p.key"))?;
+        let file = NodeFile {
+            moniker: format!("node{i}"),
+            rpc_addr: SocketAddr::from(([127, 0, 0, 1], options.rpc_port + i as u16)),
+            p2p_listen: local_multiaddr(p2p_port(i)),
+            peers: (0..total).filter(|j| *j != i).map(|j| local_multiaddr(p2p_port(j))).collect(),
+            block_time_ms: options.block_time.as_millis() as u64,
+        };
+        file.save(&home)?;
+        nodes.push(TestnetNode { home, file, validator });
+    }
+    Ok(nodes)
+}
+
+/// A genesis with funded accounts from the test mnemonic.
+pub(crate) fn dev_genesis(
+    chain_id: u64,
+    validators: Vec<GenesisValidator>,
+    block_time: Duration,
+    gas_limit: u64,
+    n_accounts: u32,
+    balance_btcr: u64,
+) -> eyre::Result<Genesis> {
+    let balance = U256::from(balance_btcr) * U256::from(10u64).pow(U256::from(18));
+    let mut alloc = std::collections::BTreeMap::new();
+    for i in 0..n_accounts {
+        let key = SecretKey::from_mnemonic(DEV_MNEMONIC, i)?;
+        alloc.insert(key.address(), GenesisAccount { balance, ..Default::default() });
+    }
+    let genesis = Genesis {
+        chain_id,
+        timestamp_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        gas_limit,
+        base_fee_per_gas: 1_000_000_000,
+        block_time_ms: block_time.as_millis() as u64,
+        poh: dev_poh(),
+        validators,
+        alloc,
+    };
+    genesis.validate()?;
+    Ok(genesis)
+}
+
+/// The configuration of the node whose home directory is `home`. `rpc_addr` overrides the
+/// address in `node.json`.
+pub fn load_node(home: &Path, mut rpc: RpcConfig, rpc_addr: Option<SocketAddr>) -> eyre::Result<NodeConfig> {
+    let file = NodeFile::load(home)?;
+    let genesis = Genesis::load(&home.join("genesis.json"))?;
+    let key_path = home.join("validator.key");
+    let validator_key = if key_path.exists() { Some(SecretKey::load(&key_path)?) } else { None };
+    let p2p_path = home.join("p2p.key");
+    let p2p_key = if p2p_path.exists() {
+        SecretKey::load(&p2p_path)?
+    } else {
+        let key = SecretKey::random();
+        key.save(&p2p_path)?;
+        key
+    };
+    if !(10..=60_000).contains(&file.block_time_ms) {
+        bail!("node.json: blockTimeMs {} is outside 10..=60000", file.block_time_ms);
+    }
+    rpc.listen = rpc_addr.unwrap_or(file.rpc_addr);
+    Ok(NodeConfig {
+        datadir: home.join("data"),
+        genesis,
+        validator_key,
+        block_time: Duration::from_millis(file.block_time_ms),
+        rpc,
+        pool: PoolConfig::default(),
+        network: Some(NetworkConfig {
+            moniker: file.moniker,
+            p2p_secret: p2p_key.to_bytes().0,
+            listen: file.p2p_listen,
+            peers: file.peers,
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(out: PathBuf) -> TestnetOptions {
+        TestnetOptions {
+            validators: 4,
+            full_nodes: 1,
+            out,
+            p2p_port: 26600,
+            rpc_port: 8545,
+            block_time: Duration::from_millis(500),
+            n_accounts: 3,
+            balance_btcr: 100,
+            gas_limit: 30_000_000,
+        }
+    }
+
+    #[test]
+    fn a_testnet_is_written_and_each_home_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let nodes = write_testnet(&options(dir.path().to_path_buf())).unwrap();
+        assert_eq!(nodes.len(), 5);
+        let genesis = Genesis::load(&dir.path().join("genesis.json")).unwrap();
+        assert_eq!(genesis.validators.len(), 4);
+        for (i, node) in nodes.iter().enumerate() {
+            let config = load_node(&node.home, RpcConfig::default(), None).unwrap();
+            assert_eq!(config.genesis, genesis);
+            assert_eq!(config.rpc.listen.port(), 8545 + i as u16);
+            let network = config.network.unwrap();
+            assert_eq!(network.listen, local_multiaddr(26600 + i as u16));
+            assert_eq!(network.peers.len(), 4, "every other node");
+            assert!(!network.peers.contains(&network.listen));
+            assert_eq!(config.validator_key.map(|k| k.address()), node.validator);
+        }
+        assert!(nodes[4].validator.is_none(), "the last node is a full node");
+        // Writing over an existing network is refused.
+        let err = write_testnet(&options(dir.path().to_path_buf())).unwrap_err();
+        assert!(err.to_string().contains("already holds a network"), "{err}");
+        // So are impossible sizes.
+        let mut bad = options(dir.path().join("other"));
+        bad.validators = 0;
+        assert!(write_testnet(&bad).is_err());
+    }
+}
