@@ -311,7 +311,10 @@ fn init_logging(filter: Option<&str>, json: bool) {
     use tracing_subscriber::{EnvFilter, fmt};
     let filter = match filter {
         Some(f) => EnvFilter::new(f),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        // The BFT engine reports every height and round at `info`; BTCR's own lines say
+        // what matters, so the engine's are shown from warnings up unless asked for.
+        None => EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("info,arc_malachitebft=warn")),
     };
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {

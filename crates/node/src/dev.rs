@@ -1,10 +1,7 @@
 //! The one-command development chain: a genesis with funded accounts from the test mnemonic
 //! and a single validator, in a temporary directory unless one is given.
 
-use std::{
-    path::PathBuf,
-    time::Duration,
-};
+use std::{path::PathBuf, time::Duration};
 
 use alloy_primitives::{Address, B256};
 use btcr_crypto::{DEV_MNEMONIC, SecretKey};

@@ -182,7 +182,9 @@ pub(crate) fn dev_genesis(
     }
     let genesis = Genesis {
         chain_id,
-        timestamp_ms: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        timestamp_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
         gas_limit,
         base_fee_per_gas: 1_000_000_000,
         block_time_ms: block_time.as_millis() as u64,
@@ -196,7 +198,11 @@ pub(crate) fn dev_genesis(
 
 /// The configuration of the node whose home directory is `home`. `rpc_addr` overrides the
 /// address in `node.json`.
-pub fn load_node(home: &Path, mut rpc: RpcConfig, rpc_addr: Option<SocketAddr>) -> eyre::Result<NodeConfig> {
+pub fn load_node(
+    home: &Path,
+    mut rpc: RpcConfig,
+    rpc_addr: Option<SocketAddr>,
+) -> eyre::Result<NodeConfig> {
     let file = NodeFile::load(home)?;
     let genesis = Genesis::load(&home.join("genesis.json"))?;
     let key_path = home.join("validator.key");

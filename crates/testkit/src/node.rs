@@ -28,7 +28,8 @@ impl DevProcess {
     /// Starts `binary dev --datadir DATADIR --rpc.addr 127.0.0.1:0 ARGS…` and waits until it
     /// prints its JSON-RPC address.
     pub fn start(binary: &Path, datadir: &Path, args: &[&str]) -> eyre::Result<Self> {
-        let mut dev_args: Vec<&OsStr> = vec!["dev".as_ref(), "--datadir".as_ref(), datadir.as_ref()];
+        let mut dev_args: Vec<&OsStr> =
+            vec!["dev".as_ref(), "--datadir".as_ref(), datadir.as_ref()];
         dev_args.extend(args.iter().map(|a| OsStr::new(*a)));
         Self::spawn(binary, datadir, &dev_args)
     }

@@ -18,7 +18,13 @@ pub fn consensus_key(key: &SecretKey) -> ValidatorPrivateKey {
         .expect("a valid secp256k1 secret is a valid consensus key")
 }
 
-fn precommit_bytes(chain_id: u64, height: u64, round: u32, hash: B256, who: ValidatorAddress) -> Vec<u8> {
+fn precommit_bytes(
+    chain_id: u64,
+    height: u64,
+    round: u32,
+    hash: B256,
+    who: ValidatorAddress,
+) -> Vec<u8> {
     Vote::new(VoteType::Precommit, Height(height), Round::new(round), NilOrVal::Val(hash), who)
         .sign_bytes(chain_id)
 }
@@ -70,7 +76,8 @@ pub fn verify_certificate(
     let mut signed = 0u64;
     for s in &certificate.signatures {
         let who = ValidatorAddress(s.validator);
-        let validator = set.get_by_address(&who).ok_or(CertificateError::NotAValidator(s.validator))?;
+        let validator =
+            set.get_by_address(&who).ok_or(CertificateError::NotAValidator(s.validator))?;
         if !seen.insert(s.validator) {
             return Err(CertificateError::Duplicate(s.validator));
         }
@@ -136,7 +143,10 @@ mod tests {
             block_hash: hash,
             signatures: signers.iter().map(|k| sign_commit(k, 5, 9, 1, hash)).collect(),
         };
-        assert_eq!(verify_certificate(5, &certificate(&[&keys[0], &keys[1], &keys[2]]), &set), Ok(()));
+        assert_eq!(
+            verify_certificate(5, &certificate(&[&keys[0], &keys[1], &keys[2]]), &set),
+            Ok(())
+        );
         assert_eq!(
             verify_certificate(5, &certificate(&[&keys[0], &keys[1]]), &set),
             Err(CertificateError::NotEnoughPower { signed: 2, total: 4 })
@@ -151,7 +161,9 @@ mod tests {
             Err(CertificateError::NotAValidator(stranger.address()))
         );
         // Signed on another chain, or for another round.
-        assert!(verify_certificate(6, &certificate(&[&keys[0], &keys[1], &keys[2]]), &set).is_err());
+        assert!(
+            verify_certificate(6, &certificate(&[&keys[0], &keys[1], &keys[2]]), &set).is_err()
+        );
         let mut other_round = certificate(&[&keys[0], &keys[1], &keys[2]]);
         other_round.round = 0;
         assert!(verify_certificate(5, &other_round, &set).is_err());

@@ -486,7 +486,8 @@ codec!(
         }
     },
     |r| {
-        let stream_id = StreamId::new(Bytes::copy_from_slice(r.bytes("stream id", MAX_SHORT_BYTES)?));
+        let stream_id =
+            StreamId::new(Bytes::copy_from_slice(r.bytes("stream id", MAX_SHORT_BYTES)?));
         let sequence = r.u64("sequence")?;
         let content = match r.u8("stream content")? {
             0 => StreamContent::Data(r.part()?),
@@ -548,11 +549,7 @@ codec!(
         w.height(s.history_min_height);
     },
     |r| {
-        Status {
-            peer_id: r.peer_id()?,
-            tip_height: r.height()?,
-            history_min_height: r.height()?,
-        }
+        Status { peer_id: r.peer_id()?, tip_height: r.height()?, history_min_height: r.height()? }
     }
 );
 
@@ -851,10 +848,8 @@ mod tests {
         w.round(Round::new(0));
         w.hash(&B256::ZERO);
         w.u32(MAX_SIGNATURES as u32 + 1);
-        let err = <BtcrCodec as Codec<PolkaCertificate<BtcrContext>>>::decode(
-            &BtcrCodec,
-            w.finish(),
-        );
+        let err =
+            <BtcrCodec as Codec<PolkaCertificate<BtcrContext>>>::decode(&BtcrCodec, w.finish());
         assert!(matches!(err, Err(CodecError::TooLong { .. })), "{err:?}");
         // Unknown tags.
         let err = <BtcrCodec as Codec<ProposalPart>>::decode(&BtcrCodec, Bytes::from_static(&[9]));

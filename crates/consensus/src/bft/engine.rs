@@ -172,7 +172,7 @@ impl<P: BlockPipeline> BftEngine<P> {
                 },
             }
         };
-        if let Err(e) = engine.actor.kill_and_wait(Some(Duration::from_secs(5))).await {
+        if let Err(e) = engine.actor.stop_and_wait(None, Some(Duration::from_secs(5))).await {
             warn!(target: "btcr::consensus", error = %e, "consensus actors did not stop cleanly");
         }
         engine.handle.abort();
@@ -553,7 +553,10 @@ impl<P: BlockPipeline> App<P> {
         Ok(validity)
     }
 
-    async fn decided(&mut self, certificate: BftCertificate<BtcrContext>) -> Result<(), PipelineError> {
+    async fn decided(
+        &mut self,
+        certificate: BftCertificate<BtcrContext>,
+    ) -> Result<(), PipelineError> {
         let height = certificate.height;
         let hash = certificate.value_id;
         let round = certificate.round.as_u32().ok_or_else(|| {

@@ -10,9 +10,9 @@ mod engine;
 pub mod parts;
 pub mod signing;
 
-pub use engine::{BftConfig, BftEngine};
-pub use signing::{BtcrSigner, BtcrVerifier};
 pub use context::{
     BftSignature, BlockId, BtcrContext, Height, Proposal, ProposalPart, Scheme, Validator,
     ValidatorAddress, ValidatorKey, ValidatorPrivateKey, ValidatorSet, ValidatorSetError, Vote,
 };
+pub use engine::{BftConfig, BftEngine};
+pub use signing::{BtcrSigner, BtcrVerifier};

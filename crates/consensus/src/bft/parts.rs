@@ -86,7 +86,9 @@ pub fn stream_messages(
     let mut messages: Vec<StreamMessage<ProposalPart>> = parts
         .iter()
         .enumerate()
-        .map(|(i, p)| StreamMessage::new(stream_id.clone(), i as u64, StreamContent::Data(p.clone())))
+        .map(|(i, p)| {
+            StreamMessage::new(stream_id.clone(), i as u64, StreamContent::Data(p.clone()))
+        })
         .collect();
     messages.push(StreamMessage::new(stream_id, parts.len() as u64, StreamContent::Fin));
     messages
@@ -118,12 +120,15 @@ pub fn assemble(
     parts: Vec<ProposalPart>,
     key_of: impl FnOnce(Height, &ValidatorAddress) -> Option<ValidatorKey>,
 ) -> Result<Assembled, String> {
-    let (Some(ProposalPart::Init { height, round, proposer, pol_round }), Some(ProposalPart::Fin(sig))) =
-        (parts.first(), parts.last())
+    let (
+        Some(ProposalPart::Init { height, round, proposer, pol_round }),
+        Some(ProposalPart::Fin(sig)),
+    ) = (parts.first(), parts.last())
     else {
         return Err("a proposal stream must start with Init and end with Fin".into());
     };
-    let init = ProposalInit { height: *height, round: *round, proposer: *proposer, pol_round: *pol_round };
+    let init =
+        ProposalInit { height: *height, round: *round, proposer: *proposer, pol_round: *pol_round };
     let signature: BftSignature = sig.clone();
     let middle = &parts[1..parts.len() - 1];
     let mut size = 0usize;
@@ -203,7 +208,8 @@ impl Streams {
             }
         }
         let complete = stream.end.is_some_and(|end| {
-            stream.parts.len() as u64 == end && stream.parts.keys().next_back().copied() == end.checked_sub(1)
+            stream.parts.len() as u64 == end
+                && stream.parts.keys().next_back().copied() == end.checked_sub(1)
         });
         if complete {
             let stream = self.remove(&key)?;
@@ -270,7 +276,8 @@ mod tests {
     #[test]
     fn a_block_split_and_shuffled_comes_back_whole_and_signed() {
         let (signer, public, init) = setup();
-        let block: Bytes = (0..PART_DATA_BYTES * 2 + 17).map(|i| i as u8).collect::<Vec<_>>().into();
+        let block: Bytes =
+            (0..PART_DATA_BYTES * 2 + 17).map(|i| i as u8).collect::<Vec<_>>().into();
         let parts = split(5, &signer, init, &block);
         assert_eq!(parts.len(), 5, "Init, three Data, Fin");
         let mut messages = stream_messages(stream_id(init.height, init.round), &parts);
@@ -293,7 +300,8 @@ mod tests {
     fn forged_reordered_or_foreign_streams_are_refused() {
         let (signer, public, init) = setup();
         let block = Bytes::from_static(b"a small block");
-        let key_of = |_: Height, a: &ValidatorAddress| (*a == init.proposer).then(|| public.clone());
+        let key_of =
+            |_: Height, a: &ValidatorAddress| (*a == init.proposer).then(|| public.clone());
 
         // Data changed after signing.
         let mut parts = split(5, &signer, init, &block);
@@ -336,7 +344,8 @@ mod tests {
         // Many half-sent streams: only the newest MAX_STREAMS are kept.
         for i in 0..(MAX_STREAMS as u64 + 10) {
             let id = stream_id(Height(100 + i), Round::new(0));
-            streams.insert(peer(3), StreamMessage::new(id, 0, StreamContent::Data(parts[0].clone())));
+            streams
+                .insert(peer(3), StreamMessage::new(id, 0, StreamContent::Data(parts[0].clone())));
         }
         assert_eq!(streams.len(), MAX_STREAMS);
         // A sequence number no block can reach is dropped.

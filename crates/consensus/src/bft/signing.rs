@@ -116,7 +116,10 @@ impl Signer<BtcrContext> for BtcrSigner {
         Ok(SignedMessage::new(vote, signature))
     }
 
-    async fn sign_proposal(&self, proposal: Proposal) -> Result<SignedProposal<BtcrContext>, Error> {
+    async fn sign_proposal(
+        &self,
+        proposal: Proposal,
+    ) -> Result<SignedProposal<BtcrContext>, Error> {
         let signature = self.key.sign(&proposal.sign_bytes(self.chain_id));
         Ok(SignedMessage::new(proposal, signature))
     }
@@ -161,8 +164,7 @@ mod tests {
             let signer = BtcrSigner::new(key, 77);
             let verifier = BtcrVerifier::new(77);
             let me = ValidatorAddress::of(&public);
-            let vote =
-                Vote::new(VoteType::Prevote, Height(3), Round::new(1), NilOrVal::Nil, me);
+            let vote = Vote::new(VoteType::Prevote, Height(3), Round::new(1), NilOrVal::Nil, me);
             let signed = signer.sign_vote(vote.clone()).await.unwrap();
             assert!(
                 verifier
@@ -180,8 +182,7 @@ mod tests {
                     .unwrap()
                     .is_invalid()
             );
-            let other =
-                Vote::new(VoteType::Precommit, Height(3), Round::new(1), NilOrVal::Nil, me);
+            let other = Vote::new(VoteType::Precommit, Height(3), Round::new(1), NilOrVal::Nil, me);
             assert!(
                 verifier
                     .verify_signed_vote(&other, &signed.signature, &public)
@@ -196,8 +197,7 @@ mod tests {
             forged.peer_id = vec![1, 2, 4];
             assert!(verifier.verify_validator_proof(&forged).await.unwrap().is_invalid());
 
-            let scope =
-                VoteExtensionScope::new(Height(3), Round::new(0), B256::repeat_byte(1), me);
+            let scope = VoteExtensionScope::new(Height(3), Round::new(0), B256::repeat_byte(1), me);
             let ext = signer.sign_vote_extension(scope.clone(), ()).await.unwrap();
             assert!(
                 verifier
