@@ -55,6 +55,9 @@ struct TestnetArgs {
     /// The first node's p2p port; node i listens on this plus i.
     #[arg(long = "p2p-port", default_value_t = 26600)]
     p2p_port: u16,
+    /// The first node's transaction-network port; node i listens on this plus i.
+    #[arg(long = "gossip-port", default_value_t = 26700)]
+    gossip_port: u16,
     /// The first node's JSON-RPC port; node i serves on this plus i.
     #[arg(long = "rpc-port", default_value_t = 8545)]
     rpc_port: u16,
@@ -213,6 +216,7 @@ fn run_testnet(args: TestnetArgs) -> eyre::Result<()> {
         full_nodes: args.full_nodes,
         out: args.out.clone(),
         p2p_port: args.p2p_port,
+        gossip_port: args.gossip_port,
         rpc_port: args.rpc_port,
         block_time: args.block_time,
         n_accounts: args.accounts,

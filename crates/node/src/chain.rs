@@ -3,7 +3,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    sync::Arc,
+    sync::{Arc, OnceLock},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -17,6 +17,7 @@ use btcr_execution::{
     account_proof, compute_state_root, create_access_list, estimate_gas, recover_transactions,
     simulate, validate_transaction,
 };
+use btcr_network::{TxPublisher, TxSink, Verdict};
 use btcr_poh::{PohSlot, batch_hash};
 use btcr_primitives::{
     Account, Block, BlockBody, CommitCertificate, Genesis, Header, ReceiptEnvelope, RecoveredTx,
@@ -78,6 +79,8 @@ pub struct Chain {
     head: RwLock<Header>,
     executed: Mutex<HashMap<B256, Executed>>,
     new_heads: broadcast::Sender<Header>,
+    /// Where transactions submitted over RPC go to reach the other validators.
+    publisher: OnceLock<TxPublisher>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -138,6 +141,7 @@ impl Chain {
             head: RwLock::new(head),
             executed: Mutex::new(HashMap::new()),
             new_heads,
+            publisher: OnceLock::new(),
         })
     }
 
@@ -192,24 +196,39 @@ impl Chain {
     /// Adds a raw signed transaction to the pool after every check that does not need
     /// execution, returning its hash or the reason it is refused.
     pub fn submit_raw(&self, raw: &[u8]) -> Result<B256, SubmitError> {
-        let envelope = decode_transaction(raw).map_err(|e| SubmitError(e.to_string()))?;
-        let tx = RecoveredTx::recover(envelope).map_err(|e| SubmitError(e.to_string()))?;
+        self.admit(raw).map_err(|(_, e)| e)
+    }
+
+    /// Adds a transaction to the pool; an error says whether the transaction itself is
+    /// invalid (`true`: whoever sent it is at fault) or only unwanted now (nonce used, pool
+    /// full, already known, not enough funds at this state).
+    fn admit(&self, raw: &[u8]) -> Result<B256, (bool, SubmitError)> {
+        let invalid = |e: &dyn std::fmt::Display| (true, SubmitError(e.to_string()));
+        let envelope = decode_transaction(raw).map_err(|e| invalid(&e))?;
+        let tx = RecoveredTx::recover(envelope).map_err(|e| invalid(&e))?;
         validate_transaction(&tx, self.genesis.chain_id, self.genesis.gas_limit)
-            .map_err(|e| SubmitError(e.to_string()))?;
+            .map_err(|e| invalid(&e))?;
+        let node_error =
+            |e: &dyn std::fmt::Display| (false, SubmitError(format!("node error: {e}")));
         let account = self
             .store
             .snapshot()
-            .map_err(|e| SubmitError(format!("node error: {e}")))?
+            .map_err(|e| node_error(&e))?
             .account(&tx.sender)
-            .map_err(|e| SubmitError(format!("node error: {e}")))?
+            .map_err(|e| node_error(&e))?
             .unwrap_or_default();
         let base_fee = u128::from(self.head.read().next_base_fee());
         let hash = tx.hash;
         self.pool
             .lock()
             .add(tx, SenderState { nonce: account.nonce, balance: account.balance }, base_fee)
-            .map_err(|e| SubmitError(e.to_string()))?;
+            .map_err(|e| (false, SubmitError(e.to_string())))?;
         Ok(hash)
+    }
+
+    /// Sends transactions accepted over RPC to the network from now on.
+    pub fn set_publisher(&self, publisher: TxPublisher) {
+        let _ = self.publisher.set(publisher);
     }
 
     fn seal(
@@ -495,6 +514,19 @@ impl BlockPipeline for Chain {
     }
 }
 
+impl TxSink for Chain {
+    fn receive(&self, transactions: &[bytes::Bytes]) -> Vec<Verdict> {
+        transactions
+            .iter()
+            .map(|raw| match self.admit(raw) {
+                Ok(_) => Verdict::Accept,
+                Err((true, _)) => Verdict::Reject,
+                Err((false, _)) => Verdict::Ignore,
+            })
+            .collect()
+    }
+}
+
 /// Queues executed transactions for the PoH; `false` when the slot has already ended (they
 /// will not be in this block).
 fn record_batch(poh: &btcr_poh::PohSlotHandle, txs: &[RecoveredTx]) -> Result<bool, PipelineError> {
@@ -658,7 +690,12 @@ impl RpcBackend for Chain {
     }
 
     fn submit_transaction(&self, raw: &[u8]) -> Result<B256, SubmitError> {
-        self.submit_raw(raw)
+        let hash = self.submit_raw(raw)?;
+        if let Some(publisher) = self.publisher.get() {
+            // A full queue only delays the transaction until this node proposes.
+            publisher.publish(bytes::Bytes::copy_from_slice(raw));
+        }
+        Ok(hash)
     }
 
     fn pool_content(&self) -> PoolContent {
@@ -698,7 +735,7 @@ impl RpcBackend for Chain {
         Ok(NodeInfo {
             version: env!("CARGO_PKG_VERSION").to_string(),
             genesis_hash,
-            peers: 0,
+            peers: self.publisher.get().map_or(0, |p| p.peers() as u64),
             // One validator: every committed block carries its certificate.
             finalized: self.head_header().number,
             validators: self.genesis.validators.iter().map(|v| v.address).collect(),

@@ -8,6 +8,7 @@ use btcr_consensus::{
     bft::{BftConfig, BftEngine, certificate::genesis_validator_set},
 };
 use btcr_crypto::SecretKey;
+use btcr_network::{Gossip, GossipConfig};
 use btcr_primitives::Genesis;
 use btcr_rpc::{RpcConfig, RpcServer};
 use btcr_storage::ChainStore;
@@ -48,6 +49,12 @@ pub struct NetworkConfig {
     pub listen: String,
     /// Peers to keep connected to, as multiaddresses.
     pub peers: Vec<String>,
+    /// Where the transaction network listens (a multiaddress).
+    pub gossip_listen: String,
+    /// Transaction-network peers to start from; the rest are discovered.
+    pub gossip_peers: Vec<String>,
+    /// Established transaction-network connections allowed in each direction.
+    pub gossip_max_peers: u32,
 }
 
 /// A running node.
@@ -59,6 +66,8 @@ pub struct NodeHandle {
     pub rpc_addr: std::net::SocketAddr,
     shutdown: CancellationToken,
     engine: Option<EngineHandle>,
+    /// The transaction network of a multi-validator node.
+    pub gossip: Option<Gossip>,
 }
 
 impl NodeHandle {
@@ -147,6 +156,26 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
     let rpc = RpcServer::start(config.rpc.clone(), chain.clone(), shutdown.clone())
         .await
         .wrap_err_with(|| format!("starting JSON-RPC on {}", config.rpc.listen))?;
+    let gossip = match &config.network {
+        Some(network) => {
+            let gossip = Gossip::start(
+                GossipConfig {
+                    chain_id: config.genesis.chain_id,
+                    secret: network.p2p_secret,
+                    listen: network.gossip_listen.clone(),
+                    bootstrap: network.gossip_peers.clone(),
+                    max_peers: network.gossip_max_peers,
+                },
+                chain.clone(),
+                shutdown.clone(),
+            )
+            .await
+            .wrap_err("starting the transaction network")?;
+            chain.set_publisher(gossip.publisher());
+            Some(gossip)
+        }
+        None => None,
+    };
     let engine = match (&config.network, &config.validator_key) {
         (Some(network), key) => {
             info!(
@@ -183,5 +212,5 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
         .spawn(),
         (None, None) => unreachable!("checked above: a single-validator chain has its key"),
     };
-    Ok(NodeHandle { chain, rpc_addr: rpc.local_addr, shutdown, engine: Some(engine) })
+    Ok(NodeHandle { chain, rpc_addr: rpc.local_addr, shutdown, engine: Some(engine), gossip })
 }

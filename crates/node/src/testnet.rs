@@ -43,6 +43,10 @@ pub struct NodeFile {
     pub p2p_listen: String,
     /// Peers to keep connected to (multiaddresses).
     pub peers: Vec<String>,
+    /// Where the transaction network listens (a multiaddress).
+    pub gossip_listen: String,
+    /// Transaction-network peers to start from (multiaddresses); others are discovered.
+    pub gossip_peers: Vec<String>,
     /// How long this node fills a block when it proposes, in milliseconds.
     pub block_time_ms: u64,
 }
@@ -74,6 +78,8 @@ pub struct TestnetOptions {
     pub out: PathBuf,
     /// The first node's p2p port; node `i` listens on `p2p_port + i`.
     pub p2p_port: u16,
+    /// The first node's transaction-network port; node `i` listens on `gossip_port + i`.
+    pub gossip_port: u16,
     /// The first node's JSON-RPC port; node `i` serves on `rpc_port + i`.
     pub rpc_port: u16,
     /// Target interval between blocks.
@@ -109,7 +115,10 @@ pub fn write_testnet(options: &TestnetOptions) -> eyre::Result<Vec<TestnetNode>>
     }
     let total = options.validators + options.full_nodes;
     let last_port = |base: u16| usize::from(base) + total - 1 <= usize::from(u16::MAX);
-    if !last_port(options.p2p_port) || !last_port(options.rpc_port) {
+    if !last_port(options.p2p_port)
+        || !last_port(options.gossip_port)
+        || !last_port(options.rpc_port)
+    {
         bail!("the port ranges run past 65535");
     }
     if options.out.join("genesis.json").exists() {
@@ -157,6 +166,13 @@ pub fn write_testnet(options: &TestnetOptions) -> eyre::Result<Vec<TestnetNode>>
             rpc_addr: SocketAddr::from(([127, 0, 0, 1], options.rpc_port + i as u16)),
             p2p_listen: local_multiaddr(p2p_port(i)),
             peers: (0..total).filter(|j| *j != i).map(|j| local_multiaddr(p2p_port(j))).collect(),
+            gossip_listen: local_multiaddr(options.gossip_port + i as u16),
+            // One peer to start from (node 0, or node 1 for node 0): the rest are discovered.
+            gossip_peers: Some(usize::from(i == 0))
+                .filter(|first| *first < total)
+                .map(|first| local_multiaddr(options.gossip_port + first as u16))
+                .into_iter()
+                .collect(),
             block_time_ms: options.block_time.as_millis() as u64,
         };
         file.save(&home)?;
@@ -231,6 +247,9 @@ pub fn load_node(
             p2p_secret: p2p_key.to_bytes().0,
             listen: file.p2p_listen,
             peers: file.peers,
+            gossip_listen: file.gossip_listen,
+            gossip_peers: file.gossip_peers,
+            gossip_max_peers: 50,
         }),
     })
 }
@@ -245,6 +264,7 @@ mod tests {
             full_nodes: 1,
             out,
             p2p_port: 26600,
+            gossip_port: 26700,
             rpc_port: 8545,
             block_time: Duration::from_millis(500),
             n_accounts: 3,
@@ -268,6 +288,8 @@ mod tests {
             assert_eq!(network.listen, local_multiaddr(26600 + i as u16));
             assert_eq!(network.peers.len(), 4, "every other node");
             assert!(!network.peers.contains(&network.listen));
+            assert_eq!(network.gossip_listen, local_multiaddr(26700 + i as u16));
+            assert_eq!(network.gossip_peers.len(), 1, "one peer to start from");
             assert_eq!(config.validator_key.map(|k| k.address()), node.validator);
         }
         assert!(nodes[4].validator.is_none(), "the last node is a full node");

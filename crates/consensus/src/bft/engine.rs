@@ -51,6 +51,7 @@ use super::{
     codec::{BtcrCodec, MAX_SYNC_VALUES},
     context::{BftSignature, BtcrContext, Height, ValidatorAddress, ValidatorSet},
     parts::{self, Assembled, ProposalInit, Streams},
+    proposals::ProposalStore,
     signing::{BtcrSigner, BtcrVerifier},
 };
 use crate::{BlockPipeline, EngineHandle, PipelineError};
@@ -158,7 +159,9 @@ impl<P: BlockPipeline> BftEngine<P> {
     async fn run(&self) -> Result<(), PipelineError> {
         let fatal = |e: eyre::Report| PipelineError::Fatal(format!("{e:#}"));
         let (mut channels, engine) = self.start().await.map_err(fatal)?;
-        let mut app = App::new(self.pipeline.clone(), &self.config);
+        let proposals = ProposalStore::open(&self.config.home.join("proposals"))
+            .map_err(|e| PipelineError::Fatal(format!("opening the proposal store: {e}")))?;
+        let mut app = App::new(self.pipeline.clone(), &self.config, proposals);
         let result = loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break Ok(()),
@@ -277,6 +280,8 @@ struct App<P> {
     own: HashMap<Round, B256>,
     /// Whether the decided block of the current height was committed.
     committed: bool,
+    /// This validator's proposals, on disk until decided.
+    proposals: ProposalStore,
 }
 
 fn blocking<T: Send + 'static>(
@@ -287,8 +292,9 @@ fn blocking<T: Send + 'static>(
 }
 
 impl<P: BlockPipeline> App<P> {
-    fn new(pipeline: Arc<P>, config: &BftConfig) -> Self {
+    fn new(pipeline: Arc<P>, config: &BftConfig, proposals: ProposalStore) -> Self {
         Self {
+            proposals,
             pipeline,
             chain_id: config.chain_id,
             signer: config
@@ -316,6 +322,7 @@ impl<P: BlockPipeline> App<P> {
     /// Moves to `height`: everything kept for the previous one is dropped.
     fn enter_height(&mut self, height: Height) {
         self.height = height;
+        self.proposals.prune(height);
         self.undecided.clear();
         self.seen_parts.clear();
         self.verdicts.clear();
@@ -431,17 +438,36 @@ impl<P: BlockPipeline> App<P> {
             let _ = reply.send(LocallyProposedValue::new(height, round, super::BlockId(*hash)));
             return Ok(());
         }
-        // Leave a fifth of the propose timeout for sealing and streaming.
-        let fill = self.block_time.min(timeout.mul_f32(0.8));
-        let deadline = Instant::now() + fill;
-        let pipeline = self.pipeline.clone();
-        let block = match blocking(move || pipeline.propose(height.0, deadline)).await? {
-            Ok(block) => block,
-            Err(PipelineError::Fatal(e)) => return Err(PipelineError::Fatal(e)),
-            Err(e) => {
-                // Not proposing lets the round time out and move on to the next proposer.
-                error!(target: "btcr::consensus", %height, %round, error = %e, "could not build a proposal");
-                return Ok(());
+        let block = match self.proposals.load(height, round) {
+            // Proposed before a restart: the same block again, executed again so that the
+            // pipeline can commit it.
+            Some(block) => {
+                info!(target: "btcr::consensus", %height, %round, "proposing again the block built before a restart");
+                if self.verify(block.clone()).await? != Validity::Valid {
+                    error!(target: "btcr::consensus", %height, %round, "the stored proposal no longer verifies; not proposing");
+                    return Ok(());
+                }
+                block
+            }
+            None => {
+                // Leave a fifth of the propose timeout for sealing and streaming.
+                let fill = self.block_time.min(timeout.mul_f32(0.8));
+                let deadline = Instant::now() + fill;
+                let pipeline = self.pipeline.clone();
+                let block = match blocking(move || pipeline.propose(height.0, deadline)).await? {
+                    Ok(block) => block,
+                    Err(PipelineError::Fatal(e)) => return Err(PipelineError::Fatal(e)),
+                    Err(e) => {
+                        // Not proposing lets the round time out and move on to the next one.
+                        error!(target: "btcr::consensus", %height, %round, error = %e, "could not build a proposal");
+                        return Ok(());
+                    }
+                };
+                // On disk before it is signed: a restart proposes this block, not another.
+                self.proposals.save(height, round, &block).map_err(|e| {
+                    PipelineError::Fatal(format!("saving the proposal of height {height}: {e}"))
+                })?;
+                block
             }
         };
         let hash = block.hash();

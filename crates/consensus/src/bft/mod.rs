@@ -8,6 +8,7 @@ pub mod codec;
 pub mod context;
 mod engine;
 pub mod parts;
+mod proposals;
 pub mod signing;
 
 pub use context::{

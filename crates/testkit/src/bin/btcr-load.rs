@@ -8,6 +8,11 @@
 //! funded accounts, and reports that process's CPU time and memory. With `--rpc URL` it
 //! drives any node that funds the test mnemonic's accounts instead (anvil and Hardhat do).
 //!
+//! With `--rate N` the transfers go in at a steady N per second (transfer i is due at
+//! i / N seconds) instead of as fast as possible: that measures latency at a given load
+//! rather than the most the node takes. Latency ends when the transfer is in a block the
+//! node reports, which on BTCR is a finalized block. `--reads 0` skips the reads.
+//!
 //! ```text
 //! cargo build --release -p btcr -p btcr-testkit
 //! target/release/btcr-load --transfers 30000 --concurrency 32 --gas-limit 1000000000
@@ -59,11 +64,12 @@ struct Options {
     reads: usize,
     block_time: String,
     gas_limit: Option<String>,
+    rate: Option<f64>,
 }
 
 const USAGE: &str = "usage: btcr-load [--rpc URL] [--btcr PATH] [--transfers N] [--accounts N] \
 [--concurrency N] [--mode http|batch|ws|all] [--batch N] [--pipeline N] [--reads N] [--block-time 1s] \
-[--gas-limit GAS]";
+[--gas-limit GAS] [--rate TX_PER_S]";
 
 fn parse_options() -> eyre::Result<Options> {
     let mut o = Options {
@@ -78,6 +84,7 @@ fn parse_options() -> eyre::Result<Options> {
         reads: 20_000,
         block_time: "1s".into(),
         gas_limit: None,
+        rate: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -93,6 +100,13 @@ fn parse_options() -> eyre::Result<Options> {
             "--reads" => o.reads = value()?.parse()?,
             "--block-time" => o.block_time = value()?,
             "--gas-limit" => o.gas_limit = Some(value()?),
+            "--rate" => {
+                let rate: f64 = value()?.parse()?;
+                if !(rate > 0.0 && rate.is_finite()) {
+                    bail!("--rate must be a positive number of transfers per second");
+                }
+                o.rate = Some(rate);
+            }
             "--mode" => {
                 o.modes = match value()?.as_str() {
                     "http" => vec![Mode::Http],
@@ -337,10 +351,12 @@ fn run_writes(
         let (txs, next, submitted_at, rejected, url) =
             (txs.clone(), next.clone(), submitted_at.clone(), rejected.clone(), url.to_owned());
         let chunk_len = match mode {
+            _ if o.rate.is_some() => 1,
             Mode::Http => 1,
             Mode::Batch => o.batch,
             Mode::Ws => o.pipeline,
         };
+        let rate = o.rate;
         workers.push(std::thread::spawn(move || -> eyre::Result<()> {
             let mut submitter = Submitter::connect(mode, &url)?;
             // Transactions the pool refused for being full, sent again after a pause: that is
@@ -353,6 +369,10 @@ fn run_writes(
                         return Ok(());
                     }
                     let chunk: Vec<usize> = (from..(from + chunk_len).min(txs.len())).collect();
+                    if let Some(rate) = rate {
+                        let due = start + Duration::from_secs_f64(from as f64 / rate);
+                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    }
                     let now = Instant::now();
                     submitted_at
                         .lock()
@@ -551,6 +571,10 @@ fn main() -> eyre::Result<()> {
     for mode in &o.modes {
         writes.push(run_writes(&url, *mode, &o, &keys, pid)?);
     }
+    if o.reads == 0 {
+        print_writes(&o, &client_version, &writes);
+        return Ok(());
+    }
 
     // Reads: a token for eth_call and logs for eth_getLogs.
     let owner = &keys[0];
@@ -588,9 +612,25 @@ fn main() -> eyre::Result<()> {
     }
     let usage = pid.and_then(process_usage);
 
+    print_writes(&o, &client_version, &writes);
     println!();
+    println!("| read | requests/s | p50 | p99 |");
+    println!("|---|---:|---:|---:|");
+    for (name, (rate, p50, p99)) in &reads {
+        println!("| {name} | {rate:.0} | {} | {} |", ms(*p50), ms(*p99));
+    }
+    if let Some((_, rss, peak)) = usage {
+        println!();
+        println!("node memory: RSS {} MiB now, {} MiB peak", rss / 1024, peak / 1024);
+    }
+    Ok(())
+}
+
+fn print_writes(o: &Options, client_version: &Value, writes: &[WriteResult]) {
+    println!();
+    let pace = o.rate.map_or("as fast as taken".to_owned(), |r| format!("{r:.0} tx/s"));
     println!(
-        "node: {client_version}   transfers: {}   accounts: {}   concurrency: {}",
+        "node: {client_version}   transfers: {}   accounts: {}   concurrency: {}   rate: {pace}",
         o.transfers, o.accounts, o.concurrency
     );
     println!();
@@ -598,7 +638,7 @@ fn main() -> eyre::Result<()> {
         "| submit over | submitted/s | included/s | sustained/s | p50 | p90 | p99 | blocks | max tx/block | rejected | node CPU |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for w in &writes {
+    for w in writes {
         let mode = match w.mode {
             Mode::Http => "HTTP single".to_owned(),
             Mode::Batch => format!("HTTP batch of {}", o.batch),
@@ -620,15 +660,4 @@ fn main() -> eyre::Result<()> {
             w.rejected
         );
     }
-    println!();
-    println!("| read | requests/s | p50 | p99 |");
-    println!("|---|---:|---:|---:|");
-    for (name, (rate, p50, p99)) in &reads {
-        println!("| {name} | {rate:.0} | {} | {} |", ms(*p50), ms(*p99));
-    }
-    if let Some((_, rss, peak)) = usage {
-        println!();
-        println!("node memory: RSS {} MiB now, {} MiB peak", rss / 1024, peak / 1024);
-    }
-    Ok(())
 }

@@ -1,0 +1,564 @@
+//! BTCR's own peer-to-peer network, beside the consensus engine's: it carries transactions,
+//! so that a transaction sent to any node reaches every proposer.
+//!
+//! ```text
+//!  RPC ─▶ TxPublisher ─▶ batch (≤ 5 ms, ≤ 512 txs) ─▶ gossipsub "btcr/<chain>/tx/1"
+//!  gossipsub message ─▶ decode (limits) ─▶ TxSink::receive on a blocking thread
+//!                     ─▶ Accept (forwarded) │ Ignore (dropped) │ Reject (dropped, peer penalized)
+//! ```
+//!
+//! Peers are found from a bootstrap list: the node dials each address, learns its peers'
+//! listen addresses through identify, and asks Kademlia for more; it dials what it finds up
+//! to its connection limits. Every message is bounded ([`MAX_MESSAGE_BYTES`]), every
+//! transaction too ([`MAX_TX_BYTES`]), and so are the validations in flight; a peer whose
+//! messages are invalid loses score until the node stops taking anything from it.
+
+mod batch;
+
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+pub use batch::{
+    BatchError, MAX_BATCH_TXS, MAX_MESSAGE_BYTES, MAX_TX_BYTES, decode_batch, encode_batch,
+};
+use bytes::Bytes;
+use futures::StreamExt;
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, connection_limits,
+    gossipsub::{self, IdentTopic, MessageAcceptance, MessageAuthenticity, MessageId},
+    identify,
+    identity::Keypair,
+    kad,
+    swarm::{NetworkBehaviour, SwarmEvent},
+};
+use tokio::{
+    sync::{Semaphore, mpsc},
+    task::JoinHandle,
+    time::{Instant, MissedTickBehavior},
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+/// How long a published transaction may wait for others to share its message.
+const BATCH_DELAY: Duration = Duration::from_millis(5);
+/// Transactions waiting to be published; beyond this, publishing is skipped (the
+/// transaction stays in the local pool and is included when this node proposes).
+const OUTBOX_CAPACITY: usize = 16_384;
+/// Received messages being checked at once; beyond this, new ones are ignored.
+const MAX_VALIDATIONS: usize = 64;
+/// How often the node looks for more peers.
+const DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A failure to start the network.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// An address does not parse.
+    #[error("invalid network address {address:?}: {reason}")]
+    Address {
+        /// The address.
+        address: String,
+        /// Why.
+        reason: String,
+    },
+    /// The key, the transport or the listener could not be set up.
+    #[error("network setup: {0}")]
+    Setup(String),
+}
+
+/// Settings of the transaction network.
+#[derive(Debug, Clone)]
+pub struct GossipConfig {
+    /// The chain id, which names the topic and the protocols, so chains never mix.
+    pub chain_id: u64,
+    /// The node's key on this network (an ed25519 seed).
+    pub secret: [u8; 32],
+    /// Where to listen, as a multiaddress (`/ip4/127.0.0.1/tcp/26700`).
+    pub listen: String,
+    /// Peers to start from, as multiaddresses.
+    pub bootstrap: Vec<String>,
+    /// Established connections allowed in each direction.
+    pub max_peers: u32,
+}
+
+/// What the node made of transactions a peer sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// New and valid: pass it on.
+    Accept,
+    /// Valid but not wanted (already known, nonce used, pool full): drop it quietly.
+    Ignore,
+    /// Invalid (undecodable, bad signature, another chain): drop it and penalize the sender.
+    Reject,
+}
+
+/// Where transactions from peers go.
+pub trait TxSink: Send + Sync + 'static {
+    /// Checks and adds raw signed transactions; one verdict per transaction.
+    fn receive(&self, transactions: &[Bytes]) -> Vec<Verdict>;
+}
+
+/// The verdict on a message: any invalid transaction rejects it, else any new one accepts it.
+fn message_verdict(verdicts: &[Verdict]) -> MessageAcceptance {
+    if verdicts.contains(&Verdict::Reject) {
+        MessageAcceptance::Reject
+    } else if verdicts.contains(&Verdict::Accept) {
+        MessageAcceptance::Accept
+    } else {
+        MessageAcceptance::Ignore
+    }
+}
+
+/// Hands transactions accepted locally to the network.
+#[derive(Debug, Clone)]
+pub struct TxPublisher {
+    outbox: mpsc::Sender<Bytes>,
+    peers: Arc<AtomicUsize>,
+}
+
+impl TxPublisher {
+    /// Queues `raw` for gossip; `false` when the queue is full (it is then not gossiped).
+    pub fn publish(&self, raw: Bytes) -> bool {
+        self.outbox.try_send(raw).is_ok()
+    }
+
+    /// Peers connected now.
+    pub fn peers(&self) -> usize {
+        self.peers.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    limits: connection_limits::Behaviour,
+    identify: identify::Behaviour,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
+    gossipsub: gossipsub::Behaviour,
+}
+
+/// The running transaction network.
+#[derive(Debug)]
+pub struct Gossip {
+    publisher: TxPublisher,
+    peer_id: PeerId,
+    listen: Multiaddr,
+    task: JoinHandle<()>,
+}
+
+impl Gossip {
+    /// Starts the network; returns once it listens.
+    pub async fn start(
+        config: GossipConfig,
+        sink: Arc<dyn TxSink>,
+        shutdown: CancellationToken,
+    ) -> Result<Self, NetworkError> {
+        let parse = |a: &str| {
+            a.parse::<Multiaddr>()
+                .map_err(|e| NetworkError::Address { address: a.to_owned(), reason: e.to_string() })
+        };
+        let listen = parse(&config.listen)?;
+        let bootstrap = config.bootstrap.iter().map(|a| parse(a)).collect::<Result<Vec<_>, _>>()?;
+        let keypair = Keypair::ed25519_from_bytes(config.secret)
+            .map_err(|e| NetworkError::Setup(format!("network key: {e}")))?;
+        let topic = IdentTopic::new(format!("btcr/{}/tx/1", config.chain_id));
+        let mut swarm = build_swarm(&config, keypair, &topic)?;
+        swarm.listen_on(listen).map_err(|e| NetworkError::Setup(e.to_string()))?;
+        let listen = loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { address, .. } => break address,
+                SwarmEvent::ListenerError { error, .. } => {
+                    return Err(NetworkError::Setup(format!("listening: {error}")));
+                }
+                SwarmEvent::ListenerClosed { reason: Err(error), .. } => {
+                    return Err(NetworkError::Setup(format!("listening: {error}")));
+                }
+                _ => {}
+            }
+        };
+        let peer_id = *swarm.local_peer_id();
+        info!(target: "btcr::network", %peer_id, %listen, "transaction network listening");
+        let (outbox_tx, outbox) = mpsc::channel(OUTBOX_CAPACITY);
+        let peers = Arc::new(AtomicUsize::new(0));
+        let node = Node {
+            swarm,
+            topic,
+            sink,
+            bootstrap,
+            peers: peers.clone(),
+            max_peers: config.max_peers as usize,
+            validations: Arc::new(Semaphore::new(MAX_VALIDATIONS)),
+        };
+        let task = tokio::spawn(node.run(outbox, shutdown));
+        Ok(Self { publisher: TxPublisher { outbox: outbox_tx, peers }, peer_id, listen, task })
+    }
+
+    /// A handle that publishes transactions.
+    pub fn publisher(&self) -> TxPublisher {
+        self.publisher.clone()
+    }
+
+    /// Peers connected now.
+    pub fn peers(&self) -> usize {
+        self.publisher.peers()
+    }
+
+    /// This node's id on the network.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The address it listens on.
+    pub fn listen_addr(&self) -> &Multiaddr {
+        &self.listen
+    }
+
+    /// Waits for the network task to end (after shutdown).
+    pub async fn join(self) {
+        let _ = self.task.await;
+    }
+}
+
+fn build_swarm(
+    config: &GossipConfig,
+    keypair: Keypair,
+    topic: &IdentTopic,
+) -> Result<Swarm<Behaviour>, NetworkError> {
+    let setup = |e: &dyn std::fmt::Display| NetworkError::Setup(e.to_string());
+    let max = config.max_peers;
+    let limits = connection_limits::ConnectionLimits::default()
+        .with_max_pending_incoming(Some(max))
+        .with_max_pending_outgoing(Some(max))
+        .with_max_established_incoming(Some(max))
+        .with_max_established_outgoing(Some(max))
+        .with_max_established_per_peer(Some(2));
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .max_transmit_size(MAX_MESSAGE_BYTES + 1024)
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .message_id_fn(|m: &gossipsub::Message| {
+            MessageId::from(&alloy_primitives::keccak256(&m.data)[..20])
+        })
+        .heartbeat_interval(Duration::from_millis(700))
+        .build()
+        .map_err(|e| setup(&e))?;
+    let mut gossipsub =
+        gossipsub::Behaviour::new(MessageAuthenticity::Signed(keypair.clone()), gossip_config)
+            .map_err(|e| setup(&e))?;
+    let mut params = gossipsub::PeerScoreParams::default();
+    let topic_params = gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        invalid_message_deliveries_weight: -100.0,
+        invalid_message_deliveries_decay: 0.9,
+        ..Default::default()
+    };
+    params.topics.insert(topic.hash(), topic_params);
+    let thresholds = gossipsub::PeerScoreThresholds {
+        gossip_threshold: -10.0,
+        publish_threshold: -50.0,
+        graylist_threshold: -80.0,
+        ..Default::default()
+    };
+    gossipsub.with_peer_score(params, thresholds).map_err(|e| setup(&e))?;
+    gossipsub.subscribe(topic).map_err(|e| setup(&e))?;
+
+    let kad_protocol = StreamProtocol::try_from_owned(format!("/btcr/{}/kad/1", config.chain_id))
+        .map_err(|e| setup(&e))?;
+    let identify_protocol = format!("/btcr/{}/id/1", config.chain_id);
+    let peer_id = keypair.public().to_peer_id();
+    let identify =
+        identify::Behaviour::new(identify::Config::new(identify_protocol, keypair.public()));
+    let mut kad_config = kad::Config::new(kad_protocol);
+    kad_config.set_query_timeout(Duration::from_secs(30));
+    let mut kad =
+        kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
+    kad.set_mode(Some(kad::Mode::Server));
+    let behaviour =
+        Behaviour { limits: connection_limits::Behaviour::new(limits), identify, kad, gossipsub };
+    Ok(SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::new().nodelay(true),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .map_err(|e| setup(&e))?
+        .with_behaviour(|_| behaviour)
+        .map_err(|e| setup(&e))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build())
+}
+
+struct Node {
+    swarm: Swarm<Behaviour>,
+    topic: IdentTopic,
+    sink: Arc<dyn TxSink>,
+    bootstrap: Vec<Multiaddr>,
+    peers: Arc<AtomicUsize>,
+    max_peers: usize,
+    validations: Arc<Semaphore>,
+}
+
+type Checked = (MessageId, PeerId, MessageAcceptance);
+
+impl Node {
+    async fn run(mut self, mut outbox: mpsc::Receiver<Bytes>, shutdown: CancellationToken) {
+        for address in &self.bootstrap {
+            if let Err(e) = self.swarm.dial(address.clone()) {
+                debug!(target: "btcr::network", %address, error = %e, "cannot dial bootstrap peer");
+            }
+        }
+        let (checked_tx, mut checked) = mpsc::channel::<Checked>(MAX_VALIDATIONS * 2);
+        let mut pending: Vec<Bytes> = Vec::new();
+        let mut pending_bytes = 0usize;
+        let mut flush_at: Option<Instant> = None;
+        let mut discovery = tokio::time::interval(DISCOVERY_INTERVAL);
+        discovery.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let flush = async {
+                match flush_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(raw) = outbox.recv() => {
+                    if raw.len() > MAX_TX_BYTES {
+                        continue;
+                    }
+                    if pending_bytes + raw.len() + 4 > MAX_MESSAGE_BYTES - 4 {
+                        self.publish(&mut pending);
+                        pending_bytes = 0;
+                        flush_at = None;
+                    }
+                    pending_bytes += raw.len() + 4;
+                    pending.push(raw);
+                    if pending.len() >= MAX_BATCH_TXS {
+                        self.publish(&mut pending);
+                        pending_bytes = 0;
+                        flush_at = None;
+                    } else if flush_at.is_none() {
+                        flush_at = Some(Instant::now() + BATCH_DELAY);
+                    }
+                }
+                _ = flush => {
+                    self.publish(&mut pending);
+                    pending_bytes = 0;
+                    flush_at = None;
+                }
+                Some((id, source, acceptance)) = checked.recv() => {
+                    // `false` only when the message already left the cache: nothing to do.
+                    let _ = self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                        &id, &source, acceptance,
+                    );
+                }
+                _ = discovery.tick() => self.discover(),
+                event = self.swarm.select_next_some() => self.on_event(event, &checked_tx),
+            }
+        }
+        info!(target: "btcr::network", "transaction network stopped");
+    }
+
+    fn publish(&mut self, pending: &mut Vec<Bytes>) {
+        if pending.is_empty() {
+            return;
+        }
+        let message = encode_batch(pending);
+        let n = pending.len();
+        pending.clear();
+        if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), message) {
+            // No peers yet, or the same batch twice: the transactions stay in the local pool.
+            debug!(target: "btcr::network", n, error = %e, "transactions not gossiped");
+        }
+    }
+
+    /// Asks Kademlia for more peers, and the bootstrap list again when alone.
+    fn discover(&mut self) {
+        if self.swarm.connected_peers().next().is_none() {
+            for address in self.bootstrap.clone() {
+                let _ = self.swarm.dial(address);
+            }
+        }
+        if self.swarm.behaviour_mut().kad.bootstrap().is_err() {
+            debug!(target: "btcr::network", "no known peers to look up others through");
+        }
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>, checked: &mpsc::Sender<Checked>) {
+        match event {
+            SwarmEvent::ConnectionEstablished { .. } | SwarmEvent::ConnectionClosed { .. } => {
+                let n = self.swarm.connected_peers().count();
+                self.peers.store(n, Ordering::Relaxed);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                for address in info.listen_addrs {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, address);
+                }
+                // A new peer knows others: look them up now rather than at the next round.
+                let _ = self.swarm.behaviour_mut().kad.bootstrap();
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
+                peer, ..
+            })) => {
+                let connected: HashSet<PeerId> = self.swarm.connected_peers().copied().collect();
+                if !connected.contains(&peer) && connected.len() < self.max_peers {
+                    let _ = self.swarm.dial(peer);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.check(propagation_source, message_id, message.data, checked),
+            _ => {}
+        }
+    }
+
+    /// Checks a received message off the event loop; the verdict comes back on `checked`.
+    fn check(
+        &mut self,
+        source: PeerId,
+        id: MessageId,
+        data: Vec<u8>,
+        checked: &mpsc::Sender<Checked>,
+    ) {
+        let transactions = match decode_batch(&data) {
+            Ok(txs) => txs,
+            Err(e) => {
+                warn!(target: "btcr::network", peer = %source, error = %e, "undecodable transaction message");
+                let _ = checked.try_send((id, source, MessageAcceptance::Reject));
+                return;
+            }
+        };
+        let Ok(permit) = self.validations.clone().try_acquire_owned() else {
+            // Too much to check at once: drop it without blaming the peer.
+            let _ = checked.try_send((id, source, MessageAcceptance::Ignore));
+            return;
+        };
+        let sink = self.sink.clone();
+        let checked = checked.clone();
+        tokio::task::spawn_blocking(move || {
+            let verdicts = sink.receive(&transactions);
+            let acceptance = message_verdict(&verdicts);
+            if matches!(acceptance, MessageAcceptance::Reject) {
+                warn!(target: "btcr::network", peer = %source, "invalid transaction from a peer");
+            }
+            drop(permit);
+            let _ = checked.blocking_send((id, source, acceptance));
+        });
+    }
+}
+
+/// Waits until `gossip` has at least `n` peers, up to `timeout`; for tests and startup
+/// checks.
+pub async fn wait_for_peers(gossip: &Gossip, n: usize, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while gossip.peers() < n {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Accepts transactions starting with `ok` (once each), rejects those starting with `bad`.
+    #[derive(Default)]
+    struct Recorder {
+        seen: Mutex<Vec<Bytes>>,
+    }
+
+    impl TxSink for Recorder {
+        fn receive(&self, transactions: &[Bytes]) -> Vec<Verdict> {
+            let mut seen = self.seen.lock().unwrap();
+            transactions
+                .iter()
+                .map(|tx| {
+                    if tx.starts_with(b"bad") {
+                        Verdict::Reject
+                    } else if seen.contains(tx) {
+                        Verdict::Ignore
+                    } else {
+                        seen.push(tx.clone());
+                        Verdict::Accept
+                    }
+                })
+                .collect()
+        }
+    }
+
+    async fn node(seed: u8, bootstrap: Vec<String>, sink: Arc<Recorder>) -> Gossip {
+        let config = GossipConfig {
+            chain_id: 7,
+            secret: [seed; 32],
+            listen: "/ip4/127.0.0.1/tcp/0".into(),
+            bootstrap,
+            max_peers: 8,
+        };
+        Gossip::start(config, sink, CancellationToken::new()).await.expect("starts")
+    }
+
+    async fn wait_until(mut f: impl FnMut() -> bool) -> bool {
+        for _ in 0..400 {
+            if f() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    #[test]
+    fn verdicts_combine_into_a_message_verdict() {
+        use Verdict::*;
+        assert!(matches!(message_verdict(&[Accept, Ignore]), MessageAcceptance::Accept));
+        assert!(matches!(message_verdict(&[Ignore, Ignore]), MessageAcceptance::Ignore));
+        assert!(matches!(message_verdict(&[Accept, Reject]), MessageAcceptance::Reject));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_reaches_a_peer_found_through_discovery_and_invalid_ones_stop() {
+        let [a_sink, b_sink, c_sink] = [(); 3].map(|_| Arc::new(Recorder::default()));
+        let a = node(1, vec![], a_sink.clone()).await;
+        let b = node(2, vec![a.listen_addr().to_string()], b_sink.clone()).await;
+        // C knows only B, and finds A through it.
+        let c = node(3, vec![b.listen_addr().to_string()], c_sink.clone()).await;
+        assert!(wait_for_peers(&c, 2, Duration::from_secs(20)).await, "C found A through B");
+
+        // Give the mesh a heartbeat to form, then publish from C until A has it.
+        let tx = Bytes::from_static(b"ok-1");
+        assert!(
+            wait_until(|| {
+                c.publisher().publish(tx.clone());
+                a_sink.seen.lock().unwrap().contains(&tx)
+            })
+            .await,
+            "a transaction published on C reached A"
+        );
+        assert!(wait_until(|| b_sink.seen.lock().unwrap().contains(&tx)).await);
+        // Invalid transactions are not accepted anywhere.
+        c.publisher().publish(Bytes::from_static(b"bad-1"));
+        let next = Bytes::from_static(b"ok-2");
+        c.publisher().publish(next.clone());
+        assert!(wait_until(|| a_sink.seen.lock().unwrap().contains(&next)).await);
+        for sink in [&a_sink, &b_sink] {
+            assert!(!sink.seen.lock().unwrap().iter().any(|t| t.starts_with(b"bad")));
+        }
+        assert!(c_sink.seen.lock().unwrap().is_empty(), "a node does not receive its own");
+    }
+}
