@@ -206,7 +206,13 @@ fn four_validators_finalize_the_same_chain_and_survive_faults() -> eyre::Result<
     let at_kill = net.height(0)?;
     net.wait_for(0, at_kill + 10, Duration::from_secs(60))?;
 
-    // 3. Restarted: it catches up and votes again.
+    // 3. Restarted, with the last write to its consensus log torn as a power cut leaves it:
+    //    it catches up and votes again.
+    let wal = net.homes[3].join("data/wal/consensus.wal");
+    let len = std::fs::metadata(&wal)?.len();
+    if len > 16 {
+        std::fs::OpenOptions::new().write(true).open(&wal)?.set_len(len - 3)?;
+    }
     net.restart(3)?;
     let target = net.height(0)? + 5;
     net.wait_for(3, target, Duration::from_secs(120))?;
@@ -239,5 +245,20 @@ fn four_validators_finalize_the_same_chain_and_survive_faults() -> eyre::Result<
     net.wait_for(2, halted + 5, Duration::from_secs(60))?;
     let head = net.height(0)?.min(net.height(1)?).min(net.height(2)?);
     net.check_agreement(1..=head)?;
+
+    // 6. A consensus log damaged before its last entry: the node refuses to start and says
+    //    why, rather than risk a second vote or hang.
+    let mut bytes = std::fs::read(&wal)?;
+    bytes[..4].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+    std::fs::write(&wal, bytes)?;
+    let out = Command::new(btcr_bin())
+        .args(["node", "--home"])
+        .arg(&net.homes[3])
+        .args(["--rpc.addr", "127.0.0.1:0"])
+        .env("BTCR_LOG", "warn")
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started on a damaged log");
+    assert!(stderr.contains("write-ahead log"), "{stderr}");
     Ok(())
 }

@@ -53,6 +53,7 @@ use super::{
     parts::{self, Assembled, ProposalInit, Streams},
     proposals::ProposalStore,
     signing::{BtcrSigner, BtcrVerifier},
+    wal::{WalCheck, check_wal},
 };
 use crate::{BlockPipeline, EngineHandle, PipelineError};
 
@@ -243,10 +244,20 @@ impl<P: BlockPipeline> BftEngine<P> {
                 ),
             ),
         };
+        let wal_path = wal_dir.join("consensus.wal");
+        match check_wal(&wal_path).map_err(|e| eyre!(e))? {
+            WalCheck::DroppedTornTail { entries } => warn!(
+                target: "btcr::consensus",
+                path = %wal_path.display(),
+                entries,
+                "dropped a torn last entry from the consensus write-ahead log"
+            ),
+            WalCheck::Absent | WalCheck::Intact { .. } => {}
+        }
         malachitebft_app_channel::start_engine(
             ctx,
             settings,
-            WalContext::new(wal_dir.join("consensus.wal"), BtcrCodec),
+            WalContext::new(wal_path, BtcrCodec),
             NetworkContext::new(identity, BtcrCodec),
             consensus,
             SyncContext::new(BtcrCodec),

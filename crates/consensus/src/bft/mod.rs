@@ -10,6 +10,7 @@ mod engine;
 pub mod parts;
 mod proposals;
 pub mod signing;
+pub mod wal;
 
 pub use context::{
     BftSignature, BlockId, BtcrContext, Height, Proposal, ProposalPart, Scheme, Validator,
