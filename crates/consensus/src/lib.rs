@@ -21,7 +21,7 @@ pub use single::{EngineConfig, EngineHandle, SingleValidatorEngine};
 use std::time::Instant;
 
 use alloy_primitives::B256;
-use btcr_primitives::{Block, CommitCertificate, Header};
+use btcr_primitives::{Block, CommitCertificate, Header, Misbehavior};
 
 /// A failure in the block pipeline.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -57,6 +57,9 @@ pub trait BlockPipeline: Send + Sync + 'static {
     /// returns, the block is durable.
     fn commit(&self, block_hash: B256, certificate: CommitCertificate)
     -> Result<(), PipelineError>;
+
+    /// Keeps evidence that a validator signed conflicting messages; `false` if it was known.
+    fn record_misbehavior(&self, evidence: &Misbehavior) -> Result<bool, PipelineError>;
 
     /// A committed block and its certificate, for peers catching up; `None` above the head.
     fn decided(&self, height: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError>;

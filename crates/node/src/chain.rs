@@ -20,8 +20,8 @@ use btcr_execution::{
 use btcr_network::{TxPublisher, TxSink, Verdict};
 use btcr_poh::{PohSlot, batch_hash};
 use btcr_primitives::{
-    Account, Block, BlockBody, CommitCertificate, Genesis, Header, ReceiptEnvelope, RecoveredTx,
-    StateReader, decode_transaction,
+    Account, Block, BlockBody, CommitCertificate, Genesis, Header, Misbehavior, ReceiptEnvelope,
+    RecoveredTx, StateReader, decode_transaction,
 };
 use btcr_rpc::{NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError};
 use btcr_storage::{BlockCommit, ChainStore, Snapshot, StoreError};
@@ -269,6 +269,10 @@ impl Chain {
 impl BlockPipeline for Chain {
     fn head(&self) -> Result<Header, PipelineError> {
         Ok(self.head_header())
+    }
+
+    fn record_misbehavior(&self, evidence: &Misbehavior) -> Result<bool, PipelineError> {
+        self.store.record_misbehavior(evidence).map_err(fatal)
     }
 
     fn decided(&self, height: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
@@ -612,6 +616,10 @@ impl RpcBackend for Chain {
 
     fn block_number(&self, hash: &B256) -> Result<Option<u64>, String> {
         self.store.snapshot().and_then(|s| s.block_number(hash)).map_err(|e| e.to_string())
+    }
+
+    fn misbehavior(&self, limit: usize) -> Result<Vec<Misbehavior>, String> {
+        self.store.misbehavior(limit).map_err(|e| e.to_string())
     }
 
     fn certificate(&self, number: u64) -> Result<Option<CommitCertificate>, String> {

@@ -2,7 +2,7 @@
 
 use alloy_consensus::TxEnvelope;
 use alloy_primitives::{Address, B256, Bloom, Bytes, keccak256};
-use alloy_rlp::{RlpDecodable, RlpEncodable};
+use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use btcr_poh::PohEntry;
 use serde::{Deserialize, Serialize};
 
@@ -125,6 +125,88 @@ pub struct CommitCertificate {
     pub signatures: Vec<ValidatorSignature>,
 }
 
+/// What a validator signed twice at one height and round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MisbehaviorKind {
+    /// Two different proposals.
+    DoubleProposal,
+    /// Two different prevotes.
+    DoublePrevote,
+    /// Two different precommits.
+    DoublePrecommit,
+}
+
+impl MisbehaviorKind {
+    /// The kind's code in encodings.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::DoubleProposal => 0,
+            Self::DoublePrevote => 1,
+            Self::DoublePrecommit => 2,
+        }
+    }
+
+    /// The kind with `code`.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Self::DoubleProposal),
+            1 => Some(Self::DoublePrevote),
+            2 => Some(Self::DoublePrecommit),
+            _ => None,
+        }
+    }
+}
+
+/// Proof that a validator signed two conflicting consensus messages at one height and round:
+/// both messages (what they were for) and both signatures, enough for anyone holding the
+/// validator's public key to check it.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Misbehavior {
+    /// The validator.
+    pub validator: Address,
+    /// The height.
+    pub height: u64,
+    /// The round.
+    pub round: u32,
+    /// What was signed twice.
+    pub kind: MisbehaviorKind,
+    /// The first message.
+    pub first: SignedValue,
+    /// The conflicting message.
+    pub second: SignedValue,
+}
+
+/// One of the two messages of a [`Misbehavior`].
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedValue {
+    /// The block it was for; zero for a vote for nil.
+    pub value: B256,
+    /// For a proposal, its proof-of-lock round plus one (zero for none); zero for a vote.
+    pub pol_round: u64,
+    /// The validator's 64-byte signature.
+    pub signature: Bytes,
+}
+
+impl Encodable for MisbehaviorKind {
+    fn encode(&self, out: &mut dyn alloy_rlp::BufMut) {
+        self.code().encode(out);
+    }
+
+    fn length(&self) -> usize {
+        self.code().length()
+    }
+}
+
+impl Decodable for MisbehaviorKind {
+    fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        Self::from_code(u8::decode(buf)?)
+            .ok_or(alloy_rlp::Error::Custom("unknown misbehavior kind"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +270,32 @@ mod tests {
         let encoded = alloy_rlp::encode(&body);
         let decoded: BlockBody = alloy_rlp::Decodable::decode(&mut encoded.as_slice()).unwrap();
         assert_eq!(decoded, body);
+    }
+
+    #[test]
+    fn misbehavior_roundtrips() {
+        let value = |b: u8| SignedValue {
+            value: B256::repeat_byte(b),
+            pol_round: 0,
+            signature: Bytes::from(vec![b; 64]),
+        };
+        for kind in [
+            MisbehaviorKind::DoubleProposal,
+            MisbehaviorKind::DoublePrevote,
+            MisbehaviorKind::DoublePrecommit,
+        ] {
+            let m = Misbehavior {
+                validator: Address::repeat_byte(9),
+                height: 12,
+                round: 3,
+                kind,
+                first: value(1),
+                second: value(2),
+            };
+            let encoded = alloy_rlp::encode(&m);
+            assert_eq!(encoded.len(), m.length());
+            let decoded: Misbehavior = Decodable::decode(&mut encoded.as_slice()).unwrap();
+            assert_eq!(decoded, m);
+        }
     }
 }

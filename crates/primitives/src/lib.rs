@@ -16,7 +16,10 @@ mod genesis;
 mod state;
 mod transaction;
 
-pub use block::{Block, BlockBody, CommitCertificate, Header, ValidatorSignature};
+pub use block::{
+    Block, BlockBody, CommitCertificate, Header, Misbehavior, MisbehaviorKind, SignedValue,
+    ValidatorSignature,
+};
 pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator};
 pub use state::{Account, AccountChange, EMPTY_CODE_HASH, StateChanges, StateError, StateReader};
 pub use transaction::{DecodeError, RecoveredTx, decode_transaction, transaction_type_name};

@@ -4,7 +4,9 @@ use alloy_eips::eip2930::AccessList;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_execution::{AccountProof, CallError, CallOutcome};
-use btcr_primitives::{Account, Block, CommitCertificate, Header, ReceiptEnvelope, RecoveredTx};
+use btcr_primitives::{
+    Account, Block, CommitCertificate, Header, Misbehavior, ReceiptEnvelope, RecoveredTx,
+};
 use tokio::sync::broadcast;
 
 /// A transaction the node would not accept, with the reason a user reads.
@@ -61,6 +63,9 @@ pub trait RpcBackend: Send + Sync + 'static {
     fn block(&self, number: u64) -> Result<Option<Block>, String>;
     /// Number of the block with `hash`.
     fn block_number(&self, hash: &B256) -> Result<Option<u64>, String>;
+    /// Evidence of validators signing conflicting messages that this node saw, latest
+    /// first, at most `limit`.
+    fn misbehavior(&self, limit: usize) -> Result<Vec<Misbehavior>, String>;
     /// The commit certificate of block `number`: the validators' signatures that finalized it.
     fn certificate(&self, number: u64) -> Result<Option<CommitCertificate>, String>;
     /// Receipts of block `number`.

@@ -1,5 +1,5 @@
 //! BTCR's own methods and the pool's: `btcr_nodeInfo`, `btcr_getPoh`, `btcr_getFinality`,
-//! `txpool_status`,
+//! `btcr_getMisbehavior`, `txpool_status`,
 //! `txpool_content`.
 
 use std::collections::BTreeMap;
@@ -78,6 +78,22 @@ pub(crate) fn get_finality(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcE
         "round": u64_json(u64::from(certificate.round)),
         "signatures": signatures,
     }))
+}
+
+/// The most evidence records one `btcr_getMisbehavior` returns.
+const MAX_MISBEHAVIOR: u64 = 1000;
+
+/// Evidence of double signing that this node saw, latest first: `[limit]`, default 100.
+pub(crate) fn get_misbehavior(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
+    let limit =
+        params.optional::<alloy_primitives::U64>(0, "limit")?.map_or(100, |l| l.to::<u64>());
+    if limit == 0 || limit > MAX_MISBEHAVIOR {
+        return Err(RpcError::invalid_params(format!(
+            "limit must be between 1 and {MAX_MISBEHAVIOR}"
+        )));
+    }
+    let records = ctx.backend.misbehavior(limit as usize).map_err(RpcError::internal)?;
+    serde_json::to_value(records).map_err(RpcError::internal)
 }
 
 pub(crate) fn txpool_status(ctx: &Ctx<'_>) -> Result<Value, RpcError> {

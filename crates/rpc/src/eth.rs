@@ -162,6 +162,7 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
         "btcr_nodeInfo" => btcr::node_info(ctx),
         "btcr_getPoh" => btcr::get_poh(ctx, params),
         "btcr_getFinality" => btcr::get_finality(ctx, params),
+        "btcr_getMisbehavior" => btcr::get_misbehavior(ctx, params),
         _ => Err(RpcError::method_not_found(method)),
     }
 }

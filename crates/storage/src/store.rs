@@ -5,14 +5,16 @@ use std::{path::Path, sync::Arc};
 use parking_lot::RwLock;
 
 use alloy_primitives::B256;
-use btcr_primitives::{Block, CommitCertificate, ReceiptEnvelope, StateChanges};
+use btcr_primitives::{Block, CommitCertificate, Misbehavior, ReceiptEnvelope, StateChanges};
 use btcr_trie::{NodeCache, NodeKey, NodeReader, NodeWrites, Page, PageWrites, TreeId, TrieError};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 
 use crate::{Snapshot, StoreError, tables::*};
 
 /// Version of the on-disk layout this node reads and writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
+/// The previous schema, which lacks only the misbehavior table: opening it adds the table.
+const SCHEMA_WITHOUT_MISBEHAVIOR: u32 = 3;
 
 /// Everything that one decided block writes.
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +90,10 @@ impl ChainStore {
                     meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
                 }
                 Some(Some(v)) if v == SCHEMA_VERSION => {}
+                Some(Some(SCHEMA_WITHOUT_MISBEHAVIOR)) => {
+                    // The misbehavior table is created below.
+                    meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
+                }
                 Some(v) => {
                     return Err(StoreError::Schema {
                         found: v.unwrap_or(0),
@@ -106,6 +112,7 @@ impl ChainStore {
             txn.open_table(STORAGE)?;
             txn.open_table(CODE)?;
             txn.open_table(TRIE_PAGES)?;
+            txn.open_table(MISBEHAVIOR)?;
         }
         txn.commit()?;
         let node_cache = Arc::new(NodeCache::new(TreeId::ACCOUNTS, config.node_cache_pages));
@@ -114,6 +121,38 @@ impl ChainStore {
             node_cache.advance(&PageWrites::default(), head);
         }
         Ok(Self { db: Arc::new(db), node_cache, latest: Arc::new(RwLock::new(Arc::new(latest))) })
+    }
+
+    /// Keeps evidence of a validator's misbehavior, durably; `false` when the same validator,
+    /// height and kind were already recorded.
+    pub fn record_misbehavior(&self, evidence: &Misbehavior) -> Result<bool, StoreError> {
+        let key = misbehavior_key(evidence.height, &evidence.validator.0.0, evidence.kind.code());
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate).map_err(|e| StoreError::Db(e.to_string()))?;
+        let new = {
+            let mut table = txn.open_table(MISBEHAVIOR)?;
+            let new = table.get(&key)?.is_none();
+            if new {
+                table.insert(&key, alloy_rlp::encode(evidence).as_slice())?;
+            }
+            new
+        };
+        txn.commit()?;
+        Ok(new)
+    }
+
+    /// The evidence recorded, by height, at most `limit` items from the latest down.
+    pub fn misbehavior(&self, limit: usize) -> Result<Vec<Misbehavior>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MISBEHAVIOR)?;
+        let mut out = Vec::new();
+        for entry in table.iter()?.rev().take(limit) {
+            let (_, value) = entry?;
+            out.push(alloy_rlp::Decodable::decode(&mut value.value()).map_err(|e| {
+                StoreError::Corrupt { what: "misbehavior record".into(), reason: e.to_string() }
+            })?);
+        }
+        Ok(out)
     }
 
     /// A consistent read view of the latest committed block and state. Views are shared:

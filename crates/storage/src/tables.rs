@@ -28,6 +28,18 @@ pub(crate) const CODE: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new(
 /// Tree page position ([`btcr_trie::NodeKey::to_bytes`] of the page's top) → encoded page.
 pub(crate) const TRIE_PAGES: TableDefinition<&[u8; 55], &[u8]> = TableDefinition::new("trie_pages");
 
+/// Height ‖ validator ‖ kind (29 bytes) → RLP misbehavior evidence seen by this node.
+pub(crate) const MISBEHAVIOR: TableDefinition<&[u8; 29], &[u8]> =
+    TableDefinition::new("misbehavior");
+
+pub(crate) fn misbehavior_key(height: u64, validator: &[u8; 20], kind: u8) -> [u8; 29] {
+    let mut key = [0u8; 29];
+    key[..8].copy_from_slice(&height.to_be_bytes());
+    key[8..28].copy_from_slice(validator);
+    key[28] = kind;
+    key
+}
+
 pub(crate) fn storage_key(address: &[u8; 20], slot: &[u8; 32]) -> [u8; 52] {
     let mut key = [0u8; 52];
     key[..20].copy_from_slice(address);

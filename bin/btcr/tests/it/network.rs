@@ -15,8 +15,13 @@ use std::{
 };
 
 use alloy_primitives::{Address, U256};
+use btcr_consensus::bft::{
+    ValidatorAddress,
+    certificate::{genesis_validator_set, verify_misbehavior},
+};
+use btcr_primitives::Misbehavior;
 use btcr_testkit::{DevProcess, RpcClient, TxBuilder, dev_key};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::btcr_bin;
 
@@ -260,5 +265,97 @@ fn four_validators_finalize_the_same_chain_and_survive_faults() -> eyre::Result<
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "started on a damaged log");
     assert!(stderr.contains("write-ahead log"), "{stderr}");
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> eyre::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()))?;
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+/// A copy of node `i`'s home (keys and chain, as an operator copying a validator to a
+/// second machine would make) with its own ports, for a second process with the same
+/// validator key. Node `i` must be stopped while it is copied.
+fn twin_home(net: &Network, i: usize) -> eyre::Result<PathBuf> {
+    let home = net.homes[i].with_file_name(format!("node{i}-twin"));
+    std::fs::create_dir_all(&home)?;
+    for file in ["genesis.json", "validator.key"] {
+        std::fs::copy(net.homes[i].join(file), home.join(file))?;
+    }
+    copy_dir(&net.homes[i].join("data"), &home.join("data"))?;
+    let mut settings: Value =
+        serde_json::from_str(&std::fs::read_to_string(net.homes[i].join("node.json"))?)?;
+    let peers: Vec<String> = (0..VALIDATORS)
+        .map(|j| -> eyre::Result<String> {
+            let other: Value =
+                serde_json::from_str(&std::fs::read_to_string(net.homes[j].join("node.json"))?)?;
+            Ok(other["p2pListen"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect::<eyre::Result<_>>()?;
+    let p2p = free_ports(1);
+    let gossip = free_ports(1);
+    settings["moniker"] = json!(format!("node{i}-twin"));
+    settings["p2pListen"] = json!(format!("/ip4/127.0.0.1/tcp/{p2p}"));
+    settings["gossipListen"] = json!(format!("/ip4/127.0.0.1/tcp/{gossip}"));
+    settings["peers"] = json!(peers);
+    std::fs::write(home.join("node.json"), serde_json::to_string_pretty(&settings)?)?;
+    Ok(home)
+}
+
+#[test]
+fn a_validator_key_run_twice_double_signs_but_nothing_forks_and_evidence_is_kept()
+-> eyre::Result<()> {
+    let mut net = Network::create("200ms")?;
+    net.wait_for(0, 5, Duration::from_secs(60))?;
+    // node3's key in a second process: a copy of its home, with its own ports and network
+    // key; both start from the same height.
+    net.kill(3)?;
+    let twin_home = twin_home(&net, 3)?;
+    net.restart(3)?;
+    let twin = DevProcess::start_node(btcr_bin(), &twin_home)?;
+    let culprit = address_of(&net.homes[3]);
+
+    // Honest nodes see it sign conflicting messages and keep the evidence.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let evidence = 'found: loop {
+        for i in 0..3 {
+            let records = net.rpc(i).call("btcr_getMisbehavior", json!([]))?;
+            for record in records.as_array().cloned().unwrap_or_default() {
+                let m: Misbehavior = serde_json::from_value(record)?;
+                if m.validator == culprit {
+                    break 'found m;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "no evidence recorded\n{}", net.log_tails());
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    // The evidence proves it to anyone holding the validator's public key.
+    let genesis = btcr_primitives::Genesis::load(&net.homes[0].join("genesis.json"))?;
+    let set = genesis_validator_set(&genesis.validators).map_err(|e| eyre::eyre!(e))?;
+    let key = set.key_of(&ValidatorAddress(culprit)).expect("a validator");
+    assert_eq!(verify_misbehavior(TESTNET_CHAIN_ID, &evidence, &key), Ok(()), "{evidence:?}");
+
+    // Nothing forked: the four agree at every height, and the twin's blocks are theirs.
+    let head = net.running().iter().map(|&i| net.height(i)).collect::<eyre::Result<Vec<_>>>()?;
+    let head = head.into_iter().min().unwrap_or(0);
+    net.check_agreement(1..=head)?;
+    let twin_head = twin.rpc.block_number()?.min(head);
+    for h in 1..=twin_head {
+        let tag = format!("{h:#x}");
+        assert_eq!(
+            twin.rpc.block(&tag, false)?["hash"],
+            net.rpc(0).block(&tag, false)?["hash"],
+            "the twin forked at {h}"
+        );
+    }
     Ok(())
 }

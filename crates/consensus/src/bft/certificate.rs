@@ -4,12 +4,17 @@
 
 use alloy_primitives::{B256, Bytes};
 use btcr_crypto::SecretKey;
-use btcr_primitives::{CommitCertificate, GenesisValidator, ValidatorSignature};
-use malachitebft_app_channel::app::types::core::{NilOrVal, Round, VoteType};
+use btcr_primitives::{
+    CommitCertificate, GenesisValidator, Misbehavior, MisbehaviorKind, SignedValue,
+    ValidatorSignature,
+};
+use malachitebft_app_channel::app::types::core::{
+    NilOrVal, Round, SignedProposal, SignedVote, VoteType,
+};
 
 use super::context::{
-    BftSignature, Height, Validator, ValidatorAddress, ValidatorKey, ValidatorPrivateKey,
-    ValidatorSet, Vote,
+    BftSignature, BlockId, BtcrContext, Height, Proposal, Validator, ValidatorAddress,
+    ValidatorKey, ValidatorPrivateKey, ValidatorSet, Vote,
 };
 
 /// The BFT form of an account key (both are secp256k1 keys).
@@ -104,6 +109,98 @@ pub fn verify_certificate(
     Ok(())
 }
 
+fn signed_value(value: NilOrVal<B256>, pol_round: Round, signature: &BftSignature) -> SignedValue {
+    SignedValue {
+        value: match value {
+            NilOrVal::Nil => B256::ZERO,
+            NilOrVal::Val(v) => v,
+        },
+        pol_round: pol_round.as_u32().map_or(0, |r| u64::from(r) + 1),
+        signature: Bytes::from(signature.to_vec()),
+    }
+}
+
+/// Evidence from two conflicting votes of one validator.
+pub fn double_vote(
+    first: &SignedVote<BtcrContext>,
+    second: &SignedVote<BtcrContext>,
+) -> Misbehavior {
+    let vote = &first.message;
+    Misbehavior {
+        validator: vote.validator_address.0,
+        height: vote.height.0,
+        round: vote.round.as_u32().unwrap_or(0),
+        kind: match vote.vote_type {
+            VoteType::Prevote => MisbehaviorKind::DoublePrevote,
+            VoteType::Precommit => MisbehaviorKind::DoublePrecommit,
+        },
+        first: signed_value(first.message.value, Round::Nil, &first.signature),
+        second: signed_value(second.message.value, Round::Nil, &second.signature),
+    }
+}
+
+/// Evidence from two conflicting proposals of one validator.
+pub fn double_proposal(
+    first: &SignedProposal<BtcrContext>,
+    second: &SignedProposal<BtcrContext>,
+) -> Misbehavior {
+    let proposal = &first.message;
+    let value = |p: &Proposal| NilOrVal::Val(p.value.0);
+    Misbehavior {
+        validator: proposal.validator_address.0,
+        height: proposal.height.0,
+        round: proposal.round.as_u32().unwrap_or(0),
+        kind: MisbehaviorKind::DoubleProposal,
+        first: signed_value(value(&first.message), first.message.pol_round, &first.signature),
+        second: signed_value(value(&second.message), second.message.pol_round, &second.signature),
+    }
+}
+
+/// The sign bytes of one message of `evidence`.
+fn misbehavior_sign_bytes(chain_id: u64, evidence: &Misbehavior, m: &SignedValue) -> Vec<u8> {
+    let who = ValidatorAddress(evidence.validator);
+    let (height, round) = (Height(evidence.height), Round::new(evidence.round));
+    let vote = |t| {
+        let value = if m.value == B256::ZERO { NilOrVal::Nil } else { NilOrVal::Val(m.value) };
+        Vote::new(t, height, round, value, who).sign_bytes(chain_id)
+    };
+    match evidence.kind {
+        MisbehaviorKind::DoublePrevote => vote(VoteType::Prevote),
+        MisbehaviorKind::DoublePrecommit => vote(VoteType::Precommit),
+        MisbehaviorKind::DoubleProposal => {
+            let pol_round = match m.pol_round {
+                0 => Round::Nil,
+                n => Round::new(u32::try_from(n - 1).unwrap_or(u32::MAX)),
+            };
+            Proposal { height, round, value: BlockId(m.value), pol_round, validator_address: who }
+                .sign_bytes(chain_id)
+        }
+    }
+}
+
+/// Checks evidence: two different messages of one kind, height and round, both signed by
+/// `key` (the key of `evidence.validator`).
+pub fn verify_misbehavior(
+    chain_id: u64,
+    evidence: &Misbehavior,
+    key: &ValidatorKey,
+) -> Result<(), String> {
+    if ValidatorAddress::of(key).0 != evidence.validator {
+        return Err("the key is not the validator's".into());
+    }
+    let first = misbehavior_sign_bytes(chain_id, evidence, &evidence.first);
+    let second = misbehavior_sign_bytes(chain_id, evidence, &evidence.second);
+    if first == second {
+        return Err("the two messages are the same".into());
+    }
+    for (bytes, m) in [(first, &evidence.first), (second, &evidence.second)] {
+        let signature = BftSignature::from_slice(&m.signature)
+            .map_err(|_| "a signature is malformed".to_owned())?;
+        key.verify(&bytes, &signature).map_err(|_| "a signature does not verify".to_owned())?;
+    }
+    Ok(())
+}
+
 /// The validator set a genesis file names: each key decoded and checked against its address.
 pub fn genesis_validator_set(validators: &[GenesisValidator]) -> Result<ValidatorSet, String> {
     let mut set = Vec::with_capacity(validators.len());
@@ -120,6 +217,8 @@ pub fn genesis_validator_set(validators: &[GenesisValidator]) -> Result<Validato
 
 #[cfg(test)]
 mod tests {
+    use malachitebft_app_channel::app::types::core::SignedMessage;
+
     use super::*;
 
     fn genesis(keys: &[SecretKey]) -> Vec<GenesisValidator> {
@@ -167,6 +266,47 @@ mod tests {
         let mut other_round = certificate(&[&keys[0], &keys[1], &keys[2]]);
         other_round.round = 0;
         assert!(verify_certificate(5, &other_round, &set).is_err());
+    }
+
+    #[test]
+    fn double_signing_evidence_verifies_and_forgeries_do_not() {
+        let secret = SecretKey::random();
+        let key = consensus_key(&secret);
+        let public = key.public_key();
+        let me = ValidatorAddress::of(&public);
+        let vote = |value| {
+            let v = Vote::new(VoteType::Prevote, Height(4), Round::new(1), value, me);
+            let signature = key.sign(&v.sign_bytes(9));
+            SignedMessage::new(v, signature)
+        };
+        let evidence =
+            double_vote(&vote(NilOrVal::Val(B256::repeat_byte(1))), &vote(NilOrVal::Nil));
+        assert_eq!(evidence.kind, MisbehaviorKind::DoublePrevote);
+        assert_eq!(verify_misbehavior(9, &evidence, &public), Ok(()));
+        assert!(verify_misbehavior(10, &evidence, &public).is_err(), "another chain");
+        let mut same = evidence.clone();
+        same.second = same.first.clone();
+        assert!(verify_misbehavior(9, &same, &public).is_err(), "one message twice");
+        let mut forged = evidence.clone();
+        forged.second.value = B256::repeat_byte(7);
+        assert!(verify_misbehavior(9, &forged, &public).is_err());
+        let stranger = consensus_key(&SecretKey::random()).public_key();
+        assert!(verify_misbehavior(9, &evidence, &stranger).is_err());
+
+        let proposal = |byte, pol_round| {
+            let p = Proposal {
+                height: Height(4),
+                round: Round::new(0),
+                value: BlockId(B256::repeat_byte(byte)),
+                pol_round,
+                validator_address: me,
+            };
+            let signature = key.sign(&p.sign_bytes(9));
+            SignedMessage::new(p, signature)
+        };
+        let evidence = double_proposal(&proposal(1, Round::Nil), &proposal(2, Round::new(0)));
+        assert_eq!(evidence.kind, MisbehaviorKind::DoubleProposal);
+        assert_eq!(verify_misbehavior(9, &evidence, &public), Ok(()));
     }
 
     #[test]

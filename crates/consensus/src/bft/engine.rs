@@ -27,13 +27,14 @@ use malachitebft_app_channel::{
             ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, PubSubProtocol,
             ValueSyncConfig,
         },
+        consensus::MisbehaviorEvidence,
         engine::host::{HeightParams, Next, SyncedValueOutcome},
         net::Multiaddr,
         types::{
             Keypair, LocallyProposedValue, ProposedValue,
             codec::Codec,
             core::{
-                CommitCertificate as BftCertificate, ExtendedCommitCertificate,
+                self as bft, CommitCertificate as BftCertificate, ExtendedCommitCertificate,
                 ExtendedCommitSignature, LinearTimeouts, Round, Validity,
             },
         },
@@ -47,7 +48,7 @@ use tracing::{debug, error, info, warn};
 use btcr_crypto::SecretKey;
 
 use super::{
-    certificate::consensus_key,
+    certificate::{consensus_key, double_proposal, double_vote},
     codec::{BtcrCodec, MAX_SYNC_VALUES},
     context::{BftSignature, BtcrContext, Height, ValidatorAddress, ValidatorSet},
     parts::{self, Assembled, ProposalInit, Streams},
@@ -410,8 +411,9 @@ impl<P: BlockPipeline> App<P> {
                 self.decided(certificate).await?;
                 let _ = reply.send(());
             }
-            AppMsg::Finalized { certificate, reply, .. } => {
+            AppMsg::Finalized { certificate, evidence, reply, .. } => {
                 let height = certificate.height;
+                self.record_evidence(&evidence).await?;
                 let next = if self.committed && height == self.height {
                     let next = Height(height.0 + 1);
                     self.enter_height(next);
@@ -622,6 +624,36 @@ impl<P: BlockPipeline> App<P> {
                 Ok(())
             }
         }
+    }
+
+    /// Keeps what Malachite saw of validators signing conflicting messages.
+    async fn record_evidence(
+        &self,
+        evidence: &MisbehaviorEvidence<BtcrContext>,
+    ) -> Result<(), PipelineError> {
+        let mut found = Vec::new();
+        for validator in self.validators.validators() {
+            let address = bft::Validator::address(validator);
+            for (a, b) in evidence.proposals.get(address).into_iter().flatten() {
+                found.push(double_proposal(a, b));
+            }
+            for (a, b) in evidence.votes.get(address).into_iter().flatten() {
+                found.push(double_vote(a, b));
+            }
+        }
+        for m in found {
+            warn!(
+                target: "btcr::consensus",
+                validator = %m.validator,
+                height = m.height,
+                round = m.round,
+                kind = ?m.kind,
+                "validator signed conflicting messages"
+            );
+            let pipeline = self.pipeline.clone();
+            blocking(move || pipeline.record_misbehavior(&m)).await??;
+        }
+        Ok(())
     }
 
     async fn decided_values(

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use alloy_primitives::{Address, B256, U256};
 use btcr_primitives::{
     Account, AccountChange, Block, BlockBody, CommitCertificate, EMPTY_CODE_HASH, Header,
-    StateChanges, StateReader,
+    Misbehavior, MisbehaviorKind, SignedValue, StateChanges, StateReader,
 };
 use btcr_storage::{BlockCommit, ChainStore, SCHEMA_VERSION, StoreError};
 use btcr_trie::NodeWrites;
@@ -137,20 +137,57 @@ fn a_snapshot_does_not_see_later_commits() {
     assert_eq!(store.snapshot().unwrap().head_number(), Some(1));
 }
 
+fn set_schema_version(dir: &std::path::Path, version: u32) {
+    let db = redb::Database::open(dir.join("chain.redb")).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+        let mut table = txn.open_table(meta).unwrap();
+        table.insert("schema_version", version.to_be_bytes().as_slice()).unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+#[test]
+fn misbehavior_is_kept_once_per_validator_height_and_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = |height, kind| Misbehavior {
+        validator: Address::repeat_byte(3),
+        height,
+        round: 0,
+        kind,
+        first: SignedValue {
+            value: B256::repeat_byte(1),
+            pol_round: 0,
+            signature: vec![1; 64].into(),
+        },
+        second: SignedValue {
+            value: B256::repeat_byte(2),
+            pol_round: 0,
+            signature: vec![2; 64].into(),
+        },
+    };
+    {
+        let store = ChainStore::open(dir.path()).unwrap();
+        assert!(store.record_misbehavior(&evidence(5, MisbehaviorKind::DoublePrevote)).unwrap());
+        assert!(!store.record_misbehavior(&evidence(5, MisbehaviorKind::DoublePrevote)).unwrap());
+        assert!(store.record_misbehavior(&evidence(5, MisbehaviorKind::DoubleProposal)).unwrap());
+        assert!(store.record_misbehavior(&evidence(9, MisbehaviorKind::DoublePrevote)).unwrap());
+    }
+    // A store of the previous schema (without the table) is upgraded when opened.
+    set_schema_version(dir.path(), SCHEMA_VERSION - 1);
+    let store = ChainStore::open(dir.path()).unwrap();
+    let all = store.misbehavior(10).unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0], evidence(9, MisbehaviorKind::DoublePrevote), "latest first");
+    assert_eq!(store.misbehavior(1).unwrap().len(), 1);
+}
+
 #[test]
 fn another_schema_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(ChainStore::open(dir.path()).unwrap());
-    {
-        let db = redb::Database::open(dir.path().join("chain.redb")).unwrap();
-        let txn = db.begin_write().unwrap();
-        {
-            let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
-            let mut table = txn.open_table(meta).unwrap();
-            table.insert("schema_version", (SCHEMA_VERSION + 1).to_be_bytes().as_slice()).unwrap();
-        }
-        txn.commit().unwrap();
-    }
+    set_schema_version(dir.path(), SCHEMA_VERSION + 1);
     let err = ChainStore::open(dir.path()).unwrap_err();
     assert!(
         matches!(err, StoreError::Schema { found, .. } if found == SCHEMA_VERSION + 1),
