@@ -165,7 +165,13 @@ pub fn write_testnet(options: &TestnetOptions) -> eyre::Result<Vec<TestnetNode>>
             moniker: format!("node{i}"),
             rpc_addr: SocketAddr::from(([127, 0, 0, 1], options.rpc_port + i as u16)),
             p2p_listen: local_multiaddr(p2p_port(i)),
-            peers: (0..total).filter(|j| *j != i).map(|j| local_multiaddr(p2p_port(j))).collect(),
+            // Validators know each other; a full node knows one validator and finds the
+            // rest through discovery.
+            peers: if i < options.validators {
+                (0..total).filter(|j| *j != i).map(|j| local_multiaddr(p2p_port(j))).collect()
+            } else {
+                vec![local_multiaddr(p2p_port(0))]
+            },
             gossip_listen: local_multiaddr(options.gossip_port + i as u16),
             // One peer to start from (node 0, or node 1 for node 0): the rest are discovered.
             gossip_peers: Some(usize::from(i == 0))
@@ -286,7 +292,8 @@ mod tests {
             assert_eq!(config.rpc.listen.port(), 8545 + i as u16);
             let network = config.network.unwrap();
             assert_eq!(network.listen, local_multiaddr(26600 + i as u16));
-            assert_eq!(network.peers.len(), 4, "every other node");
+            let expected_peers = if node.validator.is_some() { 4 } else { 1 };
+            assert_eq!(network.peers.len(), expected_peers, "validators list every other node");
             assert!(!network.peers.contains(&network.listen));
             assert_eq!(network.gossip_listen, local_multiaddr(26700 + i as u16));
             assert_eq!(network.gossip_peers.len(), 1, "one peer to start from");

@@ -48,22 +48,32 @@ struct Network {
 
 impl Network {
     fn create(block_time: &str) -> eyre::Result<Self> {
+        Self::create_with(block_time, 0)
+    }
+
+    /// A network of [`VALIDATORS`] validators and `full_nodes` full nodes; only the
+    /// validators are started.
+    fn create_with(block_time: &str, full_nodes: usize) -> eyre::Result<Self> {
         let dir = tempfile::tempdir()?;
         let out = dir.path().join("net");
-        let p2p = free_ports(VALIDATORS as u16);
-        let gossip = free_ports(VALIDATORS as u16);
+        let total = (VALIDATORS + full_nodes) as u16;
+        let p2p = free_ports(total);
+        let gossip = free_ports(total);
         let status = Command::new(btcr_bin())
             .args(["testnet", "--validators", &VALIDATORS.to_string(), "--block-time", block_time])
+            .args(["--full-nodes", &full_nodes.to_string()])
             .args(["--p2p-port", &p2p.to_string(), "--gossip-port", &gossip.to_string()])
             .arg("--out")
             .arg(&out)
             .status()?;
         assert!(status.success(), "btcr testnet failed");
-        let homes: Vec<PathBuf> = (0..VALIDATORS).map(|i| out.join(format!("node{i}"))).collect();
+        let homes: Vec<PathBuf> =
+            (0..usize::from(total)).map(|i| out.join(format!("node{i}"))).collect();
         let mut nodes = Vec::new();
-        for home in &homes {
+        for home in &homes[..VALIDATORS] {
             nodes.push(Some(DevProcess::start_node(btcr_bin(), home)?));
         }
+        nodes.extend((VALIDATORS..homes.len()).map(|_| None));
         Ok(Self { homes, nodes, _dir: dir })
     }
 
@@ -357,5 +367,42 @@ fn a_validator_key_run_twice_double_signs_but_nothing_forks_and_evidence_is_kept
             "the twin forked at {h}"
         );
     }
+    Ok(())
+}
+
+#[test]
+fn a_full_node_joins_later_and_syncs_from_genesis_through_one_bootstrap_address() -> eyre::Result<()>
+{
+    let mut net = Network::create_with("200ms", 1)?;
+    let full = VALIDATORS;
+    let settings: Value =
+        serde_json::from_str(&std::fs::read_to_string(net.homes[full].join("node.json"))?)?;
+    assert_eq!(settings["peers"].as_array().map(Vec::len), Some(1), "one bootstrap address");
+    assert_eq!(settings["gossipPeers"].as_array().map(Vec::len), Some(1));
+    net.wait_for(0, 40, Duration::from_secs(120))?;
+
+    // It starts from genesis, catches up, and follows.
+    net.restart(full)?;
+    let target = net.height(0)? + 10;
+    net.wait_for(full, target, Duration::from_secs(120))?;
+    net.check_agreement(1..=target)?;
+    // It found the other nodes, not only the one it was given.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info = net.rpc(full).call("btcr_nodeInfo", json!([]))?;
+        let peers = info["peers"].as_str().and_then(|p| u64::from_str_radix(&p[2..], 16).ok());
+        if peers.unwrap_or(0) >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the full node knows only its bootstrap peer: {info}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // A transaction sent to the full node is finalized by the validators.
+    let key = dev_key(5);
+    let raw = TxBuilder::transfer(TESTNET_CHAIN_ID, 0, Address::repeat_byte(0x42), U256::from(7))
+        .eip1559(&key);
+    let hash = net.rpc(full).send_raw(&raw)?;
+    let receipt = net.rpc(0).wait_for_receipt(hash, Duration::from_secs(60))?;
+    assert_eq!(receipt["status"], "0x1");
     Ok(())
 }
