@@ -4,7 +4,7 @@
 //! - `consensus`, `txpool` and `execution` never see the RPC server, the node or the
 //!   concrete store.
 //! - Only `rpc` knows HTTP.
-//! - Only `consensus` may import the BFT library.
+//! - Only `consensus` may import the BFT library, and only `network` libp2p itself.
 
 use std::{collections::BTreeMap, path::Path};
 
@@ -69,6 +69,9 @@ fn dependencies_point_one_way() {
     for (name, deps) in &all {
         if name != "rpc" {
             assert_none(name, deps, &["axum", "hyper", "jsonrpsee"]);
+        }
+        if name != "network" {
+            assert_none(name, deps, &["libp2p"]);
         }
         if name != "consensus" {
             // Any name the engine's crates may go by (`arc-malachitebft-*`, renamed
