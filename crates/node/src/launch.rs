@@ -210,7 +210,11 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
             shutdown.clone(),
         )
         .spawn(),
-        (None, None) => unreachable!("checked above: a single-validator chain has its key"),
+        (None, None) => {
+            // Refused before anything started; kept as an error rather than a panic.
+            shutdown.cancel();
+            bail!("a single-validator chain needs its validator key");
+        }
     };
     Ok(NodeHandle { chain, rpc_addr: rpc.local_addr, shutdown, engine: Some(engine), gossip })
 }

@@ -406,3 +406,37 @@ fn a_full_node_joins_later_and_syncs_from_genesis_through_one_bootstrap_address(
     assert_eq!(receipt["status"], "0x1");
     Ok(())
 }
+
+#[test]
+fn a_validator_killed_at_random_moments_never_signs_twice() -> eyre::Result<()> {
+    let mut net = Network::create("200ms")?;
+    net.wait_for(0, 5, Duration::from_secs(60))?;
+    let seed: u64 = std::env::var("BTCR_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("kill seed {seed} (set BTCR_KILL_SEED to replay)");
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    // SIGKILL mid-round, again and again: each restart replays the consensus log and the
+    // stored proposals, and must never sign a vote or proposal that differs from one it
+    // signed before the kill.
+    for _ in 0..8 {
+        std::thread::sleep(Duration::from_millis(rand::Rng::random_range(&mut rng, 100..1500)));
+        net.kill(3)?;
+        net.restart(3)?;
+    }
+    let me = address_of(&net.homes[3]);
+    let target = net.height(0)? + 10;
+    net.wait_for(3, target, Duration::from_secs(120))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !net.signers(0, net.height(0)?)?.contains(&me) {
+        assert!(Instant::now() < deadline, "node3 never signed again\n{}", net.log_tails());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for i in 0..3 {
+        let records = net.rpc(i).call("btcr_getMisbehavior", json!([]))?;
+        assert_eq!(records, json!([]), "node{i} saw double signing");
+    }
+    net.check_agreement(1..=target)?;
+    Ok(())
+}
