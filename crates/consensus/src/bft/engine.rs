@@ -60,6 +60,11 @@ use crate::{BlockPipeline, EngineHandle, PipelineError};
 
 /// How many future heights' proposals are kept until the node gets there.
 const MAX_FUTURE_HEIGHTS: u64 = 4;
+/// How many rounds past the current one a proposal may be for (a node a little behind its
+/// peers in rounds still takes the proposal it is about to need).
+const ROUNDS_AHEAD: i64 = 3;
+/// How many proposals of one future height are kept.
+const MAX_FUTURE_PROPOSALS: usize = 4;
 
 /// Settings of the BFT engine.
 #[derive(Clone, Debug)]
@@ -277,6 +282,8 @@ struct App<P> {
     timeouts: LinearTimeouts,
     block_time: Duration,
     height: Height,
+    /// The round consensus is in at `height`.
+    round: Round,
     streams: Streams,
     /// Complete proposals for heights this node has not reached yet.
     future: BTreeMap<Height, Vec<Assembled>>,
@@ -317,6 +324,7 @@ impl<P: BlockPipeline> App<P> {
             timeouts: config.timeouts(),
             block_time: config.block_time,
             height: Height(0),
+            round: Round::ZERO,
             streams: Streams::default(),
             future: BTreeMap::new(),
             undecided: HashMap::new(),
@@ -334,6 +342,7 @@ impl<P: BlockPipeline> App<P> {
     /// Moves to `height`: everything kept for the previous one is dropped.
     fn enter_height(&mut self, height: Height) {
         self.height = height;
+        self.round = Round::ZERO;
         self.proposals.prune(height);
         self.undecided.clear();
         self.seen_parts.clear();
@@ -361,6 +370,7 @@ impl<P: BlockPipeline> App<P> {
                 if height != self.height {
                     self.enter_height(height);
                 }
+                self.round = round;
                 // Proposals that arrived before this node reached the height.
                 if let Some(waiting) = self.future.remove(&height) {
                     for assembled in waiting {
@@ -524,13 +534,28 @@ impl<P: BlockPipeline> App<P> {
                 return Ok(None);
             }
         };
-        let height = assembled.init.height;
+        let ProposalInit { height, round, proposer, .. } = assembled.init;
         if height < self.height {
             return Ok(None);
         }
+        // Only the proposer of that round, and only for a round consensus can be in soon:
+        // otherwise one validator could make every other re-execute blocks without end.
+        if *bft::Validator::address(self.validators.proposer(height, round)) != proposer {
+            warn!(target: "btcr::consensus", %height, %round, %proposer, "dropped a proposal from a validator that is not the round's proposer");
+            return Ok(None);
+        }
+        let latest_round =
+            if height == self.height { self.round.as_i64() } else { 0 } + ROUNDS_AHEAD;
+        if round.as_i64() > latest_round {
+            debug!(target: "btcr::consensus", %height, %round, "dropped a proposal for a round too far ahead");
+            return Ok(None);
+        }
         if height > self.height {
-            if height.0 - self.height.0 <= MAX_FUTURE_HEIGHTS {
-                self.future.entry(height).or_default().push(assembled);
+            let waiting = self.future.entry(height).or_default();
+            if height.0 - self.height.0 <= MAX_FUTURE_HEIGHTS
+                && waiting.len() < MAX_FUTURE_PROPOSALS
+            {
+                waiting.push(assembled);
             }
             return Ok(None);
         }
@@ -743,4 +768,118 @@ fn to_engine_certificate(c: &CommitCertificate) -> Option<ExtendedCommitCertific
         value_id: c.block_hash,
         commit_signatures,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use alloy_primitives::{B256, Bloom, Bytes as AlloyBytes};
+    use btcr_primitives::{BlockBody, Header, Misbehavior};
+
+    use super::*;
+    use crate::bft::{Validator, context::ValidatorKey};
+
+    /// A pipeline that counts verifications and knows nothing else.
+    #[derive(Default)]
+    struct Counting {
+        verified: AtomicUsize,
+    }
+
+    impl BlockPipeline for Counting {
+        fn head(&self) -> Result<btcr_primitives::Header, PipelineError> {
+            Ok(header(0, Address::ZERO))
+        }
+        fn propose(&self, _: u64, _: std::time::Instant) -> Result<Block, PipelineError> {
+            Err(PipelineError::InvalidBlock("not in this test".into()))
+        }
+        fn verify(&self, _: &Block) -> Result<(), PipelineError> {
+            self.verified.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        fn commit(&self, hash: B256, _: CommitCertificate) -> Result<(), PipelineError> {
+            Err(PipelineError::UnknownBlock(hash))
+        }
+        fn record_misbehavior(&self, _: &Misbehavior) -> Result<bool, PipelineError> {
+            Ok(true)
+        }
+        fn decided(&self, _: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
+            Ok(None)
+        }
+    }
+
+    fn header(number: u64, proposer: Address) -> Header {
+        Header {
+            parent_hash: B256::ZERO,
+            number,
+            timestamp_ms: 1,
+            proposer,
+            state_root: B256::ZERO,
+            transactions_root: B256::ZERO,
+            receipts_root: B256::ZERO,
+            logs_bloom: Bloom::ZERO,
+            gas_used: 0,
+            gas_limit: 30_000_000,
+            base_fee_per_gas: 1,
+            poh_start_hash: B256::ZERO,
+            poh_end_hash: B256::ZERO,
+            poh_ticks: 1,
+            extra_data: AlloyBytes::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_rounds_proposer_gets_its_block_verified() {
+        let keys: Vec<SecretKey> = (0..4).map(|_| SecretKey::random()).collect();
+        let public: Vec<ValidatorKey> =
+            keys.iter().map(|k| consensus_key(k).public_key()).collect();
+        let set = ValidatorSet::new(public.iter().map(|k| Validator::new(k.clone(), 1))).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = BftConfig {
+            chain_id: 7,
+            moniker: "test".into(),
+            home: dir.path().to_path_buf(),
+            validator_key: None,
+            p2p_secret: [1; 32],
+            listen: "/ip4/127.0.0.1/tcp/0".into(),
+            peers: vec![],
+            validators: set.clone(),
+            block_time: Duration::from_millis(100),
+        };
+        let pipeline = Arc::new(Counting::default());
+        let proposals = ProposalStore::open(&dir.path().join("proposals")).unwrap();
+        let mut app = App::new(pipeline.clone(), &config, proposals);
+        app.enter_height(Height(1));
+
+        let parts_from = |key: &SecretKey, round: Round| {
+            let signer = BtcrSigner::new(consensus_key(key), 7);
+            let proposer = ValidatorAddress::of(&signer.public_key());
+            let block = Block { header: header(1, proposer.0), body: BlockBody::default() };
+            let mut encoded = Vec::new();
+            block.encode(&mut encoded);
+            let init = ProposalInit { height: Height(1), round, proposer, pol_round: Round::Nil };
+            parts::split(7, &signer, init, &Bytes::from(encoded))
+        };
+        let proposer_of = |round: Round| {
+            let address = *bft::Validator::address(set.proposer(Height(1), round));
+            keys.iter().find(|k| k.address() == address.0).unwrap()
+        };
+        let someone_else = |round: Round| {
+            let address = *bft::Validator::address(set.proposer(Height(1), round));
+            keys.iter().find(|k| k.address() != address.0).unwrap()
+        };
+
+        let r0 = Round::new(0);
+        assert!(app.received_proposal(parts_from(someone_else(r0), r0)).await.unwrap().is_none());
+        assert_eq!(pipeline.verified.load(Ordering::SeqCst), 0, "not the proposer: not verified");
+        let far = Round::new(ROUNDS_AHEAD as u32 + 1);
+        assert!(app.received_proposal(parts_from(proposer_of(far), far)).await.unwrap().is_none());
+        assert_eq!(pipeline.verified.load(Ordering::SeqCst), 0, "too far ahead: not verified");
+        let value = app.received_proposal(parts_from(proposer_of(r0), r0)).await.unwrap();
+        assert_eq!(value.map(|v| v.validity), Some(Validity::Valid));
+        assert_eq!(pipeline.verified.load(Ordering::SeqCst), 1);
+        // The same block again is not re-executed.
+        app.received_proposal(parts_from(proposer_of(r0), r0)).await.unwrap();
+        assert_eq!(pipeline.verified.load(Ordering::SeqCst), 1);
+    }
 }
