@@ -26,6 +26,6 @@ pub use call::{CallError, CallOutcome, create_access_list, estimate_gas, simulat
 pub use db::DbError;
 pub use executor::{BlockContext, BlockExecutor, ExecError, ExecutionOutcome, SPEC};
 pub use proof::{AccountProof, StorageProof, account_proof};
-pub use recover::recover_transactions;
+pub use recover::{recover_transactions, recover_transactions_reusing};
 pub use root::{RootError, StateRootOutput, account_key, compute_state_root, storage_key};
 pub use validate::{TxError, intrinsic_gas, validate_transaction};

@@ -14,8 +14,8 @@ use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_consensus::{BlockPipeline, PipelineError};
 use btcr_execution::{
     AccountProof, BlockContext, BlockExecutor, CallError, CallOutcome, ExecError, StateRootOutput,
-    account_proof, compute_state_root, create_access_list, estimate_gas, recover_transactions,
-    simulate, validate_transaction,
+    account_proof, compute_state_root, create_access_list, estimate_gas,
+    recover_transactions_reusing, simulate, validate_transaction,
 };
 use btcr_network::{TxPublisher, TxSink, Verdict};
 use btcr_poh::{PohSlot, batch_hash};
@@ -420,7 +420,12 @@ impl BlockPipeline for Chain {
         if header.poh_start_hash != parent.poh_end_hash {
             return Err(invalid("PoH does not start at the parent's end hash".into()));
         }
-        let transactions = recover_transactions(block.body.transactions.clone())
+        // Transactions this node already pooled were recovered when they arrived.
+        let known: Vec<Option<RecoveredTx>> = {
+            let pool = self.pool.lock();
+            block.body.transactions.iter().map(|tx| pool.get(tx.tx_hash())).collect()
+        };
+        let transactions = recover_transactions_reusing(block.body.transactions.clone(), known)
             .map_err(|(i, e)| invalid(format!("transaction {i}: {e}")))?;
         for (i, tx) in transactions.iter().enumerate() {
             validate_transaction(tx, self.genesis.chain_id, self.genesis.gas_limit)

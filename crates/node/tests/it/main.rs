@@ -118,6 +118,26 @@ fn a_block_proposed_on_one_node_commits_identically_on_another() {
 }
 
 #[test]
+fn a_verifier_that_pooled_the_transactions_reuses_their_senders_and_agrees() {
+    let validator = SecretKey::random();
+    let genesis = genesis(&validator);
+    let a = node(&genesis, &validator);
+    let b = node(&genesis, &validator);
+    // Both pools hold the same signed transactions, as gossip leaves them.
+    load(&a.chain);
+    load(&b.chain);
+    assert_eq!(b.chain.pool_counts(), a.chain.pool_counts());
+    let block = propose(&a.chain);
+    assert_eq!(block.body.transactions.len(), 31);
+    b.chain.verify(&block).unwrap();
+    let cert = certificate(&validator, &block);
+    a.chain.commit(block.hash(), cert.clone()).unwrap();
+    b.chain.commit(block.hash(), cert).unwrap();
+    assert_eq!(b.chain.head_header(), a.chain.head_header());
+    assert_eq!(b.chain.pool_counts(), (0, 0), "the verifier's pool forgot them too");
+}
+
+#[test]
 fn tampered_blocks_are_refused() {
     let validator = SecretKey::random();
     let genesis = genesis(&validator);
