@@ -298,6 +298,11 @@ fn blocks_transactions_fees_logs_pool_and_node_methods() -> eyre::Result<()> {
     assert_eq!(finality["hash"], head_of(rpc, number)?["hash"], "{finality}");
     assert_eq!(finality["signatures"].as_array().map(Vec::len), Some(1), "{finality}");
     assert_eq!(rpc.call("btcr_getFinality", json!(["earliest"]))?, Value::Null);
+    assert_eq!(rpc.call("btcr_getMisbehavior", json!([]))?, json!([]));
+    assert_eq!(rpc.call("btcr_getMisbehavior", json!(["0x5"]))?, json!([]));
+    for bad in [json!(["0x0"]), json!(["0x3e9"]), json!(["ten"])] {
+        assert_eq!(rpc_error(rpc.call("btcr_getMisbehavior", bad)).code, -32602);
+    }
     let e = rpc_error(rpc.call("eth_mining", json!([])));
     assert_eq!(e.code, -32601);
     Ok(())
