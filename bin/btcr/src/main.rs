@@ -7,7 +7,7 @@ mod wallet;
 
 use btcr_node::{
     dev::{self, DevOptions},
-    testnet::{self, TestnetOptions},
+    testnet::{self, ConsensusMode, TestnetOptions},
 };
 use btcr_rpc::RpcConfig;
 use clap::{Args, Parser, Subcommand};
@@ -45,6 +45,11 @@ struct TestnetArgs {
     /// Number of validators.
     #[arg(long, default_value_t = 4)]
     validators: usize,
+    /// How the validator set is chosen: `pos` (voting power is stake; the genesis set has
+    /// equal stakes until staking changes them) or `poa` (the genesis validators, each with
+    /// the same power, for good).
+    #[arg(long, default_value = "pos", value_parser = ["pos", "poa"])]
+    mode: String,
     /// Full nodes (they follow the chain and serve RPC, without voting) besides the
     /// validators.
     #[arg(long = "full-nodes", default_value_t = 0)]
@@ -213,6 +218,7 @@ fn run_testnet(args: TestnetArgs) -> eyre::Result<()> {
     }
     let nodes = testnet::write_testnet(&TestnetOptions {
         validators: args.validators,
+        mode: if args.mode == "poa" { ConsensusMode::Poa } else { ConsensusMode::Pos },
         full_nodes: args.full_nodes,
         out: args.out.clone(),
         p2p_port: args.p2p_port,
@@ -224,7 +230,14 @@ fn run_testnet(args: TestnetArgs) -> eyre::Result<()> {
         gas_limit: args.gas_limit,
     })?;
     println!("Wrote a network of {} nodes to {}", nodes.len(), args.out.display());
-    println!("Chain id {}", testnet::TESTNET_CHAIN_ID);
+    println!(
+        "Chain id {}, {}",
+        testnet::TESTNET_CHAIN_ID,
+        match args.mode.as_str() {
+            "poa" => "proof of authority",
+            _ => "proof of stake",
+        }
+    );
     for node in &nodes {
         let role = match node.validator {
             Some(address) => format!("validator {address}"),

@@ -90,8 +90,10 @@ pub fn prepare(options: DevOptions) -> eyre::Result<DevSetup> {
             public_key: validator_key.public_key().to_vec().into(),
             power: 1,
         };
+        // One validator: proof of authority in all but name; the mode matters to networks.
         let genesis = dev_genesis(
             DEV_CHAIN_ID,
+            btcr_primitives::ConsensusMode::Pos,
             vec![validator],
             options.block_time,
             options.gas_limit,

@@ -18,7 +18,8 @@ use std::{
 
 use alloy_primitives::{Address, U256};
 use btcr_crypto::{DEV_MNEMONIC, SecretKey};
-use btcr_primitives::{Genesis, GenesisAccount, GenesisValidator};
+pub use btcr_primitives::ConsensusMode;
+use btcr_primitives::{ConsensusParams, Genesis, GenesisAccount, GenesisValidator};
 use btcr_rpc::RpcConfig;
 use btcr_txpool::PoolConfig;
 use eyre::{WrapErr, bail};
@@ -72,6 +73,8 @@ impl NodeFile {
 pub struct TestnetOptions {
     /// Number of validators.
     pub validators: usize,
+    /// Proof of stake or proof of authority.
+    pub mode: ConsensusMode,
     /// Full nodes (non-validators) to write besides them.
     pub full_nodes: usize,
     /// Directory to write into; it must not hold a network already.
@@ -138,6 +141,7 @@ pub fn write_testnet(options: &TestnetOptions) -> eyre::Result<Vec<TestnetNode>>
         .collect();
     let genesis = dev_genesis(
         TESTNET_CHAIN_ID,
+        options.mode,
         validators,
         options.block_time,
         options.gas_limit,
@@ -190,6 +194,7 @@ pub fn write_testnet(options: &TestnetOptions) -> eyre::Result<Vec<TestnetNode>>
 /// A genesis with funded accounts from the test mnemonic.
 pub(crate) fn dev_genesis(
     chain_id: u64,
+    mode: ConsensusMode,
     validators: Vec<GenesisValidator>,
     block_time: Duration,
     gas_limit: u64,
@@ -211,6 +216,7 @@ pub(crate) fn dev_genesis(
         base_fee_per_gas: 1_000_000_000,
         block_time_ms: block_time.as_millis() as u64,
         poh: dev_poh(),
+        consensus: ConsensusParams { mode },
         validators,
         alloc,
     };
@@ -267,6 +273,7 @@ mod tests {
     fn options(out: PathBuf) -> TestnetOptions {
         TestnetOptions {
             validators: 4,
+            mode: ConsensusMode::Poa,
             full_nodes: 1,
             out,
             p2p_port: 26600,
@@ -286,6 +293,7 @@ mod tests {
         assert_eq!(nodes.len(), 5);
         let genesis = Genesis::load(&dir.path().join("genesis.json")).unwrap();
         assert_eq!(genesis.validators.len(), 4);
+        assert_eq!(genesis.consensus.mode, ConsensusMode::Poa);
         for (i, node) in nodes.iter().enumerate() {
             let config = load_node(&node.home, RpcConfig::default(), None).unwrap();
             assert_eq!(config.genesis, genesis);

@@ -54,6 +54,27 @@ pub struct GenesisValidator {
     pub power: u64,
 }
 
+/// How the validator set is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsensusMode {
+    /// Proof of stake: voting power is stake (the genesis powers, until staking changes
+    /// them).
+    #[default]
+    Pos,
+    /// Proof of authority: the genesis validators, each with the same power, for good.
+    Poa,
+}
+
+/// Consensus parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConsensusParams {
+    /// `pos` (the default) or `poa`.
+    #[serde(default)]
+    pub mode: ConsensusMode,
+}
+
 /// Chain parameters and initial state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -70,6 +91,9 @@ pub struct Genesis {
     pub block_time_ms: u64,
     /// Proof-of-History parameters.
     pub poh: PohConfig,
+    /// Consensus parameters (`{"mode": "pos"}` when absent).
+    #[serde(default)]
+    pub consensus: ConsensusParams,
     /// The validator set.
     pub validators: Vec<GenesisValidator>,
     /// Initial accounts.
@@ -112,6 +136,11 @@ impl Genesis {
         if self.validators.iter().any(|v| v.power == 0) {
             return invalid("validator power must be positive".into());
         }
+        if self.consensus.mode == ConsensusMode::Poa
+            && self.validators.iter().any(|v| v.power != self.validators[0].power)
+        {
+            return invalid("in proof-of-authority mode every validator has the same power".into());
+        }
         let mut seen = std::collections::BTreeSet::new();
         for v in &self.validators {
             if !seen.insert(v.address) {
@@ -145,6 +174,7 @@ mod tests {
             base_fee_per_gas: 1_000_000_000,
             block_time_ms: 1000,
             poh: PohConfig { hashes_per_tick: 1000, ticks_per_block: 8 },
+            consensus: ConsensusParams::default(),
             validators: vec![GenesisValidator {
                 address: Address::repeat_byte(1),
                 public_key: Bytes::from(vec![2u8; 33]),
@@ -180,6 +210,32 @@ mod tests {
         let mut g = sample();
         g.validators.push(g.validators[0].clone());
         assert!(g.validate().unwrap_err().to_string().contains("twice"));
+        // Proof of authority: one power for all.
+        let mut g = sample();
+        let mut other = g.validators[0].clone();
+        other.address = Address::repeat_byte(7);
+        other.power = 2;
+        g.validators.push(other);
+        assert!(g.validate().is_ok(), "proof of stake takes any powers");
+        g.consensus.mode = ConsensusMode::Poa;
+        assert!(g.validate().unwrap_err().to_string().contains("same power"));
+    }
+
+    #[test]
+    fn the_consensus_mode_defaults_to_proof_of_stake_and_reads_poa() {
+        let mut v: serde_json::Value = serde_json::from_str(&sample().to_json()).unwrap();
+        v.as_object_mut().unwrap().remove("consensus");
+        assert_eq!(
+            serde_json::from_value::<Genesis>(v.clone()).unwrap().consensus.mode,
+            ConsensusMode::Pos
+        );
+        v["consensus"] = serde_json::json!({ "mode": "poa" });
+        assert_eq!(
+            serde_json::from_value::<Genesis>(v.clone()).unwrap().consensus.mode,
+            ConsensusMode::Poa
+        );
+        v["consensus"] = serde_json::json!({ "mode": "pow" });
+        assert!(serde_json::from_value::<Genesis>(v).is_err());
     }
 
     #[test]

@@ -20,7 +20,9 @@ pub use block::{
     Block, BlockBody, CommitCertificate, Header, Misbehavior, MisbehaviorKind, SignedValue,
     ValidatorSignature,
 };
-pub use genesis::{Genesis, GenesisAccount, GenesisError, GenesisValidator};
+pub use genesis::{
+    ConsensusMode, ConsensusParams, Genesis, GenesisAccount, GenesisError, GenesisValidator,
+};
 pub use state::{Account, AccountChange, EMPTY_CODE_HASH, StateChanges, StateError, StateReader};
 pub use transaction::{DecodeError, RecoveredTx, decode_transaction, transaction_type_name};
 

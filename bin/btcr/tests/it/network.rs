@@ -48,12 +48,12 @@ struct Network {
 
 impl Network {
     fn create(block_time: &str) -> eyre::Result<Self> {
-        Self::create_with(block_time, 0)
+        Self::create_with(block_time, 0, "pos")
     }
 
-    /// A network of [`VALIDATORS`] validators and `full_nodes` full nodes; only the
-    /// validators are started.
-    fn create_with(block_time: &str, full_nodes: usize) -> eyre::Result<Self> {
+    /// A network of [`VALIDATORS`] validators and `full_nodes` full nodes, in consensus
+    /// `mode`; only the validators are started.
+    fn create_with(block_time: &str, full_nodes: usize, mode: &str) -> eyre::Result<Self> {
         let dir = tempfile::tempdir()?;
         let out = dir.path().join("net");
         let total = (VALIDATORS + full_nodes) as u16;
@@ -61,7 +61,7 @@ impl Network {
         let gossip = free_ports(total);
         let status = Command::new(btcr_bin())
             .args(["testnet", "--validators", &VALIDATORS.to_string(), "--block-time", block_time])
-            .args(["--full-nodes", &full_nodes.to_string()])
+            .args(["--full-nodes", &full_nodes.to_string(), "--mode", mode])
             .args(["--p2p-port", &p2p.to_string(), "--gossip-port", &gossip.to_string()])
             .arg("--out")
             .arg(&out)
@@ -371,9 +371,12 @@ fn a_validator_key_run_twice_double_signs_but_nothing_forks_and_evidence_is_kept
 }
 
 #[test]
-fn a_full_node_joins_later_and_syncs_from_genesis_through_one_bootstrap_address() -> eyre::Result<()>
-{
-    let mut net = Network::create_with("200ms", 1)?;
+fn a_full_node_joins_a_poa_network_later_and_syncs_through_one_bootstrap_address()
+-> eyre::Result<()> {
+    // A proof-of-authority network: it finalizes like any other.
+    let mut net = Network::create_with("200ms", 1, "poa")?;
+    let genesis = btcr_primitives::Genesis::load(&net.homes[0].join("genesis.json"))?;
+    assert_eq!(genesis.consensus.mode, btcr_primitives::ConsensusMode::Poa);
     let full = VALIDATORS;
     let settings: Value =
         serde_json::from_str(&std::fs::read_to_string(net.homes[full].join("node.json"))?)?;
