@@ -66,18 +66,34 @@ struct TestnetArgs {
     /// The first node's JSON-RPC port; node i serves on this plus i.
     #[arg(long = "rpc-port", default_value_t = 8545)]
     rpc_port: u16,
-    /// How long a proposer fills its block, for example `500ms`.
-    #[arg(long = "block-time", default_value = "500ms", value_parser = humantime::parse_duration)]
+    /// How long a proposer fills its block, for example `500ms` (10ms to 60s).
+    #[arg(long = "block-time", default_value = "500ms", value_parser = parse_block_time)]
     block_time: Duration,
+    #[command(flatten)]
+    genesis: GenesisArgs,
+}
+
+/// What a new chain's genesis funds and allows, shared by `btcr dev` and `btcr testnet`.
+#[derive(Debug, Args)]
+struct GenesisArgs {
     /// Number of funded accounts derived from the test mnemonic.
     #[arg(long, default_value_t = 10)]
     accounts: u32,
     /// Balance of each funded account, in BTCR.
     #[arg(long, default_value_t = 10_000)]
     balance: u64,
-    /// Block gas limit.
+    /// Block gas limit of a new chain (a reopened chain keeps its own).
     #[arg(long = "gas-limit", default_value_t = 30_000_000, value_parser = clap::value_parser!(u64).range(1_000_000..=10_000_000_000))]
     gas_limit: u64,
+}
+
+/// A block time between 10 ms and 60 s, written like `500ms` or `1s`.
+fn parse_block_time(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d < Duration::from_millis(10) || d > Duration::from_secs(60) {
+        return Err("the block time must be between 10ms and 60s".into());
+    }
+    Ok(d)
 }
 
 /// Options of `btcr node`.
@@ -94,22 +110,15 @@ struct NodeArgs {
 /// Options of `btcr dev`.
 #[derive(Debug, Args)]
 struct DevArgs {
-    /// Interval between blocks, for example `1s` or `200ms`.
-    #[arg(long = "block-time", default_value = "1s", value_parser = humantime::parse_duration)]
+    /// Interval between blocks, for example `1s` or `200ms` (10ms to 60s).
+    #[arg(long = "block-time", default_value = "1s", value_parser = parse_block_time)]
     block_time: Duration,
     /// Keep the chain in this directory (reopened on the next start); a temporary directory,
     /// deleted on exit, when absent.
     #[arg(long)]
     datadir: Option<PathBuf>,
-    /// Number of funded accounts derived from the test mnemonic.
-    #[arg(long, default_value_t = 10)]
-    accounts: u32,
-    /// Balance of each funded account, in BTCR.
-    #[arg(long, default_value_t = 10_000)]
-    balance: u64,
-    /// Block gas limit of a new chain (a reopened --datadir keeps its own).
-    #[arg(long = "gas-limit", default_value_t = 30_000_000, value_parser = clap::value_parser!(u64).range(1_000_000..=10_000_000_000))]
-    gas_limit: u64,
+    #[command(flatten)]
+    genesis: GenesisArgs,
     #[command(flatten)]
     rpc: RpcArgs,
 }
@@ -213,9 +222,6 @@ fn run() -> eyre::Result<()> {
 }
 
 fn run_testnet(args: TestnetArgs) -> eyre::Result<()> {
-    if args.block_time < Duration::from_millis(10) || args.block_time > Duration::from_secs(60) {
-        eyre::bail!("--block-time must be between 10ms and 60s");
-    }
     let nodes = testnet::write_testnet(&TestnetOptions {
         validators: args.validators,
         mode: if args.mode == "poa" { ConsensusMode::Poa } else { ConsensusMode::Pos },
@@ -225,9 +231,9 @@ fn run_testnet(args: TestnetArgs) -> eyre::Result<()> {
         gossip_port: args.gossip_port,
         rpc_port: args.rpc_port,
         block_time: args.block_time,
-        n_accounts: args.accounts,
-        balance_btcr: args.balance,
-        gas_limit: args.gas_limit,
+        n_accounts: args.genesis.accounts,
+        balance_btcr: args.genesis.balance,
+        gas_limit: args.genesis.gas_limit,
     })?;
     println!("Wrote a network of {} nodes to {}", nodes.len(), args.out.display());
     println!(
@@ -274,15 +280,12 @@ async fn run_node(args: NodeArgs) -> eyre::Result<()> {
 }
 
 async fn run_dev(args: DevArgs) -> eyre::Result<()> {
-    if args.block_time < Duration::from_millis(10) || args.block_time > Duration::from_secs(60) {
-        eyre::bail!("--block-time must be between 10ms and 60s");
-    }
     let setup = dev::prepare(DevOptions {
         block_time: args.block_time,
         datadir: args.datadir,
-        n_accounts: args.accounts,
-        balance_btcr: args.balance,
-        gas_limit: args.gas_limit,
+        n_accounts: args.genesis.accounts,
+        balance_btcr: args.genesis.balance,
+        gas_limit: args.genesis.gas_limit,
         rpc: args.rpc.config(),
     })?;
     let node = btcr_node::launch(setup.config.clone()).await?;

@@ -39,11 +39,25 @@ pub struct EngineHandle {
 }
 
 impl EngineHandle {
-    /// A handle on an engine running on `thread` and stopped through `shutdown`.
-    pub(crate) fn new(
+    /// Runs `engine` on a thread of its own (block building and voting must not wait on
+    /// the async reactor or the RPC workers). However it ends, it cancels `shutdown`, so
+    /// that whatever stops the engine stops the node too.
+    pub(crate) fn spawn(
         shutdown: CancellationToken,
-        thread: JoinHandle<Result<(), PipelineError>>,
+        engine: impl FnOnce() -> Result<(), PipelineError> + Send + 'static,
     ) -> Self {
+        let token = shutdown.clone();
+        let thread = std::thread::Builder::new()
+            .name("consensus".into())
+            .spawn(move || {
+                let result = engine();
+                if let Err(e) = &result {
+                    error!(target: "btcr::consensus", error = %e, "consensus engine stopped");
+                }
+                token.cancel();
+                result
+            })
+            .expect("spawning a thread only fails when the system is out of resources");
         Self { shutdown, thread: Some(thread) }
     }
 
@@ -90,20 +104,7 @@ impl<P: BlockPipeline> SingleValidatorEngine<P> {
     /// Runs the engine on its own thread: block building is CPU work (PoH, EVM) that must
     /// not run on the async reactor.
     pub fn spawn(self) -> EngineHandle {
-        let shutdown = self.shutdown.clone();
-        let thread = std::thread::Builder::new()
-            .name("consensus".into())
-            .spawn(move || {
-                let result = self.run();
-                if let Err(e) = &result {
-                    error!(target: "btcr::consensus", error = %e, "consensus engine stopped");
-                }
-                // Whatever ended the engine ends the node too.
-                self.shutdown.cancel();
-                result
-            })
-            .expect("spawning a thread only fails when the system is out of resources");
-        EngineHandle::new(shutdown, thread)
+        EngineHandle::spawn(self.shutdown.clone(), move || self.run())
     }
 
     fn run(&self) -> Result<(), PipelineError> {

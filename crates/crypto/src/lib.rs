@@ -115,6 +115,16 @@ impl SecretKey {
         Self::from_hex(&text)
     }
 
+    /// Reads the key in `path`, or, when there is none, makes a new one and saves it there.
+    pub fn load_or_create(path: &Path) -> Result<Self, CryptoError> {
+        if path.exists() {
+            return Self::load(path);
+        }
+        let key = Self::random();
+        key.save(path)?;
+        Ok(key)
+    }
+
     /// Writes the key as hex to `path`, readable by the owner only.
     pub fn save(&self, path: &Path) -> Result<(), CryptoError> {
         let file_error =
@@ -181,5 +191,10 @@ mod tests {
         std::fs::write(&path, "not hex").unwrap();
         assert!(SecretKey::load(&path).unwrap_err().to_string().contains("invalid private key"));
         assert!(SecretKey::from_mnemonic("not a mnemonic", 0).is_err());
+        // Made once, then read back.
+        let fresh = dir.path().join("p2p.key");
+        let made = SecretKey::load_or_create(&fresh).unwrap();
+        assert_eq!(SecretKey::load_or_create(&fresh).unwrap().address(), made.address());
+        assert!(SecretKey::load_or_create(&path).is_err(), "a damaged file is not replaced");
     }
 }

@@ -44,8 +44,9 @@ fn read_u32(data: &[u8], at: usize) -> Result<usize, BatchError> {
     Ok(u32::from_be_bytes(bytes.try_into().expect("4 bytes")) as usize)
 }
 
-/// Decodes a message, checking every limit before it allocates.
-pub fn decode_batch(data: &[u8]) -> Result<Vec<Bytes>, BatchError> {
+/// Decodes a message, checking every limit before it allocates. The transactions are
+/// slices of `data`, not copies.
+pub fn decode_batch(data: &Bytes) -> Result<Vec<Bytes>, BatchError> {
     if data.len() > MAX_MESSAGE_BYTES {
         return Err(BatchError::TooLarge(data.len()));
     }
@@ -61,8 +62,10 @@ pub fn decode_batch(data: &[u8]) -> Result<Vec<Bytes>, BatchError> {
             return Err(BatchError::TxTooLarge(len));
         }
         at += 4;
-        let tx = data.get(at..at + len).ok_or(BatchError::Malformed)?;
-        out.push(Bytes::copy_from_slice(tx));
+        if data.len() < at + len {
+            return Err(BatchError::Malformed);
+        }
+        out.push(data.slice(at..at + len));
         at += len;
     }
     if at != data.len() {
@@ -79,22 +82,28 @@ mod tests {
     fn batches_round_trip_and_refuse_what_breaks_the_limits() {
         let txs = vec![Bytes::from_static(b"first"), Bytes::new(), Bytes::from(vec![7u8; 1000])];
         let encoded = encode_batch(&txs);
-        assert_eq!(decode_batch(&encoded), Ok(txs));
+        assert_eq!(decode_batch(&Bytes::from(encoded.clone())), Ok(txs));
         for n in 0..encoded.len() {
-            assert!(decode_batch(&encoded[..n]).is_err(), "a prefix of {n} bytes was accepted");
+            assert!(
+                decode_batch(&Bytes::copy_from_slice(&encoded[..n])).is_err(),
+                "a prefix of {n} bytes was accepted"
+            );
         }
         let mut longer = encoded.clone();
         longer.push(0);
-        assert_eq!(decode_batch(&longer), Err(BatchError::Malformed));
-        assert_eq!(decode_batch(&encode_batch(&[])), Err(BatchError::Count(0)));
+        assert_eq!(decode_batch(&Bytes::from(longer)), Err(BatchError::Malformed));
+        assert_eq!(decode_batch(&Bytes::from(encode_batch(&[]))), Err(BatchError::Count(0)));
         let mut many = (MAX_BATCH_TXS as u32 + 1).to_be_bytes().to_vec();
         many.extend_from_slice(&[0; 8]);
-        assert_eq!(decode_batch(&many), Err(BatchError::Count(MAX_BATCH_TXS + 1)));
+        assert_eq!(decode_batch(&Bytes::from(many)), Err(BatchError::Count(MAX_BATCH_TXS + 1)));
         let mut huge = 1u32.to_be_bytes().to_vec();
         huge.extend_from_slice(&(u32::MAX).to_be_bytes());
-        assert_eq!(decode_batch(&huge), Err(BatchError::TxTooLarge(u32::MAX as usize)));
+        assert_eq!(
+            decode_batch(&Bytes::from(huge)),
+            Err(BatchError::TxTooLarge(u32::MAX as usize))
+        );
         assert!(matches!(
-            decode_batch(&vec![0u8; MAX_MESSAGE_BYTES + 1]),
+            decode_batch(&Bytes::from(vec![0u8; MAX_MESSAGE_BYTES + 1])),
             Err(BatchError::TooLarge(_))
         ));
     }

@@ -431,7 +431,7 @@ impl Node {
         data: Vec<u8>,
         checked: &mpsc::Sender<Checked>,
     ) {
-        let transactions = match decode_batch(&data) {
+        let transactions = match decode_batch(&Bytes::from(data)) {
             Ok(txs) => txs,
             Err(e) => {
                 warn!(target: "btcr::network", peer = %source, error = %e, "undecodable transaction message");

@@ -74,14 +74,7 @@ pub fn prepare(options: DevOptions) -> eyre::Result<DevSetup> {
         let key = SecretKey::from_mnemonic(DEV_MNEMONIC, i)?;
         accounts.push((key.address(), key.to_bytes()));
     }
-    let key_path = datadir.join("validator.key");
-    let validator_key = if key_path.exists() {
-        SecretKey::load(&key_path)?
-    } else {
-        let key = SecretKey::random();
-        key.save(&key_path)?;
-        key
-    };
+    let validator_key = SecretKey::load_or_create(&datadir.join("validator.key"))?;
     let genesis_path = datadir.join("genesis.json");
     let created = !genesis_path.exists();
     let genesis = if created {

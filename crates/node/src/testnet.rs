@@ -235,14 +235,7 @@ pub fn load_node(
     let genesis = Genesis::load(&home.join("genesis.json"))?;
     let key_path = home.join("validator.key");
     let validator_key = if key_path.exists() { Some(SecretKey::load(&key_path)?) } else { None };
-    let p2p_path = home.join("p2p.key");
-    let p2p_key = if p2p_path.exists() {
-        SecretKey::load(&p2p_path)?
-    } else {
-        let key = SecretKey::random();
-        key.save(&p2p_path)?;
-        key
-    };
+    let p2p_key = SecretKey::load_or_create(&home.join("p2p.key"))?;
     if !(10..=60_000).contains(&file.block_time_ms) {
         bail!("node.json: blockTimeMs {} is outside 10..=60000", file.block_time_ms);
     }

@@ -142,25 +142,15 @@ impl<P: BlockPipeline> BftEngine<P> {
 
     /// Starts the engine on its own thread.
     pub fn spawn(self) -> EngineHandle {
-        let shutdown = self.shutdown.clone();
-        let thread = std::thread::Builder::new()
-            .name("consensus".into())
-            .spawn(move || {
-                let result = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .thread_name("consensus-rt")
-                    .enable_all()
-                    .build()
-                    .map_err(|e| PipelineError::Fatal(format!("consensus runtime: {e}")))
-                    .and_then(|rt| rt.block_on(self.run()));
-                if let Err(e) = &result {
-                    error!(target: "btcr::consensus", error = %e, "consensus engine stopped");
-                }
-                self.shutdown.cancel();
-                result
-            })
-            .expect("spawning a thread only fails when the system is out of resources");
-        EngineHandle::new(shutdown, thread)
+        EngineHandle::spawn(self.shutdown.clone(), move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("consensus-rt")
+                .enable_all()
+                .build()
+                .map_err(|e| PipelineError::Fatal(format!("consensus runtime: {e}")))
+                .and_then(|rt| rt.block_on(self.run()))
+        })
     }
 
     async fn run(&self) -> Result<(), PipelineError> {
@@ -774,11 +764,11 @@ fn to_engine_certificate(c: &CommitCertificate) -> Option<ExtendedCommitCertific
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use alloy_primitives::{B256, Bloom, Bytes as AlloyBytes};
-    use btcr_primitives::{BlockBody, Header, Misbehavior};
+    use alloy_primitives::B256;
+    use btcr_primitives::{BlockBody, Misbehavior};
 
     use super::*;
-    use crate::bft::{Validator, context::ValidatorKey};
+    use crate::bft::{Validator, context::ValidatorKey, test_header};
 
     /// A pipeline that counts verifications and knows nothing else.
     #[derive(Default)]
@@ -788,7 +778,7 @@ mod tests {
 
     impl BlockPipeline for Counting {
         fn head(&self) -> Result<btcr_primitives::Header, PipelineError> {
-            Ok(header(0, Address::ZERO))
+            Ok(test_header(0, Address::ZERO))
         }
         fn propose(&self, _: u64, _: std::time::Instant) -> Result<Block, PipelineError> {
             Err(PipelineError::InvalidBlock("not in this test".into()))
@@ -805,26 +795,6 @@ mod tests {
         }
         fn decided(&self, _: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
             Ok(None)
-        }
-    }
-
-    fn header(number: u64, proposer: Address) -> Header {
-        Header {
-            parent_hash: B256::ZERO,
-            number,
-            timestamp_ms: 1,
-            proposer,
-            state_root: B256::ZERO,
-            transactions_root: B256::ZERO,
-            receipts_root: B256::ZERO,
-            logs_bloom: Bloom::ZERO,
-            gas_used: 0,
-            gas_limit: 30_000_000,
-            base_fee_per_gas: 1,
-            poh_start_hash: B256::ZERO,
-            poh_end_hash: B256::ZERO,
-            poh_ticks: 1,
-            extra_data: AlloyBytes::new(),
         }
     }
 
@@ -854,7 +824,7 @@ mod tests {
         let parts_from = |key: &SecretKey, round: Round| {
             let signer = BtcrSigner::new(consensus_key(key), 7);
             let proposer = ValidatorAddress::of(&signer.public_key());
-            let block = Block { header: header(1, proposer.0), body: BlockBody::default() };
+            let block = Block { header: test_header(1, proposer.0), body: BlockBody::default() };
             let mut encoded = Vec::new();
             block.encode(&mut encoded);
             let init = ProposalInit { height: Height(1), round, proposer, pol_round: Round::Nil };

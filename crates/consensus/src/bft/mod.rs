@@ -18,3 +18,29 @@ pub use context::{
 };
 pub use engine::{BftConfig, BftEngine};
 pub use signing::{BtcrSigner, BtcrVerifier};
+
+/// A header with every field set, for tests that need blocks but not their contents.
+#[cfg(test)]
+pub(crate) fn test_header(
+    number: u64,
+    proposer: alloy_primitives::Address,
+) -> btcr_primitives::Header {
+    use alloy_primitives::{B256, Bloom, Bytes};
+    btcr_primitives::Header {
+        parent_hash: B256::ZERO,
+        number,
+        timestamp_ms: 1,
+        proposer,
+        state_root: B256::ZERO,
+        transactions_root: B256::ZERO,
+        receipts_root: B256::ZERO,
+        logs_bloom: Bloom::ZERO,
+        gas_used: 0,
+        gas_limit: 30_000_000,
+        base_fee_per_gas: 1,
+        poh_start_hash: B256::ZERO,
+        poh_end_hash: B256::ZERO,
+        poh_ticks: 1,
+        extra_data: Bytes::new(),
+    }
+}

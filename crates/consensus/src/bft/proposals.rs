@@ -71,32 +71,14 @@ impl ProposalStore {
 
 #[cfg(test)]
 mod tests {
-    use alloy_primitives::{Address, B256, Bloom, Bytes};
-    use btcr_primitives::{BlockBody, Header};
+    use alloy_primitives::Address;
+    use btcr_primitives::BlockBody;
 
     use super::*;
+    use crate::bft::test_header;
 
     fn block(number: u64) -> Block {
-        Block {
-            header: Header {
-                parent_hash: B256::ZERO,
-                number,
-                timestamp_ms: 1,
-                proposer: Address::ZERO,
-                state_root: B256::ZERO,
-                transactions_root: B256::ZERO,
-                receipts_root: B256::ZERO,
-                logs_bloom: Bloom::ZERO,
-                gas_used: 0,
-                gas_limit: 30_000_000,
-                base_fee_per_gas: 1,
-                poh_start_hash: B256::ZERO,
-                poh_end_hash: B256::ZERO,
-                poh_ticks: 1,
-                extra_data: Bytes::new(),
-            },
-            body: BlockBody::default(),
-        }
+        Block { header: test_header(number, Address::ZERO), body: BlockBody::default() }
     }
 
     #[test]
