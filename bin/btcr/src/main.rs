@@ -54,6 +54,10 @@ struct TestnetArgs {
     /// validators.
     #[arg(long = "full-nodes", default_value_t = 0)]
     full_nodes: usize,
+    /// Blocks per epoch: a proof-of-stake set changes only between epochs, elected by the
+    /// staking contract at the end of each.
+    #[arg(long = "epoch-length", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    epoch_length: u64,
     /// Directory to write into: `genesis.json` and one home directory per node.
     #[arg(long)]
     out: PathBuf,
@@ -226,6 +230,7 @@ fn run_testnet(args: TestnetArgs) -> eyre::Result<()> {
         validators: args.validators,
         mode: if args.mode == "poa" { ConsensusMode::Poa } else { ConsensusMode::Pos },
         full_nodes: args.full_nodes,
+        epoch_length: args.epoch_length,
         out: args.out.clone(),
         p2p_port: args.p2p_port,
         gossip_port: args.gossip_port,

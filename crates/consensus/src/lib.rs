@@ -21,7 +21,7 @@ pub use single::{EngineConfig, EngineHandle, SingleValidatorEngine};
 use std::time::Instant;
 
 use alloy_primitives::B256;
-use btcr_primitives::{Block, CommitCertificate, Header, Misbehavior};
+use btcr_primitives::{Block, CommitCertificate, GenesisValidator, Header, Misbehavior};
 
 /// A failure in the block pipeline.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -57,6 +57,10 @@ pub trait BlockPipeline: Send + Sync + 'static {
     /// returns, the block is durable.
     fn commit(&self, block_hash: B256, certificate: CommitCertificate)
     -> Result<(), PipelineError>;
+
+    /// The validator set that decides `height`, as the state after `height - 1` names it;
+    /// known only for the height after the head.
+    fn validators(&self, height: u64) -> Result<Vec<GenesisValidator>, PipelineError>;
 
     /// Keeps evidence that a validator signed conflicting messages; `false` if it was known.
     fn record_misbehavior(&self, evidence: &Misbehavior) -> Result<bool, PipelineError>;

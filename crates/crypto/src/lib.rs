@@ -94,6 +94,13 @@ impl SecretKey {
         point.as_bytes().try_into().expect("a compressed secp256k1 point is 33 bytes")
     }
 
+    /// The public key without its SEC1 prefix (64 bytes, `x ‖ y`): how the staking contract
+    /// names a validator's consensus key, since its keccak256 gives the address.
+    pub fn public_key_uncompressed(&self) -> [u8; 64] {
+        let point = self.signer.credential().verifying_key().to_encoded_point(false);
+        point.as_bytes()[1..].try_into().expect("an uncompressed secp256k1 point is 65 bytes")
+    }
+
     /// The underlying signer, for signing transactions.
     pub fn signer(&self) -> &PrivateKeySigner {
         &self.signer
@@ -148,6 +155,33 @@ impl SecretKey {
     }
 }
 
+/// A compressed public key (33 bytes) as `x ‖ y` (64 bytes).
+pub fn decompress_public_key(key: &[u8]) -> Result<[u8; 64], CryptoError> {
+    let key = alloy_signer::k256::PublicKey::from_sec1_bytes(key)
+        .map_err(|_| CryptoError::InvalidKey("not a secp256k1 public key".into()))?;
+    let point =
+        alloy_signer::k256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key, false);
+    Ok(point.as_bytes()[1..].try_into().expect("an uncompressed secp256k1 point is 65 bytes"))
+}
+
+/// A public key given as `x ‖ y` (64 bytes), compressed (33 bytes).
+pub fn compress_public_key(key: &[u8]) -> Result<[u8; 33], CryptoError> {
+    if key.len() != 64 {
+        return Err(CryptoError::InvalidKey(format!(
+            "a public key is 64 bytes, not {}",
+            key.len()
+        )));
+    }
+    let mut sec1 = [0u8; 65];
+    sec1[0] = 4;
+    sec1[1..].copy_from_slice(key);
+    let key = alloy_signer::k256::PublicKey::from_sec1_bytes(&sec1)
+        .map_err(|_| CryptoError::InvalidKey("not a point of secp256k1".into()))?;
+    let point =
+        alloy_signer::k256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key, true);
+    Ok(point.as_bytes().try_into().expect("a compressed secp256k1 point is 33 bytes"))
+}
+
 /// The address that signed `hash`, from a 65-byte signature made by [`SecretKey::sign_hash`].
 pub fn recover_signer(hash: &B256, signature: &[u8]) -> Result<Address, CryptoError> {
     let sig = Signature::from_raw(signature).map_err(|e| CryptoError::Signature(e.to_string()))?;
@@ -177,6 +211,18 @@ mod tests {
         assert_eq!(recover_signer(&hash, &sig).unwrap(), key.address());
         assert_ne!(recover_signer(&B256::repeat_byte(8), &sig).unwrap(), key.address());
         assert!(recover_signer(&hash, &sig[..10]).is_err());
+    }
+
+    #[test]
+    fn public_keys_convert_between_forms_and_name_the_address() {
+        let key = SecretKey::random();
+        let full = key.public_key_uncompressed();
+        assert_eq!(decompress_public_key(&key.public_key()).unwrap(), full);
+        assert_eq!(compress_public_key(&full).unwrap(), key.public_key());
+        assert_eq!(Address::from_slice(&alloy_primitives::keccak256(full)[12..]), key.address());
+        assert!(compress_public_key(&full[..63]).is_err());
+        assert!(compress_public_key(&[1u8; 64]).is_err(), "not on the curve");
+        assert!(decompress_public_key(&[9u8; 33]).is_err());
     }
 
     #[test]

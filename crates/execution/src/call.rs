@@ -155,7 +155,7 @@ pub fn create_access_list<S: StateReader + ?Sized>(
         let excluded = |a: &Address| {
             *a == sim.tx.caller
                 || Some(*a) == sim.tx.kind.to().copied()
-                || *a == ctx.proposer
+                || *a == ctx.fee_recipient
                 || is_precompile(a)
         };
         let mut next: Vec<AccessListItem> = touched
@@ -283,7 +283,7 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
         cfg.disable_block_gas_limit = true;
         let block = BlockEnv {
             number: U256::from(self.ctx.number),
-            beneficiary: self.ctx.proposer,
+            beneficiary: self.ctx.fee_recipient,
             timestamp: U256::from(self.ctx.timestamp_ms / 1000),
             gas_limit: self.ctx.gas_limit,
             basefee: if self.free { 0 } else { self.ctx.base_fee },

@@ -79,7 +79,7 @@ impl<'a, S: StateReader + ?Sized> BlockDb<'a, S> {
         StateChanges { accounts, codes: self.codes.clone() }
     }
 
-    fn commit_account(&mut self, address: Address, account: EvmAccount) {
+    pub(crate) fn commit_account(&mut self, address: Address, account: EvmAccount) {
         if !account.is_touched() {
             return;
         }

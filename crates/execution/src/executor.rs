@@ -3,10 +3,10 @@
 use alloy_consensus::{
     Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction, TxEnvelope, Typed2718,
 };
-use alloy_primitives::{Address, B256, Bloom, U256};
+use alloy_primitives::{Address, B256, Bloom, Bytes, U256};
 use btcr_primitives::{RecoveredTx, StateChanges, StateReader};
 use revm::{
-    Context, ExecuteCommitEvm, MainBuilder, MainContext, MainnetEvm,
+    Context, Database, ExecuteCommitEvm, MainBuilder, MainContext, MainnetEvm, SystemCallCommitEvm,
     context::{BlockEnv, CfgEnv, TxEnv},
     context_interface::{
         ContextTr,
@@ -14,6 +14,7 @@ use revm::{
     },
     handler::MainnetContext,
     primitives::hardfork::SpecId,
+    state::AccountInfo,
 };
 
 use crate::db::{BlockDb, DbError};
@@ -32,8 +33,9 @@ pub struct BlockContext {
     pub number: u64,
     /// Block timestamp in milliseconds (the EVM sees whole seconds).
     pub timestamp_ms: u64,
-    /// The proposer, paid the priority fees.
-    pub proposer: Address,
+    /// Who is paid the priority fees (`COINBASE`): the staking contract on a proof-of-stake
+    /// chain, which shares them among the validators, or the proposer.
+    pub fee_recipient: Address,
     /// Base fee per gas (burned).
     pub base_fee: u64,
     /// Block gas limit.
@@ -91,7 +93,7 @@ impl<'a, S: StateReader + ?Sized> BlockExecutor<'a, S> {
         cfg.chain_id = ctx.chain_id;
         let block = BlockEnv {
             number: U256::from(ctx.number),
-            beneficiary: ctx.proposer,
+            beneficiary: ctx.fee_recipient,
             timestamp: U256::from(ctx.timestamp_ms / 1000),
             gas_limit: ctx.gas_limit,
             basefee: ctx.base_fee,
@@ -152,6 +154,33 @@ impl<'a, S: StateReader + ?Sized> BlockExecutor<'a, S> {
         };
         self.receipts.push(envelope);
         Ok(self.receipts.last().expect("just pushed"))
+    }
+
+    /// Adds `amount` wei to `address`'s balance outside any transaction (the block reward).
+    pub fn credit(&mut self, address: Address, amount: U256) -> Result<(), ExecError> {
+        let db = self.evm.ctx.db_mut();
+        let info = db.basic(address).map_err(|e| ExecError::Fatal(e.0))?.unwrap_or_default();
+        let mut account = revm::state::Account::from(AccountInfo {
+            balance: info.balance.saturating_add(amount),
+            ..info
+        });
+        account.mark_touch();
+        db.commit_account(address, account);
+        Ok(())
+    }
+
+    /// Calls `contract` as the chain itself (from revm's system address, with 30 million gas
+    /// that no one pays for) and keeps what it changed. The chain's own calls must succeed:
+    /// a revert or a halt is a broken contract, which the node cannot go past.
+    pub fn system_call(&mut self, contract: Address, data: Bytes) -> Result<Bytes, ExecError> {
+        let result = self
+            .evm
+            .system_call_commit(contract, data)
+            .map_err(|e| ExecError::Fatal(format!("system call to {contract}: {e}")))?;
+        match result {
+            ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+            other => Err(ExecError::Fatal(format!("system call to {contract} failed: {other:?}"))),
+        }
     }
 
     /// Ends the block.

@@ -34,7 +34,7 @@ fn genesis(validator: &SecretKey) -> Genesis {
         validators: vec![GenesisValidator {
             address: validator.address(),
             public_key: validator.public_key().to_vec().into(),
-            power: 1,
+            power: 1000,
         }],
         alloc: (0..SENDERS)
             .map(|i| (dev_key(i).address(), GenesisAccount { balance, ..Default::default() }))

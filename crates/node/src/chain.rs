@@ -7,11 +7,13 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
+use alloy_consensus::TxEip1559;
 use alloy_consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
 use alloy_eips::eip2930::AccessList;
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_consensus::{BlockPipeline, PipelineError};
+use btcr_crypto::SecretKey;
 use btcr_execution::{
     AccountProof, BlockContext, BlockExecutor, CallError, CallOutcome, ExecError, StateRootOutput,
     account_proof, compute_state_root, create_access_list, estimate_gas,
@@ -20,8 +22,8 @@ use btcr_execution::{
 use btcr_network::{TxPublisher, TxSink, Verdict};
 use btcr_poh::{PohSlot, batch_hash};
 use btcr_primitives::{
-    Account, Block, BlockBody, CommitCertificate, Genesis, Header, Misbehavior, ReceiptEnvelope,
-    RecoveredTx, StateReader, decode_transaction,
+    Account, Block, BlockBody, CommitCertificate, ConsensusMode, Genesis, GenesisValidator, Header,
+    Misbehavior, ReceiptEnvelope, RecoveredTx, StateReader, decode_transaction,
 };
 use btcr_rpc::{NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError};
 use btcr_storage::{BlockCommit, ChainStore, Snapshot, StoreError};
@@ -29,10 +31,12 @@ use btcr_trie::{MemoryNodeStore, NodeWrites, TreeId};
 use btcr_txpool::{PoolConfig, SenderState, TxPool};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::broadcast;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::genesis_block;
 
+/// Gas of a transaction reporting double signing (it checks two signatures).
+const EVIDENCE_GAS: u64 = 500_000;
 /// Transactions mixed into PoH as one batch.
 const BATCH_SIZE: usize = 256;
 /// How far ahead of our clock a proposer's timestamp may be.
@@ -81,6 +85,9 @@ pub struct Chain {
     new_heads: broadcast::Sender<Header>,
     /// Where transactions submitted over RPC go to reach the other validators.
     publisher: OnceLock<TxPublisher>,
+    /// The key that signs the transactions reporting double signing to the staking
+    /// contract (a validator's own key).
+    reporter: OnceLock<SecretKey>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -142,6 +149,7 @@ impl Chain {
             executed: Mutex::new(HashMap::new()),
             new_heads,
             publisher: OnceLock::new(),
+            reporter: OnceLock::new(),
         })
     }
 
@@ -186,7 +194,7 @@ impl Chain {
             chain_id: self.genesis.chain_id,
             number,
             timestamp_ms,
-            proposer,
+            fee_recipient: btcr_staking::fee_recipient(&self.genesis, proposer),
             base_fee: parent.next_base_fee(),
             gas_limit: self.genesis.gas_limit,
             prev_randao: parent.poh_end_hash,
@@ -226,15 +234,55 @@ impl Chain {
         Ok(hash)
     }
 
+    /// Reports double signing that consensus sees to the staking contract from now on, in
+    /// transactions signed by `key`, whose account pays their gas.
+    pub fn set_evidence_reporter(&self, key: SecretKey) {
+        let _ = self.reporter.set(key);
+    }
+
+    /// Sends `submitEvidence` for `evidence` to the staking contract, signed by the
+    /// reporter key. Every honest validator reports what it saw; the first transaction
+    /// slashes, the others revert (one fault is punished once).
+    fn report(&self, evidence: &Misbehavior) -> Result<Option<B256>, String> {
+        let Some(key) = self.reporter.get() else { return Ok(None) };
+        if self.genesis.consensus.mode == ConsensusMode::Poa {
+            return Ok(None);
+        }
+        let sender = key.address();
+        let nonce = match self.pool.lock().pending_nonce(&sender) {
+            Some(nonce) => nonce,
+            None => {
+                let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+                snapshot.account(&sender).map_err(|e| e.to_string())?.unwrap_or_default().nonce
+            }
+        };
+        let tip = 1_000_000_000u128;
+        let tx = TxEip1559 {
+            chain_id: self.genesis.chain_id,
+            nonce,
+            gas_limit: EVIDENCE_GAS,
+            max_fee_per_gas: 2 * u128::from(self.head.read().next_base_fee()) + tip,
+            max_priority_fee_per_gas: tip,
+            to: TxKind::Call(btcr_staking::STAKING_ADDRESS),
+            value: U256::ZERO,
+            access_list: AccessList::default(),
+            input: btcr_staking::submit_evidence_call(evidence),
+        };
+        let raw = btcr_wallet::sign(tx, key);
+        self.submit_transaction(&raw).map(Some).map_err(|e| e.0)
+    }
+
     /// Sends transactions accepted over RPC to the network from now on.
     pub fn set_publisher(&self, publisher: TxPublisher) {
         let _ = self.publisher.set(publisher);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn seal(
         &self,
         parent: &Header,
         ctx: &BlockContext,
+        proposer: Address,
         transactions: Vec<RecoveredTx>,
         poh: btcr_poh::PohSlotOutput,
         snapshot: &Snapshot,
@@ -246,7 +294,7 @@ impl Chain {
             parent_hash: parent.hash(),
             number: ctx.number,
             timestamp_ms: ctx.timestamp_ms,
-            proposer: ctx.proposer,
+            proposer,
             state_root: root.state_root,
             transactions_root: calculate_transaction_root(&envelopes),
             receipts_root: calculate_receipt_root(&outcome.receipts),
@@ -271,8 +319,33 @@ impl BlockPipeline for Chain {
         Ok(self.head_header())
     }
 
+    fn validators(&self, height: u64) -> Result<Vec<GenesisValidator>, PipelineError> {
+        let snapshot = self.snapshot()?;
+        let head =
+            snapshot.head_header().map_err(fatal)?.ok_or_else(|| fatal("store has no head"))?;
+        if height != head.number + 1 {
+            return Err(PipelineError::InvalidBlock(format!(
+                "the validator set of height {height} is not known at head {}",
+                head.number
+            )));
+        }
+        btcr_staking::validator_set(&*snapshot, &self.genesis).map_err(fatal)
+    }
+
     fn record_misbehavior(&self, evidence: &Misbehavior) -> Result<bool, PipelineError> {
-        self.store.record_misbehavior(evidence).map_err(fatal)
+        let new = self.store.record_misbehavior(evidence).map_err(fatal)?;
+        if new {
+            match self.report(evidence) {
+                Ok(Some(hash)) => {
+                    info!(target: "btcr::chain", validator = %evidence.validator, height = evidence.height, tx = %hash, "reported double signing to the staking contract");
+                }
+                Ok(None) => {}
+                Err(reason) => {
+                    warn!(target: "btcr::chain", validator = %evidence.validator, %reason, "could not report double signing");
+                }
+            }
+        }
+        Ok(new)
     }
 
     fn decided(&self, height: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
@@ -368,6 +441,7 @@ impl BlockPipeline for Chain {
         let poh = poh.finish();
         let recorded = usize::try_from(poh.n_transactions()).map_err(fatal)?;
         let outcome = if recorded == included.len() {
+            btcr_staking::end_block(&mut executor, &self.genesis, height).map_err(fatal)?;
             executor.finish()
         } else {
             // The slot's last tick came before the last batches were mixed in (a starved
@@ -388,9 +462,11 @@ impl BlockPipeline for Chain {
                     fatal(format!("re-executing transaction {} of the block: {e}", tx.hash))
                 })?;
             }
+            btcr_staking::end_block(&mut executor, &self.genesis, height).map_err(fatal)?;
             executor.finish()
         };
-        let executed = self.seal(&parent, &ctx, included, poh, &snapshot, outcome)?;
+        let executed =
+            self.seal(&parent, &ctx, self.proposer, included, poh, &snapshot, outcome)?;
         let block = executed.block.clone();
         self.executed.lock().insert(block.hash(), executed);
         Ok(block)
@@ -450,13 +526,22 @@ impl BlockPipeline for Chain {
                 other => invalid(format!("transaction {i}: {other}")),
             })?;
         }
+        btcr_staking::end_block(&mut executor, &self.genesis, header.number).map_err(fatal)?;
         let outcome = executor.finish();
         let poh_output = btcr_poh::PohSlotOutput {
             entries: block.body.poh_entries.clone(),
             end_hash: poh.end_hash,
             ticks: poh.ticks,
         };
-        let executed = self.seal(&parent, &ctx, transactions, poh_output, &snapshot, outcome)?;
+        let executed = self.seal(
+            &parent,
+            &ctx,
+            header.proposer,
+            transactions,
+            poh_output,
+            &snapshot,
+            outcome,
+        )?;
         if executed.block.header != *header {
             let ours = &executed.block.header;
             let what = if ours.state_root != header.state_root {
@@ -583,7 +668,7 @@ impl Chain {
             chain_id: self.genesis.chain_id,
             number: head.number,
             timestamp_ms: head.timestamp_ms,
-            proposer: head.proposer,
+            fee_recipient: btcr_staking::fee_recipient(&self.genesis, head.proposer),
             base_fee: head.base_fee_per_gas,
             gas_limit: head.gas_limit,
             // The head's PREVRANDAO was its parent's PoH end hash, where its own PoH started.

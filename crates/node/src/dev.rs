@@ -81,12 +81,13 @@ pub fn prepare(options: DevOptions) -> eyre::Result<DevSetup> {
         let validator = GenesisValidator {
             address: validator_key.address(),
             public_key: validator_key.public_key().to_vec().into(),
-            power: 1,
+            power: 1000,
         };
-        // One validator: proof of authority in all but name; the mode matters to networks.
+        // One validator decides every block (the single-validator engine); the staking
+        // contract runs as on any proof-of-stake chain, rewards included.
         let genesis = dev_genesis(
             DEV_CHAIN_ID,
-            btcr_primitives::ConsensusMode::Pos,
+            btcr_primitives::ConsensusParams::default(),
             vec![validator],
             options.block_time,
             options.gas_limit,

@@ -67,6 +67,7 @@ pub fn genesis_block(genesis: &Genesis) -> Result<(Block, StateRootOutput), Stri
             },
         );
     }
+    btcr_staking::genesis_state(genesis, &mut changes).map_err(|e| e.to_string())?;
     let root = compute_state_root(&Empty(MemoryNodeStore::default()), changes)
         .map_err(|e| e.to_string())?;
     let poh_seed = keccak256(genesis.to_json());

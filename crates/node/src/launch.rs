@@ -5,7 +5,7 @@ use std::{path::PathBuf, sync::Arc};
 use alloy_primitives::Address;
 use btcr_consensus::{
     EngineConfig, EngineHandle, SingleValidatorEngine,
-    bft::{BftConfig, BftEngine, certificate::genesis_validator_set},
+    bft::{BftConfig, BftEngine, certificate::validator_set},
 };
 use btcr_crypto::SecretKey;
 use btcr_network::{Gossip, GossipConfig};
@@ -126,8 +126,7 @@ async fn shutdown_signal() {
 /// Opens the store, starts the RPC server and the consensus engine.
 pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
     config.genesis.validate()?;
-    let validators = genesis_validator_set(&config.genesis.validators)
-        .map_err(|e| eyre::eyre!("invalid genesis: {e}"))?;
+    validator_set(&config.genesis.validators).map_err(|e| eyre::eyre!("invalid genesis: {e}"))?;
     let validator = config.validator_key.as_ref().map(|k| k.address());
     if config.network.is_none() {
         let Some(validator) = validator else {
@@ -178,6 +177,9 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
     };
     let engine = match (&config.network, &config.validator_key) {
         (Some(network), key) => {
+            if let Some(key) = key {
+                chain.set_evidence_reporter(key.clone());
+            }
             info!(
                 target: "btcr::node",
                 moniker = %network.moniker,
@@ -196,7 +198,6 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
                     p2p_secret: network.p2p_secret,
                     listen: network.listen.clone(),
                     peers: network.peers.clone(),
-                    validators,
                     block_time: config.block_time,
                 },
                 shutdown.clone(),

@@ -19,7 +19,7 @@ use std::{
 use alloy_primitives::{Address, U256};
 use btcr_crypto::{DEV_MNEMONIC, SecretKey};
 pub use btcr_primitives::ConsensusMode;
-use btcr_primitives::{ConsensusParams, Genesis, GenesisAccount, GenesisValidator};
+use btcr_primitives::{ConsensusParams, Genesis, GenesisAccount, GenesisValidator, WEI_PER_BTCR};
 use btcr_rpc::RpcConfig;
 use btcr_txpool::PoolConfig;
 use eyre::{WrapErr, bail};
@@ -75,6 +75,8 @@ pub struct TestnetOptions {
     pub validators: usize,
     /// Proof of stake or proof of authority.
     pub mode: ConsensusMode,
+    /// Blocks per epoch (the set changes between epochs).
+    pub epoch_length: u64,
     /// Full nodes (non-validators) to write besides them.
     pub full_nodes: usize,
     /// Directory to write into; it must not hold a network already.
@@ -136,12 +138,16 @@ pub fn write_testnet(options: &TestnetOptions) -> eyre::Result<Vec<TestnetNode>>
         .map(|k| GenesisValidator {
             address: k.address(),
             public_key: k.public_key().to_vec().into(),
-            power: 1,
+            power: 1000,
         })
         .collect();
     let genesis = dev_genesis(
         TESTNET_CHAIN_ID,
-        options.mode,
+        ConsensusParams {
+            mode: options.mode,
+            epoch_length: options.epoch_length,
+            ..Default::default()
+        },
         validators,
         options.block_time,
         options.gas_limit,
@@ -191,10 +197,15 @@ pub fn write_testnet(options: &TestnetOptions) -> eyre::Result<Vec<TestnetNode>>
     Ok(nodes)
 }
 
-/// A genesis with funded accounts from the test mnemonic.
+/// BTCR each validator's own account holds at genesis, for the gas of reporting double
+/// signing.
+const VALIDATOR_GAS_FUNDS: u64 = 100;
+
+/// A genesis with funded accounts from the test mnemonic; each validator's account holds a
+/// little for gas.
 pub(crate) fn dev_genesis(
     chain_id: u64,
-    mode: ConsensusMode,
+    consensus: ConsensusParams,
     validators: Vec<GenesisValidator>,
     block_time: Duration,
     gas_limit: u64,
@@ -207,6 +218,12 @@ pub(crate) fn dev_genesis(
         let key = SecretKey::from_mnemonic(DEV_MNEMONIC, i)?;
         alloc.insert(key.address(), GenesisAccount { balance, ..Default::default() });
     }
+    for v in &validators {
+        alloc.entry(v.address).or_insert_with(|| GenesisAccount {
+            balance: U256::from(VALIDATOR_GAS_FUNDS) * U256::from(WEI_PER_BTCR),
+            ..Default::default()
+        });
+    }
     let genesis = Genesis {
         chain_id,
         timestamp_ms: SystemTime::now()
@@ -216,7 +233,7 @@ pub(crate) fn dev_genesis(
         base_fee_per_gas: 1_000_000_000,
         block_time_ms: block_time.as_millis() as u64,
         poh: dev_poh(),
-        consensus: ConsensusParams { mode },
+        consensus,
         validators,
         alloc,
     };
@@ -267,6 +284,7 @@ mod tests {
         TestnetOptions {
             validators: 4,
             mode: ConsensusMode::Poa,
+            epoch_length: 100,
             full_nodes: 1,
             out,
             p2p_port: 26600,

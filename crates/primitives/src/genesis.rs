@@ -50,7 +50,8 @@ pub struct GenesisValidator {
     pub address: Address,
     /// The consensus public key, compressed (33 bytes); its address must be `address`.
     pub public_key: Bytes,
-    /// Voting power.
+    /// Voting power. On a proof-of-stake chain this is also the validator's self-stake in
+    /// whole BTCR, bonded in the staking contract at genesis.
     pub power: u64,
 }
 
@@ -66,14 +67,50 @@ pub enum ConsensusMode {
     Poa,
 }
 
-/// Consensus parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// One BTCR in wei.
+pub const WEI_PER_BTCR: u128 = 1_000_000_000_000_000_000;
+
+/// Consensus and staking parameters. Every field has a default, so `{}` is a valid value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct ConsensusParams {
     /// `pos` (the default) or `poa`.
-    #[serde(default)]
     pub mode: ConsensusMode,
+    /// Blocks per epoch; the validator set changes only between epochs. Block `h` is in
+    /// epoch `h / epochLength`.
+    pub epoch_length: u64,
+    /// The largest validator set.
+    pub max_validators: u32,
+    /// The smallest stake (wei) that a validator needs to be in the set, and to register.
+    pub min_stake: U256,
+    /// Epochs that undelegated stake waits before it can be withdrawn; evidence of double
+    /// signing is accepted for as many epochs.
+    pub unbonding_epochs: u32,
+    /// Share of a double-signing validator's stake that is burned, in basis points.
+    pub slash_bps: u32,
+    /// Epochs a double-signing validator is left out of the set.
+    pub jail_epochs: u32,
+    /// Wei minted at every block for the validators (proof of stake only).
+    pub block_reward: U256,
 }
+
+impl Default for ConsensusParams {
+    fn default() -> Self {
+        Self {
+            mode: ConsensusMode::Pos,
+            epoch_length: 100,
+            max_validators: 100,
+            min_stake: U256::from(100 * WEI_PER_BTCR),
+            unbonding_epochs: 2,
+            slash_bps: 500,
+            jail_epochs: 2,
+            block_reward: U256::from(WEI_PER_BTCR),
+        }
+    }
+}
+
+/// The most validators a set may hold (the staking contract's limit on registrations).
+pub const MAX_VALIDATORS: u32 = 200;
 
 /// Chain parameters and initial state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +178,40 @@ impl Genesis {
         {
             return invalid("in proof-of-authority mode every validator has the same power".into());
         }
+        let c = &self.consensus;
+        if c.epoch_length == 0 {
+            return invalid("consensus.epochLength must be positive".into());
+        }
+        if !(1..=MAX_VALIDATORS).contains(&c.max_validators) {
+            return invalid(format!(
+                "consensus.maxValidators {} is outside 1..={MAX_VALIDATORS}",
+                c.max_validators
+            ));
+        }
+        if self.validators.len() > c.max_validators as usize {
+            return invalid(format!(
+                "{} genesis validators, more than consensus.maxValidators ({})",
+                self.validators.len(),
+                c.max_validators
+            ));
+        }
+        if c.slash_bps > 10_000 {
+            return invalid(format!("consensus.slashBps {} is above 10000", c.slash_bps));
+        }
+        if c.min_stake < U256::from(WEI_PER_BTCR) {
+            return invalid("consensus.minStake must be at least 1 BTCR (1e18 wei)".into());
+        }
+        if c.mode == ConsensusMode::Pos
+            && let Some(v) = self
+                .validators
+                .iter()
+                .find(|v| U256::from(v.power) * U256::from(WEI_PER_BTCR) < c.min_stake)
+        {
+            return invalid(format!(
+                "validator {}: power {} (its self-stake in BTCR) is below consensus.minStake",
+                v.address, v.power
+            ));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for v in &self.validators {
             if !seen.insert(v.address) {
@@ -178,7 +249,7 @@ mod tests {
             validators: vec![GenesisValidator {
                 address: Address::repeat_byte(1),
                 public_key: Bytes::from(vec![2u8; 33]),
-                power: 1,
+                power: 1000,
             }],
             alloc: [(
                 Address::repeat_byte(2),
@@ -214,11 +285,31 @@ mod tests {
         let mut g = sample();
         let mut other = g.validators[0].clone();
         other.address = Address::repeat_byte(7);
-        other.power = 2;
+        other.power = 2000;
         g.validators.push(other);
         assert!(g.validate().is_ok(), "proof of stake takes any powers");
         g.consensus.mode = ConsensusMode::Poa;
         assert!(g.validate().unwrap_err().to_string().contains("same power"));
+    }
+
+    #[test]
+    fn rejects_bad_staking_parameters() {
+        let check = |f: &dyn Fn(&mut Genesis), needle: &str| {
+            let mut g = sample();
+            f(&mut g);
+            let e = g.validate().unwrap_err().to_string();
+            assert!(e.contains(needle), "{e:?} should mention {needle:?}");
+        };
+        check(&|g| g.consensus.epoch_length = 0, "epochLength");
+        check(&|g| g.consensus.max_validators = 0, "maxValidators");
+        check(&|g| g.consensus.max_validators = MAX_VALIDATORS + 1, "maxValidators");
+        check(&|g| g.consensus.slash_bps = 10_001, "slashBps");
+        check(&|g| g.consensus.min_stake = U256::from(1), "minStake");
+        check(&|g| g.validators[0].power = 99, "below consensus.minStake");
+        let mut g = sample();
+        g.validators[0].power = 99;
+        g.consensus.mode = ConsensusMode::Poa;
+        assert!(g.validate().is_ok(), "a proof-of-authority power is not a stake");
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub use block::{
 };
 pub use genesis::{
     ConsensusMode, ConsensusParams, Genesis, GenesisAccount, GenesisError, GenesisValidator,
+    MAX_VALIDATORS, WEI_PER_BTCR,
 };
 pub use state::{Account, AccountChange, EMPTY_CODE_HASH, StateChanges, StateError, StateReader};
 pub use transaction::{DecodeError, RecoveredTx, decode_transaction, transaction_type_name};

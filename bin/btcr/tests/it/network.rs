@@ -17,7 +17,7 @@ use std::{
 use alloy_primitives::{Address, U256};
 use btcr_consensus::bft::{
     ValidatorAddress,
-    certificate::{genesis_validator_set, verify_misbehavior},
+    certificate::{validator_set, verify_misbehavior},
 };
 use btcr_primitives::Misbehavior;
 use btcr_testkit::{DevProcess, RpcClient, TxBuilder, dev_key};
@@ -350,7 +350,7 @@ fn a_validator_key_run_twice_double_signs_but_nothing_forks_and_evidence_is_kept
     };
     // The evidence proves it to anyone holding the validator's public key.
     let genesis = btcr_primitives::Genesis::load(&net.homes[0].join("genesis.json"))?;
-    let set = genesis_validator_set(&genesis.validators).map_err(|e| eyre::eyre!(e))?;
+    let set = validator_set(&genesis.validators).map_err(|e| eyre::eyre!(e))?;
     let key = set.key_of(&ValidatorAddress(culprit)).expect("a validator");
     assert_eq!(verify_misbehavior(TESTNET_CHAIN_ID, &evidence, &key), Ok(()), "{evidence:?}");
 

@@ -201,8 +201,9 @@ pub fn verify_misbehavior(
     Ok(())
 }
 
-/// The validator set a genesis file names: each key decoded and checked against its address.
-pub fn genesis_validator_set(validators: &[GenesisValidator]) -> Result<ValidatorSet, String> {
+/// The consensus set of a list of validators (the genesis file's, or the staking contract's):
+/// each key decoded and checked against its address.
+pub fn validator_set(validators: &[GenesisValidator]) -> Result<ValidatorSet, String> {
     let mut set = Vec::with_capacity(validators.len());
     for v in validators {
         let key = ValidatorKey::from_sec1_bytes(&v.public_key)
@@ -234,7 +235,7 @@ mod tests {
     #[test]
     fn a_certificate_needs_more_than_two_thirds_of_valid_signatures() {
         let keys: Vec<SecretKey> = (0..4).map(|_| SecretKey::random()).collect();
-        let set = genesis_validator_set(&genesis(&keys)).unwrap();
+        let set = validator_set(&genesis(&keys)).unwrap();
         let hash = B256::repeat_byte(7);
         let certificate = |signers: &[&SecretKey]| CommitCertificate {
             height: 9,
@@ -313,10 +314,10 @@ mod tests {
     fn genesis_keys_must_match_their_addresses() {
         let keys: Vec<SecretKey> = (0..2).map(|_| SecretKey::random()).collect();
         let mut validators = genesis(&keys);
-        assert!(genesis_validator_set(&validators).is_ok());
+        assert!(validator_set(&validators).is_ok());
         validators[0].public_key = validators[1].public_key.clone();
-        assert!(genesis_validator_set(&validators).unwrap_err().contains("another address"));
+        assert!(validator_set(&validators).unwrap_err().contains("another address"));
         validators[0].public_key = vec![9u8; 33].into();
-        assert!(genesis_validator_set(&validators).unwrap_err().contains("not a secp256k1 key"));
+        assert!(validator_set(&validators).unwrap_err().contains("not a secp256k1 key"));
     }
 }

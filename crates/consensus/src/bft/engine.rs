@@ -48,7 +48,7 @@ use tracing::{debug, error, info, warn};
 use btcr_crypto::SecretKey;
 
 use super::{
-    certificate::{consensus_key, double_proposal, double_vote},
+    certificate::{consensus_key, double_proposal, double_vote, validator_set},
     codec::{BtcrCodec, MAX_SYNC_VALUES},
     context::{BftSignature, BtcrContext, Height, ValidatorAddress, ValidatorSet},
     parts::{self, Assembled, ProposalInit, Streams},
@@ -83,8 +83,6 @@ pub struct BftConfig {
     pub listen: String,
     /// Peers to keep connected to, as multiaddresses.
     pub peers: Vec<String>,
-    /// The validator set (fixed at genesis until staking changes it).
-    pub validators: ValidatorSet,
     /// How long a proposer fills its block.
     pub block_time: Duration,
 }
@@ -158,7 +156,7 @@ impl<P: BlockPipeline> BftEngine<P> {
         let (mut channels, engine) = self.start().await.map_err(fatal)?;
         let proposals = ProposalStore::open(&self.config.home.join("proposals"))
             .map_err(|e| PipelineError::Fatal(format!("opening the proposal store: {e}")))?;
-        let mut app = App::new(self.pipeline.clone(), &self.config, proposals);
+        let mut app = App::new(self.pipeline.clone(), &self.config, proposals)?;
         let result = loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break Ok(()),
@@ -301,8 +299,15 @@ fn blocking<T: Send + 'static>(
 }
 
 impl<P: BlockPipeline> App<P> {
-    fn new(pipeline: Arc<P>, config: &BftConfig, proposals: ProposalStore) -> Self {
-        Self {
+    fn new(
+        pipeline: Arc<P>,
+        config: &BftConfig,
+        proposals: ProposalStore,
+    ) -> Result<Self, PipelineError> {
+        let next = pipeline.head()?.number + 1;
+        let validators =
+            validator_set(&pipeline.validators(next)?).map_err(PipelineError::Fatal)?;
+        Ok(Self {
             proposals,
             pipeline,
             chain_id: config.chain_id,
@@ -310,7 +315,7 @@ impl<P: BlockPipeline> App<P> {
                 .validator_key
                 .as_ref()
                 .map(|k| BtcrSigner::new(consensus_key(k), config.chain_id)),
-            validators: config.validators.clone(),
+            validators,
             timeouts: config.timeouts(),
             block_time: config.block_time,
             height: Height(0),
@@ -322,15 +327,16 @@ impl<P: BlockPipeline> App<P> {
             verdicts: HashMap::new(),
             own: HashMap::new(),
             committed: false,
-        }
+        })
     }
 
     fn params(&self) -> HeightParams<BtcrContext> {
         HeightParams::new(self.validators.clone(), self.timeouts, None)
     }
 
-    /// Moves to `height`: everything kept for the previous one is dropped.
-    fn enter_height(&mut self, height: Height) {
+    /// Moves to `height`: everything kept for the previous one is dropped, and the set is
+    /// the one the committed state names for `height`.
+    fn enter_height(&mut self, height: Height) -> Result<(), PipelineError> {
         self.height = height;
         self.round = Round::ZERO;
         self.proposals.prune(height);
@@ -340,6 +346,21 @@ impl<P: BlockPipeline> App<P> {
         self.own.clear();
         self.committed = false;
         self.future.retain(|h, _| *h >= height);
+        match self.pipeline.validators(height.0) {
+            Ok(list) => {
+                let set = validator_set(&list).map_err(PipelineError::Fatal)?;
+                if set != self.validators {
+                    info!(target: "btcr::consensus", %height, validators = list.len(), "the validator set changes");
+                    self.validators = set;
+                }
+            }
+            // Not the height after the head (a synced value ahead of it): the set stays.
+            Err(PipelineError::InvalidBlock(reason)) => {
+                debug!(target: "btcr::consensus", %height, %reason, "keeping the validator set");
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     async fn handle(
@@ -352,13 +373,13 @@ impl<P: BlockPipeline> App<P> {
                 let head = self.pipeline.head()?;
                 let start = Height(head.number + 1);
                 info!(target: "btcr::consensus", height = %start, "consensus ready");
-                self.enter_height(start);
+                self.enter_height(start)?;
                 let _ = reply.send((start, self.params()));
             }
             AppMsg::StartedRound { height, round, proposer, role, reply_value } => {
                 debug!(target: "btcr::consensus", %height, %round, %proposer, ?role, "started round");
                 if height != self.height {
-                    self.enter_height(height);
+                    self.enter_height(height)?;
                 }
                 self.round = round;
                 // Proposals that arrived before this node reached the height.
@@ -416,7 +437,7 @@ impl<P: BlockPipeline> App<P> {
                 self.record_evidence(&evidence).await?;
                 let next = if self.committed && height == self.height {
                     let next = Height(height.0 + 1);
-                    self.enter_height(next);
+                    self.enter_height(next)?;
                     Next::Start(next, self.params())
                 } else {
                     warn!(target: "btcr::consensus", %height, "decided block was not committed; restarting the height");
@@ -708,7 +729,7 @@ impl<P: BlockPipeline> App<P> {
             return Ok(SyncedValueOutcome::PeerFault);
         }
         if height != self.height {
-            self.enter_height(height);
+            self.enter_height(height)?;
         }
         let hash = block.hash();
         let validity = match self.verify(block).await {
@@ -765,15 +786,15 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use alloy_primitives::B256;
-    use btcr_primitives::{BlockBody, Misbehavior};
+    use btcr_primitives::{BlockBody, GenesisValidator, Misbehavior};
 
     use super::*;
     use crate::bft::{Validator, context::ValidatorKey, test_header};
 
     /// A pipeline that counts verifications and knows nothing else.
-    #[derive(Default)]
     struct Counting {
         verified: AtomicUsize,
+        validators: Vec<GenesisValidator>,
     }
 
     impl BlockPipeline for Counting {
@@ -792,6 +813,9 @@ mod tests {
         }
         fn record_misbehavior(&self, _: &Misbehavior) -> Result<bool, PipelineError> {
             Ok(true)
+        }
+        fn validators(&self, _: u64) -> Result<Vec<GenesisValidator>, PipelineError> {
+            Ok(self.validators.clone())
         }
         fn decided(&self, _: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
             Ok(None)
@@ -813,13 +837,21 @@ mod tests {
             p2p_secret: [1; 32],
             listen: "/ip4/127.0.0.1/tcp/0".into(),
             peers: vec![],
-            validators: set.clone(),
             block_time: Duration::from_millis(100),
         };
-        let pipeline = Arc::new(Counting::default());
+        let validators = keys
+            .iter()
+            .map(|k| GenesisValidator {
+                address: k.address(),
+                public_key: k.public_key().to_vec().into(),
+                power: 1,
+            })
+            .collect();
+        let pipeline = Arc::new(Counting { verified: AtomicUsize::new(0), validators });
         let proposals = ProposalStore::open(&dir.path().join("proposals")).unwrap();
-        let mut app = App::new(pipeline.clone(), &config, proposals);
-        app.enter_height(Height(1));
+        let mut app = App::new(pipeline.clone(), &config, proposals).unwrap();
+        app.enter_height(Height(1)).unwrap();
+        assert_eq!(app.validators, set);
 
         let parts_from = |key: &SecretKey, round: Round| {
             let signer = BtcrSigner::new(consensus_key(key), 7);

@@ -14,6 +14,8 @@ use btcr_storage::ChainStore;
 use btcr_testkit::{TxBuilder, contracts::btcr_token_init_code, dev_key};
 use btcr_txpool::PoolConfig;
 
+mod staking;
+
 const CHAIN_ID: u64 = 1337;
 
 fn genesis(validator: &SecretKey) -> Genesis {
@@ -29,7 +31,7 @@ fn genesis(validator: &SecretKey) -> Genesis {
         validators: vec![GenesisValidator {
             address: validator.address(),
             public_key: validator.public_key().to_vec().into(),
-            power: 1,
+            power: 1000,
         }],
         alloc: (0..4)
             .map(|i| (dev_key(i).address(), GenesisAccount { balance, ..Default::default() }))

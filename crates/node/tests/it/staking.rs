@@ -1,0 +1,295 @@
+//! Staking through the whole pipeline, in one process: registration, delegation, the set
+//! elected at each epoch's end, rewards, unbonding and withdrawal, and slashing by evidence
+//! submitted in a transaction.
+
+use std::collections::HashMap;
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_rpc_types_eth::TransactionRequest;
+use alloy_sol_types::{SolCall, SolValue};
+use btcr_consensus::{
+    BlockPipeline,
+    bft::certificate::{sign_commit, verify_misbehavior},
+};
+use btcr_crypto::SecretKey;
+use btcr_execution::CallOutcome;
+use btcr_node::Chain;
+use btcr_primitives::{
+    ConsensusMode, Genesis, Misbehavior, MisbehaviorKind, SignedValue, WEI_PER_BTCR,
+};
+use btcr_rpc::RpcBackend;
+use btcr_staking::{STAKING_ADDRESS, Staking, submit_evidence_call};
+use btcr_testkit::{TxBuilder, dev_key};
+
+use crate::{CHAIN_ID, certificate, genesis, node, propose};
+
+fn btcr(n: u64) -> U256 {
+    U256::from(n) * U256::from(WEI_PER_BTCR)
+}
+
+/// One validator's chain, driven block by block.
+struct Harness {
+    node: crate::Node,
+    validator: SecretKey,
+    nonces: HashMap<Address, u64>,
+}
+
+impl Harness {
+    fn new(genesis: Genesis, validator: SecretKey) -> Self {
+        Self { node: node(&genesis, &validator), validator, nonces: HashMap::new() }
+    }
+
+    fn chain(&self) -> &Chain {
+        &self.node.chain
+    }
+
+    /// Sends `value` and `input` to the staking contract from `key`; returns the hash.
+    fn send(&mut self, key: &SecretKey, value: U256, input: Vec<u8>) -> B256 {
+        let nonce = self.nonces.entry(key.address()).or_default();
+        let tx = TxBuilder {
+            value,
+            ..TxBuilder::call(CHAIN_ID, *nonce, STAKING_ADDRESS, input.into(), 1_000_000)
+        };
+        *nonce += 1;
+        self.chain().submit_raw(&tx.eip1559(key)).unwrap()
+    }
+
+    /// Proposes and commits one block.
+    fn block(&self) {
+        let block = propose(self.chain());
+        self.chain().commit(block.hash(), certificate(&self.validator, &block)).unwrap();
+    }
+
+    /// Commits blocks until the head is `height`.
+    fn until(&self, height: u64) {
+        while self.chain().head_header().number < height {
+            self.block();
+        }
+    }
+
+    /// Whether the transaction `hash` succeeded.
+    fn succeeded(&self, hash: B256) -> bool {
+        let (number, index) = self.chain().transaction_location(&hash).unwrap().expect("included");
+        let receipts = self.chain().receipts(number).unwrap().unwrap();
+        receipts[index as usize].status()
+    }
+
+    /// Runs calldata (a view, or a would-be transaction from `from`) on the head state;
+    /// a revert gives its reason.
+    fn call_raw(&self, from: Address, data: Bytes) -> Result<Bytes, String> {
+        let request =
+            TransactionRequest::default().from(from).to(STAKING_ADDRESS).input(data.into());
+        match self.chain().call(&request, None, 30_000_000).unwrap() {
+            CallOutcome::Success { output, .. } => Ok(output),
+            CallOutcome::Revert { output, .. } => {
+                Err(String::abi_decode(&output[4..]).unwrap_or_else(|_| format!("revert {output}")))
+            }
+            CallOutcome::Halt { reason, .. } => Err(reason),
+        }
+    }
+
+    fn call<C: SolCall>(&self, from: Address, call: C) -> Result<C::Return, String> {
+        let output = self.call_raw(from, call.abi_encode().into())?;
+        Ok(C::abi_decode_returns(&output).unwrap())
+    }
+
+    fn view<C: SolCall>(&self, call: C) -> C::Return {
+        self.call(Address::ZERO, call).unwrap()
+    }
+
+    fn set(&self) -> Vec<(Address, u64)> {
+        let next = self.chain().head_header().number + 1;
+        self.chain().validators(next).unwrap().into_iter().map(|v| (v.address, v.power)).collect()
+    }
+
+    fn validator(&self, who: Address) -> Staking::ValidatorInfo {
+        self.view(Staking::getValidatorCall { validator: who })
+    }
+
+    fn balance(&self, who: Address) -> U256 {
+        self.chain().account(&who).unwrap().unwrap_or_default().balance
+    }
+}
+
+/// The addresses of the set that decides the next block, sorted.
+fn set_of(h: &Harness) -> Vec<Address> {
+    let mut set: Vec<Address> = h.set().into_iter().map(|(a, _)| a).collect();
+    set.sort();
+    set
+}
+
+fn sorted(mut v: Vec<Address>) -> Vec<Address> {
+    v.sort();
+    v
+}
+
+fn staking_genesis(validator: &SecretKey) -> Genesis {
+    let mut g = genesis(validator);
+    g.consensus.epoch_length = 5;
+    g.consensus.max_validators = 2;
+    g.consensus.unbonding_epochs = 1;
+    g.consensus.slash_bps = 1_000;
+    g.consensus.jail_epochs = 2;
+    g
+}
+
+/// Two conflicting precommits of `key` at `height`, round 0.
+fn double_sign(key: &SecretKey, height: u64) -> Misbehavior {
+    let signed = |value: B256| {
+        let s = sign_commit(key, CHAIN_ID, height, 0, value);
+        SignedValue { value, pol_round: 0, signature: s.signature }
+    };
+    Misbehavior {
+        validator: key.address(),
+        height,
+        round: 0,
+        kind: MisbehaviorKind::DoublePrecommit,
+        first: signed(B256::repeat_byte(1)),
+        second: signed(B256::repeat_byte(2)),
+    }
+}
+
+#[test]
+fn stake_elects_the_set_each_epoch_and_rewards_unbonding_and_slashing_follow_the_rules() {
+    let v0 = SecretKey::random();
+    let mut h = Harness::new(staking_genesis(&v0), v0.clone());
+    let (n, delegator, m, reporter) = (dev_key(1), dev_key(2), dev_key(3), dev_key(0));
+
+    // Genesis: the genesis validator alone, its power its self-stake in BTCR.
+    assert_eq!(h.set(), vec![(v0.address(), 1000)]);
+    let info = h.validator(v0.address());
+    assert_eq!((info.status, info.stake, info.selfStake), (1, btcr(1000), btcr(1000)));
+    assert_eq!(h.balance(STAKING_ADDRESS), btcr(1000));
+
+    // Registrations: a key that is not the sender's, and a stake below the minimum, are
+    // refused with their reasons; two good ones pass.
+    let register = |key: &SecretKey, commission: u16| Staking::registerCall {
+        publicKey: key.public_key_uncompressed().to_vec().into(),
+        commissionBps: commission,
+    };
+    let refused = h.call_raw(delegator.address(), register(&n, 0).abi_encode().into()).unwrap_err();
+    assert!(refused.contains("not the sender's key"), "{refused}");
+    let bad = h.send(&delegator, btcr(500), register(&n, 0).abi_encode());
+    let low = h.send(&m, btcr(99), register(&m, 0).abi_encode());
+    let reg_n = h.send(&n, btcr(800), register(&n, 1_000).abi_encode());
+    h.block();
+    assert!(!h.succeeded(bad) && !h.succeeded(low) && h.succeeded(reg_n));
+    let reg_m = h.send(&m, btcr(150), register(&m, 0).abi_encode());
+    // A delegation to N, 300 BTCR, of which 100 start unbonding right away.
+    let del = h.send(
+        &delegator,
+        btcr(300),
+        Staking::delegateCall { validator: n.address() }.abi_encode(),
+    );
+    h.block();
+    assert!(h.succeeded(reg_m) && h.succeeded(del));
+    let undel = h.send(
+        &delegator,
+        U256::ZERO,
+        Staking::undelegateCall { validator: n.address(), amount: btcr(100) }.abi_encode(),
+    );
+    h.block();
+    assert!(h.succeeded(undel));
+    let early = h.call_raw(delegator.address(), Staking::withdrawCall {}.abi_encode().into());
+    assert!(early.unwrap_err().contains("nothing to withdraw yet"));
+    assert_eq!(h.validator(n.address()).stake, btcr(1_000));
+    assert_eq!(h.validator(n.address()).status, 0, "registered, not in the set yet");
+
+    // Epoch 0 ends at height 4: the next set holds the two largest stakes (max 2).
+    h.until(4);
+    assert_eq!(h.view(Staking::epochCall {}), 1);
+    assert_eq!(set_of(&h), sorted(vec![n.address(), v0.address()]));
+    assert!(h.set().iter().all(|(_, power)| *power == 1000), "{:?}", h.set());
+    assert_eq!(h.validator(m.address()).status, 0, "third by stake: left out");
+    assert_eq!(h.validator(n.address()).status, 1);
+
+    // Rewards: block reward and fees, shared by stake, after N's 10% commission.
+    h.until(6);
+    let pending = h.view(Staking::pendingRewardsCall { delegator: delegator.address() });
+    assert!(pending > U256::ZERO, "the delegator of a validator in the set earns");
+    let v0_pending = h.view(Staking::pendingRewardsCall { delegator: v0.address() });
+    assert!(
+        v0_pending >= btcr(2),
+        "the genesis validator earned every block's reward: {v0_pending}"
+    );
+    let contract = h.balance(STAKING_ADDRESS);
+    assert!(contract >= h.view(Staking::accountedCall {}));
+
+    // N signed two precommits at height 5: anyone may submit the evidence, once.
+    let evidence = double_sign(&n, 5);
+    verify_misbehavior(
+        CHAIN_ID,
+        &evidence,
+        &btcr_consensus::bft::certificate::consensus_key(&n).public_key(),
+    )
+    .unwrap();
+    let mut forged = evidence.clone();
+    forged.second = double_sign(&m, 5).second;
+    let forged_reason = h.call_raw(reporter.address(), submit_evidence_call(&forged)).unwrap_err();
+    assert!(forged_reason.contains("does not verify"), "{forged_reason}");
+    let slash = h.send(&reporter, U256::ZERO, submit_evidence_call(&evidence).to_vec());
+    h.block();
+    assert!(h.succeeded(slash));
+    let again = h.call_raw(reporter.address(), submit_evidence_call(&evidence)).unwrap_err();
+    assert!(again.contains("already slashed"), "{again}");
+    let slashed = h.validator(n.address());
+    assert_eq!(slashed.stake, btcr(900), "10% of the bonded stake");
+    assert_eq!(slashed.unbonding, btcr(90), "10% of the unbonding stake");
+    assert_eq!(slashed.slashed, btcr(110));
+    assert_eq!(slashed.status, 2, "jailed");
+    let positions = h.view(Staking::getPositionsCall { delegator: delegator.address() });
+    assert_eq!(positions[0].stake, btcr(180), "the delegator's 200 BTCR lost 10% too");
+
+    // Epoch 1 ends at height 9: N is jailed, so M enters.
+    h.until(9);
+    assert_eq!(set_of(&h), sorted(vec![v0.address(), m.address()]));
+
+    // The unbonding period (one epoch) is over: the delegator withdraws 90 BTCR.
+    let before = h.balance(delegator.address());
+    let withdraw = h.send(&delegator, U256::ZERO, Staking::withdrawCall {}.abi_encode());
+    // M unbonds all of its stake, so it leaves the set at the next epoch.
+    let leave = h.send(
+        &m,
+        U256::ZERO,
+        Staking::undelegateCall { validator: m.address(), amount: btcr(150) }.abi_encode(),
+    );
+    h.block();
+    assert!(h.succeeded(withdraw) && h.succeeded(leave));
+    let gained = h.balance(delegator.address()) + btcr(1) - before;
+    assert!(gained > btcr(90) && gained <= btcr(91), "90 BTCR back, less gas: {gained}");
+
+    // Claiming pays rewards out.
+    let before = h.balance(delegator.address());
+    let claim = h.send(&delegator, U256::ZERO, Staking::claimRewardsCall {}.abi_encode());
+    h.block();
+    assert!(h.succeeded(claim));
+    assert!(h.balance(delegator.address()) + btcr(1) > before + btcr(1));
+
+    // Epoch 2 ends at height 14: M left; N stays jailed (until epoch 4).
+    h.until(14);
+    assert_eq!(set_of(&h), vec![v0.address()]);
+    h.until(19);
+    assert_eq!(set_of(&h), sorted(vec![v0.address(), n.address()]), "N is back after its jail");
+    assert!(h.balance(STAKING_ADDRESS) >= h.view(Staking::accountedCall {}));
+}
+
+#[test]
+fn a_proof_of_authority_chain_refuses_staking_and_keeps_its_set() {
+    let v0 = SecretKey::random();
+    let mut g = staking_genesis(&v0);
+    g.consensus.mode = ConsensusMode::Poa;
+    let mut h = Harness::new(g, v0.clone());
+    let n = dev_key(1);
+    let register = Staking::registerCall {
+        publicKey: n.public_key_uncompressed().to_vec().into(),
+        commissionBps: 0,
+    };
+    let reason = h.call_raw(n.address(), register.abi_encode().into()).unwrap_err();
+    assert!(reason.contains("proof-of-authority"), "{reason}");
+    let tx = h.send(&n, btcr(500), register.abi_encode());
+    h.until(9);
+    assert!(!h.succeeded(tx), "the registration is refused on chain too");
+    assert_eq!(h.set(), vec![(v0.address(), 1000)]);
+    // Fees go to the proposer, and nothing is minted.
+    assert_eq!(h.balance(STAKING_ADDRESS), U256::ZERO);
+}
