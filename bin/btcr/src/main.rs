@@ -313,11 +313,15 @@ fn print_banner(setup: &dev::DevSetup, rpc_addr: SocketAddr) {
         if setup.tempdir.is_some() { " (temporary)" } else { "" }
     );
     println!("JSON-RPC        http://{rpc_addr}");
+    println!(
+        "Staking         {} (epochs of {} blocks)",
+        btcr_staking::STAKING_ADDRESS,
+        genesis.consensus.epoch_length
+    );
     println!();
-    match genesis.alloc.values().next() {
+    match setup.accounts.first().and_then(|(address, _)| genesis.alloc.get(address)) {
         Some(first) => {
-            let wei_per_btcr =
-                alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18));
+            let wei_per_btcr = alloy_primitives::U256::from(btcr_primitives::WEI_PER_BTCR);
             println!("Funded accounts ({} BTCR each at genesis)", first.balance / wei_per_btcr);
         }
         None => println!("No funded accounts"),

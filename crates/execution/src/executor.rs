@@ -179,7 +179,14 @@ impl<'a, S: StateReader + ?Sized> BlockExecutor<'a, S> {
             .map_err(|e| ExecError::Fatal(format!("system call to {contract}: {e}")))?;
         match result {
             ExecutionResult::Success { output, .. } => Ok(output.into_data()),
-            other => Err(ExecError::Fatal(format!("system call to {contract} failed: {other:?}"))),
+            ExecutionResult::Revert { output, .. } => Err(ExecError::Fatal(format!(
+                "system call to {contract} reverted: {}",
+                alloy_sol_types::decode_revert_reason(&output)
+                    .unwrap_or_else(|| output.to_string())
+            ))),
+            ExecutionResult::Halt { reason, .. } => {
+                Err(ExecError::Fatal(format!("system call to {contract} halted: {reason:?}")))
+            }
         }
     }
 

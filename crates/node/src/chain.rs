@@ -834,9 +834,14 @@ impl RpcBackend for Chain {
             version: env!("CARGO_PKG_VERSION").to_string(),
             genesis_hash,
             peers: self.publisher.get().map_or(0, |p| p.peers() as u64),
-            // One validator: every committed block carries its certificate.
+            // Every committed block carries its certificate.
             finalized: self.head_header().number,
-            validators: self.genesis.validators.iter().map(|v| v.address).collect(),
+            // The set that decides the next block.
+            validators: btcr_staking::validator_set(&*snapshot, &self.genesis)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|v| v.address)
+                .collect(),
         })
     }
 

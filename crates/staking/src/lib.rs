@@ -267,3 +267,79 @@ pub fn submit_evidence_call(evidence: &Misbehavior) -> Bytes {
     .abi_encode()
     .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use btcr_crypto::SecretKey;
+    use btcr_primitives::{ConsensusParams, GenesisAccount, PohConfig};
+
+    use super::*;
+
+    fn genesis(keys: &[SecretKey], mode: ConsensusMode) -> Genesis {
+        Genesis {
+            chain_id: 9,
+            timestamp_ms: 0,
+            gas_limit: 30_000_000,
+            base_fee_per_gas: 1_000_000_000,
+            block_time_ms: 100,
+            poh: PohConfig { hashes_per_tick: 10, ticks_per_block: 2 },
+            consensus: ConsensusParams { mode, ..Default::default() },
+            validators: keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| GenesisValidator {
+                    address: k.address(),
+                    public_key: k.public_key().to_vec().into(),
+                    power: 1000 + i as u64,
+                })
+                .collect(),
+            alloc: Default::default(),
+        }
+    }
+
+    #[test]
+    fn genesis_bonds_the_validators_and_the_contract_names_them_as_the_set() {
+        let keys: Vec<SecretKey> = (0..3).map(|_| SecretKey::random()).collect();
+        let g = genesis(&keys, ConsensusMode::Pos);
+        let mut changes = StateChanges::default();
+        genesis_state(&g, &mut changes).unwrap();
+        let account = changes.accounts[&STAKING_ADDRESS].account.unwrap();
+        assert_eq!(account.balance, U256::from(3003) * U256::from(WEI_PER_BTCR));
+        assert!(!changes.accounts[&STAKING_ADDRESS].storage.is_empty());
+        let set = validator_set(&Allocated(&changes), &g).unwrap();
+        assert_eq!(set, g.validators, "the same keys, addresses and powers, in genesis order");
+        assert_eq!(fee_recipient(&g, keys[0].address()), STAKING_ADDRESS);
+    }
+
+    #[test]
+    fn a_proof_of_authority_genesis_bonds_nothing_and_keeps_its_set() {
+        let keys: Vec<SecretKey> = (0..2).map(|_| SecretKey::random()).collect();
+        let g = genesis(&keys, ConsensusMode::Poa);
+        let mut changes = StateChanges::default();
+        genesis_state(&g, &mut changes).unwrap();
+        assert_eq!(changes.accounts[&STAKING_ADDRESS].account.unwrap().balance, U256::ZERO);
+        assert_eq!(validator_set(&Allocated(&changes), &g).unwrap(), g.validators);
+        assert_eq!(fee_recipient(&g, keys[0].address()), keys[0].address());
+    }
+
+    #[test]
+    fn genesis_refuses_an_allocation_at_the_contract_or_a_key_of_another_address() {
+        let keys: Vec<SecretKey> = (0..2).map(|_| SecretKey::random()).collect();
+        let mut g = genesis(&keys, ConsensusMode::Pos);
+        g.alloc.insert(STAKING_ADDRESS, GenesisAccount::default());
+        let e = genesis_state(&g, &mut StateChanges::default()).unwrap_err();
+        assert!(e.to_string().contains("staking contract lives there"), "{e}");
+        let mut g = genesis(&keys, ConsensusMode::Pos);
+        g.validators[0].public_key = keys[1].public_key().to_vec().into();
+        let e = genesis_state(&g, &mut StateChanges::default()).unwrap_err();
+        assert!(e.to_string().contains("does not match its address"), "{e}");
+    }
+
+    #[test]
+    fn the_last_block_of_each_epoch_ends_it() {
+        let mut g = genesis(&[SecretKey::random()], ConsensusMode::Pos);
+        g.consensus.epoch_length = 5;
+        let ends: Vec<u64> = (1..=15).filter(|h| is_epoch_end(&g, *h)).collect();
+        assert_eq!(ends, vec![4, 9, 14]);
+    }
+}

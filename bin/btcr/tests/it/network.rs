@@ -15,11 +15,13 @@ use std::{
 };
 
 use alloy_primitives::{Address, U256};
+use alloy_sol_types::SolCall;
 use btcr_consensus::bft::{
     ValidatorAddress,
     certificate::{validator_set, verify_misbehavior},
 };
 use btcr_primitives::Misbehavior;
+use btcr_staking::{STAKING_ADDRESS, Staking};
 use btcr_testkit::{DevProcess, RpcClient, TxBuilder, dev_key};
 use serde_json::{Value, json};
 
@@ -48,12 +50,17 @@ struct Network {
 
 impl Network {
     fn create(block_time: &str) -> eyre::Result<Self> {
-        Self::create_with(block_time, 0, "pos")
+        Self::create_with(block_time, 0, "pos", 100)
     }
 
     /// A network of [`VALIDATORS`] validators and `full_nodes` full nodes, in consensus
-    /// `mode`; only the validators are started.
-    fn create_with(block_time: &str, full_nodes: usize, mode: &str) -> eyre::Result<Self> {
+    /// `mode`, with `epoch_length` blocks per epoch; only the validators are started.
+    fn create_with(
+        block_time: &str,
+        full_nodes: usize,
+        mode: &str,
+        epoch_length: u64,
+    ) -> eyre::Result<Self> {
         let dir = tempfile::tempdir()?;
         let out = dir.path().join("net");
         let total = (VALIDATORS + full_nodes) as u16;
@@ -62,6 +69,7 @@ impl Network {
         let status = Command::new(btcr_bin())
             .args(["testnet", "--validators", &VALIDATORS.to_string(), "--block-time", block_time])
             .args(["--full-nodes", &full_nodes.to_string(), "--mode", mode])
+            .args(["--epoch-length", &epoch_length.to_string()])
             .args(["--p2p-port", &p2p.to_string(), "--gossip-port", &gossip.to_string()])
             .arg("--out")
             .arg(&out)
@@ -154,6 +162,49 @@ impl Network {
         Ok((transactions, proposers))
     }
 
+    /// Runs a view of the staking contract on node `i`'s latest state.
+    fn staking<C: SolCall>(&self, i: usize, call: C) -> eyre::Result<C::Return> {
+        let data = format!("0x{}", alloy_primitives::hex::encode(call.abi_encode()));
+        let out = self.rpc(i).call(
+            "eth_call",
+            json!([{ "to": STAKING_ADDRESS.to_string(), "data": data }, "latest"]),
+        )?;
+        let bytes: alloy_primitives::Bytes = serde_json::from_value(out)?;
+        Ok(C::abi_decode_returns(&bytes)?)
+    }
+
+    /// The staking contract's current set, as node `i` sees it.
+    fn active_set(&self, i: usize) -> eyre::Result<Vec<Address>> {
+        Ok(self.staking(i, Staking::activeValidatorsCall {})?.addrs)
+    }
+
+    /// Waits until block `height` is finalized with a precommit of `validator` (or, with
+    /// `signs` false, a block at or above `height` without one), as node `i` stored it.
+    fn wait_for_signer(
+        &self,
+        i: usize,
+        height: u64,
+        validator: Address,
+        signs: bool,
+        timeout: Duration,
+    ) -> eyre::Result<u64> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let head = self.height(i)?;
+            if head >= height && self.signers(i, head)?.contains(&validator) == signs {
+                return Ok(head);
+            }
+            if Instant::now() > deadline {
+                eyre::bail!(
+                    "{validator} {} sign from height {height} on\n{}",
+                    if signs { "did not" } else { "still did" },
+                    self.log_tails()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Validators whose precommits finalized block `height`, as node `i` stored them.
     fn signers(&self, i: usize, height: u64) -> eyre::Result<Vec<Address>> {
         let finality = self.rpc(i).call("btcr_getFinality", json!([format!("{height:#x}")]))?;
@@ -183,6 +234,11 @@ fn load(url: String, account: u32, per_sec: u64, stop: Arc<AtomicBool>) -> JoinH
         }
         sent
     })
+}
+
+/// The first height of the epoch after the one `height` is in.
+fn next_epoch_start(height: u64, epoch_length: u64) -> u64 {
+    (height / epoch_length + 1) * epoch_length
 }
 
 fn address_of(home: &Path) -> Address {
@@ -323,7 +379,7 @@ fn twin_home(net: &Network, i: usize) -> eyre::Result<PathBuf> {
 #[test]
 fn a_validator_key_run_twice_double_signs_but_nothing_forks_and_evidence_is_kept()
 -> eyre::Result<()> {
-    let mut net = Network::create("200ms")?;
+    let mut net = Network::create_with("200ms", 0, "pos", 20)?;
     net.wait_for(0, 5, Duration::from_secs(60))?;
     // node3's key in a second process: a copy of its home, with its own ports and network
     // key; both start from the same height.
@@ -354,6 +410,29 @@ fn a_validator_key_run_twice_double_signs_but_nothing_forks_and_evidence_is_kept
     let key = set.key_of(&ValidatorAddress(culprit)).expect("a validator");
     assert_eq!(verify_misbehavior(TESTNET_CHAIN_ID, &evidence, &key), Ok(()), "{evidence:?}");
 
+    // The honest validators reported it to the staking contract: the culprit lost part of
+    // its stake and is jailed, which its views show.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let info = loop {
+        let info = net.staking(0, Staking::getValidatorCall { validator: culprit })?;
+        if info.slashed > U256::ZERO {
+            break info;
+        }
+        assert!(Instant::now() < deadline, "no slash\n{}", net.log_tails());
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let stake = U256::from(1000) * U256::from(btcr_primitives::WEI_PER_BTCR);
+    assert_eq!(info.status, 2, "jailed: {info:?}");
+    assert!(info.stake < stake && info.stake + info.slashed == stake, "{info:?}");
+    eprintln!("slashed {} wei; jailed until epoch {}", info.slashed, info.jailedUntil);
+    // Jailed, it leaves the set at the next epoch: blocks go on without its votes.
+    let boundary = next_epoch_start(net.height(0)?, 20);
+    net.wait_for(0, boundary + 5, Duration::from_secs(60))?;
+    assert!(!net.active_set(0)?.contains(&culprit), "still in the set after its jail began");
+    for h in boundary..=boundary + 5 {
+        assert!(!net.signers(0, h)?.contains(&culprit), "a jailed validator signed {h}");
+    }
+
     // Nothing forked: the four agree at every height, and the twin's blocks are theirs.
     let head = net.running().iter().map(|&i| net.height(i)).collect::<eyre::Result<Vec<_>>>()?;
     let head = head.into_iter().min().unwrap_or(0);
@@ -370,49 +449,119 @@ fn a_validator_key_run_twice_double_signs_but_nothing_forks_and_evidence_is_kept
     Ok(())
 }
 
+/// Sends a transaction to the staking contract from `key` through node `i` and waits for
+/// its receipt; returns whether it succeeded, and its block.
+fn stake_tx(
+    net: &Network,
+    i: usize,
+    key: &btcr_crypto::SecretKey,
+    value: U256,
+    input: Vec<u8>,
+) -> eyre::Result<(bool, u64)> {
+    let nonce = net.rpc(i).nonce(key.address())?;
+    let tx = TxBuilder {
+        value,
+        ..TxBuilder::call(TESTNET_CHAIN_ID, nonce, STAKING_ADDRESS, input.into(), 1_000_000)
+    };
+    let hash = net.rpc(i).send_raw(&tx.eip1559(key))?;
+    let receipt = net.rpc(i).wait_for_receipt(hash, Duration::from_secs(60))?;
+    let block = receipt["blockNumber"].as_str().and_then(|b| u64::from_str_radix(&b[2..], 16).ok());
+    Ok((receipt["status"] == "0x1", block.unwrap_or_default()))
+}
+
 #[test]
-fn a_full_node_joins_a_poa_network_later_and_syncs_through_one_bootstrap_address()
+fn a_full_node_joins_through_one_bootstrap_address_then_stakes_into_the_set_and_unbonds_out()
 -> eyre::Result<()> {
-    // A proof-of-authority network: it finalizes like any other.
-    let mut net = Network::create_with("200ms", 1, "poa")?;
-    let genesis = btcr_primitives::Genesis::load(&net.homes[0].join("genesis.json"))?;
-    assert_eq!(genesis.consensus.mode, btcr_primitives::ConsensusMode::Poa);
-    let full = VALIDATORS;
+    const EPOCH: u64 = 20;
+    let mut net = Network::create_with("200ms", 1, "pos", EPOCH)?;
+    let new = VALIDATORS;
     let settings: Value =
-        serde_json::from_str(&std::fs::read_to_string(net.homes[full].join("node.json"))?)?;
+        serde_json::from_str(&std::fs::read_to_string(net.homes[new].join("node.json"))?)?;
     assert_eq!(settings["peers"].as_array().map(Vec::len), Some(1), "one bootstrap address");
     assert_eq!(settings["gossipPeers"].as_array().map(Vec::len), Some(1));
+    // The new node has a consensus key of its own, which no set holds yet.
+    let key = btcr_crypto::SecretKey::random();
+    key.save(&net.homes[new].join("validator.key"))?;
     net.wait_for(0, 40, Duration::from_secs(120))?;
 
-    // It starts from genesis, catches up, and follows.
-    net.restart(full)?;
+    // 1. It starts from genesis, catches up through sync, and follows.
+    net.restart(new)?;
     let target = net.height(0)? + 10;
-    net.wait_for(full, target, Duration::from_secs(120))?;
+    net.wait_for(new, target, Duration::from_secs(120))?;
     net.check_agreement(1..=target)?;
     // It found the other nodes, not only the one it was given.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let info = net.rpc(full).call("btcr_nodeInfo", json!([]))?;
+        let info = net.rpc(new).call("btcr_nodeInfo", json!([]))?;
         let peers = info["peers"].as_str().and_then(|p| u64::from_str_radix(&p[2..], 16).ok());
         if peers.unwrap_or(0) >= 2 {
             break;
         }
-        assert!(Instant::now() < deadline, "the full node knows only its bootstrap peer: {info}");
+        assert!(Instant::now() < deadline, "the new node knows only its bootstrap peer: {info}");
         std::thread::sleep(Duration::from_millis(300));
     }
-    // A transaction sent to the full node is finalized by the validators.
-    let key = dev_key(5);
-    let raw = TxBuilder::transfer(TESTNET_CHAIN_ID, 0, Address::repeat_byte(0x42), U256::from(7))
-        .eip1559(&key);
-    let hash = net.rpc(full).send_raw(&raw)?;
-    let receipt = net.rpc(0).wait_for_receipt(hash, Duration::from_secs(60))?;
-    assert_eq!(receipt["status"], "0x1");
+
+    // 2. Funded, it registers through the staking contract with the same stake as the
+    //    others, sent through its own RPC; at the next epoch it is in the set and votes.
+    let btcr = |n: u64| U256::from(n) * U256::from(btcr_primitives::WEI_PER_BTCR);
+    let funder = dev_key(5);
+    let raw = TxBuilder::transfer(TESTNET_CHAIN_ID, 0, key.address(), btcr(2_000)).eip1559(&funder);
+    let funded = net.rpc(new).send_raw(&raw)?;
+    assert_eq!(net.rpc(new).wait_for_receipt(funded, Duration::from_secs(60))?["status"], "0x1");
+    let register = Staking::registerCall {
+        publicKey: key.public_key_uncompressed().to_vec().into(),
+        commissionBps: 500,
+    };
+    let (ok, registered_at) = stake_tx(&net, new, &key, btcr(1_000), register.abi_encode())?;
+    assert!(ok, "registration failed");
+    let entered = next_epoch_start(registered_at, EPOCH);
+    net.wait_for(0, entered, Duration::from_secs(60))?;
+    assert_eq!(net.active_set(0)?.len(), VALIDATORS + 1);
+    let voted = net.wait_for_signer(0, entered, key.address(), true, Duration::from_secs(60))?;
+    eprintln!("registered at {registered_at}; in the set from {entered}; voted on {voted}");
+    assert!(net.signers(0, entered - 1)?.iter().all(|a| *a != key.address()));
+
+    // 3. It unbonds all of its stake, while node2 is down: the set changes to the four
+    //    genesis validators at the next epoch, which node2 crosses while catching up; back
+    //    in sync, node2 votes again, and the one that unbonded no longer does.
+    net.kill(2)?;
+    let undelegate =
+        Staking::undelegateCall { validator: key.address(), amount: btcr(1_000) }.abi_encode();
+    let (ok, unbonded_at) = stake_tx(&net, new, &key, U256::ZERO, undelegate)?;
+    assert!(ok, "undelegation failed");
+    let left = next_epoch_start(unbonded_at, EPOCH);
+    net.wait_for(0, left + 5, Duration::from_secs(60))?;
+    assert_eq!(net.active_set(0)?.len(), VALIDATORS);
+    assert!(!net.active_set(0)?.contains(&key.address()));
+    for h in left..=left + 5 {
+        assert!(!net.signers(0, h)?.contains(&key.address()), "it still signed {h}");
+    }
+    net.restart(2)?;
+    let me = address_of(&net.homes[2]);
+    net.wait_for(2, net.height(0)? + 5, Duration::from_secs(120))?;
+    net.wait_for_signer(0, left, me, true, Duration::from_secs(60))?;
+    let unbonding = net.staking(0, Staking::getUnbondingsCall { delegator: key.address() })?;
+    assert_eq!(unbonding.len(), 1);
+    assert_eq!(unbonding[0].amount, btcr(1_000));
+
+    // 4. A transaction sent to the node that left is still finalized by the validators.
+    let raw = TxBuilder::transfer(TESTNET_CHAIN_ID, 1, Address::repeat_byte(0x42), U256::from(7))
+        .eip1559(&funder);
+    let hash = net.rpc(new).send_raw(&raw)?;
+    assert_eq!(net.rpc(0).wait_for_receipt(hash, Duration::from_secs(60))?["status"], "0x1");
+    let head =
+        [0, 1, 2, 3, new].iter().map(|&i| net.height(i)).collect::<eyre::Result<Vec<_>>>()?;
+    net.check_agreement(1..=head.into_iter().min().unwrap_or(0))?;
     Ok(())
 }
 
 #[test]
-fn a_validator_killed_at_random_moments_never_signs_twice() -> eyre::Result<()> {
-    let mut net = Network::create("200ms")?;
+fn a_validator_killed_at_random_moments_never_signs_twice_on_a_poa_network_that_refuses_staking()
+-> eyre::Result<()> {
+    // Proof of authority: the genesis set, for good.
+    let mut net = Network::create_with("200ms", 0, "poa", 20)?;
+    let genesis = btcr_primitives::Genesis::load(&net.homes[0].join("genesis.json"))?;
+    assert_eq!(genesis.consensus.mode, btcr_primitives::ConsensusMode::Poa);
     net.wait_for(0, 5, Duration::from_secs(60))?;
     let seed: u64 = std::env::var("BTCR_KILL_SEED")
         .ok()
@@ -441,5 +590,26 @@ fn a_validator_killed_at_random_moments_never_signs_twice() -> eyre::Result<()> 
         assert_eq!(records, json!([]), "node{i} saw double signing");
     }
     net.check_agreement(1..=target)?;
+
+    // The staking contract refuses a registration, with its reason, and the set stays.
+    let key = dev_key(7);
+    let register = Staking::registerCall {
+        publicKey: key.public_key_uncompressed().to_vec().into(),
+        commissionBps: 0,
+    };
+    let stake = U256::from(1_000) * U256::from(btcr_primitives::WEI_PER_BTCR);
+    let data = format!("0x{}", alloy_primitives::hex::encode(register.abi_encode()));
+    let refused = net.rpc(0).call(
+        "eth_call",
+        json!([{ "from": key.address().to_string(), "to": STAKING_ADDRESS.to_string(),
+                 "data": data, "value": format!("{stake:#x}") }, "latest"]),
+    );
+    let message = format!("{:#}", refused.expect_err("a PoA chain accepted a registration"));
+    assert!(message.contains("proof-of-authority"), "{message}");
+    assert!(!stake_tx(&net, 0, &key, stake, register.abi_encode())?.0, "registered on PoA");
+    let boundary = next_epoch_start(net.height(0)?, 20);
+    net.wait_for(0, boundary + 2, Duration::from_secs(60))?;
+    assert!(!net.signers(0, boundary + 1)?.contains(&key.address()));
+    assert_eq!(net.active_set(0)?.len(), VALIDATORS);
     Ok(())
 }

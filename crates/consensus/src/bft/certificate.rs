@@ -222,15 +222,7 @@ mod tests {
 
     use super::*;
 
-    fn genesis(keys: &[SecretKey]) -> Vec<GenesisValidator> {
-        keys.iter()
-            .map(|k| GenesisValidator {
-                address: k.address(),
-                public_key: k.public_key().to_vec().into(),
-                power: 1,
-            })
-            .collect()
-    }
+    use crate::bft::test_validators as genesis;
 
     #[test]
     fn a_certificate_needs_more_than_two_thirds_of_valid_signatures() {

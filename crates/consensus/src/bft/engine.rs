@@ -794,7 +794,24 @@ mod tests {
     /// A pipeline that counts verifications and knows nothing else.
     struct Counting {
         verified: AtomicUsize,
-        validators: Vec<GenesisValidator>,
+        /// The set per height; a height not listed is not known.
+        validators: parking_lot::Mutex<std::collections::BTreeMap<u64, Vec<GenesisValidator>>>,
+    }
+
+    use crate::bft::test_validators as listed;
+
+    /// An engine configuration for a full node with its files in `dir`.
+    fn test_config(dir: &std::path::Path) -> BftConfig {
+        BftConfig {
+            chain_id: 7,
+            moniker: "test".into(),
+            home: dir.to_path_buf(),
+            validator_key: None,
+            p2p_secret: [1; 32],
+            listen: "/ip4/127.0.0.1/tcp/0".into(),
+            peers: vec![],
+            block_time: Duration::from_millis(100),
+        }
     }
 
     impl BlockPipeline for Counting {
@@ -814,8 +831,12 @@ mod tests {
         fn record_misbehavior(&self, _: &Misbehavior) -> Result<bool, PipelineError> {
             Ok(true)
         }
-        fn validators(&self, _: u64) -> Result<Vec<GenesisValidator>, PipelineError> {
-            Ok(self.validators.clone())
+        fn validators(&self, height: u64) -> Result<Vec<GenesisValidator>, PipelineError> {
+            self.validators
+                .lock()
+                .get(&height)
+                .cloned()
+                .ok_or_else(|| PipelineError::InvalidBlock(format!("no set for {height}")))
         }
         fn decided(&self, _: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
             Ok(None)
@@ -829,24 +850,8 @@ mod tests {
             keys.iter().map(|k| consensus_key(k).public_key()).collect();
         let set = ValidatorSet::new(public.iter().map(|k| Validator::new(k.clone(), 1))).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let config = BftConfig {
-            chain_id: 7,
-            moniker: "test".into(),
-            home: dir.path().to_path_buf(),
-            validator_key: None,
-            p2p_secret: [1; 32],
-            listen: "/ip4/127.0.0.1/tcp/0".into(),
-            peers: vec![],
-            block_time: Duration::from_millis(100),
-        };
-        let validators = keys
-            .iter()
-            .map(|k| GenesisValidator {
-                address: k.address(),
-                public_key: k.public_key().to_vec().into(),
-                power: 1,
-            })
-            .collect();
+        let config = test_config(dir.path());
+        let validators = parking_lot::Mutex::new([(1, listed(&keys))].into());
         let pipeline = Arc::new(Counting { verified: AtomicUsize::new(0), validators });
         let proposals = ProposalStore::open(&dir.path().join("proposals")).unwrap();
         let mut app = App::new(pipeline.clone(), &config, proposals).unwrap();
@@ -883,5 +888,31 @@ mod tests {
         // The same block again is not re-executed.
         app.received_proposal(parts_from(proposer_of(r0), r0)).await.unwrap();
         assert_eq!(pipeline.verified.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn each_height_takes_the_set_the_pipeline_names_for_it() {
+        let keys: Vec<SecretKey> = (0..5).map(|_| SecretKey::random()).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path());
+        let four = listed(&keys[..4]);
+        let five = listed(&keys);
+        let pipeline = Arc::new(Counting {
+            verified: AtomicUsize::new(0),
+            validators: parking_lot::Mutex::new([(1, four.clone()), (2, five.clone())].into()),
+        });
+        let proposals = ProposalStore::open(&dir.path().join("proposals")).unwrap();
+        let mut app = App::new(pipeline.clone(), &config, proposals).unwrap();
+        assert_eq!(app.validators, validator_set(&four).unwrap());
+        // An epoch's end elected a fifth validator: the next height has it.
+        app.enter_height(Height(2)).unwrap();
+        assert_eq!(app.validators, validator_set(&five).unwrap());
+        assert_eq!(app.params().validator_set.validators().len(), 5);
+        // A height whose set is not known yet (ahead of the head) keeps the last one.
+        app.enter_height(Height(3)).unwrap();
+        assert_eq!(app.validators, validator_set(&five).unwrap());
+        // A set the pipeline cannot name correctly is fatal, not skipped.
+        pipeline.validators.lock().insert(4, vec![]);
+        assert!(matches!(app.enter_height(Height(4)), Err(PipelineError::Fatal(_))));
     }
 }

@@ -19,6 +19,20 @@ pub use context::{
 pub use engine::{BftConfig, BftEngine};
 pub use signing::{BtcrSigner, BtcrVerifier};
 
+/// Validators of power 1 holding `keys`, as genesis or the staking contract lists them.
+#[cfg(test)]
+pub(crate) fn test_validators(
+    keys: &[btcr_crypto::SecretKey],
+) -> Vec<btcr_primitives::GenesisValidator> {
+    keys.iter()
+        .map(|k| btcr_primitives::GenesisValidator {
+            address: k.address(),
+            public_key: k.public_key().to_vec().into(),
+            power: 1,
+        })
+        .collect()
+}
+
 /// A header with every field set, for tests that need blocks but not their contents.
 #[cfg(test)]
 pub(crate) fn test_header(
