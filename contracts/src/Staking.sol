@@ -196,7 +196,8 @@ contract Staking {
     /// End of the last block of an epoch: the next epoch begins, and its set is the
     /// registered validators that are not jailed and hold at least the minimum stake, the
     /// largest stakes first (ties by address), at most `maxValidators`. A selection that
-    /// would leave no validator keeps the current set.
+    /// would leave no validator keeps the current set. Validators left out with less than
+    /// the minimum stake are deregistered.
     function onEpochEnd() external onlySystem {
         epoch += 1;
         if (params.poa) return;
@@ -232,6 +233,20 @@ contract Staking {
             total += stakes[i];
         }
         totalActiveStake = total;
+        // Validators outside the set with less than the minimum stake are deregistered, so
+        // that registrations cannot fill the candidate list for good. Their delegators can
+        // still undelegate, withdraw and claim; the operator may register again.
+        uint256 c = 0;
+        while (c < candidates.length) {
+            Validator storage v = validators[candidates[c]];
+            if (v.inSet || v.tokens >= params.minStake) {
+                c++;
+                continue;
+            }
+            v.registered = false;
+            candidates[c] = candidates[candidates.length - 1];
+            candidates.pop();
+        }
     }
 
     // ---------------------------------------------------------------- staking
@@ -372,7 +387,8 @@ contract Staking {
         v.tokens -= cut;
         v.unbondingTokens -= unbondingCut;
         v.slashed += cut + unbondingCut;
-        v.jailedUntil = epoch + params.jailEpochs + 1;
+        uint64 until = epoch + params.jailEpochs + 1;
+        if (until > v.jailedUntil) v.jailedUntil = until;
         accounted -= cut + unbondingCut;
         // Burned: sent where nobody holds a key.
         (bool ok,) = payable(address(0)).call{value: cut + unbondingCut}("");

@@ -195,6 +195,12 @@ impl Genesis {
                 c.max_validators
             ));
         }
+        if c.unbonding_epochs == 0 {
+            return invalid(
+                "consensus.unbondingEpochs must be positive: evidence is accepted for as long"
+                    .into(),
+            );
+        }
         if c.slash_bps > 10_000 {
             return invalid(format!("consensus.slashBps {} is above 10000", c.slash_bps));
         }
@@ -304,6 +310,7 @@ mod tests {
         check(&|g| g.consensus.max_validators = 0, "maxValidators");
         check(&|g| g.consensus.max_validators = MAX_VALIDATORS + 1, "maxValidators");
         check(&|g| g.consensus.slash_bps = 10_001, "slashBps");
+        check(&|g| g.consensus.unbonding_epochs = 0, "unbondingEpochs");
         check(&|g| g.consensus.min_stake = U256::from(1), "minStake");
         check(&|g| g.validators[0].power = 99, "below consensus.minStake");
         let mut g = sample();

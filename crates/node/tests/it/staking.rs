@@ -268,6 +268,16 @@ fn stake_elects_the_set_each_epoch_and_rewards_unbonding_and_slashing_follow_the
     // Epoch 2 ends at height 14: M left; N stays jailed (until epoch 4).
     h.until(14);
     assert_eq!(set_of(&h), vec![v0.address()]);
+    // Below the minimum stake and out of the set, M is deregistered; its unbonding stake
+    // is still its own to withdraw.
+    let gone = h.call_raw(
+        Address::ZERO,
+        Staking::getValidatorCall { validator: m.address() }.abi_encode().into(),
+    );
+    assert!(gone.unwrap_err().contains("no such validator"));
+    assert_eq!(h.view(Staking::getValidatorsCall {}).len(), 2);
+    let pending = h.view(Staking::getUnbondingsCall { delegator: m.address() });
+    assert_eq!(pending[0].amount, btcr(150));
     h.until(19);
     assert_eq!(set_of(&h), sorted(vec![v0.address(), n.address()]), "N is back after its jail");
     assert!(h.balance(STAKING_ADDRESS) >= h.view(Staking::accountedCall {}));
