@@ -2,7 +2,7 @@
 //! execution layer, and the RPC backend over the same state.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     sync::{Arc, OnceLock},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
@@ -25,7 +25,10 @@ use btcr_primitives::{
     Account, Block, BlockBody, CommitCertificate, ConsensusMode, Genesis, GenesisValidator, Header,
     Misbehavior, ReceiptEnvelope, RecoveredTx, StateReader, decode_transaction,
 };
-use btcr_rpc::{NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError};
+use btcr_rpc::{
+    BlockActivity, NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError, ValidatorStatus,
+    ValidatorView,
+};
 use btcr_storage::{BlockCommit, ChainStore, Snapshot, StoreError};
 use btcr_trie::{MemoryNodeStore, NodeWrites, TreeId};
 use btcr_txpool::{PoolConfig, SenderState, TxPool};
@@ -35,6 +38,8 @@ use tracing::{debug, info, warn};
 
 use crate::genesis_block;
 
+/// Committed blocks remembered for throughput figures.
+const ACTIVITY_WINDOW: usize = 4096;
 /// Gas of a transaction reporting double signing (it checks two signatures).
 const EVIDENCE_GAS: u64 = 500_000;
 /// Transactions mixed into PoH as one batch.
@@ -70,6 +75,8 @@ pub enum ChainError {
 struct Executed {
     block: Block,
     tx_hashes: Vec<B256>,
+    /// Per transaction, the addresses the address index lists it under.
+    tx_addresses: Vec<Vec<Address>>,
     receipts: Vec<ReceiptEnvelope>,
     root: StateRootOutput,
 }
@@ -88,12 +95,62 @@ pub struct Chain {
     /// The key that signs the transactions reporting double signing to the staking
     /// contract (a validator's own key).
     reporter: OnceLock<SecretKey>,
+    /// The latest committed blocks' sizes and times, for throughput figures.
+    activity: Mutex<VecDeque<BlockActivity>>,
 }
 
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Chain").field("head", &self.head.read().number).finish_non_exhaustive()
     }
+}
+
+/// Blocks indexed per write when a store made before the address index is filled in.
+const INDEX_BATCH: u64 = 1_000;
+
+/// Indexes the addresses of blocks stored before the address index existed, from the head
+/// down, a batch per write: a crash loses at most the batch in progress.
+fn fill_address_index(store: &ChainStore) -> Result<(), ChainError> {
+    let mut from = store.address_index_from()?;
+    if from <= 1 {
+        return Ok(());
+    }
+    let total = from - 1;
+    info!(target: "btcr::chain", blocks = total, "indexing the transactions of stored blocks by address");
+    while from > 1 {
+        let first = from.saturating_sub(INDEX_BATCH).max(1);
+        let snapshot = store.snapshot()?;
+        let mut batch = Vec::with_capacity((from - first) as usize);
+        for number in first..from {
+            let body = snapshot.body(number)?.ok_or_else(|| StoreError::Corrupt {
+                what: format!("body {number}"),
+                reason: "missing".into(),
+            })?;
+            let transactions =
+                btcr_execution::recover_transactions(body.transactions).map_err(|(i, e)| {
+                    StoreError::Corrupt {
+                        what: format!("transaction {i} of block {number}"),
+                        reason: e.to_string(),
+                    }
+                })?;
+            batch.push(transactions.iter().map(tx_addresses).collect());
+        }
+        store.index_addresses(first, &batch)?;
+        from = first;
+        info!(target: "btcr::chain", indexed = total - (from - 1), of = total, "address index");
+    }
+    Ok(())
+}
+
+/// The addresses a transaction concerns: its sender, and its recipient or the contract it
+/// creates.
+pub(crate) fn tx_addresses(tx: &RecoveredTx) -> Vec<Address> {
+    use alloy_consensus::Transaction;
+    let other = match tx.tx.kind() {
+        TxKind::Call(to) => to,
+        TxKind::Create => tx.sender.create(tx.tx.nonce()),
+    };
+    if other == tx.sender { vec![tx.sender] } else { vec![tx.sender, other] }
 }
 
 fn now_ms() -> u64 {
@@ -130,12 +187,14 @@ impl Chain {
                     block: &genesis_block,
                     tx_hashes: &[],
                     receipts: &[],
+                    tx_addresses: &[],
                     changes: &genesis_state.changes,
                     node_writes: &genesis_state.node_writes,
                     certificate: None,
                 })?;
             }
         }
+        fill_address_index(&store)?;
         let head = store.snapshot()?.head_header()?.expect("genesis was written above");
         let (new_heads, _) = broadcast::channel(NEW_HEADS_CAPACITY);
         let mut pool = TxPool::new(pool);
@@ -150,6 +209,7 @@ impl Chain {
             new_heads,
             publisher: OnceLock::new(),
             reporter: OnceLock::new(),
+            activity: Mutex::new(VecDeque::with_capacity(ACTIVITY_WINDOW)),
         })
     }
 
@@ -308,9 +368,10 @@ impl Chain {
             extra_data: Bytes::new(),
         };
         let tx_hashes = transactions.iter().map(|t| t.hash).collect();
+        let tx_addresses = transactions.iter().map(tx_addresses).collect();
         let block =
             Block { header, body: BlockBody { transactions: envelopes, poh_entries: poh.entries } };
-        Ok(Executed { block, tx_hashes, receipts: outcome.receipts, root })
+        Ok(Executed { block, tx_hashes, tx_addresses, receipts: outcome.receipts, root })
     }
 }
 
@@ -583,12 +644,24 @@ impl BlockPipeline for Chain {
                 block: &executed.block,
                 tx_hashes: &executed.tx_hashes,
                 receipts: &executed.receipts,
+                tx_addresses: &executed.tx_addresses,
                 changes: &executed.root.changes,
                 node_writes: &executed.root.node_writes,
                 certificate: Some(&certificate),
             })
             .map_err(|e| fatal(format!("committing block {}: {e}", executed.block.number())))?;
         let header = executed.block.header.clone();
+        {
+            let mut activity = self.activity.lock();
+            if activity.len() == ACTIVITY_WINDOW {
+                activity.pop_front();
+            }
+            activity.push_back(BlockActivity {
+                number: header.number,
+                timestamp_ms: header.timestamp_ms,
+                transactions: executed.tx_hashes.len() as u32,
+            });
+        }
         let base_fee = u128::from(header.next_base_fee());
         let senders: Vec<(Address, SenderState)> = executed
             .root
@@ -710,6 +783,47 @@ impl RpcBackend for Chain {
 
     fn misbehavior(&self, limit: usize) -> Result<Vec<Misbehavior>, String> {
         self.store.misbehavior(limit).map_err(|e| e.to_string())
+    }
+
+    fn address_transactions(
+        &self,
+        address: &Address,
+        before: Option<(u64, u32)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, u32)>, String> {
+        let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+        snapshot.address_transactions(address, before, limit).map_err(|e| e.to_string())
+    }
+
+    fn registered_validators(&self) -> Result<Vec<ValidatorView>, String> {
+        let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+        let set =
+            btcr_staking::validator_set(&*snapshot, &self.genesis).map_err(|e| e.to_string())?;
+        let registered = btcr_staking::registered_validators(&*snapshot, &self.genesis)
+            .map_err(|e| e.to_string())?;
+        Ok(registered
+            .into_iter()
+            .map(|v| ValidatorView {
+                address: v.validator,
+                public_key: v.publicKey,
+                commission_bps: v.commissionBps,
+                status: match v.status {
+                    1 => ValidatorStatus::Active,
+                    2 => ValidatorStatus::Jailed,
+                    _ => ValidatorStatus::Candidate,
+                },
+                stake: v.stake,
+                self_stake: v.selfStake,
+                unbonding: v.unbonding,
+                slashed: v.slashed,
+                jailed_until_epoch: v.jailedUntil,
+                voting_power: set.iter().find(|s| s.address == v.validator).map_or(0, |s| s.power),
+            })
+            .collect())
+    }
+
+    fn recent_activity(&self) -> Vec<BlockActivity> {
+        self.activity.lock().iter().copied().collect()
     }
 
     fn certificate(&self, number: u64) -> Result<Option<CommitCertificate>, String> {

@@ -50,6 +50,53 @@ pub struct NodeInfo {
     pub validators: Vec<Address>,
 }
 
+/// Where a validator stands, as the staking contract says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidatorStatus {
+    /// Registered, not in the current set.
+    Candidate,
+    /// In the current set.
+    Active,
+    /// Jailed for double signing.
+    Jailed,
+}
+
+/// A registered validator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatorView {
+    /// Its address (that of its consensus key).
+    pub address: Address,
+    /// Its consensus public key, uncompressed without prefix (64 bytes).
+    pub public_key: Bytes,
+    /// Commission on rewards, in basis points.
+    pub commission_bps: u16,
+    /// Where it stands.
+    pub status: ValidatorStatus,
+    /// Bonded stake (wei).
+    pub stake: U256,
+    /// The part of `stake` its operator bonded.
+    pub self_stake: U256,
+    /// Stake unbonding from it (wei).
+    pub unbonding: U256,
+    /// Stake slashed from it so far (wei).
+    pub slashed: U256,
+    /// Epoch from which it may be elected again, when jailed.
+    pub jailed_until_epoch: u64,
+    /// Its voting power in the set deciding the next block (0 when not in it).
+    pub voting_power: u64,
+}
+
+/// A committed block's size and time, for throughput figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockActivity {
+    /// Block number.
+    pub number: u64,
+    /// Its timestamp (ms).
+    pub timestamp_ms: u64,
+    /// Transactions in it.
+    pub transactions: u32,
+}
+
 /// Read access to the chain and the transaction pool, as the node provides it. Every method
 /// reads the latest committed data.
 pub trait RpcBackend: Send + Sync + 'static {
@@ -66,6 +113,19 @@ pub trait RpcBackend: Send + Sync + 'static {
     /// Evidence of validators signing conflicting messages that this node saw, latest
     /// first, at most `limit`.
     fn misbehavior(&self, limit: usize) -> Result<Vec<Misbehavior>, String>;
+    /// The transactions concerning `address` (sent, received, contracts created), latest
+    /// first, strictly before `before` (block, index) when given; at most `limit`.
+    fn address_transactions(
+        &self,
+        address: &Address,
+        before: Option<(u64, u32)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, u32)>, String>;
+    /// Every registered validator, from the staking contract.
+    fn registered_validators(&self) -> Result<Vec<ValidatorView>, String>;
+    /// The latest committed blocks' sizes and times, oldest first (kept since the node
+    /// started, a bounded window).
+    fn recent_activity(&self) -> Vec<BlockActivity>;
     /// The commit certificate of block `number`: the validators' signatures that finalized it.
     fn certificate(&self, number: u64) -> Result<Option<CommitCertificate>, String>;
     /// Receipts of block `number`.

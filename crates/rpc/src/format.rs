@@ -107,6 +107,24 @@ pub(crate) fn transaction_json(tx: &RecoveredTx, included: Option<(&Header, B256
     serde_json::to_value(rpc).unwrap_or(Value::Null)
 }
 
+/// Gas used by transaction `index` of a block, from the receipts' cumulative gas.
+pub(crate) fn gas_used(receipts: &[ReceiptEnvelope], index: usize) -> u64 {
+    let cumulative = |i: usize| receipts.get(i).map_or(0, |r| r.cumulative_gas_used());
+    let previous = index.checked_sub(1).map_or(0, cumulative);
+    cumulative(index).saturating_sub(previous)
+}
+
+/// What each unit of gas of `tx` cost in the block of `header`: the base fee and the tip.
+pub(crate) fn effective_gas_price(header: &Header, tx: &RecoveredTx) -> u128 {
+    tx.tx.effective_tip_per_gas(header.base_fee_per_gas).unwrap_or_default()
+        + u128::from(header.base_fee_per_gas)
+}
+
+/// The contract a creation made.
+pub(crate) fn created_contract(tx: &RecoveredTx) -> Option<Address> {
+    tx.tx.kind().is_create().then(|| tx.sender.create(tx.tx.nonce()))
+}
+
 /// The receipt of transaction `index` of a block.
 pub(crate) fn receipt_json(
     header: &Header,
@@ -116,8 +134,6 @@ pub(crate) fn receipt_json(
     receipts: &[ReceiptEnvelope],
 ) -> Value {
     let Some(receipt) = receipts.get(index) else { return Value::Null };
-    let previous_cumulative =
-        index.checked_sub(1).and_then(|i| receipts.get(i)).map_or(0, |r| r.cumulative_gas_used());
     let first_log_index: usize = receipts[..index].iter().map(|r| r.logs().len()).sum();
     let mut log_index = first_log_index as u64;
     let rpc_receipt = receipt.clone().map_logs(|log| {
@@ -134,17 +150,15 @@ pub(crate) fn receipt_json(
         log_index += 1;
         rpc_log
     });
-    let base_fee = header.base_fee_per_gas as u128;
-    let effective_gas_price =
-        tx.tx.effective_tip_per_gas(header.base_fee_per_gas).unwrap_or_default() + base_fee;
-    let contract_address = tx.tx.kind().is_create().then(|| tx.sender.create(tx.tx.nonce()));
+    let effective_gas_price = effective_gas_price(header, tx);
+    let contract_address = created_contract(tx);
     let out = TransactionReceipt {
         inner: rpc_receipt,
         transaction_hash: tx.hash,
         transaction_index: Some(index as u64),
         block_hash: Some(block_hash),
         block_number: Some(header.number),
-        gas_used: receipt.cumulative_gas_used() - previous_cumulative,
+        gas_used: gas_used(receipts, index),
         effective_gas_price,
         blob_gas_used: None,
         blob_gas_price: None,

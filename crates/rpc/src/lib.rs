@@ -18,10 +18,14 @@ mod filters;
 mod format;
 mod jsonrpc;
 mod logs;
+pub mod rest;
 mod server;
 mod state;
 mod ws;
 
-pub use backend::{NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError};
+pub use backend::{
+    BlockActivity, NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError, ValidatorStatus,
+    ValidatorView,
+};
 pub use error::RpcError;
 pub use server::{RpcConfig, RpcServer, RpcServerHandle, default_cors_origins, default_workers};

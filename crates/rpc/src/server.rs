@@ -161,13 +161,13 @@ pub struct RpcServerHandle {
 }
 
 #[derive(Clone)]
-struct AppState {
-    backend: Arc<dyn RpcBackend>,
+pub(crate) struct AppState {
+    pub(crate) backend: Arc<dyn RpcBackend>,
     config: Arc<RpcConfig>,
     filters: Arc<Filters>,
     tips: Arc<TipCache>,
     connections: Arc<Semaphore>,
-    workers: Workers,
+    pub(crate) workers: Workers,
 }
 
 impl RpcServer {
@@ -191,6 +191,7 @@ impl RpcServer {
         };
         let app = Router::new()
             .route("/", post(handle_http).get(handle_ws))
+            .nest("/api/v1", crate::rest::router())
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
             .layer(middleware::from_fn_with_state(state.clone(), cors))
             .with_state(state);

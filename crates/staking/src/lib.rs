@@ -239,6 +239,16 @@ pub fn validator_set<S: StateReader + ?Sized>(
     Ok(out)
 }
 
+/// Every registered validator as the contract's `getValidators` view lists it.
+pub fn registered_validators<S: StateReader + ?Sized>(
+    state: &S,
+    genesis: &Genesis,
+) -> Result<Vec<Staking::ValidatorInfo>, StakingError> {
+    let data = call(state, genesis, Staking::getValidatorsCall {}.abi_encode())?;
+    Staking::getValidatorsCall::abi_decode_returns(&data)
+        .map_err(|e| StakingError::Answer(e.to_string()))
+}
+
 /// Runs a view of the contract against `state`.
 fn call<S: StateReader + ?Sized>(
     state: &S,

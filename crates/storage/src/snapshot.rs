@@ -25,6 +25,7 @@ pub struct Snapshot {
     storage: ReadOnlyTable<&'static [u8; 52], &'static [u8; 32]>,
     code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
     trie_pages: ReadOnlyTable<&'static [u8; 55], &'static [u8]>,
+    address_txs: ReadOnlyTable<&'static [u8; 32], ()>,
     node_cache: Arc<NodeCache>,
 }
 
@@ -62,6 +63,7 @@ impl Snapshot {
             storage: txn.open_table(STORAGE)?,
             code: txn.open_table(CODE)?,
             trie_pages: txn.open_table(TRIE_PAGES)?,
+            address_txs: txn.open_table(ADDRESS_TXS)?,
             node_cache,
         })
     }
@@ -129,6 +131,37 @@ impl Snapshot {
     /// Where the transaction with `hash` was included: (block number, index).
     pub fn transaction_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, StoreError> {
         Ok(self.tx_index.get(&hash.0)?.map(|v| v.value()))
+    }
+
+    /// The transactions concerning `address` (as sender, recipient or creator), latest first,
+    /// strictly before `before` (block number, index) when given; at most `limit`.
+    pub fn address_transactions(
+        &self,
+        address: &Address,
+        before: Option<(u64, u32)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, u32)>, StoreError> {
+        let addr = &address.0.0;
+        let start = address_tx_key(addr, 0, 0);
+        let mut out = Vec::with_capacity(limit.min(1024));
+        let range = match before {
+            Some((number, index)) => {
+                let end = address_tx_key(addr, number, index);
+                self.address_txs.range::<&[u8; 32]>(&start..&end)?
+            }
+            None => {
+                let end = address_tx_key(addr, u64::MAX, u32::MAX);
+                self.address_txs.range::<&[u8; 32]>(&start..=&end)?
+            }
+        };
+        for entry in range.rev().take(limit) {
+            let (key, _) = entry?;
+            let key = key.value();
+            let number = u64::from_be_bytes(key[20..28].try_into().expect("8 bytes"));
+            let index = u32::from_be_bytes(key[28..].try_into().expect("4 bytes"));
+            out.push((number, index));
+        }
+        Ok(out)
     }
 
     /// Every account with its address, in address order (for tools and tests; reads the

@@ -4,7 +4,7 @@ use std::{path::Path, sync::Arc};
 
 use parking_lot::RwLock;
 
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 use btcr_primitives::{Block, CommitCertificate, Misbehavior, ReceiptEnvelope, StateChanges};
 use btcr_trie::{NodeCache, NodeKey, NodeReader, NodeWrites, Page, PageWrites, TreeId, TrieError};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable};
@@ -12,9 +12,13 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 use crate::{Snapshot, StoreError, tables::*};
 
 /// Version of the on-disk layout this node reads and writes.
-pub const SCHEMA_VERSION: u32 = 4;
-/// The previous schema, which lacks only the misbehavior table: opening it adds the table.
+pub const SCHEMA_VERSION: u32 = 5;
+/// An older schema, which lacks the misbehavior table and the address index: opening it
+/// adds both.
 const SCHEMA_WITHOUT_MISBEHAVIOR: u32 = 3;
+/// The previous schema, which lacks the address index: opening it adds the table, and the
+/// blocks already stored are indexed by [`ChainStore::index_addresses`].
+const SCHEMA_WITHOUT_ADDRESS_INDEX: u32 = 4;
 
 /// Everything that one decided block writes.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +29,9 @@ pub struct BlockCommit<'a> {
     pub tx_hashes: &'a [B256],
     /// Its receipts, in order.
     pub receipts: &'a [ReceiptEnvelope],
+    /// For each transaction, in order, the addresses it concerns (sender, recipient, created
+    /// contract), for the address index.
+    pub tx_addresses: &'a [Vec<Address>],
     /// Its state changes, with storage roots filled in.
     pub changes: &'a StateChanges,
     /// Its state-tree node writes.
@@ -90,8 +97,12 @@ impl ChainStore {
                     meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
                 }
                 Some(Some(v)) if v == SCHEMA_VERSION => {}
-                Some(Some(SCHEMA_WITHOUT_MISBEHAVIOR)) => {
-                    // The misbehavior table is created below.
+                Some(Some(SCHEMA_WITHOUT_MISBEHAVIOR | SCHEMA_WITHOUT_ADDRESS_INDEX)) => {
+                    // The new tables are created below; the blocks stored so far are
+                    // indexed later, from the head down.
+                    let head = meta.get("head")?.and_then(|v| read_u64(v.value()));
+                    let from = head.map_or(0, |h| h + 1);
+                    meta.insert("address_index_from", from.to_be_bytes().as_slice())?;
                     meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
                 }
                 Some(v) => {
@@ -113,6 +124,7 @@ impl ChainStore {
             txn.open_table(CODE)?;
             txn.open_table(TRIE_PAGES)?;
             txn.open_table(MISBEHAVIOR)?;
+            txn.open_table(ADDRESS_TXS)?;
         }
         txn.commit()?;
         let node_cache = Arc::new(NodeCache::new(TreeId::ACCOUNTS, config.node_cache_pages));
@@ -153,6 +165,42 @@ impl ChainStore {
             })?);
         }
         Ok(out)
+    }
+
+    /// The first block whose transactions are in the address index; blocks below it (in a
+    /// store made before the index existed) are not indexed yet.
+    pub fn address_index_from(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get("address_index_from")?.and_then(|v| read_u64(v.value())).unwrap_or(0))
+    }
+
+    /// Indexes the addresses of blocks `first..address_index_from` (`addresses[i]` for block
+    /// `first + i`, one entry per transaction), durably, and moves `address_index_from` down
+    /// to `first`: a store upgraded from before the index fills it in steps, from the head
+    /// down, and resumes where it stopped after a crash.
+    pub fn index_addresses(
+        &self,
+        first: u64,
+        addresses: &[Vec<Vec<Address>>],
+    ) -> Result<(), StoreError> {
+        let from = self.address_index_from()?;
+        if first + addresses.len() as u64 != from {
+            return Err(StoreError::Db(format!(
+                "indexing blocks {first}..{} does not end where the index starts ({from})",
+                first + addresses.len() as u64
+            )));
+        }
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate).map_err(|e| StoreError::Db(e.to_string()))?;
+        for (i, block) in addresses.iter().enumerate() {
+            index_addresses(&txn, first + i as u64, block)?;
+        }
+        txn.open_table(META)?.insert("address_index_from", first.to_be_bytes().as_slice())?;
+        txn.commit()?;
+        let latest = Snapshot::new(self.db.begin_read()?, self.node_cache.clone())?;
+        *self.latest.write() = Arc::new(latest);
+        Ok(())
     }
 
     /// A consistent read view of the latest committed block and state. Views are shared:
@@ -223,6 +271,7 @@ impl ChainStore {
                 index.insert(&tx_hash.0, (number, i as u32))?;
             }
         }
+        index_addresses(&txn, number, commit.tx_addresses)?;
         write_state(&txn, commit.changes)?;
         let pages = write_pages(&txn, commit.node_writes)?;
         txn.commit()?;
@@ -231,6 +280,20 @@ impl ChainStore {
         *self.latest.write() = Arc::new(latest);
         Ok(())
     }
+}
+
+fn index_addresses(
+    txn: &redb::WriteTransaction,
+    number: u64,
+    tx_addresses: &[Vec<Address>],
+) -> Result<(), StoreError> {
+    let mut table = txn.open_table(ADDRESS_TXS)?;
+    for (i, addresses) in tx_addresses.iter().enumerate() {
+        for address in addresses {
+            table.insert(&address_tx_key(&address.0.0, number, i as u32), ())?;
+        }
+    }
+    Ok(())
 }
 
 fn write_state(txn: &redb::WriteTransaction, changes: &StateChanges) -> Result<(), StoreError> {

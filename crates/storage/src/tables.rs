@@ -3,7 +3,9 @@
 use redb::TableDefinition;
 
 /// Store-wide values: `schema_version` (u32 BE), `head` (u64 BE), `chain_id` (u64 BE),
-/// `genesis_hash` (32 bytes).
+/// `genesis_hash` (32 bytes), `address_index_from` (u64 BE: the first block whose
+/// transactions are in [`ADDRESS_TXS`]; the blocks below it, from a store made before the
+/// index existed, wait for [`crate::ChainStore::index_addresses`]).
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Block number → RLP header.
 pub(crate) const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
@@ -31,6 +33,18 @@ pub(crate) const TRIE_PAGES: TableDefinition<&[u8; 55], &[u8]> = TableDefinition
 /// Height ‖ validator ‖ kind (29 bytes) → RLP misbehavior evidence seen by this node.
 pub(crate) const MISBEHAVIOR: TableDefinition<&[u8; 29], &[u8]> =
     TableDefinition::new("misbehavior");
+
+/// Address ‖ block number ‖ index in block (32 bytes) → nothing: the transactions that an
+/// address sent, received, or created a contract with.
+pub(crate) const ADDRESS_TXS: TableDefinition<&[u8; 32], ()> = TableDefinition::new("address_txs");
+
+pub(crate) fn address_tx_key(address: &[u8; 20], number: u64, index: u32) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..20].copy_from_slice(address);
+    key[20..28].copy_from_slice(&number.to_be_bytes());
+    key[28..].copy_from_slice(&index.to_be_bytes());
+    key
+}
 
 pub(crate) fn misbehavior_key(height: u64, validator: &[u8; 20], kind: u8) -> [u8; 29] {
     let mut key = [0u8; 29];

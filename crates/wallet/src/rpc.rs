@@ -53,6 +53,16 @@ impl RpcClient {
         response.body_mut().read_json::<Value>().wrap_err("reading response")
     }
 
+    /// GETs `path` (for example `/api/v1/summary`) from the node's REST API: the status and
+    /// the JSON body.
+    pub fn get(&self, path: &str) -> eyre::Result<(u16, Value)> {
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        let mut response = self.agent.get(&url).call().wrap_err_with(|| format!("GET {url}"))?;
+        let status = response.status().as_u16();
+        let body = response.body_mut().read_json::<Value>().wrap_err("reading response")?;
+        Ok((status, body))
+    }
+
     /// Calls `method`; the error of a JSON-RPC error response is an [`RpcErrorObject`].
     pub fn call(&self, method: &str, params: Value) -> eyre::Result<Value> {
         let response =

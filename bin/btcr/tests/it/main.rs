@@ -5,6 +5,7 @@ mod erc20;
 mod network;
 mod readme;
 mod rejections;
+mod rest;
 mod rpc;
 mod transfers;
 mod wallet;

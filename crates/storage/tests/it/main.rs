@@ -35,6 +35,7 @@ fn commit(store: &ChainStore, block: &Block, changes: &StateChanges) -> Result<(
     store.commit_block(BlockCommit {
         block,
         tx_hashes: &[],
+        tx_addresses: &[],
         receipts: &[],
         changes,
         node_writes: &NodeWrites::default(),
@@ -193,4 +194,69 @@ fn another_schema_version_is_refused() {
         matches!(err, StoreError::Schema { found, .. } if found == SCHEMA_VERSION + 1),
         "{err}"
     );
+}
+
+#[test]
+fn the_address_index_lists_an_addresss_transactions_latest_first_and_fills_in_after_an_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (Address::repeat_byte(0xa1), Address::repeat_byte(0xb0));
+    let store = ChainStore::open(dir.path()).unwrap();
+    let changes = StateChanges::default();
+    let mut parent = B256::ZERO;
+    // Block n holds two transactions: alice → bob, then bob alone (a creation by bob, say).
+    let addresses = vec![vec![alice, bob], vec![bob]];
+    for n in 0..4 {
+        let b = block(n, parent);
+        let tx_addresses: &[Vec<Address>] = if n == 0 { &[] } else { &addresses };
+        store
+            .commit_block(BlockCommit {
+                block: &b,
+                tx_hashes: &[],
+                tx_addresses,
+                receipts: &[],
+                changes: &changes,
+                node_writes: &NodeWrites::default(),
+                certificate: None,
+            })
+            .unwrap();
+        parent = b.hash();
+    }
+    assert_eq!(store.address_index_from().unwrap(), 0, "a new store indexes every block");
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(snapshot.address_transactions(&alice, None, 10).unwrap(), [(3, 0), (2, 0), (1, 0)]);
+    let bobs = snapshot.address_transactions(&bob, None, 3).unwrap();
+    assert_eq!(bobs, [(3, 1), (3, 0), (2, 1)]);
+    // The next page starts strictly after the last one returned.
+    let next = snapshot.address_transactions(&bob, Some((2, 1)), 10).unwrap();
+    assert_eq!(next, [(2, 0), (1, 1), (1, 0)]);
+    assert!(snapshot.address_transactions(&Address::ZERO, None, 10).unwrap().is_empty());
+    drop(snapshot);
+    drop(store);
+
+    // A store of the previous schema has no index: opened, it indexes from the next block
+    // on, and the stored blocks are filled in from the head down.
+    let old = tempfile::tempdir().unwrap();
+    {
+        let store = ChainStore::open(old.path()).unwrap();
+        let mut parent = B256::ZERO;
+        for n in 0..3 {
+            let b = block(n, parent);
+            commit(&store, &b, &changes).unwrap();
+            parent = b.hash();
+        }
+    }
+    set_schema_version(old.path(), SCHEMA_VERSION - 1);
+    let store = ChainStore::open(old.path()).unwrap();
+    assert_eq!(store.address_index_from().unwrap(), 3);
+    let wrong = store.index_addresses(0, &[vec![vec![alice]]]);
+    assert!(wrong.is_err(), "a batch must end where the index starts");
+    store.index_addresses(2, &[vec![vec![alice]]]).unwrap();
+    store.index_addresses(1, &[vec![vec![alice, bob]]]).unwrap();
+    assert_eq!(store.address_index_from().unwrap(), 1);
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(snapshot.address_transactions(&alice, None, 10).unwrap(), [(2, 0), (1, 0)]);
+    drop(snapshot);
+    drop(store);
+    let store = ChainStore::open(old.path()).unwrap();
+    assert_eq!(store.address_index_from().unwrap(), 1, "the progress survives reopening");
 }

@@ -1,0 +1,190 @@
+//! The REST API against a `btcr dev` node: every endpoint, its 400s and 404s, and the
+//! pagination bounds; the OpenAPI document it serves names exactly these routes.
+
+use std::time::Duration;
+
+use alloy_primitives::{Address, U256};
+use alloy_sol_types::SolCall;
+use btcr_testkit::{
+    DevProcess, RpcClient, TxBuilder,
+    contracts::{BtcrToken, btcr_token_init_code},
+    dev_key,
+};
+use serde_json::Value;
+
+use crate::{CHAIN_ID, btcr_bin};
+
+fn ok(rpc: &RpcClient, path: &str) -> Value {
+    let (status, body) = rpc.get(path).unwrap();
+    assert_eq!(status, 200, "GET {path}: {body}");
+    body
+}
+
+fn refused(rpc: &RpcClient, path: &str, status: u16, needle: &str) {
+    let (got, body) = rpc.get(path).unwrap();
+    assert_eq!(got, status, "GET {path}: {body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(needle), "GET {path}: {message:?} should mention {needle:?}");
+    let code = body["error"]["code"].as_str().unwrap_or_default();
+    assert_eq!(code, if status == 400 { "bad_request" } else { "not_found" });
+}
+
+#[test]
+fn the_rest_api_serves_blocks_transactions_addresses_validators_and_search() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "100ms"])?;
+    let rpc = &node.rpc;
+
+    // Three transfers from one account, and an ERC-20 token moving between two.
+    let alice = dev_key(1);
+    let bob = Address::repeat_byte(0xb0);
+    let mut hashes = Vec::new();
+    for nonce in 0..3 {
+        let raw =
+            TxBuilder::transfer(CHAIN_ID, nonce, bob, U256::from(1_000 + nonce)).eip1559(&alice);
+        hashes.push(rpc.send_raw(&raw)?);
+    }
+    let owner = dev_key(2);
+    let init = btcr_token_init_code("Reload Token", "RLD", U256::from(1_000_000u64))?;
+    let deploy = rpc.send_raw(&TxBuilder::create(CHAIN_ID, 0, init, 2_000_000).eip1559(&owner))?;
+    let token = owner.address().create(0);
+    rpc.wait_for_receipt(deploy, Duration::from_secs(20))?;
+    let call = BtcrToken::transferCall { to: bob, amount: U256::from(77) }.abi_encode();
+    let moved =
+        rpc.send_raw(&TxBuilder::call(CHAIN_ID, 1, token, call.into(), 200_000).eip1559(&owner))?;
+    for h in hashes.iter().chain([&moved]) {
+        rpc.wait_for_receipt(*h, Duration::from_secs(20))?;
+    }
+
+    // Summary.
+    let summary = ok(rpc, "/api/v1/summary");
+    assert_eq!(summary["chainId"], CHAIN_ID);
+    assert_eq!(summary["validators"], 1);
+    assert!(summary["height"].as_u64().unwrap() >= 2);
+    assert_eq!(summary["height"], summary["finalizedHeight"]);
+    refused(rpc, "/api/v1/summary?x=1", 400, "unknown parameter");
+
+    // Blocks: newest first, pages chained by cursor down to genesis.
+    let head = summary["height"].as_u64().unwrap();
+    let first = ok(rpc, "/api/v1/blocks?limit=2");
+    let items = first["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(items[0]["number"].as_u64() > items[1]["number"].as_u64());
+    let mut seen = items.len();
+    let mut cursor = first["nextCursor"].as_str().map(str::to_owned);
+    while let Some(c) = cursor {
+        let page = ok(rpc, &format!("/api/v1/blocks?limit=500&before={c}"));
+        seen += page["items"].as_array().unwrap().len();
+        cursor = page["nextCursor"].as_str().map(str::to_owned);
+    }
+    assert!(seen as u64 > head, "every block down to genesis: {seen} of {}", head + 1);
+    let default_page = ok(rpc, "/api/v1/blocks")["items"].as_array().unwrap().len() as u64;
+    assert!(default_page <= 50 && default_page >= (head + 1).min(50), "{default_page}");
+    refused(rpc, "/api/v1/blocks?limit=0", 400, "limit");
+    refused(rpc, "/api/v1/blocks?limit=501", 400, "limit");
+    refused(rpc, "/api/v1/blocks?before=abc", 400, "before");
+    ok(rpc, "/api/v1/blocks?limit=500");
+
+    // A transaction, its block (by height and by hash) and the block's transactions.
+    let tx = ok(rpc, &format!("/api/v1/transactions/{}", hashes[0]));
+    assert_eq!(tx["from"], alice.address().to_string());
+    assert_eq!(tx["to"], bob.to_string());
+    assert_eq!(tx["value"], "1000");
+    assert_eq!(tx["status"], "success");
+    assert_eq!(tx["gasUsed"], 21_000);
+    assert_eq!(tx["type"], "eip1559");
+    let fee: U256 = tx["fee"].as_str().unwrap().parse()?;
+    let price: U256 = tx["effectiveGasPrice"].as_str().unwrap().parse()?;
+    assert_eq!(fee, price * U256::from(21_000));
+    let number = tx["blockNumber"].as_u64().unwrap();
+    let by_height = ok(rpc, &format!("/api/v1/blocks/{number}"));
+    let by_hash = ok(rpc, &format!("/api/v1/blocks/{}", tx["blockHash"].as_str().unwrap()));
+    assert_eq!(by_height, by_hash);
+    assert!(by_height["transactions"].as_array().unwrap().contains(&tx["hash"]));
+    assert_eq!(by_height["certificate"]["signatures"].as_array().unwrap().len(), 1);
+    assert!(by_height["poh"]["ticks"].as_u64().unwrap() > 0);
+    assert_eq!(ok(rpc, "/api/v1/blocks/0")["certificate"], Value::Null);
+    let in_block = ok(rpc, &format!("/api/v1/blocks/{number}/transactions?page=1&limit=500"));
+    assert!(in_block["items"].as_array().unwrap().iter().any(|t| t["hash"] == tx["hash"]));
+    let past_end = ok(rpc, &format!("/api/v1/blocks/{number}/transactions?page=99"));
+    assert!(past_end["items"].as_array().unwrap().is_empty());
+    refused(rpc, &format!("/api/v1/blocks/{number}/transactions?page=0"), 400, "page");
+    refused(rpc, "/api/v1/blocks/99999999", 404, "above the head");
+    refused(rpc, &format!("/api/v1/blocks/0x{}", "ab".repeat(32)), 404, "no block");
+    refused(rpc, "/api/v1/blocks/latest", 400, "neither a block height nor a block hash");
+    refused(rpc, "/api/v1/transactions/0x1234", 400, "not a hash");
+    refused(rpc, &format!("/api/v1/transactions/0x{}", "cd".repeat(32)), 404, "no transaction");
+
+    // The token transfer is decoded from its log.
+    let token_tx = ok(rpc, &format!("/api/v1/transactions/{moved}"));
+    let transfers = token_tx["tokenTransfers"].as_array().unwrap();
+    assert_eq!(transfers.len(), 1);
+    assert_eq!(transfers[0]["token"], token.to_string());
+    assert_eq!(transfers[0]["to"], bob.to_string());
+    assert_eq!(transfers[0]["value"], "77");
+
+    // Addresses: an account, a contract, and the history of both ends of the transfers.
+    let account = ok(rpc, &format!("/api/v1/addresses/{}", alice.address()));
+    assert_eq!(account["nonce"], 3);
+    assert_eq!(account["isContract"], false);
+    let contract = ok(rpc, &format!("/api/v1/addresses/{token}"));
+    assert_eq!(contract["isContract"], true);
+    assert!(contract["codeSize"].as_u64().unwrap() > 0);
+    refused(rpc, "/api/v1/addresses/0x12", 400, "not an address");
+    // bob received 3 transfers (the token transfer names the token, not bob, as recipient).
+    let page = ok(rpc, &format!("/api/v1/addresses/{bob}/transactions?limit=2"));
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["hash"], hashes[2].to_string(), "newest first");
+    let next = page["nextCursor"].as_str().expect("a third transfer follows");
+    let rest = ok(rpc, &format!("/api/v1/addresses/{bob}/transactions?before={next}"));
+    let rest_items = rest["items"].as_array().unwrap();
+    assert_eq!(rest_items.len(), 1);
+    assert_eq!(rest_items[0]["hash"], hashes[0].to_string());
+    assert_eq!(rest["nextCursor"], Value::Null);
+    let created = ok(rpc, &format!("/api/v1/addresses/{token}/transactions"));
+    assert_eq!(created["items"].as_array().unwrap().len(), 2, "its creation and the call");
+    refused(rpc, &format!("/api/v1/addresses/{bob}/transactions?before=7"), 400, "cursor");
+    refused(rpc, &format!("/api/v1/addresses/{bob}/transactions?limit=501"), 400, "limit");
+
+    // Validators, from the staking contract.
+    let validators = ok(rpc, "/api/v1/validators");
+    let list = validators.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["status"], "active");
+    assert_eq!(list[0]["votingPower"], 1000);
+    assert_eq!(list[0]["stake"], "1000000000000000000000");
+
+    // Search.
+    let found = ok(rpc, &format!("/api/v1/search?q={}", hashes[1]));
+    assert_eq!(
+        (found["kind"].as_str(), found["id"].as_str()),
+        (Some("transaction"), Some(hashes[1].to_string().as_str()))
+    );
+    assert_eq!(ok(rpc, &format!("/api/v1/search?q={number}"))["kind"], "block");
+    assert_eq!(
+        ok(rpc, &format!("/api/v1/search?q={}", by_height["hash"].as_str().unwrap()))["id"],
+        number.to_string()
+    );
+    assert_eq!(ok(rpc, &format!("/api/v1/search?q={bob}"))["kind"], "address");
+    refused(rpc, "/api/v1/search", 400, "q is required");
+    refused(rpc, "/api/v1/search?q=hello", 400, "not a height");
+    refused(
+        rpc,
+        &format!("/api/v1/search?q=0x{}", "ef".repeat(32)),
+        404,
+        "no block or transaction",
+    );
+
+    // The OpenAPI document and its page; an unknown endpoint is a JSON 404.
+    let doc = ok(rpc, "/api/v1/openapi.json");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut paths: Vec<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+    paths.sort();
+    let mut routes: Vec<String> =
+        btcr_rpc::rest::ROUTES.iter().map(|r| format!("/api/v1{r}")).collect();
+    routes.sort();
+    assert_eq!(paths, routes);
+    refused(rpc, "/api/v1/nothing", 404, "no such endpoint");
+    Ok(())
+}
