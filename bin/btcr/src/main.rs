@@ -280,6 +280,7 @@ async fn run_node(args: NodeArgs) -> eyre::Result<()> {
     println!("Data directory  {}", config.datadir.display());
     println!("p2p             {}", network.listen);
     println!("JSON-RPC        http://{}", node.rpc_addr);
+    println!("Portal          http://{}/", node.rpc_addr);
     println!();
     node.wait().await
 }
@@ -313,6 +314,7 @@ fn print_banner(setup: &dev::DevSetup, rpc_addr: SocketAddr) {
         if setup.tempdir.is_some() { " (temporary)" } else { "" }
     );
     println!("JSON-RPC        http://{rpc_addr}");
+    println!("Portal          http://{rpc_addr}/  (REST API: /api/v1, docs: /api/v1/docs)");
     println!(
         "Staking         {} (epochs of {} blocks)",
         btcr_staking::STAKING_ADDRESS,

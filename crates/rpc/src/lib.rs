@@ -18,6 +18,7 @@ mod filters;
 mod format;
 mod jsonrpc;
 mod logs;
+mod portal;
 pub mod rest;
 mod server;
 mod state;

@@ -190,8 +190,9 @@ impl RpcServer {
             tips: Arc::new(TipCache::default()),
         };
         let app = Router::new()
-            .route("/", post(handle_http).get(handle_ws))
+            .route("/", post(handle_http).get(root_get))
             .nest("/api/v1", crate::rest::router())
+            .fallback(crate::portal::serve)
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
             .layer(middleware::from_fn_with_state(state.clone(), cors))
             .with_state(state);
@@ -257,6 +258,26 @@ async fn handle_http(State(state): State<AppState>, body: Bytes) -> Response {
             .into_response(),
         Some(None) => StatusCode::NO_CONTENT.into_response(),
         None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// `GET /`: a WebSocket upgrade opens a JSON-RPC session; anything else is the portal.
+async fn root_get(State(state): State<AppState>, request: Request) -> Response {
+    let upgrade = request
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if !upgrade {
+        return crate::portal::index();
+    }
+    let (mut parts, _) = request.into_parts();
+    match <WebSocketUpgrade as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+        &mut parts, &state,
+    )
+    .await
+    {
+        Ok(upgrade) => handle_ws(State(state), upgrade).await,
+        Err(rejection) => rejection.into_response(),
     }
 }
 

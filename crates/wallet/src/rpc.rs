@@ -56,11 +56,24 @@ impl RpcClient {
     /// GETs `path` (for example `/api/v1/summary`) from the node's REST API: the status and
     /// the JSON body.
     pub fn get(&self, path: &str) -> eyre::Result<(u16, Value)> {
+        let (status, _, body) = self.get_text(path)?;
+        let body = serde_json::from_str(&body).wrap_err_with(|| format!("GET {path}: not JSON"))?;
+        Ok((status, body))
+    }
+
+    /// GETs `path` from the node: the status, the content type and the body as text.
+    pub fn get_text(&self, path: &str) -> eyre::Result<(u16, String, String)> {
         let url = format!("{}{path}", self.url.trim_end_matches('/'));
         let mut response = self.agent.get(&url).call().wrap_err_with(|| format!("GET {url}"))?;
         let status = response.status().as_u16();
-        let body = response.body_mut().read_json::<Value>().wrap_err("reading response")?;
-        Ok((status, body))
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.body_mut().read_to_string().wrap_err("reading response")?;
+        Ok((status, content_type, body))
     }
 
     /// Calls `method`; the error of a JSON-RPC error response is an [`RpcErrorObject`].

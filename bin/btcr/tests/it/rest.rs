@@ -186,5 +186,50 @@ fn the_rest_api_serves_blocks_transactions_addresses_validators_and_search() -> 
     routes.sort();
     assert_eq!(paths, routes);
     refused(rpc, "/api/v1/nothing", 404, "no such endpoint");
+    let (status, kind, page) = rpc.get_text("/api/v1/docs")?;
+    assert_eq!((status, kind.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(page.contains("openapi.json"));
+    Ok(())
+}
+
+#[test]
+fn the_node_serves_the_portal_at_every_route_of_the_app_and_its_assets() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "100ms"])?;
+    let rpc = &node.rpc;
+    let (status, kind, index) = rpc.get_text("/")?;
+    assert_eq!((status, kind.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(index.contains("<div id=\"root\">"), "{index}");
+    // The app's own routes get the same page, for the browser's router to show.
+    for route in
+        ["/blocks", "/blocks/1", "/staking", "/address/0x0000000000000000000000000000000000001000"]
+    {
+        assert_eq!(rpc.get_text(route)?.2, index, "{route}");
+    }
+    // Every script and style the page names is served, with its type.
+    let assets: Vec<String> = index
+        .split("\"/assets/")
+        .skip(1)
+        .map(|rest| rest.chars().take_while(|c| *c != '"').collect())
+        .collect();
+    assert!(
+        assets.iter().any(|a| a.ends_with(".js")) && assets.iter().any(|a| a.ends_with(".css"))
+    );
+    for asset in &assets {
+        let (status, kind, body) = rpc.get_text(&format!("/assets/{asset}"))?;
+        assert_eq!(status, 200, "{asset}");
+        assert!(kind.starts_with(if asset.ends_with(".js") {
+            "text/javascript"
+        } else {
+            "text/css"
+        }));
+        assert!(!body.is_empty());
+    }
+    assert_eq!(rpc.get_text("/assets/missing.js")?.0, 404);
+    // JSON-RPC still answers at the root, over HTTP POST and WebSocket.
+    assert!(rpc.block_number().is_ok());
+    let mut ws = btcr_testkit::WsClient::connect(&rpc.url().replace("http://", "ws://"))?;
+    let answer = ws.call("eth_chainId", serde_json::json!([]))?;
+    assert_eq!(answer, format!("{CHAIN_ID:#x}"));
     Ok(())
 }

@@ -1,0 +1,51 @@
+// Live updates: the node's WebSocket `newHeads` subscription. Each new head refreshes what
+// the pages show; the socket reconnects after a second when it drops.
+import { useEffect, useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+
+/** The WebSocket address of the node that served this page (JSON-RPC on the same port). */
+export function nodeWebSocketUrl(location: Location = window.location): string {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  // `npm run dev` proxies the node under /rpc; the node itself serves JSON-RPC at /.
+  const path = import.meta.env.DEV ? '/rpc' : '/';
+  return `${scheme}://${location.host}${path}`;
+}
+
+/** Subscribes to new heads while mounted; returns the latest height seen and whether the
+ * socket is up. */
+export function useLiveHeads(): { height: number | null; connected: boolean } {
+  const client = useQueryClient();
+  const [height, setHeight] = useState<number | null>(null);
+  const [connected, setConnected] = useState(false);
+  useEffect(() => {
+    let socket: WebSocket | null = null;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let closed = false;
+    const open = () => {
+      socket = new WebSocket(nodeWebSocketUrl());
+      socket.onopen = () => {
+        setConnected(true);
+        socket?.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_subscribe', params: ['newHeads'] }));
+      };
+      socket.onmessage = (event) => {
+        const message = JSON.parse(String(event.data));
+        const head = message?.params?.result;
+        if (head?.number) {
+          setHeight(Number.parseInt(head.number, 16));
+          void client.invalidateQueries({ queryKey: ['live'] });
+        }
+      };
+      socket.onclose = () => {
+        setConnected(false);
+        if (!closed) retry = setTimeout(open, 1000);
+      };
+    };
+    open();
+    return () => {
+      closed = true;
+      clearTimeout(retry);
+      socket?.close();
+    };
+  }, [client]);
+  return { height, connected };
+}

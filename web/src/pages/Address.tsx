@@ -1,0 +1,55 @@
+import { useQuery } from '@tanstack/react-query';
+import { Link, useParams, useSearchParams } from 'react-router';
+import { api } from '../lib/api';
+import { formatUnits } from '../lib/format';
+import { Card, Empty, ErrorNote, Fields, Loading } from '../components/ui';
+import { TransactionTable } from '../components/tables';
+
+/** An account or contract and its history, newest first. */
+export default function Address() {
+  const { address = '' } = useParams();
+  const [params] = useSearchParams();
+  const before = params.get('before') ?? undefined;
+  const account = useQuery({ queryKey: ['live', 'address', address], queryFn: () => api.address(address) });
+  const history = useQuery({
+    queryKey: ['live', 'address-txs', address, before],
+    queryFn: () => api.addressTransactions(address, before, 25),
+  });
+  if (account.isPending) return <Loading what="the address" />;
+  if (account.error) return <ErrorNote error={account.error} />;
+  const a = account.data;
+  return (
+    <div className="space-y-4">
+      <Card title={a.isContract ? 'Contract' : 'Address'}>
+        <Fields
+          rows={[
+            ['Address', <span className="font-mono text-xs">{a.address}</span>],
+            ['Balance', <span data-testid="balance">{formatUnits(a.balance, 18, 18)} BTCR</span>],
+            ['Transactions sent', String(a.nonce)],
+            ['Kind', a.isContract ? `contract (${a.codeSize.toLocaleString()} bytes of code)` : 'account'],
+          ]}
+        />
+      </Card>
+      <Card
+        title="History"
+        action={
+          history.data?.nextCursor && (
+            <Link className="text-sm text-sky-700 hover:underline dark:text-sky-400" to={`?before=${history.data.nextCursor}`}>
+              Older →
+            </Link>
+          )
+        }
+      >
+        {history.isPending ? (
+          <Loading what="the history" />
+        ) : history.error ? (
+          <ErrorNote error={history.error} />
+        ) : history.data.items.length === 0 ? (
+          <Empty>No transactions yet.</Empty>
+        ) : (
+          <TransactionTable txs={history.data.items} perspective={a.address} />
+        )}
+      </Card>
+    </div>
+  );
+}
