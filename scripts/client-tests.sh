@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The client suites: web3.py, viem, and the JSON-RPC conformance check against the
-# Ethereum specification's schemas, each run against a `btcr dev` node it starts.
+# The client suites: web3.py, viem, the JSON-RPC conformance check against the Ethereum
+# specification's schemas, and the portal in Chromium, each run against a `btcr dev` node
+# it starts.
 # Python packages come pinned from tests/clients/python/requirements.txt into a virtual
 # environment at $BTCR_VENV (default ~/.cache/btcr/venv); npm packages from
 # tests/clients/js/package-lock.json.
@@ -35,3 +36,13 @@ cargo build --workspace --locked --bins
 # viem, pinned by tests/clients/js/package-lock.json.
 npm ci --prefix tests/clients/js --no-audit --no-fund --loglevel=error
 npm test --prefix tests/clients/js
+
+# The portal end to end in Chromium (Debian's), driven by playwright-core; screenshots of
+# every page land in web/e2e/screenshots/.
+chromium="${BTCR_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$chromium" ]; then
+  echo "Chromium is needed for the portal's end-to-end tests: apt-get install chromium (or set BTCR_CHROMIUM)" >&2
+  exit 1
+fi
+npm ci --prefix web --no-audit --no-fund --loglevel=error
+npm run e2e --prefix web

@@ -8,6 +8,8 @@ import Block from './pages/Block';
 import Transaction from './pages/Transaction';
 import Address from './pages/Address';
 import Staking from './pages/Staking';
+import Wallet from './pages/Wallet';
+import { loadWallet, type SavedWallet, WalletContext } from './wallet/store';
 import { ErrorNote } from './components/ui';
 
 type Theme = 'light' | 'dark';
@@ -58,20 +60,24 @@ function Search() {
 const nav = [
   { to: '/', label: 'Dashboard' },
   { to: '/blocks', label: 'Blocks' },
+  { to: '/wallet', label: 'Wallet' },
   { to: '/staking', label: 'Staking' },
 ];
 
 export default function App() {
   const [theme, toggleTheme] = useTheme();
   const live = useLiveHeads();
+  const [saved, setSaved] = useState<SavedWallet | null>(loadWallet);
+  const [key, setKey] = useState<`0x${string}` | null>(null);
   return (
+    <WalletContext.Provider value={{ saved, key, setSaved, setKey }}>
     <div className="min-h-screen">
       <header className="border-b border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
         <div className="mx-auto flex max-w-6xl flex-wrap items-center gap-3 px-4 py-3">
           <span className="text-lg font-bold tracking-tight">
             BTCR<span className="text-sky-600">.</span>
           </span>
-          <nav className="flex gap-1 text-sm">
+          <nav className="flex flex-wrap gap-1 text-sm">
             {nav.map((n) => (
               <NavLink
                 key={n.to}
@@ -109,10 +115,12 @@ export default function App() {
           <Route path="/blocks/:id" element={<Block />} />
           <Route path="/tx/:hash" element={<Transaction />} />
           <Route path="/address/:address" element={<Address />} />
+          <Route path="/wallet" element={<Wallet />} />
           <Route path="/staking" element={<Staking />} />
           <Route path="*" element={<ErrorNote error="There is no such page." />} />
         </Routes>
       </main>
     </div>
+    </WalletContext.Provider>
   );
 }

@@ -103,6 +103,13 @@ pub fn estimate_gas<S: StateReader + ?Sized>(
     if let Some(price) = sim.fee_per_gas().filter(|p| *p > 0) {
         let balance = sim.balance_of_sender().map_err(Err)?;
         let value = request.value.unwrap_or_default();
+        // Not even the value and the cheapest transaction's fee: say so, as sending would.
+        let least = value.saturating_add(U256::from(MIN_GAS) * U256::from(price));
+        if balance < least {
+            return Err(Err(CallError::Invalid(format!(
+                "insufficient funds for gas * price + value: balance {balance}, cost {least}"
+            ))));
+        }
         let affordable = balance.saturating_sub(value) / U256::from(price);
         hi = hi.min(u64::try_from(affordable).unwrap_or(u64::MAX));
     }

@@ -135,6 +135,14 @@ fn state_reads_calls_estimates_and_proofs() -> eyre::Result<()> {
     let plain =
         rpc.call("eth_estimateGas", json!([{ "from": owner, "to": stranger, "value": "0x1" }]))?;
     assert_eq!(quantity(&plain)?, 21_000);
+    // With a fee named, a sender who cannot pay the value and the least fee hears why, as
+    // wallets show it, rather than of a gas limit of zero.
+    let e = rpc_error(rpc.call(
+        "eth_estimateGas",
+        json!([{ "from": stranger, "to": owner, "value": "0x56bc75e2d63100000",
+                 "maxFeePerGas": "0x3b9aca00", "maxPriorityFeePerGas": "0x1" }]),
+    ));
+    assert!(e.message.starts_with("insufficient funds for gas * price + value"), "{}", e.message);
     // Estimating a call that reverts with any gas reports the revert (the stranger now holds
     // 7 tokens, not 1,000).
     let too_much =

@@ -1,0 +1,162 @@
+// The portal end to end, in Chromium, against a `btcr dev` node it starts: the dashboard,
+// a wallet created in the browser and funded from a dev account, BTCR sent from it and
+// found in the explorer, and every page's screenshot in e2e/screenshots/.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+
+import { chromium } from 'playwright-core';
+import { createPublicClient, createWalletClient, defineChain, http, parseEther } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+
+import { CHAIN_ID, DEV_KEYS, startNode } from '../../tests/clients/js/node.js';
+
+const SHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'screenshots');
+const CHROMIUM = process.env.BTCR_CHROMIUM ?? '/usr/bin/chromium';
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let node;
+let browser;
+let page;
+let chain;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  node = await startNode();
+  chain = defineChain({
+    id: CHAIN_ID,
+    name: 'BTCR dev',
+    nativeCurrency: { name: 'BTCR', symbol: 'BTCR', decimals: 18 },
+    rpcUrls: { default: { http: [node.url] } },
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.setDefaultTimeout(30_000);
+});
+
+after(async () => {
+  await browser?.close();
+  node?.stop();
+});
+
+const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+
+test('the dashboard shows the chain, live', async () => {
+  await page.goto(node.url);
+  await page.getByText('Latest blocks', { exact: true }).waitFor();
+  const height = page.getByTestId('stat-height');
+  await height.filter({ hasText: /^[1-9]/ }).waitFor();
+  const first = Number((await height.textContent()).replace(/,/g, ''));
+  // New heads arrive over the WebSocket; the page follows without a reload.
+  await page.waitForFunction(
+    (before) => Number(document.querySelector('[data-testid="stat-height"]').textContent.replace(/,/g, '')) > before,
+    first,
+  );
+  assert.equal(await page.getByTestId('live').getAttribute('class').then((c) => c.includes('bg-emerald-500')), true);
+  await shot('dashboard');
+});
+
+test('a wallet made in the browser receives, sends, and the explorer shows it', async () => {
+  // Create: the words are shown once, three of them typed back, a password set.
+  await page.goto(`${node.url}/wallet`);
+  await page.getByRole('button', { name: 'Create' }).click();
+  const words = (await page.getByTestId('mnemonic').locator('li').allTextContents()).map((w) => w.replace(/^\d+\./, '').trim());
+  assert.equal(words.length, 12);
+  await shot('wallet-create');
+  await page.getByRole('button', { name: 'I wrote them down' }).click();
+  for (const label of await page.locator('label span', { hasText: /^Word \d+$/ }).allTextContents()) {
+    const n = Number(label.replace('Word ', ''));
+    await page.getByLabel(label, { exact: true }).fill(words[n - 1]);
+  }
+  await page.getByLabel('Password (it encrypts the key in this browser)').fill('correct horse battery');
+  await page.getByLabel('Password again').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Create the wallet' }).click();
+  const address = (await page.getByTestId('wallet-address').textContent()).trim();
+  assert.match(address, /^0x[0-9a-fA-F]{40}$/);
+
+  // Funded from a dev account with viem, outside the browser.
+  const funder = createWalletClient({ account: privateKeyToAccount(DEV_KEYS[0]), chain, transport: http(node.url) });
+  const client = createPublicClient({ chain, transport: http(node.url), pollingInterval: 50 });
+  const funding = await funder.sendTransaction({ to: address, value: parseEther('10') });
+  await client.waitForTransactionReceipt({ hash: funding, pollingInterval: 50 });
+  await page.getByTestId('wallet-balance').filter({ hasText: '10 BTCR' }).waitFor();
+
+  // Send 1.5 BTCR: the fee is previewed, the transfer goes from pending to finalized.
+  const recipient = '0x00000000000000000000000000000000000000b7';
+  await page.getByLabel('To').fill(recipient);
+  await page.getByLabel('Amount (BTCR)').fill('abc');
+  await page.getByText('is not an amount').waitFor();
+  await page.getByLabel('Amount (BTCR)').fill('1.5');
+  await page.getByTestId('fee').filter({ hasText: 'Fee: at most' }).waitFor();
+  await shot('wallet-send');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByTestId('sent').filter({ hasText: 'finalized' }).waitFor();
+  assert.equal(await client.getBalance({ address: recipient }), parseEther('1.5'));
+  await shot('wallet-sent');
+
+  // Too much is refused with a reason a person can act on.
+  await page.getByLabel('Amount (BTCR)').fill('100');
+  const fee = page.getByTestId('fee');
+  await fee.filter({ hasNotText: 'Estimating' }).waitFor();
+  assert.match(await fee.textContent(), /Not enough BTCR/);
+
+  // The transaction in the explorer, then the recipient's page.
+  await page.getByTestId('sent').getByRole('link').first().click();
+  await page.getByText('success').waitFor();
+  await page.getByText('1.5 BTCR').waitFor();
+  await shot('transaction');
+  await page.goto(`${node.url}/address/${recipient}`);
+  await page.getByTestId('balance').filter({ hasText: '1.5 BTCR' }).waitFor();
+  await page.getByRole('cell', { name: 'in' }).waitFor();
+  await shot('address');
+
+  // A reload forgets the key (only the keystore is kept); the password opens it again, and
+  // Lock forgets it once more.
+  await page.goto(`${node.url}/wallet`);
+  await page.getByText('is locked').waitFor();
+  await shot('wallet-locked');
+  await page.getByLabel('Password').fill('wrong password');
+  await page.getByRole('button', { name: 'Unlock' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Wrong password' }).waitFor();
+  await page.getByLabel('Password').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Unlock' }).click();
+  await page.getByTestId('wallet-address').filter({ hasText: address }).waitFor();
+  await page.getByRole('button', { name: 'Lock', exact: true }).click();
+  await page.getByText('is locked').waitFor();
+});
+
+test('the explorer: blocks, a block, search, validators, and a phone-sized screen', async () => {
+  await page.goto(`${node.url}/blocks`);
+  await page.getByRole('columnheader', { name: 'Gas used' }).waitFor();
+  await shot('blocks');
+  await page.getByRole('link', { name: 'Older →' }).click();
+  await page.getByRole('columnheader', { name: 'Gas used' }).waitFor();
+  await page.goto(`${node.url}/blocks/1`);
+  await page.getByText('Commit certificate').waitFor();
+  await shot('block');
+  await page.getByLabel('Search').fill('not a thing');
+  await page.getByLabel('Search').press('Enter');
+  await page.getByText('is not a height').waitFor();
+  await page.getByLabel('Search').fill('2');
+  await page.getByLabel('Search').press('Enter');
+  await page.getByText('Block 2').waitFor();
+  await page.goto(`${node.url}/staking`);
+  await page.getByText('active').first().waitFor();
+  await shot('staking');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(node.url);
+  await page.getByText('Latest blocks', { exact: true }).waitFor();
+  await page.getByRole('button', { name: 'Switch theme' }).click();
+  await shot('dashboard-phone-dark');
+});
