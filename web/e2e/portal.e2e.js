@@ -132,6 +132,24 @@ test('a wallet made in the browser receives, sends, and the explorer shows it', 
   await page.getByLabel('Password').fill('correct horse battery');
   await page.getByRole('button', { name: 'Unlock' }).click();
   await page.getByTestId('wallet-address').filter({ hasText: address }).waitFor();
+
+  // Staking from the browser: delegate 2 BTCR to the dev validator, earn, claim, and start
+  // unbonding 1 BTCR.
+  await page.getByRole('link', { name: 'Staking', exact: true }).click();
+  await page.getByLabel('Delegate amount').fill('2');
+  await page.getByRole('button', { name: 'Delegate', exact: true }).click();
+  await page.getByTestId('staking-done').filter({ hasText: 'Delegation: finalized' }).waitFor();
+  await page.getByTestId('position').filter({ hasText: '2' }).waitFor();
+  await page.waitForFunction(() => /Pending rewards: 0\.0*[1-9]/.test(document.querySelector('[data-testid="pending-rewards"]')?.textContent ?? ''));
+  await page.getByRole('button', { name: 'Claim rewards' }).click();
+  await page.getByTestId('staking-done').filter({ hasText: 'Claim: finalized' }).waitFor();
+  await page.getByLabel('Undelegate amount').fill('1');
+  await page.getByRole('button', { name: 'Undelegate', exact: true }).click();
+  await page.getByTestId('staking-done').filter({ hasText: 'Undelegation: finalized' }).waitFor();
+  await page.getByRole('columnheader', { name: 'Unbonding from' }).waitFor();
+  await shot('staking-positions');
+
+  await page.getByRole('link', { name: 'Wallet', exact: true }).click();
   await page.getByRole('button', { name: 'Lock', exact: true }).click();
   await page.getByText('is locked').waitFor();
 });
