@@ -55,6 +55,7 @@ const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), 
 test('the dashboard shows the chain, live', async () => {
   await page.goto(node.url);
   await page.getByText('Latest blocks', { exact: true }).waitFor();
+  await page.getByTestId('tx-chart').locator('svg').first().waitFor();
   const height = page.getByTestId('stat-height');
   await height.filter({ hasText: /^[1-9]/ }).waitFor();
   const first = Number((await height.textContent()).replace(/,/g, ''));
@@ -84,6 +85,7 @@ test('a wallet made in the browser receives, sends, and the explorer shows it', 
   await page.getByRole('button', { name: 'Create the wallet' }).click();
   const address = (await page.getByTestId('wallet-address').textContent()).trim();
   assert.match(address, /^0x[0-9a-fA-F]{40}$/);
+  await page.getByTestId('receive-qr').waitFor();
 
   // Funded from a dev account with viem, outside the browser.
   const funder = createWalletClient({ account: privateKeyToAccount(DEV_KEYS[0]), chain, transport: http(node.url) });

@@ -51,3 +51,20 @@ describe('shortHash and ago', () => {
     expect(ago(5000, 1000)).toBe('0 s ago');
   });
 });
+
+import { throughput } from '../components/TxChart';
+
+describe('throughput', () => {
+  it('is each block’s transactions over the time since the one before', () => {
+    const block = (number: number, timestampMs: number, transactionCount: number) => ({
+      number, timestampMs, transactionCount, hash: `0x${number}`, proposer: '0x', gasUsed: 0,
+    });
+    // Newest first, as the API lists them.
+    const series = throughput([block(3, 3000, 30), block(2, 2500, 10), block(1, 2000, 99)]);
+    expect(series).toEqual([
+      { number: 2, tps: 20 },
+      { number: 3, tps: 60 },
+    ]);
+    expect(throughput([block(1, 0, 5)])).toEqual([]);
+  });
+});

@@ -3,13 +3,15 @@ import { api } from '../lib/api';
 import { formatUnits } from '../lib/format';
 import { Card, Empty, ErrorNote, Loading, Stat } from '../components/ui';
 import { BlockTable, TransactionTable } from '../components/tables';
+import { TxChart } from '../components/TxChart';
 
 /** The network at a glance; refreshed on every new head. */
 export default function Dashboard() {
   const summary = useQuery({ queryKey: ['live', 'summary'], queryFn: api.summary });
-  const blocks = useQuery({ queryKey: ['live', 'blocks', 'latest'], queryFn: () => api.blocks(undefined, 10) });
+  const recent = useQuery({ queryKey: ['live', 'blocks', 'recent'], queryFn: () => api.blocks(undefined, 60) });
+  const latest = recent.data?.items.slice(0, 10);
   const validators = useQuery({ queryKey: ['live', 'validators'], queryFn: api.validators });
-  const withTxs = blocks.data?.items.find((b) => b.transactionCount > 0);
+  const withTxs = latest?.find((b) => b.transactionCount > 0);
   const txs = useQuery({
     queryKey: ['live', 'block-txs', withTxs?.number],
     queryFn: () => api.blockTransactions(String(withTxs?.number), 1, 10),
@@ -29,15 +31,12 @@ export default function Dashboard() {
           hint={s ? `${s.validators} validator${s.validators === 1 ? '' : 's'}, ${s.peers} peer${s.peers === 1 ? '' : 's'}` : undefined}
         />
       </div>
+      <Card title="Transactions per second, last blocks">
+        {recent.data ? <TxChart blocks={recent.data.items} /> : recent.error ? <ErrorNote error={recent.error} /> : <Loading what="blocks" />}
+      </Card>
       <div className="grid gap-4 lg:grid-cols-2">
         <Card title="Latest blocks">
-          {blocks.isPending ? (
-            <Loading what="blocks" />
-          ) : blocks.error ? (
-            <ErrorNote error={blocks.error} />
-          ) : (
-            <BlockTable blocks={blocks.data.items} />
-          )}
+          {latest ? <BlockTable blocks={latest} /> : recent.error ? <ErrorNote error={recent.error} /> : <Loading what="blocks" />}
         </Card>
         <Card title="Latest transactions">
           {!withTxs ? (

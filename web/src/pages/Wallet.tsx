@@ -1,4 +1,5 @@
-import { type FormEvent, type ReactNode, useMemo, useState } from 'react';
+import { type FormEvent, type ReactNode, useEffect, useMemo, useState } from 'react';
+import QRCode from 'qrcode';
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { english, generateMnemonic, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts';
@@ -350,6 +351,10 @@ function Unlocked({ keyHex }: { keyHex: `0x${string}` }) {
   const summary = useQuery({ queryKey: ['live', 'summary'], queryFn: api.summary });
   const account = useQuery({ queryKey: ['live', 'address', address], queryFn: () => api.address(address) });
   const [copied, setCopied] = useState(false);
+  const [qr, setQr] = useState<string | null>(null);
+  useEffect(() => {
+    QRCode.toDataURL(address, { margin: 1, width: 288 }).then(setQr, () => setQr(null));
+  }, [address]);
   return (
     <div className="grid gap-4 lg:grid-cols-2">
       <Card title="Account" action={<button className={quiet} onClick={() => setKey(null)}>Lock</button>}>
@@ -362,6 +367,7 @@ function Unlocked({ keyHex }: { keyHex: `0x${string}` }) {
         />
         <div className="mt-3 space-y-2 rounded-lg bg-zinc-50 p-3 text-sm dark:bg-zinc-950">
           <p className="font-medium">Receive</p>
+          {qr && <img src={qr} alt={`QR code of ${address}`} className="h-36 w-36 rounded bg-white p-1" data-testid="receive-qr" />}
           <p className="font-mono text-xs break-all">{address}</p>
           <button
             className={quiet}
