@@ -13,6 +13,17 @@ use btcr_rpc::RpcConfig;
 use clap::{Args, Parser, Subcommand};
 use eyre::WrapErr;
 
+/// Appends a line to a banner (writing to a `String` cannot fail).
+macro_rules! say {
+    ($b:expr) => {
+        $b.push('\n')
+    };
+    ($b:expr, $($arg:tt)*) => {{
+        $b.push_str(&format!($($arg)*));
+        $b.push('\n');
+    }};
+}
+
 /// Bitcoin Reload: a proof-of-stake chain with Proof-of-History and an EVM.
 #[derive(Debug, Parser)]
 #[command(name = "btcr", version, about, propagate_version = true)]
@@ -270,18 +281,20 @@ async fn run_node(args: NodeArgs) -> eyre::Result<()> {
     let config = testnet::load_node(&args.home, args.rpc.config(), args.rpc.addr)?;
     let node = btcr_node::launch(config.clone()).await?;
     let network = config.network.as_ref().expect("load_node always configures the network");
-    println!();
+    let mut b = String::new();
+    say!(b);
     println!("BTCR node {}", network.moniker);
     println!("Chain id        {}", config.genesis.chain_id);
     match &config.validator_key {
-        Some(key) => println!("Validator       {}", key.address()),
-        None => println!("Full node       (no validator key)"),
+        Some(key) => say!(b, "Validator       {}", key.address()),
+        None => say!(b, "Full node       (no validator key)"),
     }
     println!("Data directory  {}", config.datadir.display());
     println!("p2p             {}", network.listen);
     println!("JSON-RPC        http://{}", node.rpc_addr);
     println!("Portal          http://{}/", node.rpc_addr);
-    println!();
+    say!(b);
+    print_lines(&b);
     node.wait().await
 }
 
@@ -301,41 +314,54 @@ async fn run_dev(args: DevArgs) -> eyre::Result<()> {
     Ok(())
 }
 
+/// Writes the startup banner. A closed standard output (a harness that stopped reading) is
+/// no reason for the node to stop, so write errors are ignored.
+fn print_lines(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
 fn print_banner(setup: &dev::DevSetup, rpc_addr: SocketAddr) {
     let genesis = &setup.config.genesis;
-    println!();
-    println!("BTCR development chain");
-    println!("======================");
-    println!("Chain id        {}", genesis.chain_id);
-    println!("Block time      {}", humantime::format_duration(setup.config.block_time));
-    println!(
+    let mut b = String::new();
+    say!(b);
+    say!(b, "BTCR development chain");
+    say!(b, "======================");
+    say!(b, "Chain id        {}", genesis.chain_id);
+    say!(b, "Block time      {}", humantime::format_duration(setup.config.block_time));
+    say!(
+        b,
         "Data directory  {}{}",
         setup.config.datadir.display(),
         if setup.tempdir.is_some() { " (temporary)" } else { "" }
     );
-    println!("JSON-RPC        http://{rpc_addr}");
-    println!("Portal          http://{rpc_addr}/  (REST API: /api/v1, docs: /api/v1/docs)");
-    println!(
+    say!(b, "JSON-RPC        http://{rpc_addr}");
+    say!(b, "Portal          http://{rpc_addr}/  (REST API: /api/v1, docs: /api/v1/docs)");
+    say!(
+        b,
         "Staking         {} (epochs of {} blocks)",
         btcr_staking::STAKING_ADDRESS,
         genesis.consensus.epoch_length
     );
-    println!();
+    say!(b);
     match setup.accounts.first().and_then(|(address, _)| genesis.alloc.get(address)) {
         Some(first) => {
             let wei_per_btcr = alloy_primitives::U256::from(btcr_primitives::WEI_PER_BTCR);
-            println!("Funded accounts ({} BTCR each at genesis)", first.balance / wei_per_btcr);
+            say!(b, "Funded accounts ({} BTCR each at genesis)", first.balance / wei_per_btcr);
         }
-        None => println!("No funded accounts"),
+        None => say!(b, "No funded accounts"),
     }
     for (i, (address, key)) in setup.accounts.iter().enumerate() {
-        println!("({i}) {address}  private key {key}");
+        say!(b, "({i}) {address}  private key {key}");
     }
-    println!();
-    println!("Mnemonic        {}", setup.mnemonic);
-    println!("Derivation path m/44'/60'/0'/0/<index>");
-    println!("These keys are public test keys: never send real value to them.");
-    println!();
+    say!(b);
+    say!(b, "Mnemonic        {}", setup.mnemonic);
+    say!(b, "Derivation path m/44'/60'/0'/0/<index>");
+    say!(b, "These keys are public test keys: never send real value to them.");
+    say!(b);
+    print_lines(&b);
 }
 
 fn init_logging(filter: Option<&str>, json: bool) {

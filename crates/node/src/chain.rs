@@ -308,13 +308,22 @@ impl Chain {
         if self.genesis.consensus.mode == ConsensusMode::Poa {
             return Ok(None);
         }
+        let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+        // Another validator's report may have landed already: one fault is punished once.
+        if btcr_staking::already_slashed(
+            &*snapshot,
+            &self.genesis,
+            evidence.validator,
+            evidence.height,
+        )
+        .map_err(|e| e.to_string())?
+        {
+            return Ok(None);
+        }
         let sender = key.address();
         let nonce = match self.pool.lock().pending_nonce(&sender) {
             Some(nonce) => nonce,
-            None => {
-                let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
-                snapshot.account(&sender).map_err(|e| e.to_string())?.unwrap_or_default().nonce
-            }
+            None => snapshot.account(&sender).map_err(|e| e.to_string())?.unwrap_or_default().nonce,
         };
         let tip = 1_000_000_000u128;
         let tx = TxEip1559 {

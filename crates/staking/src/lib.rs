@@ -249,6 +249,21 @@ pub fn registered_validators<S: StateReader + ?Sized>(
         .map_err(|e| StakingError::Answer(e.to_string()))
 }
 
+/// Whether the contract has already slashed `validator` for double signing at `height`.
+pub fn already_slashed<S: StateReader + ?Sized>(
+    state: &S,
+    genesis: &Genesis,
+    validator: Address,
+    height: u64,
+) -> Result<bool, StakingError> {
+    let mut packed = Vec::with_capacity(28);
+    packed.extend_from_slice(validator.as_slice());
+    packed.extend_from_slice(&height.to_be_bytes());
+    let data = call(state, genesis, Staking::evidenceUsedCall(keccak256(&packed)).abi_encode())?;
+    Staking::evidenceUsedCall::abi_decode_returns(&data)
+        .map_err(|e| StakingError::Answer(e.to_string()))
+}
+
 /// Runs a view of the contract against `state`.
 fn call<S: StateReader + ?Sized>(
     state: &S,

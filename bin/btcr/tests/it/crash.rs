@@ -115,3 +115,30 @@ fn sigkill_at_random_moments_never_leaves_a_partial_block() -> eyre::Result<()> 
     );
     Ok(())
 }
+
+/// A node whose standard output nobody reads any more (a closed pipe) keeps running: the
+/// banner it prints at start is not worth stopping the chain for.
+#[test]
+fn a_closed_standard_output_does_not_stop_the_node() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut child = std::process::Command::new(btcr_bin())
+        .args(["dev", "--datadir"])
+        .arg(dir.path())
+        .args(["--rpc.addr", "127.0.0.1:0", "--block-time", "100ms"])
+        .env("BTCR_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    drop(child.stdout.take());
+    // The banner is written once the chain is open; give it time to be written and fail.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            eyre::bail!("the node stopped ({status}) when its standard output closed");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill()?;
+    child.wait()?;
+    Ok(())
+}

@@ -232,6 +232,11 @@ fn stake_elects_the_set_each_epoch_and_rewards_unbonding_and_slashing_follow_the
     assert!(h.succeeded(slash));
     let again = h.call_raw(reporter.address(), submit_evidence_call(&evidence)).unwrap_err();
     assert!(again.contains("already slashed"), "{again}");
+    let snapshot = h.chain().store().snapshot().unwrap();
+    let genesis = h.chain().genesis();
+    assert!(btcr_staking::already_slashed(&*snapshot, genesis, n.address(), 5).unwrap());
+    assert!(!btcr_staking::already_slashed(&*snapshot, genesis, n.address(), 4).unwrap());
+    assert!(!btcr_staking::already_slashed(&*snapshot, genesis, m.address(), 5).unwrap());
     let slashed = h.validator(n.address());
     assert_eq!(slashed.stake, btcr(900), "10% of the bonded stake");
     assert_eq!(slashed.unbonding, btcr(90), "10% of the unbonding stake");
