@@ -1,16 +1,18 @@
-import { type FormEvent, useEffect, useState } from 'react';
+import { type FormEvent, lazy, Suspense, useEffect, useState } from 'react';
 import { NavLink, Route, Routes, useNavigate } from 'react-router';
 import { api } from './lib/api';
 import { useLiveHeads } from './lib/live';
-import Dashboard from './pages/Dashboard';
-import Blocks from './pages/Blocks';
-import Block from './pages/Block';
-import Transaction from './pages/Transaction';
-import Address from './pages/Address';
-import Staking from './pages/Staking';
-import Wallet from './pages/Wallet';
+// Each page is its own chunk: the chart library and the wallet's signing code load only
+// where they are used.
+const Dashboard = lazy(() => import('./pages/Dashboard'));
+const Blocks = lazy(() => import('./pages/Blocks'));
+const Block = lazy(() => import('./pages/Block'));
+const Transaction = lazy(() => import('./pages/Transaction'));
+const Address = lazy(() => import('./pages/Address'));
+const Staking = lazy(() => import('./pages/Staking'));
+const Wallet = lazy(() => import('./pages/Wallet'));
 import { loadWallet, type SavedWallet, WalletContext } from './wallet/store';
-import { ErrorNote } from './components/ui';
+import { ErrorNote, Loading } from './components/ui';
 
 type Theme = 'light' | 'dark';
 
@@ -109,6 +111,7 @@ export default function App() {
         </div>
       </header>
       <main className="mx-auto max-w-6xl px-4 py-6">
+        <Suspense fallback={<Loading what="the page" />}>
         <Routes>
           <Route path="/" element={<Dashboard />} />
           <Route path="/blocks" element={<Blocks />} />
@@ -119,6 +122,7 @@ export default function App() {
           <Route path="/staking" element={<Staking />} />
           <Route path="*" element={<ErrorNote error="There is no such page." />} />
         </Routes>
+        </Suspense>
       </main>
     </div>
     </WalletContext.Provider>
