@@ -146,11 +146,10 @@ fn fill_address_index(store: &ChainStore) -> Result<(), ChainError> {
 /// creates.
 pub(crate) fn tx_addresses(tx: &RecoveredTx) -> Vec<Address> {
     use alloy_consensus::Transaction;
-    let other = match tx.tx.kind() {
-        TxKind::Call(to) => to,
-        TxKind::Create => tx.sender.create(tx.tx.nonce()),
-    };
-    if other == tx.sender { vec![tx.sender] } else { vec![tx.sender, other] }
+    match tx.tx.to().or_else(|| tx.created_contract()) {
+        Some(other) if other != tx.sender => vec![tx.sender, other],
+        _ => vec![tx.sender],
+    }
 }
 
 fn now_ms() -> u64 {
@@ -241,6 +240,21 @@ impl Chain {
 
     fn snapshot(&self) -> Result<Arc<Snapshot>, PipelineError> {
         self.store.snapshot().map_err(fatal)
+    }
+
+    /// The state and header that block `height` builds on: the head's, when `height` is the
+    /// next block; any other height is refused.
+    fn parent_of(&self, height: u64) -> Result<(Arc<Snapshot>, Header), PipelineError> {
+        let snapshot = self.snapshot()?;
+        let head =
+            snapshot.head_header().map_err(fatal)?.ok_or_else(|| fatal("store has no head"))?;
+        if height != head.number + 1 {
+            return Err(PipelineError::InvalidBlock(format!(
+                "height {height} does not follow the head ({})",
+                head.number
+            )));
+        }
+        Ok((snapshot, head))
     }
 
     fn block_context(
@@ -390,15 +404,7 @@ impl BlockPipeline for Chain {
     }
 
     fn validators(&self, height: u64) -> Result<Vec<GenesisValidator>, PipelineError> {
-        let snapshot = self.snapshot()?;
-        let head =
-            snapshot.head_header().map_err(fatal)?.ok_or_else(|| fatal("store has no head"))?;
-        if height != head.number + 1 {
-            return Err(PipelineError::InvalidBlock(format!(
-                "the validator set of height {height} is not known at head {}",
-                head.number
-            )));
-        }
+        let (snapshot, _) = self.parent_of(height)?;
         btcr_staking::validator_set(&*snapshot, &self.genesis).map_err(fatal)
     }
 
@@ -428,15 +434,7 @@ impl BlockPipeline for Chain {
     }
 
     fn propose(&self, height: u64, deadline: Instant) -> Result<Block, PipelineError> {
-        let snapshot = self.snapshot()?;
-        let parent =
-            snapshot.head_header().map_err(fatal)?.ok_or_else(|| fatal("store has no head"))?;
-        if height != parent.number + 1 {
-            return Err(PipelineError::InvalidBlock(format!(
-                "cannot propose {height} on head {}",
-                parent.number
-            )));
-        }
+        let (snapshot, parent) = self.parent_of(height)?;
         let ctx = self.block_context(
             &parent,
             height,

@@ -87,4 +87,9 @@ impl RecoveredTx {
     pub fn nonce(&self) -> u64 {
         self.tx.nonce()
     }
+
+    /// The contract a creation makes (at the sender's address and nonce); `None` for a call.
+    pub fn created_contract(&self) -> Option<Address> {
+        self.tx.kind().is_create().then(|| self.sender.create(self.tx.nonce()))
+    }
 }

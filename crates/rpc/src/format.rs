@@ -120,11 +120,6 @@ pub(crate) fn effective_gas_price(header: &Header, tx: &RecoveredTx) -> u128 {
         + u128::from(header.base_fee_per_gas)
 }
 
-/// The contract a creation made.
-pub(crate) fn created_contract(tx: &RecoveredTx) -> Option<Address> {
-    tx.tx.kind().is_create().then(|| tx.sender.create(tx.tx.nonce()))
-}
-
 /// The receipt of transaction `index` of a block.
 pub(crate) fn receipt_json(
     header: &Header,
@@ -151,7 +146,7 @@ pub(crate) fn receipt_json(
         rpc_log
     });
     let effective_gas_price = effective_gas_price(header, tx);
-    let contract_address = created_contract(tx);
+    let contract_address = tx.created_contract();
     let out = TransactionReceipt {
         inner: rpc_receipt,
         transaction_hash: tx.hash,

@@ -506,7 +506,7 @@ fn view_of(
         timestamp_ms: header.timestamp_ms,
         from: tx.sender.to_string(),
         to: tx.tx.to().map(|a| a.to_string()),
-        contract_address: format::created_contract(tx).map(|a| a.to_string()),
+        contract_address: tx.created_contract().map(|a| a.to_string()),
         value: tx.tx.value().to_string(),
         nonce: tx.tx.nonce(),
         r#type: tx_type(tx).into(),
