@@ -23,20 +23,20 @@ use btcr_network::{TxPublisher, TxSink, Verdict};
 use btcr_poh::{PohSlot, batch_hash};
 use btcr_primitives::{
     Account, Block, BlockBody, CommitCertificate, ConsensusMode, Genesis, GenesisValidator, Header,
-    Misbehavior, ReceiptEnvelope, RecoveredTx, StateReader, decode_transaction,
+    Misbehavior, ReceiptEnvelope, RecoveredTx, StateReader, TokenTransferLog, decode_transaction,
 };
 use btcr_rpc::{
     BlockActivity, NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError, ValidatorStatus,
     ValidatorView,
 };
-use btcr_storage::{BlockCommit, ChainStore, Snapshot, StoreError};
+use btcr_storage::{BlockAddresses, BlockCommit, ChainStore, Snapshot, StoreError};
 use btcr_trie::{MemoryNodeStore, NodeWrites, TreeId};
 use btcr_txpool::{PoolConfig, SenderState, TxPool};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::broadcast;
 use tracing::{debug, info, warn};
 
-use crate::genesis_block;
+use crate::{genesis_block, uptime::DecidingSets};
 
 /// Committed blocks remembered for throughput figures.
 const ACTIVITY_WINDOW: usize = 4096;
@@ -69,6 +69,9 @@ pub enum ChainError {
     /// The genesis file cannot be turned into a block.
     #[error("invalid genesis: {0}")]
     Genesis(String),
+    /// The validator set cannot be read from the stored state.
+    #[error("reading the validator set: {0}")]
+    ValidatorSet(String),
 }
 
 /// A block executed here and waiting to be committed.
@@ -76,7 +79,7 @@ struct Executed {
     block: Block,
     tx_hashes: Vec<B256>,
     /// Per transaction, the addresses the address index lists it under.
-    tx_addresses: Vec<Vec<Address>>,
+    addresses: BlockAddresses,
     receipts: Vec<ReceiptEnvelope>,
     root: StateRootOutput,
 }
@@ -97,6 +100,8 @@ pub struct Chain {
     reporter: OnceLock<SecretKey>,
     /// The latest committed blocks' sizes and times, for throughput figures.
     activity: Mutex<VecDeque<BlockActivity>>,
+    /// The validator sets that decided the latest blocks, for uptime.
+    deciding_sets: Mutex<DecidingSets>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -133,7 +138,11 @@ fn fill_address_index(store: &ChainStore) -> Result<(), ChainError> {
                         reason: e.to_string(),
                     }
                 })?;
-            batch.push(transactions.iter().map(tx_addresses).collect());
+            let receipts = snapshot.receipts(number)?.ok_or_else(|| StoreError::Corrupt {
+                what: format!("receipts {number}"),
+                reason: "missing".into(),
+            })?;
+            batch.push(block_addresses(&transactions, &receipts));
         }
         store.index_addresses(first, &batch)?;
         from = first;
@@ -142,14 +151,31 @@ fn fill_address_index(store: &ChainStore) -> Result<(), ChainError> {
     Ok(())
 }
 
-/// The addresses a transaction concerns: its sender, and its recipient or the contract it
-/// creates.
-pub(crate) fn tx_addresses(tx: &RecoveredTx) -> Vec<Address> {
+/// What a block's transactions add to the address indexes: each transaction concerns its
+/// sender, its recipient or the contract it creates, and the senders and recipients of the
+/// ERC-20 tokens it moved; those holders and tokens go to the token index.
+pub(crate) fn block_addresses(
+    transactions: &[RecoveredTx],
+    receipts: &[ReceiptEnvelope],
+) -> BlockAddresses {
     use alloy_consensus::Transaction;
-    match tx.tx.to().or_else(|| tx.created_contract()) {
-        Some(other) if other != tx.sender => vec![tx.sender, other],
-        _ => vec![tx.sender],
+    let mut out = BlockAddresses::default();
+    for (tx, receipt) in transactions.iter().zip(receipts) {
+        let mut addresses = vec![tx.sender];
+        addresses.extend(tx.tx.to().or_else(|| tx.created_contract()));
+        for transfer in receipt.logs().iter().filter_map(TokenTransferLog::decode) {
+            for holder in transfer.holders() {
+                addresses.push(holder);
+                out.token_holders.push((holder, transfer.token));
+            }
+        }
+        addresses.sort_unstable();
+        addresses.dedup();
+        out.transactions.push(addresses);
     }
+    out.token_holders.sort_unstable();
+    out.token_holders.dedup();
+    out
 }
 
 fn now_ms() -> u64 {
@@ -186,7 +212,7 @@ impl Chain {
                     block: &genesis_block,
                     tx_hashes: &[],
                     receipts: &[],
-                    tx_addresses: &[],
+                    addresses: &BlockAddresses::default(),
                     changes: &genesis_state.changes,
                     node_writes: &genesis_state.node_writes,
                     certificate: None,
@@ -194,7 +220,17 @@ impl Chain {
             }
         }
         fill_address_index(&store)?;
-        let head = store.snapshot()?.head_header()?.expect("genesis was written above");
+        let snapshot = store.snapshot()?;
+        let head = snapshot.head_header()?.expect("genesis was written above");
+        // The set that decides the next block has decided the blocks since its epoch began.
+        let next = head.number + 1;
+        let since = match genesis.consensus.mode {
+            ConsensusMode::Pos => next - next % genesis.consensus.epoch_length,
+            ConsensusMode::Poa => 1,
+        };
+        let members = btcr_staking::validator_set(&*snapshot, &genesis)
+            .map_err(|e| ChainError::ValidatorSet(e.to_string()))?;
+        let deciding_sets = DecidingSets::new(since, members.iter().map(|v| v.address).collect());
         let (new_heads, _) = broadcast::channel(NEW_HEADS_CAPACITY);
         let mut pool = TxPool::new(pool);
         pool.on_block_committed([], u128::from(head.next_base_fee()));
@@ -209,6 +245,7 @@ impl Chain {
             publisher: OnceLock::new(),
             reporter: OnceLock::new(),
             activity: Mutex::new(VecDeque::with_capacity(ACTIVITY_WINDOW)),
+            deciding_sets: Mutex::new(deciding_sets),
         })
     }
 
@@ -391,10 +428,10 @@ impl Chain {
             extra_data: Bytes::new(),
         };
         let tx_hashes = transactions.iter().map(|t| t.hash).collect();
-        let tx_addresses = transactions.iter().map(tx_addresses).collect();
+        let addresses = block_addresses(&transactions, &outcome.receipts);
         let block =
             Block { header, body: BlockBody { transactions: envelopes, poh_entries: poh.entries } };
-        Ok(Executed { block, tx_hashes, tx_addresses, receipts: outcome.receipts, root })
+        Ok(Executed { block, tx_hashes, addresses, receipts: outcome.receipts, root })
     }
 }
 
@@ -651,13 +688,22 @@ impl BlockPipeline for Chain {
                 block: &executed.block,
                 tx_hashes: &executed.tx_hashes,
                 receipts: &executed.receipts,
-                tx_addresses: &executed.tx_addresses,
+                addresses: &executed.addresses,
                 changes: &executed.root.changes,
                 node_writes: &executed.root.node_writes,
                 certificate: Some(&certificate),
             })
             .map_err(|e| fatal(format!("committing block {}: {e}", executed.block.number())))?;
         let header = executed.block.header.clone();
+        if self.genesis.consensus.mode == ConsensusMode::Pos
+            && btcr_staking::is_epoch_end(&self.genesis, header.number)
+        {
+            let snapshot = self.snapshot()?;
+            let set = btcr_staking::validator_set(&*snapshot, &self.genesis).map_err(fatal)?;
+            self.deciding_sets
+                .lock()
+                .advance(header.number + 1, set.iter().map(|v| v.address).collect());
+        }
         {
             let mut activity = self.activity.lock();
             if activity.len() == ACTIVITY_WINDOW {
@@ -808,25 +854,55 @@ impl RpcBackend for Chain {
             btcr_staking::validator_set(&*snapshot, &self.genesis).map_err(|e| e.to_string())?;
         let registered = btcr_staking::registered_validators(&*snapshot, &self.genesis)
             .map_err(|e| e.to_string())?;
+        let head = snapshot.head_number().unwrap_or(0);
+        let sets = self.deciding_sets.lock().clone();
+        let uptime = sets
+            .uptime(head, |h| {
+                let signatures = snapshot.certificate(h)?.map(|c| c.signatures);
+                Ok::<_, StoreError>(
+                    signatures.unwrap_or_default().iter().map(|s| s.validator).collect(),
+                )
+            })
+            .map_err(|e| e.to_string())?;
         Ok(registered
             .into_iter()
-            .map(|v| ValidatorView {
-                address: v.validator,
-                public_key: v.publicKey,
-                commission_bps: v.commissionBps,
-                status: match v.status {
-                    1 => ValidatorStatus::Active,
-                    2 => ValidatorStatus::Jailed,
-                    _ => ValidatorStatus::Candidate,
-                },
-                stake: v.stake,
-                self_stake: v.selfStake,
-                unbonding: v.unbonding,
-                slashed: v.slashed,
-                jailed_until_epoch: v.jailedUntil,
-                voting_power: set.iter().find(|s| s.address == v.validator).map_or(0, |s| s.power),
+            .map(|v| {
+                let in_set = set.iter().find(|s| s.address == v.validator);
+                ValidatorView {
+                    address: v.validator,
+                    public_key: v.publicKey,
+                    commission_bps: v.commissionBps,
+                    status: match v.status {
+                        1 => ValidatorStatus::Active,
+                        2 => ValidatorStatus::Jailed,
+                        _ => ValidatorStatus::Candidate,
+                    },
+                    stake: v.stake,
+                    self_stake: v.selfStake,
+                    unbonding: v.unbonding,
+                    slashed: v.slashed,
+                    jailed_until_epoch: v.jailedUntil,
+                    voting_power: in_set.map_or(0, |s| s.power),
+                    signed_blocks: uptime.get(&v.validator).map_or(0, |u| u.signed),
+                    window_blocks: uptime.get(&v.validator).map_or(0, |u| u.window),
+                }
             })
             .collect())
+    }
+
+    fn transaction_count(&self, number: u64) -> Result<Option<usize>, String> {
+        self.store.snapshot().and_then(|s| s.transaction_count(number)).map_err(|e| e.to_string())
+    }
+
+    fn address_tokens(&self, holder: &Address, limit: usize) -> Result<Vec<Address>, String> {
+        self.store
+            .snapshot()
+            .and_then(|s| s.address_tokens(holder, limit))
+            .map_err(|e| e.to_string())
+    }
+
+    fn supply(&self) -> Result<U256, String> {
+        self.store.snapshot().map(|s| s.supply()).map_err(|e| e.to_string())
     }
 
     fn recent_activity(&self) -> Vec<BlockActivity> {

@@ -18,6 +18,7 @@ pub mod dev;
 mod genesis;
 mod launch;
 pub mod testnet;
+mod uptime;
 
 pub use chain::{Chain, ChainError, recompute_state_root};
 pub use genesis::genesis_block;

@@ -14,6 +14,7 @@
 mod block;
 mod genesis;
 mod state;
+mod token;
 mod transaction;
 
 pub use block::{
@@ -25,6 +26,7 @@ pub use genesis::{
     MAX_VALIDATORS, WEI_PER_BTCR,
 };
 pub use state::{Account, AccountChange, EMPTY_CODE_HASH, StateChanges, StateError, StateReader};
+pub use token::{TRANSFER_TOPIC, TokenTransferLog};
 pub use transaction::{DecodeError, RecoveredTx, decode_transaction, transaction_type_name};
 
 pub use alloy_consensus::{ReceiptEnvelope, TxEnvelope};

@@ -84,6 +84,12 @@ pub struct ValidatorView {
     pub jailed_until_epoch: u64,
     /// Its voting power in the set deciding the next block (0 when not in it).
     pub voting_power: u64,
+    /// Uptime: of the latest `window_blocks` blocks, how many carry its precommit in their
+    /// commit certificate.
+    pub signed_blocks: u64,
+    /// The blocks its uptime counts: the latest ones (at most 100) decided by the set it is
+    /// in now; 0 when it is not in the set.
+    pub window_blocks: u64,
 }
 
 /// A committed block's size and time, for throughput figures.
@@ -108,6 +114,8 @@ pub trait RpcBackend: Send + Sync + 'static {
     fn header(&self, number: u64) -> Result<Option<Header>, String>;
     /// Block `number`.
     fn block(&self, number: u64) -> Result<Option<Block>, String>;
+    /// How many transactions block `number` holds.
+    fn transaction_count(&self, number: u64) -> Result<Option<usize>, String>;
     /// Number of the block with `hash`.
     fn block_number(&self, hash: &B256) -> Result<Option<u64>, String>;
     /// Evidence of validators signing conflicting messages that this node saw, latest
@@ -121,8 +129,12 @@ pub trait RpcBackend: Send + Sync + 'static {
         before: Option<(u64, u32)>,
         limit: usize,
     ) -> Result<Vec<(u64, u32)>, String>;
-    /// Every registered validator, from the staking contract.
+    /// Every registered validator, from the staking contract, with its uptime.
     fn registered_validators(&self) -> Result<Vec<ValidatorView>, String>;
+    /// The ERC-20 tokens that `holder` sent or received, in address order; at most `limit`.
+    fn address_tokens(&self, holder: &Address, limit: usize) -> Result<Vec<Address>, String>;
+    /// The sum of every balance after the head block (wei).
+    fn supply(&self) -> Result<U256, String>;
     /// The latest committed blocks' sizes and times, oldest first (kept since the node
     /// started, a bounded window).
     fn recent_activity(&self) -> Vec<BlockActivity>;

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256, U256};
-use alloy_sol_types::SolEvent;
+use alloy_sol_types::SolCall;
 use axum::{
     Json, Router,
     extract::{Path, RawQuery, State},
@@ -20,7 +20,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::get,
 };
-use btcr_primitives::{Header, ReceiptEnvelope, RecoveredTx};
+use btcr_primitives::{Header, ReceiptEnvelope, RecoveredTx, TokenTransferLog};
 use serde::Serialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -96,6 +96,7 @@ pub(crate) fn router() -> Router<AppState> {
         SignatureView,
         TransactionView,
         TokenTransfer,
+        TokenBalance,
         TransactionPage,
         AddressView,
         ValidatorRow,
@@ -278,6 +279,8 @@ pub struct Summary {
     validators: usize,
     /// Peers on the transaction network.
     peers: u64,
+    /// Every coin in existence after the head block, staked ones included (wei).
+    supply: String,
 }
 
 /// A block in a list.
@@ -405,6 +408,23 @@ pub struct AddressView {
     nonce: u64,
     is_contract: bool,
     code_size: usize,
+    /// Its non-zero balances of the ERC-20 tokens it sent or received (at most 100).
+    tokens: Vec<TokenBalance>,
+}
+
+/// A balance of one ERC-20 token.
+#[derive(Serialize, ToSchema)]
+pub struct TokenBalance {
+    /// The token contract.
+    token: String,
+    /// `null` when the contract does not answer `name()`.
+    name: Option<String>,
+    /// `null` when the contract does not answer `symbol()`.
+    symbol: Option<String>,
+    /// `null` when the contract does not answer `decimals()`.
+    decimals: Option<u8>,
+    /// In the token's smallest unit.
+    balance: String,
 }
 
 /// A registered validator.
@@ -422,6 +442,12 @@ pub struct ValidatorRow {
     slashed: String,
     jailed_until_epoch: u64,
     voting_power: u64,
+    /// `signedBlocks / windowBlocks`, from 0 to 1; `null` when not in the set.
+    uptime: Option<f64>,
+    /// Of the window's blocks, those whose commit certificate holds its precommit.
+    signed_blocks: u64,
+    /// The latest blocks (at most 100) decided by the current set; 0 when not in it.
+    window_blocks: u64,
 }
 
 /// What a search found.
@@ -434,13 +460,13 @@ pub struct SearchResult {
 }
 
 fn block_summary(backend: &dyn RpcBackend, header: &Header) -> Result<BlockSummary, ApiError> {
-    let body = backend.block(header.number).map_err(store_error)?;
+    let count = backend.transaction_count(header.number).map_err(store_error)?;
     Ok(BlockSummary {
         number: header.number,
         hash: header.hash().to_string(),
         timestamp_ms: header.timestamp_ms,
         proposer: header.proposer.to_string(),
-        transaction_count: body.map_or(0, |b| b.body.transactions.len()),
+        transaction_count: count.unwrap_or(0),
         gas_used: header.gas_used,
     })
 }
@@ -456,7 +482,51 @@ fn tx_type(tx: &RecoveredTx) -> &'static str {
 }
 
 alloy_sol_types::sol! {
-    event Transfer(address indexed from, address indexed to, uint256 value);
+    function name() external view returns (string);
+    function symbol() external view returns (string);
+    function decimals() external view returns (uint8);
+    function balanceOf(address owner) external view returns (uint256);
+}
+
+/// Gas allowed to each ERC-20 view the address page makes.
+const TOKEN_CALL_GAS: u64 = 100_000;
+/// The most tokens an address page lists.
+pub const MAX_TOKENS: usize = 100;
+
+/// Runs a view of `token` on the latest state; `None` when it reverts or does not decode
+/// (a contract that is not an ERC-20 after all).
+fn token_view<C: SolCall>(backend: &dyn RpcBackend, token: Address, call: C) -> Option<C::Return> {
+    let request = alloy_rpc_types_eth::TransactionRequest::default()
+        .to(token)
+        .input(alloy_primitives::Bytes::from(call.abi_encode()).into());
+    match backend.call(&request, None, TOKEN_CALL_GAS).ok()? {
+        btcr_execution::CallOutcome::Success { output, .. } => C::abi_decode_returns(&output).ok(),
+        _ => None,
+    }
+}
+
+/// The balances `holder` has of the tokens it sent or received, zero balances left out.
+fn token_balances(
+    backend: &dyn RpcBackend,
+    holder: Address,
+) -> Result<Vec<TokenBalance>, ApiError> {
+    let tokens = backend.address_tokens(&holder, MAX_TOKENS).map_err(store_error)?;
+    Ok(tokens
+        .into_iter()
+        .filter_map(|token| {
+            let balance = token_view(backend, token, balanceOfCall { owner: holder })?;
+            if balance.is_zero() {
+                return None;
+            }
+            Some(TokenBalance {
+                token: token.to_string(),
+                name: token_view(backend, token, nameCall {}),
+                symbol: token_view(backend, token, symbolCall {}),
+                decimals: token_view(backend, token, decimalsCall {}),
+                balance: balance.to_string(),
+            })
+        })
+        .collect())
 }
 
 /// Transaction `index` of block `number`, with its receipt.
@@ -488,14 +558,12 @@ fn view_of(
     let logs = receipt.map(|r| r.logs()).unwrap_or_default();
     let token_transfers = logs
         .iter()
-        .filter_map(|log| {
-            let event = Transfer::decode_log(log).ok()?;
-            Some(TokenTransfer {
-                token: log.address.to_string(),
-                from: event.from.to_string(),
-                to: event.to.to_string(),
-                value: event.value.to_string(),
-            })
+        .filter_map(TokenTransferLog::decode)
+        .map(|t| TokenTransfer {
+            token: t.token.to_string(),
+            from: t.from.to_string(),
+            to: t.to.to_string(),
+            value: t.value.to_string(),
         })
         .collect();
     TransactionView {
@@ -557,6 +625,7 @@ async fn summary(State(state): State<AppState>, RawQuery(raw): RawQuery) -> ApiR
             tx_per_second,
             validators: info.validators.len(),
             peers: info.peers,
+            supply: backend.supply().map_err(store_error)?.to_string(),
         })
     })
     .await
@@ -753,6 +822,7 @@ async fn address(
             nonce: account.nonce,
             is_contract: !code.is_empty(),
             code_size: code.len(),
+            tokens: token_balances(backend, address)?,
         })
     })
     .await
@@ -830,6 +900,10 @@ async fn validators(
                 slashed: v.slashed.to_string(),
                 jailed_until_epoch: v.jailed_until_epoch,
                 voting_power: v.voting_power,
+                uptime: (v.window_blocks > 0)
+                    .then(|| v.signed_blocks as f64 / v.window_blocks as f64),
+                signed_blocks: v.signed_blocks,
+                window_blocks: v.window_blocks,
             })
             .collect())
     })

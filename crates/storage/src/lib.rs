@@ -21,4 +21,4 @@ mod tables;
 
 pub use error::StoreError;
 pub use snapshot::Snapshot;
-pub use store::{BlockCommit, ChainStore, SCHEMA_VERSION, StoreConfig};
+pub use store::{BlockAddresses, BlockCommit, ChainStore, SCHEMA_VERSION, StoreConfig};

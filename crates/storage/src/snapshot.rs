@@ -10,11 +10,16 @@ use std::sync::Arc;
 use btcr_trie::{NodeCache, NodeKey, NodeReader, Page, TrieError};
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 
-use crate::{StoreError, store::read_u64, tables::*};
+use crate::{
+    StoreError,
+    store::{read_u64, read_u256},
+    tables::*,
+};
 
 /// Everything committed up to one block, unaffected by later commits.
 pub struct Snapshot {
     head: Option<u64>,
+    supply: U256,
     headers: ReadOnlyTable<u64, &'static [u8]>,
     block_numbers: ReadOnlyTable<&'static [u8; 32], u64>,
     bodies: ReadOnlyTable<u64, &'static [u8]>,
@@ -26,6 +31,7 @@ pub struct Snapshot {
     code: ReadOnlyTable<&'static [u8; 32], &'static [u8]>,
     trie_pages: ReadOnlyTable<&'static [u8; 55], &'static [u8]>,
     address_txs: ReadOnlyTable<&'static [u8; 32], ()>,
+    address_tokens: ReadOnlyTable<&'static [u8; 40], ()>,
     node_cache: Arc<NodeCache>,
 }
 
@@ -50,9 +56,12 @@ impl Snapshot {
         txn: ReadTransaction,
         node_cache: Arc<NodeCache>,
     ) -> Result<Self, StoreError> {
-        let head = txn.open_table(META)?.get("head")?.and_then(|v| read_u64(v.value()));
+        let meta = txn.open_table(META)?;
+        let head = meta.get("head")?.and_then(|v| read_u64(v.value()));
+        let supply = meta.get("supply")?.and_then(|v| read_u256(v.value())).unwrap_or_default();
         Ok(Self {
             head,
+            supply,
             headers: txn.open_table(HEADERS)?,
             block_numbers: txn.open_table(BLOCK_NUMBERS)?,
             bodies: txn.open_table(BODIES)?,
@@ -64,6 +73,7 @@ impl Snapshot {
             code: txn.open_table(CODE)?,
             trie_pages: txn.open_table(TRIE_PAGES)?,
             address_txs: txn.open_table(ADDRESS_TXS)?,
+            address_tokens: txn.open_table(ADDRESS_TOKENS)?,
             node_cache,
         })
     }
@@ -71,6 +81,12 @@ impl Snapshot {
     /// Number of the head block; `None` before genesis is written.
     pub fn head_number(&self) -> Option<u64> {
         self.head
+    }
+
+    /// The sum of every account's balance after the head block: all the coins in existence,
+    /// staked ones (held by the staking contract) included.
+    pub fn supply(&self) -> U256 {
+        self.supply
     }
 
     /// The head block's header.
@@ -100,6 +116,34 @@ impl Snapshot {
             Some(v) => decode(|| format!("body {number}"), v.value()).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// How many transactions block `number` holds, counted from the body's list headers
+    /// without decoding the transactions.
+    pub fn transaction_count(&self, number: u64) -> Result<Option<usize>, StoreError> {
+        let Some(value) = self.bodies.get(number)? else { return Ok(None) };
+        let corrupt = |e: alloy_rlp::Error| StoreError::Corrupt {
+            what: format!("body {number}"),
+            reason: e.to_string(),
+        };
+        let mut buf = value.value();
+        // The body is a list whose first item is the list of transactions.
+        let body = alloy_rlp::Header::decode(&mut buf).map_err(corrupt)?;
+        let transactions = alloy_rlp::Header::decode(&mut buf).map_err(corrupt)?;
+        if !body.list || !transactions.list || transactions.payload_length > buf.len() {
+            return Err(corrupt(alloy_rlp::Error::UnexpectedString));
+        }
+        let mut items = &buf[..transactions.payload_length];
+        let mut count = 0;
+        while !items.is_empty() {
+            let item = alloy_rlp::Header::decode(&mut items).map_err(corrupt)?;
+            items = items
+                .get(item.payload_length..)
+                .ok_or(alloy_rlp::Error::InputTooShort)
+                .map_err(corrupt)?;
+            count += 1;
+        }
+        Ok(Some(count))
     }
 
     /// Block `number` with its body.
@@ -160,6 +204,23 @@ impl Snapshot {
             let number = u64::from_be_bytes(key[20..28].try_into().expect("8 bytes"));
             let index = u32::from_be_bytes(key[28..].try_into().expect("4 bytes"));
             out.push((number, index));
+        }
+        Ok(out)
+    }
+
+    /// The ERC-20 tokens whose transfers named `holder` as sender or recipient, in address
+    /// order; at most `limit`.
+    pub fn address_tokens(
+        &self,
+        holder: &Address,
+        limit: usize,
+    ) -> Result<Vec<Address>, StoreError> {
+        let start = address_token_key(&holder.0.0, &[0; 20]);
+        let end = address_token_key(&holder.0.0, &[0xff; 20]);
+        let mut out = Vec::new();
+        for entry in self.address_tokens.range::<&[u8; 40]>(&start..=&end)?.take(limit) {
+            let (key, _) = entry?;
+            out.push(Address::from_slice(&key.value()[20..]));
         }
         Ok(out)
     }

@@ -4,21 +4,37 @@ use std::{path::Path, sync::Arc};
 
 use parking_lot::RwLock;
 
-use alloy_primitives::{Address, B256};
-use btcr_primitives::{Block, CommitCertificate, Misbehavior, ReceiptEnvelope, StateChanges};
+use alloy_primitives::{Address, B256, U256};
+use btcr_primitives::{
+    Account, Block, CommitCertificate, Misbehavior, ReceiptEnvelope, StateChanges,
+};
 use btcr_trie::{NodeCache, NodeKey, NodeReader, NodeWrites, Page, PageWrites, TreeId, TrieError};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 
 use crate::{Snapshot, StoreError, tables::*};
 
 /// Version of the on-disk layout this node reads and writes.
-pub const SCHEMA_VERSION: u32 = 5;
-/// An older schema, which lacks the misbehavior table and the address index: opening it
-/// adds both.
+pub const SCHEMA_VERSION: u32 = 6;
+/// An older schema, which lacks the misbehavior table and the address indexes: opening it
+/// adds them.
 const SCHEMA_WITHOUT_MISBEHAVIOR: u32 = 3;
-/// The previous schema, which lacks the address index: opening it adds the table, and the
+/// An older schema, which lacks the address indexes: opening it adds the tables, and the
 /// blocks already stored are indexed by [`ChainStore::index_addresses`].
 const SCHEMA_WITHOUT_ADDRESS_INDEX: u32 = 4;
+/// The previous schema, whose address index lacks token transfers and which has no token
+/// index: opening it indexes the stored blocks again, like [`SCHEMA_WITHOUT_ADDRESS_INDEX`]
+/// (entries already there are written again unchanged).
+const SCHEMA_WITHOUT_TOKEN_INDEX: u32 = 5;
+
+/// What one block adds to the address indexes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlockAddresses {
+    /// For each transaction, in order, the addresses it concerns: sender, recipient or
+    /// created contract, and the senders and recipients of the tokens it moved.
+    pub transactions: Vec<Vec<Address>>,
+    /// (holder, token) for each ERC-20 token transfer's sender and recipient.
+    pub token_holders: Vec<(Address, Address)>,
+}
 
 /// Everything that one decided block writes.
 #[derive(Debug, Clone, Copy)]
@@ -29,9 +45,8 @@ pub struct BlockCommit<'a> {
     pub tx_hashes: &'a [B256],
     /// Its receipts, in order.
     pub receipts: &'a [ReceiptEnvelope],
-    /// For each transaction, in order, the addresses it concerns (sender, recipient, created
-    /// contract), for the address index.
-    pub tx_addresses: &'a [Vec<Address>],
+    /// What it adds to the address indexes.
+    pub addresses: &'a BlockAddresses,
     /// Its state changes, with storage roots filled in.
     pub changes: &'a StateChanges,
     /// Its state-tree node writes.
@@ -97,7 +112,11 @@ impl ChainStore {
                     meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
                 }
                 Some(Some(v)) if v == SCHEMA_VERSION => {}
-                Some(Some(SCHEMA_WITHOUT_MISBEHAVIOR | SCHEMA_WITHOUT_ADDRESS_INDEX)) => {
+                Some(Some(
+                    SCHEMA_WITHOUT_MISBEHAVIOR
+                    | SCHEMA_WITHOUT_ADDRESS_INDEX
+                    | SCHEMA_WITHOUT_TOKEN_INDEX,
+                )) => {
                     // The new tables are created below; the blocks stored so far are
                     // indexed later, from the head down.
                     let head = meta.get("head")?.and_then(|v| read_u64(v.value()));
@@ -125,6 +144,11 @@ impl ChainStore {
             txn.open_table(TRIE_PAGES)?;
             txn.open_table(MISBEHAVIOR)?;
             txn.open_table(ADDRESS_TXS)?;
+            txn.open_table(ADDRESS_TOKENS)?;
+        }
+        if txn.open_table(META)?.get("supply")?.is_none() {
+            let supply = sum_balances(&txn)?;
+            txn.open_table(META)?.insert("supply", supply.to_be_bytes::<32>().as_slice())?;
         }
         txn.commit()?;
         let node_cache = Arc::new(NodeCache::new(TreeId::ACCOUNTS, config.node_cache_pages));
@@ -176,13 +200,13 @@ impl ChainStore {
     }
 
     /// Indexes the addresses of blocks `first..address_index_from` (`addresses[i]` for block
-    /// `first + i`, one entry per transaction), durably, and moves `address_index_from` down
+    /// `first + i`), durably, and moves `address_index_from` down
     /// to `first`: a store upgraded from before the index fills it in steps, from the head
     /// down, and resumes where it stopped after a crash.
     pub fn index_addresses(
         &self,
         first: u64,
-        addresses: &[Vec<Vec<Address>>],
+        addresses: &[BlockAddresses],
     ) -> Result<(), StoreError> {
         let from = self.address_index_from()?;
         if first + addresses.len() as u64 != from {
@@ -271,7 +295,7 @@ impl ChainStore {
                 index.insert(&tx_hash.0, (number, i as u32))?;
             }
         }
-        index_addresses(&txn, number, commit.tx_addresses)?;
+        index_addresses(&txn, number, commit.addresses)?;
         write_state(&txn, commit.changes)?;
         let pages = write_pages(&txn, commit.node_writes)?;
         txn.commit()?;
@@ -285,20 +309,27 @@ impl ChainStore {
 fn index_addresses(
     txn: &redb::WriteTransaction,
     number: u64,
-    tx_addresses: &[Vec<Address>],
+    block: &BlockAddresses,
 ) -> Result<(), StoreError> {
     let mut table = txn.open_table(ADDRESS_TXS)?;
-    for (i, addresses) in tx_addresses.iter().enumerate() {
+    for (i, addresses) in block.transactions.iter().enumerate() {
         for address in addresses {
             table.insert(&address_tx_key(&address.0.0, number, i as u32), ())?;
         }
     }
+    let mut tokens = txn.open_table(ADDRESS_TOKENS)?;
+    for (holder, token) in &block.token_holders {
+        tokens.insert(&address_token_key(&holder.0.0, &token.0.0), ())?;
+    }
     Ok(())
 }
 
+/// Writes a block's state changes and keeps the `supply` entry (the sum of all balances)
+/// up to date with the balances they replace.
 fn write_state(txn: &redb::WriteTransaction, changes: &StateChanges) -> Result<(), StoreError> {
     let mut accounts = txn.open_table(ACCOUNTS)?;
     let mut storage = txn.open_table(STORAGE)?;
+    let (mut gained, mut lost) = (U256::ZERO, U256::ZERO);
     for (address, change) in &changes.accounts {
         let addr: &[u8; 20] = &address.0.0;
         if change.storage_wiped || change.account.is_none() {
@@ -306,13 +337,15 @@ fn write_state(txn: &redb::WriteTransaction, changes: &StateChanges) -> Result<(
             let end = storage_key(addr, &[0xffu8; 32]);
             storage.retain_in::<&[u8; 52], _>(&start..=&end, |_, _| false)?;
         }
-        match &change.account {
+        let old = match &change.account {
             Some(account) => {
-                accounts.insert(addr, alloy_rlp::encode(account).as_slice())?;
+                gained += account.balance;
+                accounts.insert(addr, alloy_rlp::encode(account).as_slice())?
             }
-            None => {
-                accounts.remove(addr)?;
-            }
+            None => accounts.remove(addr)?,
+        };
+        if let Some(old) = old {
+            lost += decode_account(address, old.value())?.balance;
         }
         for (slot, value) in &change.storage {
             let key = storage_key(addr, &slot.to_be_bytes::<32>());
@@ -327,7 +360,33 @@ fn write_state(txn: &redb::WriteTransaction, changes: &StateChanges) -> Result<(
     for (hash, bytes) in &changes.codes {
         code.insert(&hash.0, bytes.as_ref())?;
     }
+    let mut meta = txn.open_table(META)?;
+    let supply = meta.get("supply")?.and_then(|v| read_u256(v.value())).unwrap_or_default();
+    let supply = (supply + gained).checked_sub(lost).ok_or_else(|| StoreError::Corrupt {
+        what: "supply".into(),
+        reason: "the replaced balances exceed the recorded supply".into(),
+    })?;
+    meta.insert("supply", supply.to_be_bytes::<32>().as_slice())?;
     Ok(())
+}
+
+fn decode_account(address: &Address, bytes: &[u8]) -> Result<Account, StoreError> {
+    alloy_rlp::Decodable::decode(&mut &bytes[..]).map_err(|e| StoreError::Corrupt {
+        what: format!("account {address}"),
+        reason: e.to_string(),
+    })
+}
+
+/// The sum of every balance in the accounts table (for a store made before `supply` was
+/// kept).
+fn sum_balances(txn: &redb::WriteTransaction) -> Result<U256, StoreError> {
+    let accounts = txn.open_table(ACCOUNTS)?;
+    let mut sum = U256::ZERO;
+    for entry in accounts.iter()? {
+        let (key, value) = entry?;
+        sum += decode_account(&Address::from(*key.value()), value.value())?.balance;
+    }
+    Ok(sum)
 }
 
 /// The page table inside a write transaction, as a reader of the state being replaced.
@@ -371,6 +430,10 @@ fn write_pages(
 
 pub(crate) fn read_u64(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+pub(crate) fn read_u256(bytes: &[u8]) -> Option<U256> {
+    Some(U256::from_be_bytes::<32>(bytes.try_into().ok()?))
 }
 
 fn read_u32(bytes: &[u8]) -> Option<u32> {

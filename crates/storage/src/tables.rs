@@ -5,7 +5,8 @@ use redb::TableDefinition;
 /// Store-wide values: `schema_version` (u32 BE), `head` (u64 BE), `chain_id` (u64 BE),
 /// `genesis_hash` (32 bytes), `address_index_from` (u64 BE: the first block whose
 /// transactions are in [`ADDRESS_TXS`]; the blocks below it, from a store made before the
-/// index existed, wait for [`crate::ChainStore::index_addresses`]).
+/// index existed, wait for [`crate::ChainStore::index_addresses`]), `supply` (U256 BE: the
+/// sum of all balances in [`ACCOUNTS`], kept by each commit).
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Block number → RLP header.
 pub(crate) const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
@@ -35,8 +36,20 @@ pub(crate) const MISBEHAVIOR: TableDefinition<&[u8; 29], &[u8]> =
     TableDefinition::new("misbehavior");
 
 /// Address ‖ block number ‖ index in block (32 bytes) → nothing: the transactions that an
-/// address sent, received, or created a contract with.
+/// address sent, received, created a contract with, or sent or received tokens in.
 pub(crate) const ADDRESS_TXS: TableDefinition<&[u8; 32], ()> = TableDefinition::new("address_txs");
+
+/// Holder ‖ token (40 bytes) → nothing: the ERC-20 tokens whose `Transfer` events named the
+/// holder, filled with [`ADDRESS_TXS`].
+pub(crate) const ADDRESS_TOKENS: TableDefinition<&[u8; 40], ()> =
+    TableDefinition::new("address_tokens");
+
+pub(crate) fn address_token_key(holder: &[u8; 20], token: &[u8; 20]) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..20].copy_from_slice(holder);
+    key[20..].copy_from_slice(token);
+    key
+}
 
 pub(crate) fn address_tx_key(address: &[u8; 20], number: u64, index: u32) -> [u8; 32] {
     let mut key = [0u8; 32];

@@ -62,6 +62,9 @@ fn the_rest_api_serves_blocks_transactions_addresses_validators_and_search() -> 
     assert_eq!(summary["validators"], 1);
     assert!(summary["height"].as_u64().unwrap() >= 2);
     assert_eq!(summary["height"], summary["finalizedHeight"]);
+    // At least the validator's stake and the dev accounts' funds exist.
+    let supply: U256 = summary["supply"].as_str().unwrap().parse()?;
+    assert!(supply > U256::from(1_000u64) * U256::from(10u64).pow(U256::from(18)), "{supply}");
     refused(rpc, "/api/v1/summary?x=1", 400, "unknown parameter");
 
     // Blocks: newest first, pages chained by cursor down to genesis.
@@ -131,17 +134,30 @@ fn the_rest_api_serves_blocks_transactions_addresses_validators_and_search() -> 
     assert_eq!(contract["isContract"], true);
     assert!(contract["codeSize"].as_u64().unwrap() > 0);
     refused(rpc, "/api/v1/addresses/0x12", 400, "not an address");
-    // bob received 3 transfers (the token transfer names the token, not bob, as recipient).
+    // bob received 3 transfers and the token: the token transfer names bob in its log.
     let page = ok(rpc, &format!("/api/v1/addresses/{bob}/transactions?limit=2"));
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
-    assert_eq!(items[0]["hash"], hashes[2].to_string(), "newest first");
-    let next = page["nextCursor"].as_str().expect("a third transfer follows");
+    assert_eq!(items[0]["hash"], moved.to_string(), "newest first");
+    assert_eq!(items[1]["hash"], hashes[2].to_string());
+    let next = page["nextCursor"].as_str().expect("two transfers follow");
     let rest = ok(rpc, &format!("/api/v1/addresses/{bob}/transactions?before={next}"));
     let rest_items = rest["items"].as_array().unwrap();
-    assert_eq!(rest_items.len(), 1);
-    assert_eq!(rest_items[0]["hash"], hashes[0].to_string());
+    assert_eq!(rest_items.len(), 2);
+    assert_eq!(rest_items[1]["hash"], hashes[0].to_string());
     assert_eq!(rest["nextCursor"], Value::Null);
+    // Token balances: bob's 77, the owner's remainder; alice holds none.
+    let bobs = ok(rpc, &format!("/api/v1/addresses/{bob}"));
+    let tokens = bobs["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1, "{bobs}");
+    assert_eq!(tokens[0]["token"], token.to_string());
+    assert_eq!(
+        (&tokens[0]["name"], &tokens[0]["symbol"], &tokens[0]["decimals"], &tokens[0]["balance"]),
+        (&Value::from("Reload Token"), &Value::from("RLD"), &Value::from(18), &Value::from("77"))
+    );
+    let owners = ok(rpc, &format!("/api/v1/addresses/{}", owner.address()));
+    assert_eq!(owners["tokens"][0]["balance"], "999923");
+    assert_eq!(account["tokens"], Value::Array(vec![]));
     let created = ok(rpc, &format!("/api/v1/addresses/{token}/transactions"));
     assert_eq!(created["items"].as_array().unwrap().len(), 2, "its creation and the call");
     refused(rpc, &format!("/api/v1/addresses/{bob}/transactions?before=7"), 400, "cursor");
@@ -154,6 +170,11 @@ fn the_rest_api_serves_blocks_transactions_addresses_validators_and_search() -> 
     assert_eq!(list[0]["status"], "active");
     assert_eq!(list[0]["votingPower"], 1000);
     assert_eq!(list[0]["stake"], "1000000000000000000000");
+    // The only validator signs every certificate.
+    let window = list[0]["windowBlocks"].as_u64().unwrap();
+    assert!(window > 0 && window <= 100, "{window}");
+    assert_eq!(list[0]["signedBlocks"], window);
+    assert_eq!(list[0]["uptime"], 1.0);
 
     // Search.
     let found = ok(rpc, &format!("/api/v1/search?q={}", hashes[1]));

@@ -4,14 +4,20 @@
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_sol_types::SolCall;
 use btcr_consensus::{BlockPipeline, PipelineError, bft::certificate::sign_commit};
 use btcr_crypto::SecretKey;
 use btcr_node::{Chain, recompute_state_root};
 use btcr_primitives::{
     Block, CommitCertificate, Genesis, GenesisAccount, GenesisValidator, PohConfig,
 };
+use btcr_rpc::RpcBackend;
 use btcr_storage::ChainStore;
-use btcr_testkit::{TxBuilder, contracts::btcr_token_init_code, dev_key};
+use btcr_testkit::{
+    TxBuilder,
+    contracts::{BtcrToken, btcr_token_init_code},
+    dev_key,
+};
 use btcr_txpool::PoolConfig;
 
 mod staking;
@@ -41,6 +47,7 @@ fn genesis(validator: &SecretKey) -> Genesis {
 
 struct Node {
     chain: Chain,
+    store: ChainStore,
     _dir: tempfile::TempDir,
 }
 
@@ -48,8 +55,9 @@ fn node(genesis: &Genesis, validator: &SecretKey) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let store = ChainStore::open(dir.path()).unwrap();
     let chain =
-        Chain::open(store, genesis.clone(), validator.address(), PoolConfig::default()).unwrap();
-    Node { chain, _dir: dir }
+        Chain::open(store.clone(), genesis.clone(), validator.address(), PoolConfig::default())
+            .unwrap();
+    Node { chain, store, _dir: dir }
 }
 
 fn certificate(key: &SecretKey, block: &Block) -> CommitCertificate {
@@ -355,4 +363,60 @@ fn a_slot_too_short_for_the_pool_still_yields_valid_blocks_and_loses_nothing() {
     assert_eq!(included, submitted, "every pooled transaction was included exactly once");
     assert_eq!(a.chain.pool_counts(), (0, 0));
     assert_eq!(a.chain.head_header(), b.chain.head_header());
+}
+
+#[test]
+fn token_transfers_are_indexed_by_holder_and_an_older_store_is_indexed_again_on_opening() {
+    let validator = SecretKey::random();
+    let genesis = genesis(&validator);
+    let Node { chain, store, _dir: dir } = node(&genesis, &validator);
+    let commit = |chain: &Chain| {
+        let block = propose(chain);
+        chain.commit(block.hash(), certificate(&validator, &block)).unwrap();
+    };
+    load(&chain);
+    commit(&chain);
+    let token = dev_key(3).address().create(0);
+    let (owner, bob) = (dev_key(3).address(), Address::repeat_byte(0xb0));
+    let call = BtcrToken::transferCall { to: bob, amount: U256::from(5) }.abi_encode();
+    let raw = TxBuilder::call(CHAIN_ID, 1, token, call.into(), 200_000).eip1559(&dev_key(3));
+    let moved = chain.submit_raw(&raw).unwrap();
+    commit(&chain);
+    let location = chain.transaction_location(&moved).unwrap().unwrap();
+
+    let indexed = |chain: &Chain| {
+        (
+            chain.address_tokens(&owner, 10).unwrap(),
+            chain.address_tokens(&bob, 10).unwrap(),
+            chain.address_transactions(&bob, None, 10).unwrap(),
+            chain.address_transactions(&token, None, 10).unwrap().len(),
+        )
+    };
+    let expected = (vec![token], vec![token], vec![location], 2);
+    assert_eq!(indexed(&chain), expected, "the minting and the transfer name their holders");
+
+    // A store of schema 5 had neither token transfers in the address index nor the token
+    // index: emptied and marked so, it is indexed again when the chain opens.
+    drop(chain);
+    drop(store);
+    {
+        let db = redb::Database::open(dir.path().join("chain.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+        txn.open_table(meta)
+            .unwrap()
+            .insert("schema_version", 5u32.to_be_bytes().as_slice())
+            .unwrap();
+        let txs: redb::TableDefinition<&[u8; 32], ()> = redb::TableDefinition::new("address_txs");
+        let tokens: redb::TableDefinition<&[u8; 40], ()> =
+            redb::TableDefinition::new("address_tokens");
+        assert!(txn.delete_table(txs).unwrap() && txn.delete_table(tokens).unwrap());
+        txn.commit().unwrap();
+    }
+    let store = ChainStore::open(dir.path()).unwrap();
+    assert!(store.snapshot().unwrap().address_tokens(&bob, 10).unwrap().is_empty());
+    let chain =
+        Chain::open(store.clone(), genesis, validator.address(), PoolConfig::default()).unwrap();
+    assert_eq!(store.address_index_from().unwrap(), 1);
+    assert_eq!(indexed(&chain), expected);
 }

@@ -286,6 +286,27 @@ fn stake_elects_the_set_each_epoch_and_rewards_unbonding_and_slashing_follow_the
     h.until(19);
     assert_eq!(set_of(&h), sorted(vec![v0.address(), n.address()]), "N is back after its jail");
     assert!(h.balance(STAKING_ADDRESS) >= h.view(Staking::accountedCall {}));
+
+    // Uptime counts the blocks each validator's sets decided: these certificates carry v0's
+    // precommit only, so N, back in the set from block 20, has signed none of its one.
+    h.block();
+    let uptime = |who: Address| {
+        let all = h.chain().registered_validators().unwrap();
+        let v = all.into_iter().find(|v| v.address == who).unwrap();
+        (v.signed_blocks, v.window_blocks)
+    };
+    assert_eq!(
+        uptime(v0.address()),
+        (6, 6),
+        "blocks 15 to 20: the window starts at the set before"
+    );
+    assert_eq!(uptime(n.address()), (0, 1));
+
+    // The supply kept by the store equals the sum of every balance after rewards minted,
+    // fees burned and stake slashed.
+    let snapshot = h.node.store.snapshot().unwrap();
+    let sum = snapshot.all_accounts().unwrap().iter().fold(U256::ZERO, |s, (_, a)| s + a.balance);
+    assert_eq!(h.chain().supply().unwrap(), sum);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use btcr_primitives::{
     Account, AccountChange, Block, BlockBody, CommitCertificate, EMPTY_CODE_HASH, Header,
     Misbehavior, MisbehaviorKind, SignedValue, StateChanges, StateReader,
 };
-use btcr_storage::{BlockCommit, ChainStore, SCHEMA_VERSION, StoreError};
+use btcr_storage::{BlockAddresses, BlockCommit, ChainStore, SCHEMA_VERSION, StoreError};
 use btcr_trie::NodeWrites;
 
 fn header(number: u64, parent_hash: B256) -> Header {
@@ -35,7 +35,7 @@ fn commit(store: &ChainStore, block: &Block, changes: &StateChanges) -> Result<(
     store.commit_block(BlockCommit {
         block,
         tx_hashes: &[],
-        tx_addresses: &[],
+        addresses: &BlockAddresses::default(),
         receipts: &[],
         changes,
         node_writes: &NodeWrites::default(),
@@ -203,16 +203,22 @@ fn the_address_index_lists_an_addresss_transactions_latest_first_and_fills_in_af
     let store = ChainStore::open(dir.path()).unwrap();
     let changes = StateChanges::default();
     let mut parent = B256::ZERO;
-    // Block n holds two transactions: alice → bob, then bob alone (a creation by bob, say).
-    let addresses = vec![vec![alice, bob], vec![bob]];
+    let (token, other_token) = (Address::repeat_byte(0x70), Address::repeat_byte(0x71));
+    // Block n holds two transactions: alice → bob, then bob alone (a creation by bob, say);
+    // block 2 also moves a token from alice to bob, block 3 another token to bob.
+    let tokens = |n| match n {
+        2 => vec![(alice, token), (bob, token)],
+        3 => vec![(bob, other_token)],
+        _ => vec![],
+    };
     for n in 0..4 {
         let b = block(n, parent);
-        let tx_addresses: &[Vec<Address>] = if n == 0 { &[] } else { &addresses };
+        let transactions = if n == 0 { vec![] } else { vec![vec![alice, bob], vec![bob]] };
         store
             .commit_block(BlockCommit {
                 block: &b,
                 tx_hashes: &[],
-                tx_addresses,
+                addresses: &BlockAddresses { transactions, token_holders: tokens(n) },
                 receipts: &[],
                 changes: &changes,
                 node_writes: &NodeWrites::default(),
@@ -230,6 +236,10 @@ fn the_address_index_lists_an_addresss_transactions_latest_first_and_fills_in_af
     let next = snapshot.address_transactions(&bob, Some((2, 1)), 10).unwrap();
     assert_eq!(next, [(2, 0), (1, 1), (1, 0)]);
     assert!(snapshot.address_transactions(&Address::ZERO, None, 10).unwrap().is_empty());
+    assert_eq!(snapshot.address_tokens(&alice, 10).unwrap(), [token]);
+    assert_eq!(snapshot.address_tokens(&bob, 10).unwrap(), [token, other_token], "once each");
+    assert_eq!(snapshot.address_tokens(&bob, 1).unwrap(), [token]);
+    assert!(snapshot.address_tokens(&token, 10).unwrap().is_empty());
     drop(snapshot);
     drop(store);
 
@@ -248,15 +258,97 @@ fn the_address_index_lists_an_addresss_transactions_latest_first_and_fills_in_af
     set_schema_version(old.path(), SCHEMA_VERSION - 1);
     let store = ChainStore::open(old.path()).unwrap();
     assert_eq!(store.address_index_from().unwrap(), 3);
-    let wrong = store.index_addresses(0, &[vec![vec![alice]]]);
+    let one = |transactions, token_holders| BlockAddresses { transactions, token_holders };
+    let wrong = store.index_addresses(0, &[one(vec![vec![alice]], vec![])]);
     assert!(wrong.is_err(), "a batch must end where the index starts");
-    store.index_addresses(2, &[vec![vec![alice]]]).unwrap();
-    store.index_addresses(1, &[vec![vec![alice, bob]]]).unwrap();
+    store.index_addresses(2, &[one(vec![vec![alice]], vec![(alice, token)])]).unwrap();
+    store.index_addresses(1, &[one(vec![vec![alice, bob]], vec![])]).unwrap();
     assert_eq!(store.address_index_from().unwrap(), 1);
     let snapshot = store.snapshot().unwrap();
     assert_eq!(snapshot.address_transactions(&alice, None, 10).unwrap(), [(2, 0), (1, 0)]);
+    assert_eq!(snapshot.address_tokens(&alice, 10).unwrap(), [token]);
     drop(snapshot);
     drop(store);
     let store = ChainStore::open(old.path()).unwrap();
     assert_eq!(store.address_index_from().unwrap(), 1, "the progress survives reopening");
+}
+
+#[test]
+fn the_supply_follows_every_balance_change_and_is_summed_again_after_an_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let account = |balance: u64| AccountChange {
+        account: Some(Account {
+            nonce: 0,
+            balance: U256::from(balance),
+            storage_root: B256::ZERO,
+            code_hash: EMPTY_CODE_HASH,
+        }),
+        ..Default::default()
+    };
+    let (alice, bob, carol) =
+        (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+    let store = ChainStore::open(dir.path()).unwrap();
+    assert_eq!(store.snapshot().unwrap().supply(), U256::ZERO);
+    let mut changes = StateChanges::default();
+    changes.accounts.insert(alice, account(1_000));
+    changes.accounts.insert(bob, account(500));
+    let genesis = block(0, B256::ZERO);
+    commit(&store, &genesis, &changes).unwrap();
+    assert_eq!(store.snapshot().unwrap().supply(), U256::from(1_500));
+
+    // Alice pays bob 300 and a fee of 7 that is burned; carol gets a reward of 50; then
+    // bob's account is deleted.
+    let mut changes = StateChanges::default();
+    changes.accounts.insert(alice, account(693));
+    changes.accounts.insert(bob, account(800));
+    changes.accounts.insert(carol, account(50));
+    let one = block(1, genesis.hash());
+    commit(&store, &one, &changes).unwrap();
+    assert_eq!(store.snapshot().unwrap().supply(), U256::from(1_543));
+    let mut changes = StateChanges::default();
+    changes.accounts.insert(bob, AccountChange::default());
+    commit(&store, &block(2, one.hash()), &changes).unwrap();
+    assert_eq!(store.snapshot().unwrap().supply(), U256::from(743));
+    drop(store);
+
+    // A store made before the supply was kept sums the balances once when opened.
+    {
+        let db = redb::Database::open(dir.path().join("chain.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+            txn.open_table(meta).unwrap().remove("supply").unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let store = ChainStore::open(dir.path()).unwrap();
+    assert_eq!(store.snapshot().unwrap().supply(), U256::from(743));
+}
+
+#[test]
+fn a_blocks_transactions_are_counted_without_decoding_them() {
+    use btcr_testkit::{TxBuilder, dev_key};
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let genesis = block(0, B256::ZERO);
+    commit(&store, &genesis, &StateChanges::default()).unwrap();
+    let key = dev_key(0);
+    let to = Address::repeat_byte(9);
+    // One transaction of each type: a legacy one is an RLP list, typed ones are strings.
+    let raw = [
+        TxBuilder::transfer(1, 0, to, U256::from(1)).legacy(&key),
+        TxBuilder::transfer(1, 1, to, U256::from(1)).eip2930(&key),
+        TxBuilder::transfer(1, 2, to, U256::from(1)).eip1559(&key),
+    ];
+    let transactions =
+        raw.iter().map(|r| btcr_primitives::decode_transaction(r).unwrap()).collect();
+    let one = Block {
+        header: header(1, genesis.hash()),
+        body: BlockBody { transactions, poh_entries: vec![] },
+    };
+    commit(&store, &one, &StateChanges::default()).unwrap();
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(snapshot.transaction_count(0).unwrap(), Some(0));
+    assert_eq!(snapshot.transaction_count(1).unwrap(), Some(3));
+    assert_eq!(snapshot.transaction_count(2).unwrap(), None);
 }
