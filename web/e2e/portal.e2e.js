@@ -1,8 +1,9 @@
 // The portal end to end, in Chromium, against a `btcr dev` node it starts: the dashboard,
-// a wallet created in the browser and funded from a dev account, BTCR sent from it and
-// found in the explorer, and every page's screenshot in e2e/screenshots/.
+// a wallet created in the browser and funded from a dev account, BTCR and an ERC-20 token
+// sent from it and found in the explorer, staking, and every page's screenshot in
+// e2e/screenshots/.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
@@ -11,8 +12,9 @@ import { chromium } from 'playwright-core';
 import { createPublicClient, createWalletClient, defineChain, http, parseEther } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 
-import { CHAIN_ID, DEV_KEYS, startNode } from '../../tests/clients/js/node.js';
+import { CHAIN_ID, DEV_KEYS, ROOT, startNode } from '../../tests/clients/js/node.js';
 
+const TOKEN = JSON.parse(readFileSync(path.join(ROOT, 'contracts/build/BtcrToken.json'), 'utf8'));
 const SHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'screenshots');
 const CHROMIUM = process.env.BTCR_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = [
@@ -59,6 +61,7 @@ test('the dashboard shows the chain, live', async () => {
   const height = page.getByTestId('stat-height');
   await height.filter({ hasText: /^[1-9]/ }).waitFor();
   const first = Number((await height.textContent()).replace(/,/g, ''));
+  await page.getByTestId('stat-supply').filter({ hasText: /^[1-9][0-9,]+$/ }).waitFor();
   // New heads arrive over the WebSocket; the page follows without a reload.
   await page.waitForFunction(
     (before) => Number(document.querySelector('[data-testid="stat-height"]').textContent.replace(/,/g, '')) > before,
@@ -71,7 +74,7 @@ test('the dashboard shows the chain, live', async () => {
 test('a wallet made in the browser receives, sends, and the explorer shows it', async () => {
   // Create: the words are shown once, three of them typed back, a password set.
   await page.goto(`${node.url}/wallet`);
-  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('tab', { name: 'Create' }).click();
   const words = (await page.getByTestId('mnemonic').locator('li').allTextContents()).map((w) => w.replace(/^\d+\./, '').trim());
   assert.equal(words.length, 12);
   await shot('wallet-create');
@@ -96,13 +99,13 @@ test('a wallet made in the browser receives, sends, and the explorer shows it', 
 
   // Send 1.5 BTCR: the fee is previewed, the transfer goes from pending to finalized.
   const recipient = '0x00000000000000000000000000000000000000b7';
-  await page.getByLabel('To').fill(recipient);
+  await page.getByLabel('To', { exact: true }).fill(recipient);
   await page.getByLabel('Amount (BTCR)').fill('abc');
   await page.getByText('is not an amount').waitFor();
   await page.getByLabel('Amount (BTCR)').fill('1.5');
   await page.getByTestId('fee').filter({ hasText: 'Fee: at most' }).waitFor();
   await shot('wallet-send');
-  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByRole('button', { name: 'Send BTCR' }).click();
   await page.getByTestId('sent').filter({ hasText: 'finalized' }).waitFor();
   assert.equal(await client.getBalance({ address: recipient }), parseEther('1.5'));
   await shot('wallet-sent');
@@ -115,6 +118,8 @@ test('a wallet made in the browser receives, sends, and the explorer shows it', 
 
   // The transaction in the explorer, then the recipient's page.
   await page.getByTestId('sent').getByRole('link').first().click();
+  await page.waitForURL(/\/tx\/0x/);
+  await page.getByRole('heading', { name: 'Transaction', exact: true }).waitFor();
   await page.getByText('success').waitFor();
   await page.getByText('1.5 BTCR').waitFor();
   await shot('transaction');
@@ -134,6 +139,56 @@ test('a wallet made in the browser receives, sends, and the explorer shows it', 
   await page.getByLabel('Password').fill('correct horse battery');
   await page.getByRole('button', { name: 'Unlock' }).click();
   await page.getByTestId('wallet-address').filter({ hasText: address }).waitFor();
+
+  // ERC-20: a token deployed by a dev account sends the wallet 250 RLD; the node's index
+  // puts it in the wallet by itself. Another token is added by its address (zero balance).
+  const deployer = createWalletClient({ account: privateKeyToAccount(DEV_KEYS[1]), chain, transport: http(node.url) });
+  const deploy = async (name, symbol) => {
+    const hash = await deployer.deployContract({ abi: TOKEN.abi, bytecode: TOKEN.bytecode, args: [name, symbol, parseEther('1000000')] });
+    return (await client.waitForTransactionReceipt({ hash, pollingInterval: 50 })).contractAddress;
+  };
+  const rld = await deploy('Reload Token', 'RLD');
+  const sec = await deploy('Second Token', 'SEC');
+  const gift = await deployer.writeContract({ address: rld, abi: TOKEN.abi, functionName: 'transfer', args: [address, parseEther('250')] });
+  await client.waitForTransactionReceipt({ hash: gift, pollingInterval: 50 });
+  await page.getByTestId('token-balance-RLD').filter({ hasText: '250 RLD' }).waitFor();
+  await page.getByRole('button', { name: 'Add a token' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Token contract').fill(recipient);
+  await dialog.getByRole('button', { name: 'Look it up' }).click();
+  await dialog.getByRole('alert').filter({ hasText: 'There is no contract at this address.' }).waitFor();
+  await dialog.getByLabel('Token contract').fill(sec);
+  await dialog.getByRole('button', { name: 'Look it up' }).click();
+  await dialog.getByTestId('token-found').filter({ hasText: 'Second Token (SEC), 18 decimals' }).waitFor();
+  await shot('wallet-add-token');
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await page.getByTestId('token-balance-SEC').filter({ hasText: '0 SEC' }).waitFor();
+
+  // Send 40 RLD: the fee is previewed in BTCR; more than the wallet holds is refused first.
+  await page.getByLabel('Asset').selectOption({ label: 'RLD (Reload Token)' });
+  await page.getByLabel('To', { exact: true }).fill(recipient);
+  await page.getByLabel('Amount (RLD)').fill('1000');
+  await page.getByTestId('fee').filter({ hasText: 'Not enough RLD' }).waitFor();
+  await page.getByLabel('Amount (RLD)').fill('40');
+  await page.getByTestId('fee').filter({ hasText: 'Fee: at most' }).waitFor();
+  await page.getByRole('button', { name: 'Send RLD' }).click();
+  await page.getByTestId('sent').filter({ hasText: 'finalized' }).waitFor();
+  await page.getByTestId('token-balance-RLD').filter({ hasText: '210 RLD' }).waitFor();
+  const held = await client.readContract({ address: rld, abi: TOKEN.abi, functionName: 'balanceOf', args: [recipient] });
+  assert.equal(held, parseEther('40'));
+  await shot('wallet-token');
+
+  // The token transfer in the explorer, in the token's units, and on the recipient's page.
+  await page.getByTestId('sent').getByRole('link').first().click();
+  await page.waitForURL(/\/tx\/0x/);
+  await page.getByRole('heading', { name: 'Transaction', exact: true }).waitFor();
+  await page.getByTestId('token-transfer').filter({ hasText: '40 RLD' }).waitFor();
+  await shot('transaction-token');
+  await page.getByLabel('Search').fill(recipient);
+  await page.getByLabel('Search').press('Enter');
+  await page.getByTestId('token-row').filter({ hasText: 'Reload Token' }).filter({ hasText: '40' }).waitFor();
+  await page.getByText('+ token').first().waitFor();
+  await shot('address-tokens');
 
   // Staking from the browser: delegate 2 BTCR to the dev validator, earn, claim, and start
   // unbonding 1 BTCR.
@@ -173,7 +228,11 @@ test('the explorer: blocks, a block, search, validators, and a phone-sized scree
   await page.getByText('Block 2').waitFor();
   await page.goto(`${node.url}/staking`);
   await page.getByText('active').first().waitFor();
+  await page.getByTestId('uptime').filter({ hasText: '100%' }).waitFor();
   await shot('staking');
+  await page.getByRole('link', { name: 'Admin', exact: true }).click();
+  await page.getByText('/api/v1/admin').waitFor();
+  await shot('admin');
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(node.url);
   await page.getByText('Latest blocks', { exact: true }).waitFor();

@@ -11,6 +11,7 @@ const Transaction = lazy(() => import('./pages/Transaction'));
 const Address = lazy(() => import('./pages/Address'));
 const Staking = lazy(() => import('./pages/Staking'));
 const Wallet = lazy(() => import('./pages/Wallet'));
+const Admin = lazy(() => import('./pages/Admin'));
 import { loadWallet, type SavedWallet, WalletContext } from './wallet/store';
 import { ErrorNote, Loading } from './components/ui';
 
@@ -64,6 +65,7 @@ const nav = [
   { to: '/blocks', label: 'Blocks' },
   { to: '/wallet', label: 'Wallet' },
   { to: '/staking', label: 'Staking' },
+  { to: '/admin', label: 'Admin' },
 ];
 
 export default function App() {
@@ -120,6 +122,7 @@ export default function App() {
           <Route path="/address/:address" element={<Address />} />
           <Route path="/wallet" element={<Wallet />} />
           <Route path="/staking" element={<Staking />} />
+          <Route path="/admin" element={<Admin />} />
           <Route path="*" element={<ErrorNote error="There is no such page." />} />
         </Routes>
         </Suspense>

@@ -37,7 +37,7 @@ const THROUGHPUT_WINDOW_MS: u64 = 60_000;
 
 /// The routes, relative to `/api/v1`, that the OpenAPI document describes (the document
 /// itself and its page are served too, undescribed).
-pub const ROUTES: [&str; 9] = [
+pub const ROUTES: [&str; 10] = [
     "/summary",
     "/blocks",
     "/blocks/{id}",
@@ -47,6 +47,7 @@ pub const ROUTES: [&str; 9] = [
     "/addresses/{address}/transactions",
     "/validators",
     "/search",
+    "/tokens/{address}",
 ];
 
 pub(crate) fn router() -> Router<AppState> {
@@ -60,6 +61,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route(ROUTES[6], get(address_transactions))
         .route(ROUTES[7], get(validators))
         .route(ROUTES[8], get(search))
+        .route(ROUTES[9], get(token))
         .route("/openapi.json", get(openapi_json))
         .route("/docs", get(docs))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
@@ -82,7 +84,8 @@ pub(crate) fn router() -> Router<AppState> {
         address,
         address_transactions,
         validators,
-        search
+        search,
+        token
     ),
     components(schemas(
         ApiErrorBody,
@@ -97,6 +100,7 @@ pub(crate) fn router() -> Router<AppState> {
         TransactionView,
         TokenTransfer,
         TokenBalance,
+        TokenInfo,
         TransactionPage,
         AddressView,
         ValidatorRow,
@@ -427,6 +431,18 @@ pub struct TokenBalance {
     balance: String,
 }
 
+/// An ERC-20 token contract.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    token: String,
+    name: Option<String>,
+    symbol: Option<String>,
+    decimals: u8,
+    /// In the token's smallest unit.
+    total_supply: String,
+}
+
 /// A registered validator.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -486,6 +502,7 @@ alloy_sol_types::sol! {
     function symbol() external view returns (string);
     function decimals() external view returns (uint8);
     function balanceOf(address owner) external view returns (uint256);
+    function totalSupply() external view returns (uint256);
 }
 
 /// Gas allowed to each ERC-20 view the address page makes.
@@ -906,6 +923,42 @@ async fn validators(
                 window_blocks: v.window_blocks,
             })
             .collect())
+    })
+    .await
+}
+
+/// An ERC-20 token: its name, symbol, decimals and supply, read from the contract.
+#[utoipa::path(get, path = "/api/v1/tokens/{address}", tag = "addresses",
+    params(("address" = String, Path, description = "the token contract: 0x and 40 hex digits")),
+    responses((status = 200, body = TokenInfo), (status = 400, body = ApiErrorBody),
+              (status = 404, body = ApiErrorBody)))]
+async fn token(
+    State(state): State<AppState>,
+    Path(address): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<TokenInfo> {
+    query(&raw, &[])?;
+    let token = parse_address(&address)?;
+    on_workers(&state, move |backend| {
+        if backend.code(&token).map_err(store_error)?.is_empty() {
+            return Err(ApiError::not_found(format!("there is no contract at {token}")));
+        }
+        // `decimals` and `totalSupply` are what every ERC-20 answers; name and symbol are
+        // optional in the standard.
+        let (Some(decimals), Some(supply)) =
+            (token_view(backend, token, decimalsCall {}), token_view(backend, token, totalSupplyCall {}))
+        else {
+            return Err(ApiError::not_found(format!(
+                "the contract at {token} does not answer as an ERC-20 token"
+            )));
+        };
+        Ok(TokenInfo {
+            token: token.to_string(),
+            name: token_view(backend, token, nameCall {}),
+            symbol: token_view(backend, token, symbolCall {}),
+            decimals,
+            total_supply: supply.to_string(),
+        })
     })
     .await
 }

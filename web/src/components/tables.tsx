@@ -60,7 +60,14 @@ export function TransactionTable({ txs, perspective }: { txs: TransactionView[];
                 <Cell>{to ? <AddressLink address={to} /> : '—'}</Cell>
               </>
             )}
-            <Cell>{formatUnits(t.value)}</Cell>
+            <Cell>
+              {formatUnits(t.value)}
+              {t.tokenTransfers.length > 0 && (
+                <span className="ml-2" title="It moved ERC-20 tokens: see the transaction">
+                  <Badge tone="zinc">+ token</Badge>
+                </span>
+              )}
+            </Cell>
             <Cell>
               <Badge tone={t.status === 'success' ? 'green' : 'red'}>{t.status}</Badge>
             </Cell>

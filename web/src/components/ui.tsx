@@ -111,3 +111,4 @@ export function Fields({ rows }: { rows: [string, ReactNode][] }) {
     </dl>
   );
 }
+

@@ -9,6 +9,8 @@ export interface Summary {
   txPerSecond: number;
   validators: number;
   peers: number;
+  /** Every coin in existence, staked ones included (wei). */
+  supply: string;
 }
 
 export interface BlockSummary {
@@ -83,6 +85,24 @@ export interface AddressView {
   nonce: number;
   isContract: boolean;
   codeSize: number;
+  tokens: TokenBalance[];
+}
+
+/** A non-zero balance of an ERC-20 token the address sent or received. */
+export interface TokenBalance {
+  token: string;
+  name: string | null;
+  symbol: string | null;
+  decimals: number | null;
+  balance: string;
+}
+
+export interface TokenInfo {
+  token: string;
+  name: string | null;
+  symbol: string | null;
+  decimals: number;
+  totalSupply: string;
 }
 
 export interface ValidatorRow {
@@ -96,6 +116,10 @@ export interface ValidatorRow {
   slashed: string;
   jailedUntilEpoch: number;
   votingPower: number;
+  /** signedBlocks / windowBlocks; null when not in the set. */
+  uptime: number | null;
+  signedBlocks: number;
+  windowBlocks: number;
 }
 
 export interface SearchResult {
@@ -143,4 +167,5 @@ export const api = {
     get<TransactionPage>(`/addresses/${address}/transactions${q({ before, limit })}`),
   validators: () => get<ValidatorRow[]>('/validators'),
   search: (query: string) => get<SearchResult>(`/search${q({ q: query })}`),
+  token: (address: string) => get<TokenInfo>(`/tokens/${address}`),
 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ago, formatUnits, parseUnits, shortHash } from './format';
+import { ago, formatUnits, formatUptime, parseUnits, shortHash } from './format';
 
 describe('formatUnits', () => {
   it('groups thousands and drops trailing zeros', () => {
@@ -66,5 +66,14 @@ describe('throughput', () => {
       { number: 3, tps: 60 },
     ]);
     expect(throughput([block(1, 0, 5)])).toEqual([]);
+  });
+});
+
+describe('formatUptime', () => {
+  it('shows a percentage, or a dash outside the set', () => {
+    expect(formatUptime({ uptime: 1, windowBlocks: 100 })).toBe('100%');
+    expect(formatUptime({ uptime: 0.995, windowBlocks: 200 })).toBe('99.5%');
+    expect(formatUptime({ uptime: 0, windowBlocks: 3 })).toBe('0%');
+    expect(formatUptime({ uptime: null, windowBlocks: 0 })).toBe('—');
   });
 });

@@ -2,7 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { Link, useParams, useSearchParams } from 'react-router';
 import { api } from '../lib/api';
 import { formatUnits } from '../lib/format';
-import { Card, Empty, ErrorNote, Fields, Loading } from '../components/ui';
+import { AddressLink, Card, Cell, Empty, ErrorNote, Fields, Loading, Table } from '../components/ui';
 import { TransactionTable } from '../components/tables';
 
 /** An account or contract and its history, newest first. */
@@ -29,6 +29,26 @@ export default function Address() {
             ['Kind', a.isContract ? `contract (${a.codeSize.toLocaleString()} bytes of code)` : 'account'],
           ]}
         />
+      </Card>
+      <Card title="Tokens">
+        {a.tokens.length === 0 ? (
+          <Empty>No ERC-20 token balances.</Empty>
+        ) : (
+          <Table head={['Token', 'Name', 'Balance', 'Contract']}>
+            {a.tokens.map((t) => (
+              <tr key={t.token} data-testid="token-row">
+                <Cell>{t.symbol ?? '?'}</Cell>
+                <Cell>{t.name ?? '—'}</Cell>
+                <Cell>
+                  {t.decimals === null ? `${t.balance} (smallest units)` : formatUnits(t.balance, t.decimals, t.decimals)}
+                </Cell>
+                <Cell>
+                  <AddressLink address={t.token} />
+                </Cell>
+              </tr>
+            ))}
+          </Table>
+        )}
       </Card>
       <Card
         title="History"

@@ -1,9 +1,15 @@
 import { useQuery } from '@tanstack/react-query';
-import { api } from '../lib/api';
-import { formatUnits } from '../lib/format';
+import { api, type ValidatorRow } from '../lib/api';
+import { formatUnits, formatUptime } from '../lib/format';
 import { Card, Empty, ErrorNote, Loading, Stat } from '../components/ui';
 import { BlockTable, TransactionTable } from '../components/tables';
 import { TxChart } from '../components/TxChart';
+
+/** The mean uptime of the validators in the set, or null when none has one. */
+function meanUptime(validators: ValidatorRow[]): number | null {
+  const inSet = validators.filter((v) => v.uptime !== null);
+  return inSet.length ? inSet.reduce((sum, v) => sum + v.uptime!, 0) / inSet.length : null;
+}
 
 /** The network at a glance; refreshed on every new head. */
 export default function Dashboard() {
@@ -21,7 +27,7 @@ export default function Dashboard() {
   return (
     <div className="space-y-4">
       {summary.error && <ErrorNote error={summary.error} />}
-      <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
+      <div className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-5">
         <Stat label="Height" value={s ? s.height.toLocaleString() : '…'} />
         <Stat label="Finalized" value={s ? s.finalizedHeight.toLocaleString() : '…'} hint="every committed block is final" />
         <Stat label="Transactions per second" value={s ? s.txPerSecond.toFixed(1) : '…'} hint="over the last minute" />
@@ -30,6 +36,7 @@ export default function Dashboard() {
           value={s?.blockTimeMs != null ? `${Math.round(s.blockTimeMs)} ms` : '…'}
           hint={s ? `${s.validators} validator${s.validators === 1 ? '' : 's'}, ${s.peers} peer${s.peers === 1 ? '' : 's'}` : undefined}
         />
+        <Stat label="Supply" value={s ? `${formatUnits(s.supply, 18, 0)}` : '…'} hint="BTCR in existence, staked included" />
       </div>
       <Card title="Transactions per second, last blocks">
         {recent.data ? <TxChart blocks={recent.data.items} /> : recent.error ? <ErrorNote error={recent.error} /> : <Loading what="blocks" />}
@@ -58,7 +65,8 @@ export default function Dashboard() {
         ) : (
           <p className="text-sm">
             {validators.data.filter((v) => v.status === 'active').length} active of {validators.data.length} registered,{' '}
-            {formatUnits(validators.data.reduce((sum, v) => sum + BigInt(v.stake), 0n), 18, 0)} BTCR staked.
+            {formatUnits(validators.data.reduce((sum, v) => sum + BigInt(v.stake), 0n), 18, 0)} BTCR staked
+            {meanUptime(validators.data) !== null && <>, mean uptime {formatUptime({ uptime: meanUptime(validators.data), windowBlocks: 1 })}</>}.
           </p>
         )}
       </Card>

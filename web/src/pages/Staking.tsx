@@ -3,7 +3,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { privateKeyToAccount } from 'viem/accounts';
 import { api, type ValidatorRow } from '../lib/api';
-import { formatUnits, parseUnits } from '../lib/format';
+import { formatUnits, formatUptime, parseUnits } from '../lib/format';
 import { AddressLink, Badge, Card, Cell, Empty, ErrorNote, Loading, Table } from '../components/ui';
 import { clients, explain } from '../wallet/chain';
 import { STAKING_ABI, STAKING_ADDRESS } from '../wallet/staking';
@@ -114,7 +114,7 @@ export default function Staking() {
         ) : validators.data.length === 0 ? (
           <Empty>No validator is registered.</Empty>
         ) : (
-          <Table head={['Validator', 'Status', 'Stake (BTCR)', 'Self-stake', 'Commission', 'Voting power', 'Slashed', ...(staker.unlocked ? ['Delegate'] : [])]}>
+          <Table head={['Validator', 'Status', 'Stake (BTCR)', 'Self-stake', 'Commission', 'Voting power', 'Uptime', 'Slashed', ...(staker.unlocked ? ['Delegate'] : [])]}>
             {validators.data.map((v: ValidatorRow) => (
               <tr key={v.address}>
                 <Cell>
@@ -127,6 +127,11 @@ export default function Staking() {
                 <Cell>{formatUnits(v.selfStake, 18, 2)}</Cell>
                 <Cell>{(v.commissionBps / 100).toFixed(2)}%</Cell>
                 <Cell>{v.votingPower.toLocaleString()}</Cell>
+                <Cell>
+                  <span title={`${v.signedBlocks} of the latest ${v.windowBlocks} blocks carry its vote`} data-testid="uptime">
+                    {formatUptime(v)}
+                  </span>
+                </Cell>
                 <Cell>{formatUnits(v.slashed, 18, 2)}</Cell>
                 {staker.unlocked && (
                   <Cell>

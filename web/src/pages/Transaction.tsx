@@ -4,6 +4,18 @@ import { api } from '../lib/api';
 import { ago, formatUnits } from '../lib/format';
 import { AddressLink, Badge, BlockLink, Card, Cell, ErrorNote, Fields, Loading, Table } from '../components/ui';
 
+/** An amount of a token in its own units and symbol, once the token is read; raw until then
+ * (or when the contract does not say). */
+function TokenAmount({ token, value }: { token: string; value: string }) {
+  const info = useQuery({ queryKey: ['token', token], queryFn: () => api.token(token), staleTime: Infinity, retry: false });
+  if (!info.data) return <span>{value} (smallest units)</span>;
+  return (
+    <span>
+      {formatUnits(value, info.data.decimals, info.data.decimals)} {info.data.symbol ?? ''}
+    </span>
+  );
+}
+
 /** One transaction: status, fee, and its ERC-20 transfers. */
 export default function Transaction() {
   const { hash = '' } = useParams();
@@ -33,9 +45,9 @@ export default function Transaction() {
       </Card>
       {t.tokenTransfers.length > 0 && (
         <Card title="Token transfers">
-          <Table head={['Token', 'From', 'To', 'Amount (raw units)']}>
+          <Table head={['Token', 'From', 'To', 'Amount']}>
             {t.tokenTransfers.map((x, i) => (
-              <tr key={i}>
+              <tr key={i} data-testid="token-transfer">
                 <Cell>
                   <AddressLink address={x.token} />
                 </Cell>
@@ -45,7 +57,9 @@ export default function Transaction() {
                 <Cell>
                   <AddressLink address={x.to} />
                 </Cell>
-                <Cell>{x.value}</Cell>
+                <Cell>
+                  <TokenAmount token={x.token} value={x.value} />
+                </Cell>
               </tr>
             ))}
           </Table>

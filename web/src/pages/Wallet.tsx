@@ -1,15 +1,19 @@
 import { type FormEvent, type ReactNode, useEffect, useMemo, useState } from 'react';
 import QRCode from 'qrcode';
-import { useQuery } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { english, generateMnemonic, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts';
-import { isAddress, toHex } from 'viem';
+import { encodeFunctionData, erc20Abi, isAddress, toHex } from 'viem';
 import { api } from '../lib/api';
 import { formatUnits, parseUnits } from '../lib/format';
-import { Badge, BlockLink, Card, ErrorNote, Fields, TxLink } from '../components/ui';
+import { AddressLink, Badge, BlockLink, Card, Empty, ErrorNote, Fields, Loading, TxLink } from '../components/ui';
+import { Dialog, Tabs } from '../components/controls';
+import { TransactionTable } from '../components/tables';
 import { clients, explain } from '../wallet/chain';
 import { decryptKeystore, encryptKeystore, parseKeystore } from '../wallet/keystore';
+import { previewFee } from '../wallet/fees';
 import { forgetWallet, saveWallet, useWallet } from '../wallet/store';
+import { loadTokens, readToken, saveTokens, type Token, withToken } from '../wallet/tokens';
 
 const input =
   'w-full rounded-lg border border-zinc-300 bg-white px-3 py-2 text-sm outline-none focus:border-sky-500 dark:border-zinc-700 dark:bg-zinc-950';
@@ -177,37 +181,44 @@ function Import() {
       setBusy(false);
     }
   };
+  const secretFields = (
+    <div className="space-y-3">
+      <Field label={kind === 'mnemonic' ? 'Recovery phrase' : 'Private key (hex)'}>
+        <textarea className={`${input} font-mono`} rows={kind === 'mnemonic' ? 3 : 2} value={secret} onChange={(e) => setSecret(e.target.value)} name="secret" />
+      </Field>
+      <NewPassword onChange={setPassword} />
+    </div>
+  );
   return (
     <form className="space-y-3" onSubmit={submit}>
-      <div className="flex gap-2 text-sm">
-        {(['mnemonic', 'key', 'keystore'] as const).map((k) => (
-          <button
-            type="button"
-            key={k}
-            onClick={() => setKind(k)}
-            className={`rounded-md px-2.5 py-1 ${kind === k ? 'bg-zinc-200 font-medium dark:bg-zinc-800' : ''}`}
-          >
-            {{ mnemonic: 'Recovery phrase', key: 'Private key', keystore: 'Keystore file' }[k]}
-          </button>
-        ))}
-      </div>
-      {kind === 'keystore' ? (
-        <>
-          <Field label="Keystore file (JSON, version 3)">
-            <input className={input} type="file" accept=".json,application/json" onChange={async (e) => setFileText((await e.target.files?.[0]?.text()) ?? null)} />
-          </Field>
-          <Field label="The file's password (it stays the wallet's password)">
-            <input className={input} type="password" value={filePassword} onChange={(e) => setFilePassword(e.target.value)} />
-          </Field>
-        </>
-      ) : (
-        <>
-          <Field label={kind === 'mnemonic' ? 'Recovery phrase' : 'Private key (hex)'}>
-            <textarea className={`${input} font-mono`} rows={kind === 'mnemonic' ? 3 : 2} value={secret} onChange={(e) => setSecret(e.target.value)} name="secret" />
-          </Field>
-          <NewPassword onChange={setPassword} />
-        </>
-      )}
+      <Tabs
+        label="What to import"
+        value={kind}
+        onChange={(k) => {
+          setKind(k as typeof kind);
+          setError(null);
+        }}
+        tabs={[
+          ['mnemonic', 'Recovery phrase'],
+          ['key', 'Private key'],
+          ['keystore', 'Keystore file'],
+        ]}
+      >
+        {{
+          mnemonic: secretFields,
+          key: secretFields,
+          keystore: (
+            <>
+              <Field label="Keystore file (JSON, version 3)">
+                <input className={input} type="file" accept=".json,application/json" onChange={async (e) => setFileText((await e.target.files?.[0]?.text()) ?? null)} />
+              </Field>
+              <Field label="The file's password (it stays the wallet's password)">
+                <input className={input} type="password" value={filePassword} onChange={(e) => setFilePassword(e.target.value)} />
+              </Field>
+            </>
+          ),
+        }}
+      </Tabs>
       {error && <ErrorNote error={error} />}
       <button className={button} disabled={busy}>
         {busy ? 'Opening…' : 'Import'}
@@ -218,6 +229,7 @@ function Import() {
 
 function Unlock() {
   const { saved, setKey, setSaved } = useWallet();
+  const [removing, setRemoving] = useState(false);
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -246,65 +258,119 @@ function Unlock() {
         <button className={button} disabled={busy || !password}>
           {busy ? 'Unlocking…' : 'Unlock'}
         </button>
-        <button
-          type="button"
-          className={quiet}
-          onClick={() => {
-            if (confirm('Remove this wallet from the browser? Without its recovery phrase or key it is gone.')) {
-              forgetWallet();
-              setSaved(null);
-            }
-          }}
-        >
+        <button type="button" className={quiet} onClick={() => setRemoving(true)}>
           Remove
         </button>
       </div>
+      <Dialog
+        open={removing}
+        onOpenChange={setRemoving}
+        title="Remove this wallet from the browser?"
+        description="Its encrypted key is deleted from this browser. Without the recovery phrase, the private key or a keystore file, the funds cannot be reached again."
+      >
+        <div className="flex justify-end gap-2">
+          <button type="button" className={quiet} onClick={() => setRemoving(false)}>
+            Keep it
+          </button>
+          <button
+            type="button"
+            className="rounded-lg bg-red-600 px-4 py-2 text-sm font-medium text-white hover:bg-red-700"
+            onClick={() => {
+              forgetWallet();
+              setSaved(null);
+            }}
+          >
+            Remove
+          </button>
+        </div>
+      </Dialog>
     </form>
   );
 }
 
-type Sent = { hash: `0x${string}`; status: 'pending' | 'final' | 'failed'; block?: number };
+type Sent = { hash: `0x${string}`; status: 'pending' | 'included' | 'final' | 'failed'; block?: number };
 
-function Send({ chainId, keyHex }: { chainId: number; keyHex: `0x${string}` }) {
+const statusLabel = { pending: 'pending', included: 'included', final: 'finalized', failed: 'failed' } as const;
+const statusTone = { pending: 'amber', included: 'amber', final: 'green', failed: 'red' } as const;
+
+/** Waits for a sent transaction: pending in the pool, included in a block, then finalized
+ * once the block's commit certificate is stored (on BTCR the two come together). */
+async function follow(c: ReturnType<typeof clients>, hash: `0x${string}`, update: (s: Sent) => void) {
+  update({ hash, status: 'pending' });
+  const receipt = await c.public.waitForTransactionReceipt({ hash, timeout: 120_000 });
+  const block = Number(receipt.blockNumber);
+  if (receipt.status !== 'success') {
+    update({ hash, status: 'failed', block });
+    return;
+  }
+  update({ hash, status: 'included', block });
+  for (let i = 0; i < 60; i++) {
+    if ((await api.block(String(block))).certificate) {
+      update({ hash, status: 'final', block });
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** An asset the wallet can send: BTCR, or a token with known decimals. */
+type Asset = { kind: 'btcr' } | { kind: 'token'; token: Token; balance: bigint };
+
+function Send({ chainId, keyHex, assets, btcrBalance }: { chainId: number; keyHex: `0x${string}`; assets: Asset[]; btcrBalance: bigint | undefined }) {
   const account = useMemo(() => privateKeyToAccount(keyHex), [keyHex]);
   const c = useMemo(() => clients(chainId, account), [chainId, account]);
+  const client = useQueryClient();
+  const [assetId, setAssetId] = useState('btcr');
   const [to, setTo] = useState('');
   const [amount, setAmount] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [sent, setSent] = useState<Sent | null>(null);
   const [busy, setBusy] = useState(false);
+  const asset = assets.find((a) => (a.kind === 'btcr' ? 'btcr' : a.token.address) === assetId) ?? assets[0];
+  const symbol = asset.kind === 'btcr' ? 'BTCR' : asset.token.symbol;
+  const decimals = asset.kind === 'btcr' ? 18 : asset.token.decimals;
   let value: bigint | null = null;
   let problem: string | null = null;
   try {
-    if (amount) value = parseUnits(amount);
+    if (amount) value = parseUnits(amount, decimals);
   } catch (e) {
     problem = (e as Error).message;
   }
   if (to && !isAddress(to)) problem = 'The recipient is not an address (0x and 40 hex digits).';
   const ready = !problem && value !== null && isAddress(to);
+  // The transaction as it will be signed: BTCR to the recipient, or the token's transfer.
+  const request = () =>
+    asset.kind === 'btcr'
+      ? { to: to as `0x${string}`, value: value!, data: undefined }
+      : {
+          to: asset.token.address,
+          value: 0n,
+          data: encodeFunctionData({ abi: erc20Abi, functionName: 'transfer', args: [to as `0x${string}`, value!] }),
+        };
   const fee = useQuery({
-    queryKey: ['fee', to, String(value)],
-    enabled: ready,
+    queryKey: ['fee', assetId, to, String(value), String(btcrBalance)],
+    enabled: ready && btcrBalance !== undefined,
     queryFn: async () => {
-      const [gas, fees] = await Promise.all([
-        c.public.estimateGas({ account, to: to as `0x${string}`, value: value! }),
-        c.public.estimateFeesPerGas(),
-      ]);
-      return gas * fees.maxFeePerGas;
+      const r = request();
+      const token = asset.kind === 'token' ? { amount: value!, balance: asset.balance, symbol, decimals } : undefined;
+      // More tokens than held would only make the estimate revert: say so first.
+      if (token && token.amount > token.balance) {
+        return previewFee({ gas: 0n, maxFeePerGas: 0n, value: 0n, balance: btcrBalance!, token });
+      }
+      const [gas, fees] = await Promise.all([c.public.estimateGas({ account, ...r }), c.public.estimateFeesPerGas()]);
+      return previewFee({ gas, maxFeePerGas: fees.maxFeePerGas, value: r.value, balance: btcrBalance!, token });
     },
   });
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (!ready || !c.wallet) return;
+    if (!ready || !c.wallet || fee.data?.problem) return;
     setBusy(true);
     setError(null);
     try {
-      const hash = await c.wallet.sendTransaction({ account, to: to as `0x${string}`, value: value!, chain: c.wallet.chain });
-      setSent({ hash, status: 'pending' });
-      const receipt = await c.public.waitForTransactionReceipt({ hash, timeout: 120_000 });
-      // A block the node committed is final: its certificate holds the validators' votes.
-      setSent({ hash, status: receipt.status === 'success' ? 'final' : 'failed', block: Number(receipt.blockNumber) });
+      const hash = await c.wallet.sendTransaction({ account, ...request(), chain: c.wallet.chain });
+      await follow(c, hash, setSent);
       setAmount('');
+      await client.invalidateQueries({ queryKey: ['live'] });
     } catch (err) {
       setError(explain(err));
     }
@@ -312,27 +378,44 @@ function Send({ chainId, keyHex }: { chainId: number; keyHex: `0x${string}` }) {
   };
   return (
     <form className="space-y-3" onSubmit={submit}>
+      <Field label="Asset">
+        <select className={input} value={assetId} onChange={(e) => setAssetId(e.target.value)} name="asset">
+          {assets.map((a) =>
+            a.kind === 'btcr' ? (
+              <option key="btcr" value="btcr">
+                BTCR
+              </option>
+            ) : (
+              <option key={a.token.address} value={a.token.address}>
+                {a.token.symbol} ({a.token.name})
+              </option>
+            ),
+          )}
+        </select>
+      </Field>
       <Field label="To">
         <input className={`${input} font-mono`} value={to} onChange={(e) => setTo(e.target.value.trim())} name="to" placeholder="0x…" />
       </Field>
-      <Field label="Amount (BTCR)">
+      <Field label={`Amount (${symbol})`}>
         <input className={input} value={amount} onChange={(e) => setAmount(e.target.value)} name="amount" inputMode="decimal" placeholder="0.0" />
       </Field>
       {problem && <p className="text-xs text-amber-700 dark:text-amber-400">{problem}</p>}
       {ready && (
         <p className="text-xs text-zinc-600 dark:text-zinc-400" data-testid="fee">
-          {fee.isPending ? 'Estimating the fee…' : fee.error ? explain(fee.error) : `Fee: at most ${formatUnits(fee.data!, 18, 8)} BTCR`}
+          {fee.isPending
+            ? 'Estimating the fee…'
+            : fee.error
+              ? explain(fee.error)
+              : fee.data!.problem ?? `Fee: at most ${formatUnits(fee.data!.maxFee, 18, 8)} BTCR`}
         </p>
       )}
       {error && <ErrorNote error={error} />}
-      <button className={button} disabled={!ready || busy}>
-        {busy ? 'Sending…' : 'Send'}
+      <button className={button} disabled={!ready || busy || !!fee.data?.problem}>
+        {busy ? 'Sending…' : `Send ${symbol}`}
       </button>
       {sent && (
         <p className="flex flex-wrap items-center gap-2 text-sm" data-testid="sent">
-          <Badge tone={sent.status === 'final' ? 'green' : sent.status === 'failed' ? 'red' : 'amber'}>
-            {sent.status === 'pending' ? 'pending' : sent.status === 'final' ? 'finalized' : 'failed'}
-          </Badge>
+          <Badge tone={statusTone[sent.status]}>{statusLabel[sent.status]}</Badge>
           <TxLink hash={sent.hash} />
           {sent.block !== undefined && (
             <span>
@@ -345,26 +428,143 @@ function Send({ chainId, keyHex }: { chainId: number; keyHex: `0x${string}` }) {
   );
 }
 
+/** Adds a token by its contract address, read from the chain. */
+function AddToken({ chainId, onAdded }: { chainId: number; onAdded: (t: Token) => void }) {
+  const c = useMemo(() => clients(chainId), [chainId]);
+  const [open, setOpen] = useState(false);
+  const [text, setText] = useState('');
+  const [found, setFound] = useState<Token | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const look = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setFound(null);
+    try {
+      setFound(await readToken(c.public, text));
+    } catch (err) {
+      setError(err instanceof Error && !('shortMessage' in err) ? err.message : explain(err));
+    }
+    setBusy(false);
+  };
+  return (
+    <>
+      <button className={quiet} onClick={() => setOpen(true)}>
+        Add a token
+      </button>
+      <Dialog open={open} onOpenChange={setOpen} title="Add a token" description="Paste the token contract's address; its name, symbol and decimals are read from the chain.">
+        <form className="space-y-3" onSubmit={look}>
+          <Field label="Token contract">
+            <input className={`${input} font-mono`} value={text} onChange={(e) => setText(e.target.value)} name="token" placeholder="0x…" />
+          </Field>
+          {error && <ErrorNote error={error} />}
+          {found && (
+            <p className="text-sm" data-testid="token-found">
+              {found.name} ({found.symbol}), {found.decimals} decimals
+            </p>
+          )}
+          <div className="flex justify-end gap-2">
+            <button className={quiet} disabled={busy || !text}>
+              {busy ? 'Reading…' : 'Look it up'}
+            </button>
+            <button
+              type="button"
+              className={button}
+              disabled={!found}
+              onClick={() => {
+                onAdded(found!);
+                setOpen(false);
+                setText('');
+                setFound(null);
+              }}
+            >
+              Add
+            </button>
+          </div>
+        </form>
+      </Dialog>
+    </>
+  );
+}
+
 function Unlocked({ keyHex }: { keyHex: `0x${string}` }) {
   const { saved, setKey } = useWallet();
   const address = saved!.address;
   const summary = useQuery({ queryKey: ['live', 'summary'], queryFn: api.summary });
   const account = useQuery({ queryKey: ['live', 'address', address], queryFn: () => api.address(address) });
+  const history = useQuery({ queryKey: ['live', 'address-txs', address, 'wallet'], queryFn: () => api.addressTransactions(address, undefined, 10) });
+  const chainId = summary.data?.chainId;
+  const [added, setAdded] = useState<Token[]>([]);
+  useEffect(() => {
+    if (chainId) setAdded(loadTokens(chainId));
+  }, [chainId]);
+  // Balances of the added tokens, read from their contracts (zero ones too).
+  const addedBalances = useQuery({
+    queryKey: ['live', 'token-balances', address, chainId, added.map((t) => t.address).join()],
+    enabled: !!chainId && added.length > 0,
+    queryFn: async () => {
+      const c = clients(chainId!);
+      return Promise.all(added.map((t) => c.public.readContract({ address: t.address, abi: erc20Abi, functionName: 'balanceOf', args: [address] })));
+    },
+  });
+  // The added tokens, then the others the node's index says this address holds.
+  const held: Asset[] = added.map((token, i) => ({ kind: 'token', token, balance: addedBalances.data?.[i] ?? 0n }));
+  for (const t of account.data?.tokens ?? []) {
+    if (t.symbol === null || t.decimals === null) continue;
+    if (added.some((a) => a.address.toLowerCase() === t.token.toLowerCase())) continue;
+    const token = { address: t.token as `0x${string}`, name: t.name ?? t.symbol, symbol: t.symbol, decimals: t.decimals };
+    held.push({ kind: 'token', token, balance: BigInt(t.balance) });
+  }
   const [copied, setCopied] = useState(false);
   const [qr, setQr] = useState<string | null>(null);
   useEffect(() => {
     QRCode.toDataURL(address, { margin: 1, width: 288 }).then(setQr, () => setQr(null));
   }, [address]);
+  const btcrBalance = account.data ? BigInt(account.data.balance) : undefined;
   return (
     <div className="grid gap-4 lg:grid-cols-2">
       <Card title="Account" action={<button className={quiet} onClick={() => setKey(null)}>Lock</button>}>
         <Fields
           rows={[
             ['Address', <span className="font-mono text-xs" data-testid="wallet-address">{address}</span>],
-            ['Balance', <span data-testid="wallet-balance">{account.data ? `${formatUnits(account.data.balance, 18, 18)} BTCR` : '…'}</span>],
-            ['History', <Link className="text-sky-700 hover:underline dark:text-sky-400" to={`/address/${address}`}>on the explorer</Link>],
+            ['Balance', <span data-testid="wallet-balance">{btcrBalance !== undefined ? `${formatUnits(btcrBalance, 18, 18)} BTCR` : '…'}</span>],
           ]}
         />
+        <div className="mt-3 space-y-2">
+          <div className="flex items-center justify-between">
+            <p className="text-sm font-medium">Tokens</p>
+            {chainId && (
+              <AddToken
+                chainId={chainId}
+                onAdded={(t) => {
+                  const next = withToken(added, t);
+                  saveTokens(chainId, next);
+                  setAdded(next);
+                }}
+              />
+            )}
+          </div>
+          {held.length === 0 ? (
+            <p className="text-sm text-zinc-500">No tokens yet. Add one by its contract address; tokens received show here by themselves.</p>
+          ) : (
+            <ul className="divide-y divide-zinc-100 text-sm dark:divide-zinc-800" data-testid="wallet-tokens">
+              {held.map(
+                (a) =>
+                  a.kind === 'token' && (
+                    <li key={a.token.address} className="flex items-center justify-between gap-2 py-1.5">
+                      <span>
+                        <span className="font-medium">{a.token.symbol}</span> <AddressLink address={a.token.address} />
+                      </span>
+                      <span className="tabular-nums" data-testid={`token-balance-${a.token.symbol}`}>
+                        {formatUnits(a.balance, a.token.decimals, a.token.decimals)} {a.token.symbol}
+                      </span>
+                    </li>
+                  ),
+              )}
+            </ul>
+          )}
+        </div>
         <div className="mt-3 space-y-2 rounded-lg bg-zinc-50 p-3 text-sm dark:bg-zinc-950">
           <p className="font-medium">Receive</p>
           {qr && <img src={qr} alt={`QR code of ${address}`} className="h-36 w-36 rounded bg-white p-1" data-testid="receive-qr" />}
@@ -380,9 +580,33 @@ function Unlocked({ keyHex }: { keyHex: `0x${string}` }) {
           </button>
         </div>
       </Card>
-      <Card title="Send BTCR">
-        {summary.data ? <Send chainId={summary.data.chainId} keyHex={keyHex} /> : summary.error ? <ErrorNote error={summary.error} /> : null}
+      <Card title="Send">
+        {chainId ? (
+          <Send chainId={chainId} keyHex={keyHex} assets={[{ kind: 'btcr' }, ...held]} btcrBalance={btcrBalance} />
+        ) : summary.error ? (
+          <ErrorNote error={summary.error} />
+        ) : null}
       </Card>
+      <div className="lg:col-span-2">
+        <Card
+          title="History"
+          action={
+            <Link className="text-sm text-sky-700 hover:underline dark:text-sky-400" to={`/address/${address}`}>
+              All on the explorer →
+            </Link>
+          }
+        >
+          {history.isPending ? (
+            <Loading what="the history" />
+          ) : history.error ? (
+            <ErrorNote error={history.error} />
+          ) : history.data.items.length === 0 ? (
+            <Empty>No transactions yet. Fund the wallet by sending BTCR to its address.</Empty>
+          ) : (
+            <TransactionTable txs={history.data.items} perspective={address} />
+          )}
+        </Card>
+      </div>
     </div>
   );
 }
@@ -394,23 +618,21 @@ export default function Wallet() {
   if (saved && key) return <Unlocked keyHex={key} />;
   if (saved) return <Card title="Wallet">{<Unlock />}</Card>;
   return (
-    <Card
-      title="Wallet"
-      action={
-        <div className="flex gap-1 text-sm">
-          <button className={`rounded-md px-2.5 py-1 ${mode === 'create' ? 'bg-zinc-200 dark:bg-zinc-800' : ''}`} onClick={() => setMode('create')}>
-            Create
-          </button>
-          <button className={`rounded-md px-2.5 py-1 ${mode === 'import' ? 'bg-zinc-200 dark:bg-zinc-800' : ''}`} onClick={() => setMode('import')}>
-            Import
-          </button>
-        </div>
-      }
-    >
+    <Card title="Wallet">
       <p className="mb-3 text-sm text-zinc-600 dark:text-zinc-400">
         Your key stays in this browser, encrypted with your password; transactions are signed here.
       </p>
-      {mode === 'create' ? <Create /> : <Import />}
+      <Tabs
+        label="Create or import a wallet"
+        value={mode}
+        onChange={(m) => setMode(m as typeof mode)}
+        tabs={[
+          ['create', 'Create'],
+          ['import', 'Import'],
+        ]}
+      >
+        {{ create: <Create />, import: <Import /> }}
+      </Tabs>
     </Card>
   );
 }

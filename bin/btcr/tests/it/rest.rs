@@ -158,6 +158,15 @@ fn the_rest_api_serves_blocks_transactions_addresses_validators_and_search() -> 
     let owners = ok(rpc, &format!("/api/v1/addresses/{}", owner.address()));
     assert_eq!(owners["tokens"][0]["balance"], "999923");
     assert_eq!(account["tokens"], Value::Array(vec![]));
+    // The token itself; an account and a contract that is no token are 404s.
+    let info = ok(rpc, &format!("/api/v1/tokens/{token}"));
+    assert_eq!(
+        (&info["name"], &info["symbol"], &info["decimals"], &info["totalSupply"]),
+        (&Value::from("Reload Token"), &Value::from("RLD"), &Value::from(18), &Value::from("1000000"))
+    );
+    refused(rpc, &format!("/api/v1/tokens/{bob}"), 404, "no contract");
+    refused(rpc, "/api/v1/tokens/0x0000000000000000000000000000000000001000", 404, "ERC-20");
+    refused(rpc, "/api/v1/tokens/bob", 400, "not an address");
     let created = ok(rpc, &format!("/api/v1/addresses/{token}/transactions"));
     assert_eq!(created["items"].as_array().unwrap().len(), 2, "its creation and the call");
     refused(rpc, &format!("/api/v1/addresses/{bob}/transactions?before=7"), 400, "cursor");
@@ -223,7 +232,7 @@ fn the_node_serves_the_portal_at_every_route_of_the_app_and_its_assets() -> eyre
     assert!(index.contains("<div id=\"root\">"), "{index}");
     // The app's own routes get the same page, for the browser's router to show.
     for route in
-        ["/blocks", "/blocks/1", "/staking", "/address/0x0000000000000000000000000000000000001000"]
+        ["/blocks", "/blocks/1", "/staking", "/admin", "/address/0x0000000000000000000000000000000000001000"]
     {
         assert_eq!(rpc.get_text(route)?.2, index, "{route}");
     }
