@@ -3,7 +3,9 @@
 // sent from it and found in the explorer, staking, and every page's screenshot in
 // e2e/screenshots/.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
@@ -12,7 +14,7 @@ import { chromium } from 'playwright-core';
 import { createPublicClient, createWalletClient, defineChain, http, parseEther } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 
-import { CHAIN_ID, DEV_KEYS, ROOT, startNode } from '../../tests/clients/js/node.js';
+import { btcrBinary, CHAIN_ID, DEV_KEYS, ROOT, startNode } from '../../tests/clients/js/node.js';
 
 const TOKEN = JSON.parse(readFileSync(path.join(ROOT, 'contracts/build/BtcrToken.json'), 'utf8'));
 const SHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'screenshots');
@@ -209,6 +211,52 @@ test('a wallet made in the browser receives, sends, and the explorer shows it', 
   await page.getByRole('link', { name: 'Wallet', exact: true }).click();
   await page.getByRole('button', { name: 'Lock', exact: true }).click();
   await page.getByText('is locked').waitFor();
+});
+
+test('a wallet is removed, then imported from a recovery phrase and from a key file the CLI wrote', async () => {
+  const remove = async () => {
+    await page.getByRole('button', { name: 'Remove', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('the funds cannot be reached again').waitFor();
+    await dialog.getByRole('button', { name: 'Remove', exact: true }).click();
+    await page.getByRole('tab', { name: 'Import' }).waitFor();
+  };
+  await page.goto(`${node.url}/wallet`);
+  await page.getByText('is locked').waitFor();
+  await remove();
+
+  // The dev chain's test mnemonic: its first account is the first dev account.
+  await page.getByRole('tab', { name: 'Import' }).click();
+  await page.getByRole('textbox', { name: 'Recovery phrase' }).fill('test test test test test test test test test test test junk');
+  await page.getByLabel('Password (it encrypts the key in this browser)').fill('another password');
+  await page.getByLabel('Password again').fill('another password');
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  const first = privateKeyToAccount(DEV_KEYS[0]).address;
+  await page.getByTestId('wallet-address').filter({ hasText: first }).waitFor();
+  await page.getByRole('button', { name: 'Lock', exact: true }).click();
+  await remove();
+
+  // A key file written by `btcr wallet import` (scrypt) opens with its own password.
+  const dir = mkdtempSync(path.join(tmpdir(), 'btcr-e2e-keys-'));
+  writeFileSync(path.join(dir, 'password'), 'key file password\n');
+  writeFileSync(path.join(dir, 'secret'), `${DEV_KEYS[3]}\n`);
+  const keystore = path.join(dir, 'keys');
+  execFileSync(btcrBinary(), [
+    'wallet', '--keystore', keystore, '--password-file', path.join(dir, 'password'),
+    'import', '--private-key', '--secret-file', path.join(dir, 'secret'), '--name', 'carol', '--kdf', 'light',
+  ]);
+  const file = readdirSync(keystore).map((f) => path.join(keystore, f))[0];
+  await page.getByRole('tab', { name: 'Import' }).click();
+  await page.getByRole('tab', { name: 'Keystore file' }).click();
+  await page.getByLabel('Keystore file (JSON, version 3)').setInputFiles(file);
+  await page.getByLabel("The file's password (it stays the wallet's password)").fill('wrong');
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  await page.getByRole('alert').filter({ hasText: 'Wrong password' }).waitFor();
+  await page.getByLabel("The file's password (it stays the wallet's password)").fill('key file password');
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  await page.getByTestId('wallet-address').filter({ hasText: privateKeyToAccount(DEV_KEYS[3]).address }).waitFor();
+  await shot('wallet-imported');
+  await page.getByRole('button', { name: 'Lock', exact: true }).click();
 });
 
 test('the explorer: blocks, a block, search, validators, and a phone-sized screen', async () => {

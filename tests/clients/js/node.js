@@ -16,7 +16,7 @@ export const DEV_KEYS = [
   '0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6',
 ];
 
-function binary() {
+export function btcrBinary() {
   if (process.env.BTCR_BIN) return process.env.BTCR_BIN;
   const target = process.env.CARGO_TARGET_DIR ?? path.join(ROOT, 'target');
   return path.join(target, 'debug', 'btcr');
@@ -25,7 +25,7 @@ function binary() {
 export async function startNode() {
   const datadir = mkdtempSync(path.join(tmpdir(), 'btcr-viem-'));
   const child = spawn(
-    binary(),
+    btcrBinary(),
     ['dev', '--datadir', datadir, '--rpc.addr', '127.0.0.1:0', '--block-time', '200ms'],
     { env: { ...process.env, BTCR_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
