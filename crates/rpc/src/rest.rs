@@ -945,9 +945,10 @@ async fn token(
         }
         // `decimals` and `totalSupply` are what every ERC-20 answers; name and symbol are
         // optional in the standard.
-        let (Some(decimals), Some(supply)) =
-            (token_view(backend, token, decimalsCall {}), token_view(backend, token, totalSupplyCall {}))
-        else {
+        let (Some(decimals), Some(supply)) = (
+            token_view(backend, token, decimalsCall {}),
+            token_view(backend, token, totalSupplyCall {}),
+        ) else {
             return Err(ApiError::not_found(format!(
                 "the contract at {token} does not answer as an ERC-20 token"
             )));

@@ -162,7 +162,12 @@ fn the_rest_api_serves_blocks_transactions_addresses_validators_and_search() -> 
     let info = ok(rpc, &format!("/api/v1/tokens/{token}"));
     assert_eq!(
         (&info["name"], &info["symbol"], &info["decimals"], &info["totalSupply"]),
-        (&Value::from("Reload Token"), &Value::from("RLD"), &Value::from(18), &Value::from("1000000"))
+        (
+            &Value::from("Reload Token"),
+            &Value::from("RLD"),
+            &Value::from(18),
+            &Value::from("1000000")
+        )
     );
     refused(rpc, &format!("/api/v1/tokens/{bob}"), 404, "no contract");
     refused(rpc, "/api/v1/tokens/0x0000000000000000000000000000000000001000", 404, "ERC-20");
@@ -231,9 +236,13 @@ fn the_node_serves_the_portal_at_every_route_of_the_app_and_its_assets() -> eyre
     assert_eq!((status, kind.as_str()), (200, "text/html; charset=utf-8"));
     assert!(index.contains("<div id=\"root\">"), "{index}");
     // The app's own routes get the same page, for the browser's router to show.
-    for route in
-        ["/blocks", "/blocks/1", "/staking", "/admin", "/address/0x0000000000000000000000000000000000001000"]
-    {
+    for route in [
+        "/blocks",
+        "/blocks/1",
+        "/staking",
+        "/admin",
+        "/address/0x0000000000000000000000000000000000001000",
+    ] {
         assert_eq!(rpc.get_text(route)?.2, index, "{route}");
     }
     // Every script and style the page names is served, with its type.
