@@ -1,7 +1,9 @@
 // The block and transaction tables that several pages show.
-import type { BlockSummary, TransactionView } from '../lib/api';
+import type { ReactNode } from 'react';
+import type { UseQueryResult } from '@tanstack/react-query';
+import type { BlockSummary, TransactionPage, TransactionView } from '../lib/api';
 import { ago, formatUnits } from '../lib/format';
-import { AddressLink, Badge, BlockLink, Cell, Table, TxLink } from './ui';
+import { AddressLink, Badge, BlockLink, Card, Cell, Empty, ErrorNote, Loading, Table, TxLink } from './ui';
 
 export function BlockTable({ blocks, gas }: { blocks: BlockSummary[]; gas?: boolean }) {
   return (
@@ -75,5 +77,32 @@ export function TransactionTable({ txs, perspective }: { txs: TransactionView[];
         );
       })}
     </Table>
+  );
+}
+
+/** An address's transactions as a card: loading, error, empty, or the table seen from it. */
+export function HistoryCard({
+  history,
+  address,
+  action,
+  empty,
+}: {
+  history: UseQueryResult<TransactionPage>;
+  address: string;
+  action?: ReactNode;
+  empty: string;
+}) {
+  return (
+    <Card title="History" action={action}>
+      {history.isPending ? (
+        <Loading what="the history" />
+      ) : history.error ? (
+        <ErrorNote error={history.error} />
+      ) : history.data.items.length === 0 ? (
+        <Empty>{empty}</Empty>
+      ) : (
+        <TransactionTable txs={history.data.items} perspective={address} />
+      )}
+    </Card>
   );
 }

@@ -3,7 +3,7 @@ import { Link, useParams, useSearchParams } from 'react-router';
 import { api } from '../lib/api';
 import { formatUnits } from '../lib/format';
 import { AddressLink, Card, Cell, Empty, ErrorNote, Fields, Loading, Table } from '../components/ui';
-import { TransactionTable } from '../components/tables';
+import { HistoryCard } from '../components/tables';
 
 /** An account or contract and its history, newest first. */
 export default function Address() {
@@ -50,8 +50,10 @@ export default function Address() {
           </Table>
         )}
       </Card>
-      <Card
-        title="History"
+      <HistoryCard
+        history={history}
+        address={a.address}
+        empty="No transactions yet."
         action={
           history.data?.nextCursor && (
             <Link className="text-sm text-sky-700 hover:underline dark:text-sky-400" to={`?before=${history.data.nextCursor}`}>
@@ -59,17 +61,7 @@ export default function Address() {
             </Link>
           )
         }
-      >
-        {history.isPending ? (
-          <Loading what="the history" />
-        ) : history.error ? (
-          <ErrorNote error={history.error} />
-        ) : history.data.items.length === 0 ? (
-          <Empty>No transactions yet.</Empty>
-        ) : (
-          <TransactionTable txs={history.data.items} perspective={a.address} />
-        )}
-      </Card>
+      />
     </div>
   );
 }

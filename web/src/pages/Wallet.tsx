@@ -6,9 +6,9 @@ import { english, generateMnemonic, mnemonicToAccount, privateKeyToAccount } fro
 import { encodeFunctionData, erc20Abi, isAddress, toHex } from 'viem';
 import { api } from '../lib/api';
 import { formatUnits, parseUnits } from '../lib/format';
-import { AddressLink, Badge, BlockLink, Card, Empty, ErrorNote, Fields, Loading, TxLink } from '../components/ui';
+import { AddressLink, Badge, BlockLink, Card, ErrorNote, Fields, TxLink } from '../components/ui';
 import { Dialog, Tabs } from '../components/controls';
-import { TransactionTable } from '../components/tables';
+import { HistoryCard } from '../components/tables';
 import { clients, explain } from '../wallet/chain';
 import { decryptKeystore, encryptKeystore, parseKeystore } from '../wallet/keystore';
 import { previewFee } from '../wallet/fees';
@@ -588,24 +588,16 @@ function Unlocked({ keyHex }: { keyHex: `0x${string}` }) {
         ) : null}
       </Card>
       <div className="lg:col-span-2">
-        <Card
-          title="History"
+        <HistoryCard
+          history={history}
+          address={address}
+          empty="No transactions yet. Fund the wallet by sending BTCR to its address."
           action={
             <Link className="text-sm text-sky-700 hover:underline dark:text-sky-400" to={`/address/${address}`}>
               All on the explorer →
             </Link>
           }
-        >
-          {history.isPending ? (
-            <Loading what="the history" />
-          ) : history.error ? (
-            <ErrorNote error={history.error} />
-          ) : history.data.items.length === 0 ? (
-            <Empty>No transactions yet. Fund the wallet by sending BTCR to its address.</Empty>
-          ) : (
-            <TransactionTable txs={history.data.items} perspective={address} />
-          )}
-        </Card>
+        />
       </div>
     </div>
   );
