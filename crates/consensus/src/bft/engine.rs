@@ -31,7 +31,7 @@ use malachitebft_app_channel::{
         engine::host::{HeightParams, Next, SyncedValueOutcome},
         net::Multiaddr,
         types::{
-            Keypair, LocallyProposedValue, ProposedValue,
+            Keypair, LocallyProposedValue, PeerId, ProposedValue,
             codec::Codec,
             core::{
                 self as bft, CommitCertificate as BftCertificate, ExtendedCommitCertificate,
@@ -65,6 +65,11 @@ const MAX_FUTURE_HEIGHTS: u64 = 4;
 const ROUNDS_AHEAD: i64 = 3;
 /// How many proposals of one future height are kept.
 const MAX_FUTURE_PROPOSALS: usize = 4;
+/// How many proposals for the next height, from validators the current set does not name
+/// as that round's proposer, are kept unchecked (one per publishing peer) until the node
+/// enters that height and knows its set; and how many bytes of blocks they may hold in all.
+const MAX_UNCHECKED_PROPOSALS: usize = 4;
+const MAX_UNCHECKED_BYTES: usize = parts::MAX_BLOCK_BYTES;
 
 /// Settings of the BFT engine.
 #[derive(Clone, Debug)]
@@ -275,6 +280,9 @@ struct App<P> {
     streams: Streams,
     /// Complete proposals for heights this node has not reached yet.
     future: BTreeMap<Height, Vec<Assembled>>,
+    /// Complete streams for the next height whose proposer the current set does not name
+    /// (a new epoch's set can differ), with their publishers: checked on entering it.
+    unchecked: Vec<(Height, PeerId, Vec<super::ProposalPart>)>,
     /// Verified values of the current height, by round, handed again to consensus when it
     /// (re)starts that round.
     undecided: HashMap<Round, Vec<ProposedValue<BtcrContext>>>,
@@ -322,6 +330,7 @@ impl<P: BlockPipeline> App<P> {
             round: Round::ZERO,
             streams: Streams::default(),
             future: BTreeMap::new(),
+            unchecked: Vec::new(),
             undecided: HashMap::new(),
             seen_parts: HashMap::new(),
             verdicts: HashMap::new(),
@@ -346,6 +355,7 @@ impl<P: BlockPipeline> App<P> {
         self.own.clear();
         self.committed = false;
         self.future.retain(|h, _| *h >= height);
+        self.unchecked.retain(|(h, ..)| *h >= height);
         match self.pipeline.validators(height.0) {
             Ok(list) => {
                 let set = validator_set(&list).map_err(PipelineError::Fatal)?;
@@ -382,12 +392,7 @@ impl<P: BlockPipeline> App<P> {
                     self.enter_height(height)?;
                 }
                 self.round = round;
-                // Proposals that arrived before this node reached the height.
-                if let Some(waiting) = self.future.remove(&height) {
-                    for assembled in waiting {
-                        self.accept(assembled).await?;
-                    }
-                }
+                self.resume_waiting(height).await?;
                 let values = self.undecided.get(&round).cloned().unwrap_or_default();
                 let _ = reply_value.send(values);
             }
@@ -397,7 +402,7 @@ impl<P: BlockPipeline> App<P> {
             AppMsg::ReceivedProposalPart { from, published_by, part, reply } => {
                 let publisher = published_by.unwrap_or(from);
                 let value = match self.streams.insert(publisher, part) {
-                    Some(parts) => self.received_proposal(parts).await?,
+                    Some(parts) => self.received_proposal(publisher, parts).await?,
                     None => None,
                 };
                 let _ = reply.send(value);
@@ -529,12 +534,51 @@ impl<P: BlockPipeline> App<P> {
         Ok(())
     }
 
+    /// The proposals that arrived before this node reached `height`, now that it has: the
+    /// checked ones are verified, the unchecked ones checked against the height's set first.
+    async fn resume_waiting(&mut self, height: Height) -> Result<(), PipelineError> {
+        if let Some(waiting) = self.future.remove(&height) {
+            for assembled in waiting {
+                self.accept(assembled).await?;
+            }
+        }
+        let (now, later) = std::mem::take(&mut self.unchecked)
+            .into_iter()
+            .partition::<Vec<_>, _>(|(h, ..)| *h == height);
+        self.unchecked = later;
+        for (_, publisher, parts) in now {
+            self.received_proposal(publisher, parts).await?;
+        }
+        Ok(())
+    }
+
     /// A complete stream: check its signature, then verify the block if it is for this
     /// height, keep it if it is for a later one.
     async fn received_proposal(
         &mut self,
+        publisher: PeerId,
         proposal_parts: Vec<super::ProposalPart>,
     ) -> Result<Option<ProposedValue<BtcrContext>>, PipelineError> {
+        // The next height's set is known only once this height commits, and an epoch may
+        // end here: a proposal for it that the current set does not name is kept, unchecked
+        // and bounded, until the node gets there.
+        if let Some(super::ProposalPart::Init { height, round, proposer, .. }) =
+            proposal_parts.first()
+            && height.0 == self.height.0 + 1
+            && round.as_i64() <= ROUNDS_AHEAD
+            && (self.validators.key_of(proposer).is_none()
+                || *bft::Validator::address(self.validators.proposer(*height, *round)) != *proposer)
+        {
+            let held: usize = self.unchecked.iter().map(|(_, _, p)| parts::data_bytes(p)).sum();
+            if self.unchecked.len() < MAX_UNCHECKED_PROPOSALS
+                && held + parts::data_bytes(&proposal_parts) <= MAX_UNCHECKED_BYTES
+                && self.unchecked.iter().all(|(_, p, _)| *p != publisher)
+            {
+                debug!(target: "btcr::consensus", %height, %round, %proposer, "kept a proposal for the next height until its set is known");
+                self.unchecked.push((*height, publisher, proposal_parts));
+            }
+            return Ok(None);
+        }
         let validators = &self.validators;
         let assembled = match parts::assemble(self.chain_id, proposal_parts, |_, address| {
             validators.key_of(address)
@@ -877,17 +921,101 @@ mod tests {
         };
 
         let r0 = Round::new(0);
-        assert!(app.received_proposal(parts_from(someone_else(r0), r0)).await.unwrap().is_none());
+        let peer = test_peer(1);
+        assert!(
+            app.received_proposal(peer, parts_from(someone_else(r0), r0)).await.unwrap().is_none()
+        );
         assert_eq!(pipeline.verified.load(Ordering::SeqCst), 0, "not the proposer: not verified");
         let far = Round::new(ROUNDS_AHEAD as u32 + 1);
-        assert!(app.received_proposal(parts_from(proposer_of(far), far)).await.unwrap().is_none());
+        assert!(
+            app.received_proposal(peer, parts_from(proposer_of(far), far)).await.unwrap().is_none()
+        );
         assert_eq!(pipeline.verified.load(Ordering::SeqCst), 0, "too far ahead: not verified");
-        let value = app.received_proposal(parts_from(proposer_of(r0), r0)).await.unwrap();
+        let value = app.received_proposal(peer, parts_from(proposer_of(r0), r0)).await.unwrap();
         assert_eq!(value.map(|v| v.validity), Some(Validity::Valid));
         assert_eq!(pipeline.verified.load(Ordering::SeqCst), 1);
         // The same block again is not re-executed.
-        app.received_proposal(parts_from(proposer_of(r0), r0)).await.unwrap();
+        app.received_proposal(peer, parts_from(proposer_of(r0), r0)).await.unwrap();
         assert_eq!(pipeline.verified.load(Ordering::SeqCst), 1);
+    }
+
+    fn test_peer(seed: u8) -> PeerId {
+        let keypair = malachitebft_app_channel::app::types::Keypair::ed25519_from_bytes([seed; 32])
+            .expect("valid key");
+        PeerId::from_bytes(&keypair.public().to_peer_id().to_bytes()).expect("valid peer id")
+    }
+
+    #[tokio::test]
+    async fn a_proposal_from_a_validator_new_at_the_next_height_waits_for_its_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path());
+        // Four validators decide height 1; an epoch ends there and a fifth joins for height
+        // 2, as the proposer of its round 0 (keys are drawn until the new one is).
+        let (keys, five) = loop {
+            let keys: Vec<SecretKey> = (0..5).map(|_| SecretKey::random()).collect();
+            let five = validator_set(&listed(&keys)).unwrap();
+            if bft::Validator::address(five.proposer(Height(2), Round::new(0))).0
+                == keys[4].address()
+            {
+                break (keys, five);
+            }
+        };
+        let pipeline = Arc::new(Counting {
+            verified: AtomicUsize::new(0),
+            validators: parking_lot::Mutex::new(
+                [(1, listed(&keys[..4])), (2, listed(&keys))].into(),
+            ),
+        });
+        let proposals = ProposalStore::open(&dir.path().join("proposals")).unwrap();
+        let mut app = App::new(pipeline.clone(), &config, proposals).unwrap();
+        app.enter_height(Height(1)).unwrap();
+
+        let stream = |key: &SecretKey, claimed: Option<ValidatorAddress>| {
+            let signer = BtcrSigner::new(consensus_key(key), 7);
+            let proposer = claimed.unwrap_or(ValidatorAddress::of(&signer.public_key()));
+            let block = Block { header: test_header(2, proposer.0), body: BlockBody::default() };
+            let mut encoded = Vec::new();
+            block.encode(&mut encoded);
+            let init = ProposalInit {
+                height: Height(2),
+                round: Round::new(0),
+                proposer,
+                pol_round: Round::Nil,
+            };
+            parts::split(7, &signer, init, &Bytes::from(encoded))
+        };
+        let newcomer = *bft::Validator::address(five.proposer(Height(2), Round::new(0)));
+        // At height 1 the newcomer is unknown: nothing is verified yet, and a forgery in its
+        // name (signed by someone else) waits too, from another peer.
+        let outsider = SecretKey::random();
+        assert!(
+            app.received_proposal(test_peer(1), stream(&keys[4], None)).await.unwrap().is_none()
+        );
+        assert!(
+            app.received_proposal(test_peer(2), stream(&outsider, Some(newcomer)))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // One stream per peer, and a bounded number in all.
+        app.received_proposal(test_peer(1), stream(&keys[4], None)).await.unwrap();
+        for seed in 3..10 {
+            app.received_proposal(test_peer(seed), stream(&outsider, Some(newcomer)))
+                .await
+                .unwrap();
+        }
+        assert_eq!(app.unchecked.len(), MAX_UNCHECKED_PROPOSALS);
+        assert_eq!(pipeline.verified.load(Ordering::SeqCst), 0);
+
+        // Height 1 commits; at height 2 the new set checks them: the newcomer's block is
+        // verified once and offered for round 0, the forgeries are dropped.
+        app.enter_height(Height(2)).unwrap();
+        app.resume_waiting(Height(2)).await.unwrap();
+        assert_eq!(pipeline.verified.load(Ordering::SeqCst), 1);
+        let offered = app.undecided.get(&Round::new(0)).cloned().unwrap_or_default();
+        assert_eq!(offered.len(), 1);
+        assert_eq!((offered[0].proposer, offered[0].validity), (newcomer, Validity::Valid));
+        assert!(app.unchecked.is_empty());
     }
 
     #[tokio::test]

@@ -113,6 +113,11 @@ pub struct Assembled {
     pub parts: Vec<ProposalPart>,
 }
 
+/// The bytes of a stream's `Data` parts.
+pub fn data_bytes(parts: &[ProposalPart]) -> usize {
+    parts.iter().map(|p| if let ProposalPart::Data(data) = p { data.len() } else { 0 }).sum()
+}
+
 /// Checks a complete stream's parts: `Init` first, `Fin` last, only `Data` between, a block
 /// within [`MAX_BLOCK_BYTES`], and the signature of `key_of(proposer)`.
 pub fn assemble(
@@ -131,13 +136,10 @@ pub fn assemble(
         ProposalInit { height: *height, round: *round, proposer: *proposer, pol_round: *pol_round };
     let signature: BftSignature = sig.clone();
     let middle = &parts[1..parts.len() - 1];
-    let mut size = 0usize;
-    for part in middle {
-        match part {
-            ProposalPart::Data(data) => size += data.len(),
-            _ => return Err("only Data parts may come between Init and Fin".into()),
-        }
+    if middle.iter().any(|p| !matches!(p, ProposalPart::Data(_))) {
+        return Err("only Data parts may come between Init and Fin".into());
     }
+    let size = data_bytes(middle);
     if size > MAX_BLOCK_BYTES {
         return Err(format!("proposed block of {size} bytes exceeds {MAX_BLOCK_BYTES}"));
     }
