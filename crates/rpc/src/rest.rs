@@ -412,7 +412,8 @@ pub struct AddressView {
     nonce: u64,
     is_contract: bool,
     code_size: usize,
-    /// Its non-zero balances of the ERC-20 tokens it sent or received (at most 100).
+    /// Its non-zero balances of the ERC-20 tokens it sent or received (at most 100, and
+    /// as many as 5,000,000 gas of views can read).
     tokens: Vec<TokenBalance>,
 }
 
@@ -505,20 +506,47 @@ alloy_sol_types::sol! {
     function totalSupply() external view returns (uint256);
 }
 
-/// Gas allowed to each ERC-20 view the address page makes.
+/// Gas allowed to each ERC-20 view.
 const TOKEN_CALL_GAS: u64 = 100_000;
+/// Gas all the ERC-20 views of one answer may use together: a holder of many tokens whose
+/// views are costly gets fewer listed, not a request that runs for long.
+const TOKEN_GAS_BUDGET: u64 = 5_000_000;
 /// The most tokens an address page lists.
 pub const MAX_TOKENS: usize = 100;
 
-/// Runs a view of `token` on the latest state; `None` when it reverts or does not decode
-/// (a contract that is not an ERC-20 after all).
-fn token_view<C: SolCall>(backend: &dyn RpcBackend, token: Address, call: C) -> Option<C::Return> {
-    let request = alloy_rpc_types_eth::TransactionRequest::default()
-        .to(token)
-        .input(alloy_primitives::Bytes::from(call.abi_encode()).into());
-    match backend.call(&request, None, TOKEN_CALL_GAS).ok()? {
-        btcr_execution::CallOutcome::Success { output, .. } => C::abi_decode_returns(&output).ok(),
-        _ => None,
+/// Runs ERC-20 views of token contracts on the latest state, within [`TOKEN_GAS_BUDGET`].
+struct TokenViews<'a> {
+    backend: &'a dyn RpcBackend,
+    gas_left: u64,
+}
+
+impl<'a> TokenViews<'a> {
+    fn new(backend: &'a dyn RpcBackend) -> Self {
+        Self { backend, gas_left: TOKEN_GAS_BUDGET }
+    }
+
+    /// `call` on `token`; `None` when it reverts, does not decode (a contract that is not
+    /// an ERC-20 after all) or the budget is spent.
+    fn view<C: SolCall>(&mut self, token: Address, call: C) -> Option<C::Return> {
+        let gas = TOKEN_CALL_GAS.min(self.gas_left);
+        if gas < TOKEN_CALL_GAS / 10 {
+            return None;
+        }
+        let request = alloy_rpc_types_eth::TransactionRequest::default()
+            .to(token)
+            .input(alloy_primitives::Bytes::from(call.abi_encode()).into());
+        let outcome = self.backend.call(&request, None, gas).ok()?;
+        self.gas_left = self.gas_left.saturating_sub(outcome.gas_used());
+        match outcome {
+            btcr_execution::CallOutcome::Success { output, .. } => {
+                C::abi_decode_returns(&output).ok()
+            }
+            _ => None,
+        }
+    }
+
+    fn spent(&self) -> bool {
+        self.gas_left < TOKEN_CALL_GAS / 10
     }
 }
 
@@ -528,22 +556,25 @@ fn token_balances(
     holder: Address,
 ) -> Result<Vec<TokenBalance>, ApiError> {
     let tokens = backend.address_tokens(&holder, MAX_TOKENS).map_err(store_error)?;
-    Ok(tokens
-        .into_iter()
-        .filter_map(|token| {
-            let balance = token_view(backend, token, balanceOfCall { owner: holder })?;
-            if balance.is_zero() {
-                return None;
-            }
-            Some(TokenBalance {
-                token: token.to_string(),
-                name: token_view(backend, token, nameCall {}),
-                symbol: token_view(backend, token, symbolCall {}),
-                decimals: token_view(backend, token, decimalsCall {}),
-                balance: balance.to_string(),
-            })
-        })
-        .collect())
+    let mut views = TokenViews::new(backend);
+    let mut out = Vec::new();
+    for token in tokens {
+        if views.spent() {
+            break;
+        }
+        let Some(balance) = views.view(token, balanceOfCall { owner: holder }) else { continue };
+        if balance.is_zero() {
+            continue;
+        }
+        out.push(TokenBalance {
+            token: token.to_string(),
+            name: views.view(token, nameCall {}),
+            symbol: views.view(token, symbolCall {}),
+            decimals: views.view(token, decimalsCall {}),
+            balance: balance.to_string(),
+        });
+    }
+    Ok(out)
 }
 
 /// Transaction `index` of block `number`, with its receipt.
@@ -945,18 +976,18 @@ async fn token(
         }
         // `decimals` and `totalSupply` are what every ERC-20 answers; name and symbol are
         // optional in the standard.
-        let (Some(decimals), Some(supply)) = (
-            token_view(backend, token, decimalsCall {}),
-            token_view(backend, token, totalSupplyCall {}),
-        ) else {
+        let mut views = TokenViews::new(backend);
+        let (Some(decimals), Some(supply)) =
+            (views.view(token, decimalsCall {}), views.view(token, totalSupplyCall {}))
+        else {
             return Err(ApiError::not_found(format!(
                 "the contract at {token} does not answer as an ERC-20 token"
             )));
         };
         Ok(TokenInfo {
             token: token.to_string(),
-            name: token_view(backend, token, nameCall {}),
-            symbol: token_view(backend, token, symbolCall {}),
+            name: views.view(token, nameCall {}),
+            symbol: views.view(token, symbolCall {}),
             decimals,
             total_supply: supply.to_string(),
         })
