@@ -259,7 +259,7 @@ test('a wallet is removed, then imported from a recovery phrase and from a key f
   await page.getByRole('button', { name: 'Lock', exact: true }).click();
 });
 
-test('the explorer: blocks, a block, search, validators, and a phone-sized screen', async () => {
+test('the explorer: blocks, a block, search, validators, a phone-sized screen, and a node gone', async () => {
   await page.goto(`${node.url}/blocks`);
   await page.getByRole('columnheader', { name: 'Gas used' }).waitFor();
   await shot('blocks');
@@ -286,4 +286,13 @@ test('the explorer: blocks, a block, search, validators, and a phone-sized scree
   await page.getByText('Latest blocks', { exact: true }).waitFor();
   await page.getByRole('button', { name: 'Switch theme' }).click();
   await shot('dashboard-phone-dark');
+
+  // The node goes away: the live dot turns grey, and the next page says what is wrong.
+  node.stop();
+  await page.locator('[data-testid="live"].bg-zinc-400').waitFor();
+  await page.waitForTimeout(2_500);
+  await page.getByRole('link', { name: 'Blocks', exact: true }).click();
+  await page.getByRole('link', { name: 'Dashboard', exact: true }).click();
+  await page.getByRole('alert').filter({ hasText: 'The node cannot be reached. Is it running?' }).first().waitFor();
+  await shot('node-unreachable');
 });
