@@ -23,7 +23,8 @@ use btcr_network::{TxPublisher, TxSink, Verdict};
 use btcr_poh::{PohSlot, batch_hash};
 use btcr_primitives::{
     Account, Block, BlockBody, CommitCertificate, ConsensusMode, Genesis, GenesisValidator, Header,
-    Misbehavior, ReceiptEnvelope, RecoveredTx, StateReader, TokenTransferLog, decode_transaction,
+    Misbehavior, ReceiptEnvelope, RecoveredTx, StateReader, TokenTransferLog, TxEnvelope,
+    decode_transaction,
 };
 use btcr_rpc::{
     BlockActivity, NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError, ValidatorStatus,
@@ -892,6 +893,14 @@ impl RpcBackend for Chain {
 
     fn transaction_count(&self, number: u64) -> Result<Option<usize>, String> {
         self.store.snapshot().and_then(|s| s.transaction_count(number)).map_err(|e| e.to_string())
+    }
+
+    fn transaction_at(&self, number: u64, index: usize) -> Result<Option<TxEnvelope>, String> {
+        self.store.snapshot().and_then(|s| s.transaction(number, index)).map_err(|e| e.to_string())
+    }
+
+    fn receipt_at(&self, number: u64, index: usize) -> Result<Option<ReceiptEnvelope>, String> {
+        self.store.snapshot().and_then(|s| s.receipt(number, index)).map_err(|e| e.to_string())
     }
 
     fn address_tokens(&self, holder: &Address, limit: usize) -> Result<Vec<Address>, String> {

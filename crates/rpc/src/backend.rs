@@ -6,6 +6,7 @@ use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_execution::{AccountProof, CallError, CallOutcome};
 use btcr_primitives::{
     Account, Block, CommitCertificate, Header, Misbehavior, ReceiptEnvelope, RecoveredTx,
+    TxEnvelope,
 };
 use tokio::sync::broadcast;
 
@@ -116,6 +117,10 @@ pub trait RpcBackend: Send + Sync + 'static {
     fn block(&self, number: u64) -> Result<Option<Block>, String>;
     /// How many transactions block `number` holds.
     fn transaction_count(&self, number: u64) -> Result<Option<usize>, String>;
+    /// Transaction `index` of block `number`, read without decoding the rest of the block.
+    fn transaction_at(&self, number: u64, index: usize) -> Result<Option<TxEnvelope>, String>;
+    /// Receipt `index` of block `number`, read without decoding the others.
+    fn receipt_at(&self, number: u64, index: usize) -> Result<Option<ReceiptEnvelope>, String>;
     /// Number of the block with `hash`.
     fn block_number(&self, hash: &B256) -> Result<Option<u64>, String>;
     /// Evidence of validators signing conflicting messages that this node saw, latest

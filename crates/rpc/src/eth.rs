@@ -61,11 +61,12 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
         }
         "eth_getTransactionReceipt" => {
             let hash: B256 = params.required(0, "transaction hash")?;
-            let Some((block, tx, index)) = included(backend, &hash)? else {
+            let Some((header, tx, index)) = included(backend, &hash)? else {
                 return Ok(Value::Null);
             };
-            let receipts = receipts_of(backend, block.number())?;
-            Ok(receipt_json(&block.header, block.hash(), &tx, index, &receipts))
+            // Every receipt of the block: the log indexes count the logs before this one.
+            let receipts = receipts_of(backend, header.number)?;
+            Ok(receipt_json(&header, header.hash(), &tx, index, &receipts))
         }
         "eth_getBlockReceipts" => {
             let Some(number) = block_param(backend, params)? else { return Ok(Value::Null) };
@@ -83,10 +84,10 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
         }
         "eth_getTransactionByHash" => {
             let hash: B256 = params.required(0, "transaction hash")?;
-            let Some((block, tx, index)) = included(backend, &hash)? else {
+            let Some((header, tx, index)) = included(backend, &hash)? else {
                 return Ok(Value::Null);
             };
-            Ok(transaction_json(&tx, Some((&block.header, block.hash(), index as u64))))
+            Ok(transaction_json(&tx, Some((&header, header.hash(), index as u64))))
         }
         "eth_getTransactionByBlockHashAndIndex" | "eth_getTransactionByBlockNumberAndIndex" => {
             let number = if method.ends_with("HashAndIndex") {
@@ -200,18 +201,25 @@ fn block_at(backend: &dyn RpcBackend, number: u64) -> Result<Block, RpcError> {
         .ok_or_else(|| RpcError::internal(format!("indexed block {number} is missing")))
 }
 
-/// The block, the transaction and its index, for a transaction included in the chain.
+/// The block's header, the transaction and its index, for a transaction included in the
+/// chain; only that transaction of the block is decoded.
 fn included(
     backend: &dyn RpcBackend,
     hash: &B256,
-) -> Result<Option<(Block, RecoveredTx, usize)>, RpcError> {
+) -> Result<Option<(btcr_primitives::Header, RecoveredTx, usize)>, RpcError> {
     let Some((number, index)) = backend.transaction_location(hash).map_err(RpcError::internal)?
     else {
         return Ok(None);
     };
-    let block = block_at(backend, number)?;
-    let tx = recovered(&block, index as usize)?;
-    Ok(Some((block, tx, index as usize)))
+    let missing =
+        || RpcError::internal(format!("transaction {index} of block {number} is missing"));
+    let header = backend.header(number).map_err(RpcError::internal)?.ok_or_else(missing)?;
+    let envelope = backend
+        .transaction_at(number, index as usize)
+        .map_err(RpcError::internal)?
+        .ok_or_else(missing)?;
+    let tx = RecoveredTx::recover(envelope).map_err(RpcError::internal)?;
+    Ok(Some((header, tx, index as usize)))
 }
 
 fn recovered(block: &Block, index: usize) -> Result<RecoveredTx, RpcError> {

@@ -577,31 +577,40 @@ fn token_balances(
     Ok(out)
 }
 
-/// Transaction `index` of block `number`, with its receipt.
+/// Transaction `index` of block `number`, with its receipt, read without decoding the rest
+/// of the block (a page of history may name 500 transactions in as many blocks).
 fn transaction_view(
     backend: &dyn RpcBackend,
     number: u64,
     index: u32,
 ) -> Result<TransactionView, ApiError> {
-    let missing = || ApiError::internal(format!("block {number} or its receipts are missing"));
-    let block = backend.block(number).map_err(store_error)?.ok_or_else(missing)?;
-    let receipts = backend.receipts(number).map_err(store_error)?.ok_or_else(missing)?;
-    let envelope = block.body.transactions.get(index as usize).cloned().ok_or_else(missing)?;
+    let missing =
+        || ApiError::internal(format!("transaction {index} of block {number} is missing"));
+    let i = index as usize;
+    let header = backend.header(number).map_err(store_error)?.ok_or_else(missing)?;
+    let envelope = backend.transaction_at(number, i).map_err(store_error)?.ok_or_else(missing)?;
+    let receipt = backend.receipt_at(number, i).map_err(store_error)?.ok_or_else(missing)?;
+    let before = match i.checked_sub(1) {
+        Some(previous) => backend
+            .receipt_at(number, previous)
+            .map_err(store_error)?
+            .ok_or_else(missing)?
+            .cumulative_gas_used(),
+        None => 0,
+    };
+    let gas_used = receipt.cumulative_gas_used().saturating_sub(before);
     let tx = RecoveredTx::recover(envelope)
         .map_err(|e| ApiError::internal(format!("a stored transaction does not recover: {e}")))?;
-    let header = &block.header;
-    Ok(view_of(header, &tx, index, &receipts))
+    Ok(view_of(&header, &tx, index, Some(&receipt), gas_used))
 }
 
 fn view_of(
     header: &Header,
     tx: &RecoveredTx,
     index: u32,
-    receipts: &[ReceiptEnvelope],
+    receipt: Option<&ReceiptEnvelope>,
+    gas_used: u64,
 ) -> TransactionView {
-    let i = index as usize;
-    let receipt = receipts.get(i);
-    let gas_used = format::gas_used(receipts, i);
     let price = format::effective_gas_price(header, tx);
     let logs = receipt.map(|r| r.logs()).unwrap_or_default();
     let token_transfers = logs
@@ -821,7 +830,8 @@ async fn block_transactions(
             let tx = RecoveredTx::recover(envelope.clone()).map_err(|e| {
                 ApiError::internal(format!("a stored transaction does not recover: {e}"))
             })?;
-            items.push(view_of(&block.header, &tx, i as u32, &receipts));
+            let gas_used = format::gas_used(&receipts, i);
+            items.push(view_of(&block.header, &tx, i as u32, receipts.get(i), gas_used));
         }
         Ok(TransactionPage { items, next_cursor: None })
     })

@@ -4,6 +4,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::Decodable;
 use btcr_primitives::{
     Account, Block, BlockBody, CommitCertificate, Header, ReceiptEnvelope, StateError, StateReader,
+    TxEnvelope,
 };
 use std::sync::Arc;
 
@@ -49,6 +50,52 @@ fn decode<T: Decodable>(what: impl Fn() -> String, bytes: &[u8]) -> Result<T, St
         return Err(StoreError::Corrupt { what: what(), reason: "trailing bytes".into() });
     }
     Ok(value)
+}
+
+fn corrupt(what: impl Fn() -> String) -> impl Fn(alloy_rlp::Error) -> StoreError {
+    move |e| StoreError::Corrupt { what: what(), reason: e.to_string() }
+}
+
+/// The items of the RLP list that `bytes` holds, each with its own header, found by reading
+/// headers only.
+fn list_items(mut bytes: &[u8]) -> Result<ListItems<'_>, alloy_rlp::Error> {
+    let list = alloy_rlp::Header::decode(&mut bytes)?;
+    if !list.list {
+        return Err(alloy_rlp::Error::UnexpectedString);
+    }
+    bytes.get(..list.payload_length).map(ListItems).ok_or(alloy_rlp::Error::InputTooShort)
+}
+
+/// Item `index` of a list, for chaining after [`list_items`].
+fn nth<'a>(index: usize) -> impl FnOnce(ListItems<'a>) -> Result<&'a [u8], alloy_rlp::Error> {
+    move |mut items| items.nth(index).unwrap_or(Err(alloy_rlp::Error::InputTooShort))
+}
+
+struct ListItems<'a>(&'a [u8]);
+
+impl<'a> Iterator for ListItems<'a> {
+    type Item = Result<&'a [u8], alloy_rlp::Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let mut rest = self.0;
+        let item = alloy_rlp::Header::decode(&mut rest).and_then(|header| {
+            let len = self.0.len() - rest.len() + header.payload_length;
+            self.0.get(..len).ok_or(alloy_rlp::Error::InputTooShort)
+        });
+        match item {
+            Ok(item) => {
+                self.0 = &self.0[item.len()..];
+                Some(Ok(item))
+            }
+            Err(e) => {
+                self.0 = &[];
+                Some(Err(e))
+            }
+        }
+    }
 }
 
 impl Snapshot {
@@ -122,28 +169,42 @@ impl Snapshot {
     /// without decoding the transactions.
     pub fn transaction_count(&self, number: u64) -> Result<Option<usize>, StoreError> {
         let Some(value) = self.bodies.get(number)? else { return Ok(None) };
-        let corrupt = |e: alloy_rlp::Error| StoreError::Corrupt {
-            what: format!("body {number}"),
-            reason: e.to_string(),
-        };
-        let mut buf = value.value();
-        // The body is a list whose first item is the list of transactions.
-        let body = alloy_rlp::Header::decode(&mut buf).map_err(corrupt)?;
-        let transactions = alloy_rlp::Header::decode(&mut buf).map_err(corrupt)?;
-        if !body.list || !transactions.list || transactions.payload_length > buf.len() {
-            return Err(corrupt(alloy_rlp::Error::UnexpectedString));
-        }
-        let mut items = &buf[..transactions.payload_length];
-        let mut count = 0;
-        while !items.is_empty() {
-            let item = alloy_rlp::Header::decode(&mut items).map_err(corrupt)?;
-            items = items
-                .get(item.payload_length..)
-                .ok_or(alloy_rlp::Error::InputTooShort)
-                .map_err(corrupt)?;
-            count += 1;
-        }
+        let count = list_items(value.value())
+            .and_then(nth(0))
+            .and_then(list_items)
+            .and_then(|mut items| items.try_fold(0, |n, item| item.map(|_| n + 1)))
+            .map_err(corrupt(|| format!("body {number}")))?;
         Ok(Some(count))
+    }
+
+    /// Transaction `index` of block `number`, decoded alone (the others are skipped over).
+    pub fn transaction(&self, number: u64, index: usize) -> Result<Option<TxEnvelope>, StoreError> {
+        let Some(value) = self.bodies.get(number)? else { return Ok(None) };
+        let what = || format!("transaction {index} of block {number}");
+        let item = list_items(value.value())
+            .and_then(nth(0))
+            .and_then(list_items)
+            .and_then(|mut items| items.nth(index).transpose());
+        match item {
+            Ok(Some(item)) => decode(what, item).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(corrupt(what)(e)),
+        }
+    }
+
+    /// Receipt `index` of block `number`, decoded alone.
+    pub fn receipt(
+        &self,
+        number: u64,
+        index: usize,
+    ) -> Result<Option<ReceiptEnvelope>, StoreError> {
+        let Some(value) = self.receipts.get(number)? else { return Ok(None) };
+        let what = || format!("receipt {index} of block {number}");
+        match list_items(value.value()).and_then(|mut items| items.nth(index).transpose()) {
+            Ok(Some(item)) => decode(what, item).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(corrupt(what)(e)),
+        }
     }
 
     /// Block `number` with its body.

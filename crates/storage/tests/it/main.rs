@@ -326,7 +326,7 @@ fn the_supply_follows_every_balance_change_and_is_summed_again_after_an_upgrade(
 }
 
 #[test]
-fn a_blocks_transactions_are_counted_without_decoding_them() {
+fn a_blocks_transactions_are_counted_and_read_one_by_one_without_decoding_the_others() {
     use btcr_testkit::{TxBuilder, dev_key};
     let dir = tempfile::tempdir().unwrap();
     let store = ChainStore::open(dir.path()).unwrap();
@@ -340,15 +340,44 @@ fn a_blocks_transactions_are_counted_without_decoding_them() {
         TxBuilder::transfer(1, 1, to, U256::from(1)).eip2930(&key),
         TxBuilder::transfer(1, 2, to, U256::from(1)).eip1559(&key),
     ];
-    let transactions =
+    let transactions: Vec<_> =
         raw.iter().map(|r| btcr_primitives::decode_transaction(r).unwrap()).collect();
     let one = Block {
         header: header(1, genesis.hash()),
-        body: BlockBody { transactions, poh_entries: vec![] },
+        body: BlockBody { transactions: transactions.clone(), poh_entries: vec![] },
     };
-    commit(&store, &one, &StateChanges::default()).unwrap();
+    // Receipts of each type, the second with a log.
+    let receipt = |cumulative: u64, logs: Vec<alloy_primitives::Log>| {
+        alloy_consensus::Receipt { status: true.into(), cumulative_gas_used: cumulative, logs }
+            .with_bloom()
+    };
+    let log = alloy_primitives::Log::new_unchecked(to, vec![B256::repeat_byte(1)], vec![7].into());
+    let receipts = vec![
+        btcr_primitives::ReceiptEnvelope::Legacy(receipt(21_000, vec![])),
+        btcr_primitives::ReceiptEnvelope::Eip2930(receipt(42_000, vec![log])),
+        btcr_primitives::ReceiptEnvelope::Eip1559(receipt(63_000, vec![])),
+    ];
+    store
+        .commit_block(BlockCommit {
+            block: &one,
+            tx_hashes: &[],
+            addresses: &BlockAddresses::default(),
+            receipts: &receipts,
+            changes: &StateChanges::default(),
+            node_writes: &NodeWrites::default(),
+            certificate: None,
+        })
+        .unwrap();
     let snapshot = store.snapshot().unwrap();
     assert_eq!(snapshot.transaction_count(0).unwrap(), Some(0));
     assert_eq!(snapshot.transaction_count(1).unwrap(), Some(3));
     assert_eq!(snapshot.transaction_count(2).unwrap(), None);
+    for (i, tx) in transactions.iter().enumerate() {
+        assert_eq!(snapshot.transaction(1, i).unwrap().as_ref(), Some(tx));
+        assert_eq!(snapshot.receipt(1, i).unwrap().as_ref(), Some(&receipts[i]));
+    }
+    assert_eq!(snapshot.transaction(1, 3).unwrap(), None);
+    assert_eq!(snapshot.receipt(1, 3).unwrap(), None);
+    assert_eq!(snapshot.transaction(0, 0).unwrap(), None);
+    assert_eq!(snapshot.transaction(2, 0).unwrap(), None);
 }
