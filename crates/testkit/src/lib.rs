@@ -1,12 +1,14 @@
-//! Test harness: JSON-RPC clients (HTTP and WebSocket), transaction signing, a `btcr dev` process that tests
+//! Test harness: JSON-RPC clients (HTTP and WebSocket), transaction signing, empty headers, a `btcr dev` process that tests
 //! can start, kill and restart, and the repository's compiled contracts.
 
+pub mod block;
 pub mod contracts;
 pub mod http;
 pub mod node;
 pub mod tx;
 pub mod ws;
 
+pub use block::empty_header;
 pub use btcr_wallet::rpc;
 pub use http::HttpConnection;
 pub use node::DevProcess;

@@ -12,23 +12,7 @@ use btcr_storage::{BlockAddresses, BlockCommit, ChainStore, SCHEMA_VERSION, Stor
 use btcr_trie::NodeWrites;
 
 fn header(number: u64, parent_hash: B256) -> Header {
-    Header {
-        parent_hash,
-        number,
-        timestamp_ms: number,
-        proposer: Address::ZERO,
-        state_root: B256::ZERO,
-        transactions_root: B256::ZERO,
-        receipts_root: B256::ZERO,
-        logs_bloom: Default::default(),
-        gas_used: 0,
-        gas_limit: 1,
-        base_fee_per_gas: 1,
-        poh_start_hash: B256::ZERO,
-        poh_end_hash: B256::ZERO,
-        poh_ticks: 0,
-        extra_data: Default::default(),
-    }
+    btcr_testkit::empty_header(number, parent_hash)
 }
 
 fn commit(store: &ChainStore, block: &Block, changes: &StateChanges) -> Result<(), StoreError> {
