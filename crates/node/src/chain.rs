@@ -103,11 +103,33 @@ pub struct Chain {
     activity: Mutex<VecDeque<BlockActivity>>,
     /// The validator sets that decided the latest blocks, for uptime.
     deciding_sets: Mutex<DecidingSets>,
+    /// Evidence this node will report when its turn comes: (due height, evidence).
+    pending_reports: Mutex<Vec<(u64, Misbehavior)>>,
 }
 
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Chain").field("head", &self.head.read().number).finish_non_exhaustive()
+    }
+}
+
+/// Blocks between one validator's turn to report double signing and the next one's: time
+/// for the earlier report to land, so that the later reporter sees it and sends nothing.
+const REPORT_TURN_BLOCKS: u64 = 2;
+/// Reports waiting for their turn, at most.
+const MAX_PENDING_REPORTS: usize = 1_000;
+
+/// A reporter's turn (0 first) to report double signing seen at `height`: the validators
+/// of `set` take turns in address order, starting from a different one at each height;
+/// anyone outside the set comes after them all.
+pub(crate) fn report_turn(set: &[Address], reporter: Address, height: u64) -> u64 {
+    let mut sorted = set.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let n = sorted.len() as u64;
+    match sorted.iter().position(|a| *a == reporter) {
+        Some(position) => (position as u64 + n - height % n) % n,
+        None => n,
     }
 }
 
@@ -247,6 +269,7 @@ impl Chain {
             reporter: OnceLock::new(),
             activity: Mutex::new(VecDeque::with_capacity(ACTIVITY_WINDOW)),
             deciding_sets: Mutex::new(deciding_sets),
+            pending_reports: Mutex::new(Vec::new()),
         })
     }
 
@@ -352,9 +375,23 @@ impl Chain {
         let _ = self.reporter.set(key);
     }
 
+    /// Reports `evidence` now, unless the contract has punished it already; says how in the
+    /// log.
+    fn send_report(&self, evidence: &Misbehavior) {
+        match self.report(evidence) {
+            Ok(Some(hash)) => {
+                info!(target: "btcr::chain", validator = %evidence.validator, height = evidence.height, tx = %hash, "reported double signing to the staking contract");
+            }
+            Ok(None) => {}
+            Err(reason) => {
+                warn!(target: "btcr::chain", validator = %evidence.validator, %reason, "could not report double signing");
+            }
+        }
+    }
+
     /// Sends `submitEvidence` for `evidence` to the staking contract, signed by the
-    /// reporter key. Every honest validator reports what it saw; the first transaction
-    /// slashes, the others revert (one fault is punished once).
+    /// reporter key, unless the contract has punished it already (one fault is punished
+    /// once).
     fn report(&self, evidence: &Misbehavior) -> Result<Option<B256>, String> {
         let Some(key) = self.reporter.get() else { return Ok(None) };
         if self.genesis.consensus.mode == ConsensusMode::Poa {
@@ -448,14 +485,20 @@ impl BlockPipeline for Chain {
 
     fn record_misbehavior(&self, evidence: &Misbehavior) -> Result<bool, PipelineError> {
         let new = self.store.record_misbehavior(evidence).map_err(fatal)?;
-        if new {
-            match self.report(evidence) {
-                Ok(Some(hash)) => {
-                    info!(target: "btcr::chain", validator = %evidence.validator, height = evidence.height, tx = %hash, "reported double signing to the staking contract");
-                }
-                Ok(None) => {}
-                Err(reason) => {
-                    warn!(target: "btcr::chain", validator = %evidence.validator, %reason, "could not report double signing");
+        if new && let Some(key) = self.reporter.get() {
+            // Every honest validator sees the fault; they take turns so that one report
+            // lands and the others, seeing it, send nothing.
+            let snapshot = self.snapshot()?;
+            let set = btcr_staking::validator_set(&*snapshot, &self.genesis).map_err(fatal)?;
+            let set: Vec<Address> = set.iter().map(|v| v.address).collect();
+            let delay = report_turn(&set, key.address(), evidence.height) * REPORT_TURN_BLOCKS;
+            if delay == 0 {
+                self.send_report(evidence);
+            } else {
+                let due = self.head.read().number + delay;
+                let mut pending = self.pending_reports.lock();
+                if pending.len() < MAX_PENDING_REPORTS {
+                    pending.push((due, evidence.clone()));
                 }
             }
         }
@@ -729,6 +772,17 @@ impl BlockPipeline for Chain {
             .collect();
         self.pool.lock().on_block_committed(senders, base_fee);
         *self.head.write() = header.clone();
+        let due: Vec<Misbehavior> = {
+            let mut pending = self.pending_reports.lock();
+            let (due, later) = std::mem::take(&mut *pending)
+                .into_iter()
+                .partition::<Vec<_>, _>(|(at, _)| *at <= header.number);
+            *pending = later;
+            due.into_iter().map(|(_, evidence)| evidence).collect()
+        };
+        for evidence in &due {
+            self.send_report(evidence);
+        }
         // Nobody listening is fine.
         let _ = self.new_heads.send(header);
         Ok(())
@@ -1057,5 +1111,24 @@ impl RpcBackend for Chain {
 
     fn subscribe_pending(&self) -> broadcast::Receiver<B256> {
         self.pool.lock().subscribe_pending()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validators_take_turns_to_report_starting_from_another_at_each_height() {
+        let set: Vec<Address> = (1..=4).map(Address::repeat_byte).collect();
+        for height in 0..8 {
+            let mut turns: Vec<u64> = set.iter().map(|v| report_turn(&set, *v, height)).collect();
+            turns.sort_unstable();
+            assert_eq!(turns, [0, 1, 2, 3], "each turn once at height {height}");
+        }
+        let first = |height| set.iter().find(|v| report_turn(&set, **v, height) == 0).copied();
+        assert_ne!(first(0), first(1), "the first reporter rotates");
+        assert_eq!(report_turn(&set, Address::repeat_byte(9), 0), 4, "outsiders come last");
+        assert_eq!(report_turn(&[], Address::ZERO, 3), 0, "no set: report at once");
     }
 }

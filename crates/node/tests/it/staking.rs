@@ -329,3 +329,45 @@ fn a_proof_of_authority_chain_refuses_staking_and_keeps_its_set() {
     // Fees go to the proposer, and nothing is minted.
     assert_eq!(h.balance(STAKING_ADDRESS), U256::ZERO);
 }
+
+#[test]
+fn validators_take_turns_to_report_double_signing_and_a_later_turn_sends_nothing_once_punished() {
+    // The genesis validator, funded to pay for its reports, reports what it sees.
+    let v0 = dev_key(3);
+    let mut h = Harness::new(staking_genesis(&v0), v0.clone());
+    h.chain().set_evidence_reporter(v0.clone());
+    let (n, reporter) = (dev_key(1), dev_key(0));
+    let register = Staking::registerCall {
+        publicKey: n.public_key_uncompressed().to_vec().into(),
+        commissionBps: 0,
+    };
+    let registered = h.send(&n, btcr(500), register.abi_encode());
+    h.block();
+    assert!(h.succeeded(registered));
+    h.until(4);
+    assert_eq!(set_of(&h), sorted(vec![v0.address(), n.address()]), "N joins at block 5");
+
+    // N signs twice at two heights; the two validators take turns at each, so v0 reports
+    // one fault at once and waits its turn for the other.
+    let (first, second) = (double_sign(&n, 3), double_sign(&n, 4));
+    assert!(h.chain().record_misbehavior(&first).unwrap());
+    assert!(h.chain().record_misbehavior(&second).unwrap());
+    let from_v0 = |h: &Harness| {
+        h.chain().pool_content().pending.iter().filter(|t| t.sender == v0.address()).count()
+    };
+    assert_eq!(from_v0(&h), 1, "one report now, the other on its turn");
+    // Someone else reports both before v0's second turn comes.
+    for evidence in [&first, &second] {
+        h.send(&reporter, U256::ZERO, submit_evidence_call(evidence).to_vec());
+    }
+    h.until(8);
+    let used = |height: u64| {
+        let mut packed = n.address().to_vec();
+        packed.extend_from_slice(&height.to_be_bytes());
+        h.view(Staking::evidenceUsedCall(alloy_primitives::keccak256(&packed)))
+    };
+    assert!(used(3) && used(4), "both faults punished");
+    assert_eq!(from_v0(&h), 0);
+    let nonce = h.chain().account(&v0.address()).unwrap().unwrap_or_default().nonce;
+    assert_eq!(nonce, 1, "v0's turn came after the fault was punished: it sent nothing more");
+}
