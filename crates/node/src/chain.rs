@@ -22,9 +22,9 @@ use btcr_execution::{
 use btcr_network::{TxPublisher, TxSink, Verdict};
 use btcr_poh::{PohSlot, batch_hash};
 use btcr_primitives::{
-    Account, Block, BlockBody, CommitCertificate, ConsensusMode, Genesis, GenesisValidator, Header,
-    Misbehavior, ReceiptEnvelope, RecoveredTx, StateReader, TokenTransferLog, TxEnvelope,
-    decode_transaction,
+    Account, Block, BlockBody, BlockReceipt, CommitCertificate, ConsensusMode, Genesis,
+    GenesisValidator, Header, Misbehavior, ReceiptEnvelope, RecoveredTx, StateReader,
+    TokenTransferLog, TxEnvelope, decode_transaction,
 };
 use btcr_rpc::{
     BlockActivity, NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError, ValidatorStatus,
@@ -953,7 +953,7 @@ impl RpcBackend for Chain {
         self.store.snapshot().and_then(|s| s.transaction(number, index)).map_err(|e| e.to_string())
     }
 
-    fn receipt_at(&self, number: u64, index: usize) -> Result<Option<ReceiptEnvelope>, String> {
+    fn receipt_at(&self, number: u64, index: usize) -> Result<Option<BlockReceipt>, String> {
         self.store.snapshot().and_then(|s| s.receipt(number, index)).map_err(|e| e.to_string())
     }
 

@@ -299,3 +299,14 @@ mod tests {
         }
     }
 }
+
+/// One receipt of a block, read alone, with what the receipts before it say about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockReceipt {
+    /// The receipt.
+    pub receipt: alloy_consensus::ReceiptEnvelope,
+    /// Gas its transaction used (its cumulative gas less the previous receipt's).
+    pub gas_used: u64,
+    /// Index within the block of its first log.
+    pub first_log_index: u64,
+}

@@ -18,8 +18,8 @@ mod token;
 mod transaction;
 
 pub use block::{
-    Block, BlockBody, CommitCertificate, Header, Misbehavior, MisbehaviorKind, SignedValue,
-    ValidatorSignature,
+    Block, BlockBody, BlockReceipt, CommitCertificate, Header, Misbehavior, MisbehaviorKind,
+    SignedValue, ValidatorSignature,
 };
 pub use genesis::{
     ConsensusMode, ConsensusParams, Genesis, GenesisAccount, GenesisError, GenesisValidator,

@@ -5,8 +5,8 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_execution::{AccountProof, CallError, CallOutcome};
 use btcr_primitives::{
-    Account, Block, CommitCertificate, Header, Misbehavior, ReceiptEnvelope, RecoveredTx,
-    TxEnvelope,
+    Account, Block, BlockReceipt, CommitCertificate, Header, Misbehavior, ReceiptEnvelope,
+    RecoveredTx, TxEnvelope,
 };
 use tokio::sync::broadcast;
 
@@ -119,8 +119,9 @@ pub trait RpcBackend: Send + Sync + 'static {
     fn transaction_count(&self, number: u64) -> Result<Option<usize>, String>;
     /// Transaction `index` of block `number`, read without decoding the rest of the block.
     fn transaction_at(&self, number: u64, index: usize) -> Result<Option<TxEnvelope>, String>;
-    /// Receipt `index` of block `number`, read without decoding the others.
-    fn receipt_at(&self, number: u64, index: usize) -> Result<Option<ReceiptEnvelope>, String>;
+    /// Receipt `index` of block `number` with its gas used and first log index, read
+    /// without decoding the others.
+    fn receipt_at(&self, number: u64, index: usize) -> Result<Option<BlockReceipt>, String>;
     /// Number of the block with `hash`.
     fn block_number(&self, hash: &B256) -> Result<Option<u64>, String>;
     /// Evidence of validators signing conflicting messages that this node saw, latest

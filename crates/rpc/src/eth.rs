@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::{
     RpcBackend, RpcConfig, RpcError, btcr, fees,
     filters::{self, Filters},
-    format::{block_json, receipt_json, transaction_json, u64_json},
+    format::{self, block_json, receipt_json, transaction_json, u64_json},
     logs, state,
     ws::Session,
 };
@@ -64,20 +64,29 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
             let Some((header, tx, index)) = included(backend, &hash)? else {
                 return Ok(Value::Null);
             };
-            // Every receipt of the block: the log indexes count the logs before this one.
-            let receipts = receipts_of(backend, header.number)?;
-            Ok(receipt_json(&header, header.hash(), &tx, index, &receipts))
+            let read = backend
+                .receipt_at(header.number, index)
+                .map_err(RpcError::internal)?
+                .ok_or_else(|| {
+                    RpcError::internal(format!(
+                        "receipt {index} of block {} is missing",
+                        header.number
+                    ))
+                })?;
+            Ok(receipt_json(&header, header.hash(), &tx, index, &read))
         }
         "eth_getBlockReceipts" => {
             let Some(number) = block_param(backend, params)? else { return Ok(Value::Null) };
             let Some(block) = backend.block(number).map_err(RpcError::internal)? else {
                 return Ok(Value::Null);
             };
-            let receipts = receipts_of(backend, number)?;
+            let receipts = format::block_receipts(&receipts_of(backend, number)?);
             let hash = block.hash();
-            let out = (0..block.body.transactions.len())
-                .map(|i| {
-                    Ok(receipt_json(&block.header, hash, &recovered(&block, i)?, i, &receipts))
+            let out = receipts
+                .iter()
+                .enumerate()
+                .map(|(i, read)| {
+                    Ok(receipt_json(&block.header, hash, &recovered(&block, i)?, i, read))
                 })
                 .collect::<Result<Vec<_>, RpcError>>()?;
             Ok(Value::Array(out))

@@ -9,7 +9,7 @@ use alloy_consensus::transaction::TransactionInfo;
 use alloy_consensus::{Transaction as _, transaction::Recovered};
 use alloy_primitives::{Address, B256, U256};
 use alloy_rpc_types_eth::{Log, Transaction, TransactionReceipt};
-use btcr_primitives::{Block, Header, ReceiptEnvelope, RecoveredTx};
+use btcr_primitives::{Block, BlockReceipt, Header, ReceiptEnvelope, RecoveredTx};
 use serde_json::{Value, json};
 
 /// keccak256(rlp([])): the uncles hash of a block without uncles.
@@ -107,11 +107,22 @@ pub(crate) fn transaction_json(tx: &RecoveredTx, included: Option<(&Header, B256
     serde_json::to_value(rpc).unwrap_or(Value::Null)
 }
 
-/// Gas used by transaction `index` of a block, from the receipts' cumulative gas.
-pub(crate) fn gas_used(receipts: &[ReceiptEnvelope], index: usize) -> u64 {
-    let cumulative = |i: usize| receipts.get(i).map_or(0, |r| r.cumulative_gas_used());
-    let previous = index.checked_sub(1).map_or(0, cumulative);
-    cumulative(index).saturating_sub(previous)
+/// Each of a block's receipts with the gas its transaction used and its first log's index.
+pub(crate) fn block_receipts(receipts: &[ReceiptEnvelope]) -> Vec<BlockReceipt> {
+    let (mut cumulative, mut logs) = (0, 0);
+    receipts
+        .iter()
+        .map(|receipt| {
+            let read = BlockReceipt {
+                receipt: receipt.clone(),
+                gas_used: receipt.cumulative_gas_used().saturating_sub(cumulative),
+                first_log_index: logs,
+            };
+            cumulative = receipt.cumulative_gas_used();
+            logs += receipt.logs().len() as u64;
+            read
+        })
+        .collect()
 }
 
 /// What each unit of gas of `tx` cost in the block of `header`: the base fee and the tip.
@@ -126,12 +137,10 @@ pub(crate) fn receipt_json(
     block_hash: B256,
     tx: &RecoveredTx,
     index: usize,
-    receipts: &[ReceiptEnvelope],
+    read: &BlockReceipt,
 ) -> Value {
-    let Some(receipt) = receipts.get(index) else { return Value::Null };
-    let first_log_index: usize = receipts[..index].iter().map(|r| r.logs().len()).sum();
-    let mut log_index = first_log_index as u64;
-    let rpc_receipt = receipt.clone().map_logs(|log| {
+    let mut log_index = read.first_log_index;
+    let rpc_receipt = read.receipt.clone().map_logs(|log| {
         let rpc_log = Log {
             inner: log,
             block_hash: Some(block_hash),
@@ -153,7 +162,7 @@ pub(crate) fn receipt_json(
         transaction_index: Some(index as u64),
         block_hash: Some(block_hash),
         block_number: Some(header.number),
-        gas_used: gas_used(receipts, index),
+        gas_used: read.gas_used,
         effective_gas_price,
         blob_gas_used: None,
         blob_gas_price: None,

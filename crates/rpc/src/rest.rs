@@ -589,19 +589,10 @@ fn transaction_view(
     let i = index as usize;
     let header = backend.header(number).map_err(store_error)?.ok_or_else(missing)?;
     let envelope = backend.transaction_at(number, i).map_err(store_error)?.ok_or_else(missing)?;
-    let receipt = backend.receipt_at(number, i).map_err(store_error)?.ok_or_else(missing)?;
-    let before = match i.checked_sub(1) {
-        Some(previous) => backend
-            .receipt_at(number, previous)
-            .map_err(store_error)?
-            .ok_or_else(missing)?
-            .cumulative_gas_used(),
-        None => 0,
-    };
-    let gas_used = receipt.cumulative_gas_used().saturating_sub(before);
+    let read = backend.receipt_at(number, i).map_err(store_error)?.ok_or_else(missing)?;
     let tx = RecoveredTx::recover(envelope)
         .map_err(|e| ApiError::internal(format!("a stored transaction does not recover: {e}")))?;
-    Ok(view_of(&header, &tx, index, Some(&receipt), gas_used))
+    Ok(view_of(&header, &tx, index, Some(&read.receipt), read.gas_used))
 }
 
 fn view_of(
@@ -824,14 +815,16 @@ async fn block_transactions(
         let missing = || ApiError::internal(format!("block {number} is missing"));
         let block = backend.block(number).map_err(store_error)?.ok_or_else(missing)?;
         let receipts = backend.receipts(number).map_err(store_error)?.ok_or_else(missing)?;
+        let receipts = format::block_receipts(&receipts);
         let start = (page - 1).saturating_mul(limit);
         let mut items = Vec::new();
         for (i, envelope) in block.body.transactions.iter().enumerate().skip(start).take(limit) {
             let tx = RecoveredTx::recover(envelope.clone()).map_err(|e| {
                 ApiError::internal(format!("a stored transaction does not recover: {e}"))
             })?;
-            let gas_used = format::gas_used(&receipts, i);
-            items.push(view_of(&block.header, &tx, i as u32, receipts.get(i), gas_used));
+            let read = receipts.get(i);
+            let gas_used = read.map_or(0, |r| r.gas_used);
+            items.push(view_of(&block.header, &tx, i as u32, read.map(|r| &r.receipt), gas_used));
         }
         Ok(TransactionPage { items, next_cursor: None })
     })

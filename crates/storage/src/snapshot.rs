@@ -3,8 +3,8 @@
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::Decodable;
 use btcr_primitives::{
-    Account, Block, BlockBody, CommitCertificate, Header, ReceiptEnvelope, StateError, StateReader,
-    TxEnvelope,
+    Account, Block, BlockBody, BlockReceipt, CommitCertificate, Header, ReceiptEnvelope,
+    StateError, StateReader, TxEnvelope,
 };
 use std::sync::Arc;
 
@@ -69,6 +69,23 @@ fn list_items(mut bytes: &[u8]) -> Result<ListItems<'_>, alloy_rlp::Error> {
 /// Item `index` of a list, for chaining after [`list_items`].
 fn nth<'a>(index: usize) -> impl FnOnce(ListItems<'a>) -> Result<&'a [u8], alloy_rlp::Error> {
     move |mut items| items.nth(index).unwrap_or(Err(alloy_rlp::Error::InputTooShort))
+}
+
+/// The cumulative gas and the number of logs of an encoded receipt (a list, or for a typed
+/// receipt a string holding the type and the list), read from headers.
+fn receipt_outline(item: &[u8]) -> Result<(u64, u64), alloy_rlp::Error> {
+    let mut buf = item;
+    let header = alloy_rlp::Header::decode(&mut buf)?;
+    let payload = buf.get(..header.payload_length).ok_or(alloy_rlp::Error::InputTooShort)?;
+    let fields =
+        if header.list { item } else { payload.get(1..).ok_or(alloy_rlp::Error::InputTooShort)? };
+    let mut fields = list_items(fields)?;
+    let mut field = || fields.next().unwrap_or(Err(alloy_rlp::Error::InputTooShort));
+    let _status = field()?;
+    let cumulative = u64::decode(&mut field()?)?;
+    let _bloom = field()?;
+    let logs = list_items(field()?)?.try_fold(0, |n, log| log.map(|_| n + 1))?;
+    Ok((cumulative, logs))
 }
 
 struct ListItems<'a>(&'a [u8]);
@@ -192,19 +209,24 @@ impl Snapshot {
         }
     }
 
-    /// Receipt `index` of block `number`, decoded alone.
-    pub fn receipt(
-        &self,
-        number: u64,
-        index: usize,
-    ) -> Result<Option<ReceiptEnvelope>, StoreError> {
+    /// Receipt `index` of block `number`, decoded alone, with the gas its transaction used
+    /// and the block-wide index of its first log, read from the earlier receipts' headers.
+    pub fn receipt(&self, number: u64, index: usize) -> Result<Option<BlockReceipt>, StoreError> {
         let Some(value) = self.receipts.get(number)? else { return Ok(None) };
         let what = || format!("receipt {index} of block {number}");
-        match list_items(value.value()).and_then(|mut items| items.nth(index).transpose()) {
-            Ok(Some(item)) => decode(what, item).map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(corrupt(what)(e)),
+        let (mut cumulative_before, mut logs_before) = (0, 0);
+        for (i, item) in list_items(value.value()).map_err(corrupt(what))?.enumerate() {
+            let item = item.map_err(corrupt(what))?;
+            if i == index {
+                let receipt: ReceiptEnvelope = decode(what, item)?;
+                let gas_used = receipt.cumulative_gas_used().saturating_sub(cumulative_before);
+                return Ok(Some(BlockReceipt { receipt, gas_used, first_log_index: logs_before }));
+            }
+            let (cumulative, logs) = receipt_outline(item).map_err(corrupt(what))?;
+            cumulative_before = cumulative;
+            logs_before += logs;
         }
+        Ok(None)
     }
 
     /// Block `number` with its body.

@@ -68,3 +68,72 @@ fn erc20_deploys_and_transfers_with_a_transfer_log() -> eyre::Result<()> {
     assert_eq!(rpc.nonce(stranger.address())?, 1);
     Ok(())
 }
+
+#[test]
+fn receipts_read_one_by_one_agree_with_the_blocks_receipts_and_logs() -> eyre::Result<()> {
+    // A long block time puts every transaction below in one block.
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "1500ms"])?;
+    let rpc = &node.rpc;
+    let owner = dev_key(2);
+    let init = btcr_token_init_code("Reload Token", "RLD", U256::from(1_000_000u64))?;
+    let deploy = rpc.send_raw(&TxBuilder::create(CHAIN_ID, 0, init, 2_000_000).eip1559(&owner))?;
+    rpc.wait_for_receipt(deploy, Duration::from_secs(20))?;
+    let token = owner.address().create(0);
+
+    // Token transfers (a log each) around a plain transfer (none), from two senders.
+    let other = dev_key(1);
+    let transfer = |nonce, to| {
+        let call = BtcrToken::transferCall { to, amount: U256::from(5) }.abi_encode();
+        TxBuilder::call(CHAIN_ID, nonce, token, call.into(), 200_000).eip1559(&owner)
+    };
+    let hashes = [
+        rpc.send_raw(&transfer(1, Address::repeat_byte(1)))?,
+        rpc.send_raw(
+            &TxBuilder::transfer(CHAIN_ID, 0, Address::repeat_byte(2), U256::from(1))
+                .eip1559(&other),
+        )?,
+        rpc.send_raw(&transfer(2, Address::repeat_byte(3)))?,
+        rpc.send_raw(&transfer(3, Address::repeat_byte(4)))?,
+    ];
+    let receipts: Vec<_> = hashes
+        .iter()
+        .map(|h| rpc.wait_for_receipt(*h, Duration::from_secs(20)))
+        .collect::<eyre::Result<_>>()?;
+    let block = receipts[0]["blockNumber"].clone();
+    assert!(receipts.iter().all(|r| r["blockNumber"] == block), "one block: {receipts:?}");
+
+    // Each receipt read alone equals the block's receipt at its index; the log indexes run
+    // through the block as eth_getLogs numbers them.
+    let all = rpc.call("eth_getBlockReceipts", serde_json::json!([block]))?;
+    for receipt in &receipts {
+        let index = quantity(&receipt["transactionIndex"])? as usize;
+        assert_eq!(receipt, &all[index], "receipt {index}");
+    }
+    let logs =
+        rpc.call("eth_getLogs", serde_json::json!([{ "fromBlock": block, "toBlock": block }]))?;
+    let indexes: Vec<u64> = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| quantity(&l["logIndex"]))
+        .collect::<eyre::Result<_>>()?;
+    assert_eq!(indexes, [0, 1, 2]);
+    let from_receipts: Vec<u64> = receipts
+        .iter()
+        .flat_map(|r| r["logs"].as_array().unwrap().clone())
+        .map(|l| quantity(&l["logIndex"]))
+        .collect::<eyre::Result<_>>()?;
+    assert_eq!(from_receipts.len(), 3);
+    let mut sorted = from_receipts.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [0, 1, 2]);
+    // Gas: each receipt's gasUsed is its share of the cumulative gas.
+    let mut cumulative = 0;
+    for r in all.as_array().unwrap() {
+        let used = quantity(&r["gasUsed"])?;
+        cumulative += used;
+        assert_eq!(quantity(&r["cumulativeGasUsed"])?, cumulative);
+    }
+    Ok(())
+}

@@ -358,7 +358,10 @@ fn a_blocks_transactions_are_counted_and_read_one_by_one_without_decoding_the_ot
     assert_eq!(snapshot.transaction_count(2).unwrap(), None);
     for (i, tx) in transactions.iter().enumerate() {
         assert_eq!(snapshot.transaction(1, i).unwrap().as_ref(), Some(tx));
-        assert_eq!(snapshot.receipt(1, i).unwrap().as_ref(), Some(&receipts[i]));
+        let read = snapshot.receipt(1, i).unwrap().unwrap();
+        assert_eq!(read.receipt, receipts[i]);
+        assert_eq!(read.gas_used, 21_000, "each used 21,000 of the cumulative gas");
+        assert_eq!(read.first_log_index, [0, 0, 1][i], "the second receipt's log comes first");
     }
     assert_eq!(snapshot.transaction(1, 3).unwrap(), None);
     assert_eq!(snapshot.receipt(1, 3).unwrap(), None);
