@@ -73,6 +73,9 @@ pub enum ChainError {
     /// The validator set cannot be read from the stored state.
     #[error("reading the validator set: {0}")]
     ValidatorSet(String),
+    /// Stored evidence of double signing cannot be scheduled for reporting.
+    #[error("scheduling a report of double signing: {0}")]
+    Evidence(String),
 }
 
 /// A block executed here and waiting to be committed.
@@ -371,8 +374,36 @@ impl Chain {
 
     /// Reports double signing that consensus sees to the staking contract from now on, in
     /// transactions signed by `key`, whose account pays their gas.
-    pub fn set_evidence_reporter(&self, key: SecretKey) {
+    ///
+    /// The evidence already stored (seen before a restart, say) is scheduled again: a fault
+    /// not punished yet, and still recent enough to be, is reported on this validator's turn.
+    pub fn set_evidence_reporter(&self, key: SecretKey) -> Result<(), ChainError> {
         let _ = self.reporter.set(key);
+        for evidence in self.store.misbehavior(MAX_PENDING_REPORTS)? {
+            self.schedule_report(&evidence).map_err(ChainError::Evidence)?;
+        }
+        Ok(())
+    }
+
+    /// Reports `evidence` on this validator's turn: every honest validator sees the fault,
+    /// and they take turns so that one report lands and the others, seeing it, send nothing.
+    fn schedule_report(&self, evidence: &Misbehavior) -> Result<(), String> {
+        let Some(key) = self.reporter.get() else { return Ok(()) };
+        let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+        let set =
+            btcr_staking::validator_set(&*snapshot, &self.genesis).map_err(|e| e.to_string())?;
+        let set: Vec<Address> = set.iter().map(|v| v.address).collect();
+        let delay = report_turn(&set, key.address(), evidence.height) * REPORT_TURN_BLOCKS;
+        if delay == 0 {
+            self.send_report(evidence);
+        } else {
+            let due = self.head.read().number + delay;
+            let mut pending = self.pending_reports.lock();
+            if pending.len() < MAX_PENDING_REPORTS {
+                pending.push((due, evidence.clone()));
+            }
+        }
+        Ok(())
     }
 
     /// Reports `evidence` now, unless the contract has punished it already; says how in the
@@ -398,6 +429,13 @@ impl Chain {
             return Ok(None);
         }
         let snapshot = self.store.snapshot().map_err(|e| e.to_string())?;
+        // The contract takes evidence only as long as the stake it would cut is still bonded
+        // or unbonding.
+        let window = u64::from(self.genesis.consensus.unbonding_epochs)
+            * self.genesis.consensus.epoch_length;
+        if (self.head.read().number + 1).saturating_sub(evidence.height) > window {
+            return Ok(None);
+        }
         // Another validator's report may have landed already: one fault is punished once.
         if btcr_staking::already_slashed(
             &*snapshot,
@@ -485,22 +523,8 @@ impl BlockPipeline for Chain {
 
     fn record_misbehavior(&self, evidence: &Misbehavior) -> Result<bool, PipelineError> {
         let new = self.store.record_misbehavior(evidence).map_err(fatal)?;
-        if new && let Some(key) = self.reporter.get() {
-            // Every honest validator sees the fault; they take turns so that one report
-            // lands and the others, seeing it, send nothing.
-            let snapshot = self.snapshot()?;
-            let set = btcr_staking::validator_set(&*snapshot, &self.genesis).map_err(fatal)?;
-            let set: Vec<Address> = set.iter().map(|v| v.address).collect();
-            let delay = report_turn(&set, key.address(), evidence.height) * REPORT_TURN_BLOCKS;
-            if delay == 0 {
-                self.send_report(evidence);
-            } else {
-                let due = self.head.read().number + delay;
-                let mut pending = self.pending_reports.lock();
-                if pending.len() < MAX_PENDING_REPORTS {
-                    pending.push((due, evidence.clone()));
-                }
-            }
+        if new {
+            self.schedule_report(evidence).map_err(fatal)?;
         }
         Ok(new)
     }

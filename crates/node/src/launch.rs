@@ -178,7 +178,9 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
     let engine = match (&config.network, &config.validator_key) {
         (Some(network), key) => {
             if let Some(key) = key {
-                chain.set_evidence_reporter(key.clone());
+                chain
+                    .set_evidence_reporter(key.clone())
+                    .wrap_err("scheduling reports of the double signing stored")?;
             }
             info!(
                 target: "btcr::node",

@@ -330,13 +330,11 @@ fn a_proof_of_authority_chain_refuses_staking_and_keeps_its_set() {
     assert_eq!(h.balance(STAKING_ADDRESS), U256::ZERO);
 }
 
-#[test]
-fn validators_take_turns_to_report_double_signing_and_a_later_turn_sends_nothing_once_punished() {
-    // The genesis validator, funded to pay for its reports, reports what it sees.
-    let v0 = dev_key(3);
+/// A chain whose genesis validator V0 (funded, to pay for reports) is joined by N at block
+/// 5; returns the harness, V0 and N.
+fn two_validators() -> (Harness, SecretKey, SecretKey) {
+    let (v0, n) = (dev_key(3), dev_key(1));
     let mut h = Harness::new(staking_genesis(&v0), v0.clone());
-    h.chain().set_evidence_reporter(v0.clone());
-    let (n, reporter) = (dev_key(1), dev_key(0));
     let register = Staking::registerCall {
         publicKey: n.public_key_uncompressed().to_vec().into(),
         commissionBps: 0,
@@ -346,6 +344,22 @@ fn validators_take_turns_to_report_double_signing_and_a_later_turn_sends_nothing
     assert!(h.succeeded(registered));
     h.until(4);
     assert_eq!(set_of(&h), sorted(vec![v0.address(), n.address()]), "N joins at block 5");
+    (h, v0, n)
+}
+
+/// Whether the staking contract has punished `validator` for `height`.
+fn punished(h: &Harness, validator: Address, height: u64) -> bool {
+    let mut packed = validator.to_vec();
+    packed.extend_from_slice(&height.to_be_bytes());
+    h.view(Staking::evidenceUsedCall(alloy_primitives::keccak256(&packed)))
+}
+
+#[test]
+fn validators_take_turns_to_report_double_signing_and_a_later_turn_sends_nothing_once_punished() {
+    // The genesis validator reports what it sees.
+    let (mut h, v0, n) = two_validators();
+    h.chain().set_evidence_reporter(v0.clone()).unwrap();
+    let reporter = dev_key(0);
 
     // N signs twice at two heights; the two validators take turns at each, so v0 reports
     // one fault at once and waits its turn for the other.
@@ -361,13 +375,26 @@ fn validators_take_turns_to_report_double_signing_and_a_later_turn_sends_nothing
         h.send(&reporter, U256::ZERO, submit_evidence_call(evidence).to_vec());
     }
     h.until(8);
-    let used = |height: u64| {
-        let mut packed = n.address().to_vec();
-        packed.extend_from_slice(&height.to_be_bytes());
-        h.view(Staking::evidenceUsedCall(alloy_primitives::keccak256(&packed)))
-    };
-    assert!(used(3) && used(4), "both faults punished");
+    assert!(punished(&h, n.address(), 3) && punished(&h, n.address(), 4), "both faults punished");
     assert_eq!(from_v0(&h), 0);
     let nonce = h.chain().account(&v0.address()).unwrap().unwrap_or_default().nonce;
     assert_eq!(nonce, 1, "v0's turn came after the fault was punished: it sent nothing more");
+}
+
+#[test]
+fn double_signing_stored_before_the_reporter_was_known_is_reported_when_it_is() {
+    // As after a restart: the evidence is in the store, and the validator's key comes later.
+    let (h, v0, n) = two_validators();
+    let (fault, stale) = (double_sign(&n, 6), double_sign(&n, 1));
+    assert!(h.chain().record_misbehavior(&fault).unwrap());
+    // Block 1 is by then older than the unbonding period (one epoch of 5 blocks) allows.
+    h.until(7);
+    assert!(h.chain().record_misbehavior(&stale).unwrap());
+    assert!(h.chain().pool_content().pending.is_empty(), "nobody to report yet");
+    h.chain().set_evidence_reporter(v0.clone()).unwrap();
+    h.until(12);
+    assert!(punished(&h, n.address(), 6), "reported on v0's turn");
+    assert!(!punished(&h, n.address(), 1));
+    let nonce = h.chain().account(&v0.address()).unwrap().unwrap_or_default().nonce;
+    assert_eq!(nonce, 1, "one report; the fault too old to punish was not sent");
 }
