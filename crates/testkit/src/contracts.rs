@@ -20,6 +20,7 @@ sol! {
 }
 
 const BTCR_TOKEN_JSON: &str = include_str!("../../../contracts/build/BtcrToken.json");
+const GREEDY_TOKEN_JSON: &str = include_str!("../../../contracts/build/GreedyToken.json");
 
 /// Creation bytecode of a build artifact.
 fn bytecode(artifact: &str) -> eyre::Result<Bytes> {
@@ -42,4 +43,9 @@ pub fn btcr_token_init_code(
     };
     code.extend_from_slice(&args.abi_encode());
     Ok(code.into())
+}
+
+/// Init code deploying a `GreedyToken`: ERC-20 views that burn all the gas they get.
+pub fn greedy_token_init_code() -> eyre::Result<Bytes> {
+    bytecode(GREEDY_TOKEN_JSON)
 }

@@ -7,7 +7,7 @@ use alloy_primitives::{Address, U256};
 use alloy_sol_types::SolCall;
 use btcr_testkit::{
     DevProcess, RpcClient, TxBuilder,
-    contracts::{BtcrToken, btcr_token_init_code},
+    contracts::{BtcrToken, btcr_token_init_code, greedy_token_init_code},
     dev_key,
 };
 use serde_json::Value;
@@ -224,6 +224,30 @@ fn the_rest_api_serves_blocks_transactions_addresses_validators_and_search() -> 
     let (status, kind, page) = rpc.get_text("/api/v1/docs")?;
     assert_eq!((status, kind.as_str()), (200, "text/html; charset=utf-8"));
     assert!(page.contains("openapi.json"));
+    Ok(())
+}
+
+#[test]
+fn an_address_holding_many_costly_tokens_gets_a_bounded_answer() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "100ms"])?;
+    let rpc = &node.rpc;
+    // 40 tokens whose every view burns the 100,000 gas it may use: reading them all would
+    // take 160 views and 16 million gas; the answer stops at its 5 million gas budget.
+    let owner = dev_key(2);
+    let init = greedy_token_init_code()?;
+    let mut last = None;
+    for nonce in 0..40 {
+        let raw = TxBuilder::create(CHAIN_ID, nonce, init.clone(), 400_000).eip1559(&owner);
+        last = Some(rpc.send_raw(&raw)?);
+    }
+    let receipt = rpc.wait_for_receipt(last.expect("40 sent"), Duration::from_secs(30))?;
+    assert_eq!(receipt["status"], "0x1");
+    let view = ok(rpc, &format!("/api/v1/addresses/{}", owner.address()));
+    let listed = view["tokens"].as_array().unwrap().len();
+    // Each view uses about 95,000 gas (the rest of its 100,000 is left when it answers):
+    // the budget covers about 13 tokens' four views.
+    assert!((10..=15).contains(&listed), "{listed} tokens listed of 40");
     Ok(())
 }
 
