@@ -3,7 +3,7 @@ import type { ReactNode } from 'react';
 import type { UseQueryResult } from '@tanstack/react-query';
 import type { BlockSummary, TransactionPage, TransactionView } from '../lib/api';
 import { ago, formatUnits } from '../lib/format';
-import { AddressLink, Badge, BlockLink, Card, Cell, Empty, ErrorNote, Loading, Table, TxLink } from './ui';
+import { AddressLink, Badge, BlockLink, Card, Cell, Loaded, Table, TxLink } from './ui';
 
 export function BlockTable({ blocks, gas }: { blocks: BlockSummary[]; gas?: boolean }) {
   return (
@@ -94,15 +94,9 @@ export function HistoryCard({
 }) {
   return (
     <Card title="History" action={action}>
-      {history.isPending ? (
-        <Loading what="the history" />
-      ) : history.error ? (
-        <ErrorNote error={history.error} />
-      ) : history.data.items.length === 0 ? (
-        <Empty>{empty}</Empty>
-      ) : (
-        <TransactionTable txs={history.data.items} perspective={address} />
-      )}
+      <Loaded query={history} what="the history" isEmpty={(page) => page.items.length === 0} empty={empty}>
+        {(page) => <TransactionTable txs={page.items} perspective={address} />}
+      </Loaded>
     </Card>
   );
 }

@@ -1,6 +1,7 @@
 // Small building blocks in one visual language: cards, tables, badges, links to chain
 // objects, and the loading, empty and error states every page uses.
 import type { ReactNode } from 'react';
+import type { UseQueryResult } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { shortHash } from '../lib/format';
 
@@ -112,3 +113,24 @@ export function Fields({ rows }: { rows: [string, ReactNode][] }) {
   );
 }
 
+
+/** What a query gives: loading while it runs, its error, `empty` when `isEmpty` says so, or
+ * what `children` makes of the data. */
+export function Loaded<T>({
+  query,
+  what,
+  isEmpty,
+  empty,
+  children,
+}: {
+  query: UseQueryResult<T>;
+  what: string;
+  isEmpty?: (data: T) => boolean;
+  empty?: ReactNode;
+  children: (data: T) => ReactNode;
+}) {
+  if (query.isPending) return <Loading what={what} />;
+  if (query.error) return <ErrorNote error={query.error} />;
+  if (isEmpty?.(query.data)) return <Empty>{empty}</Empty>;
+  return <>{children(query.data)}</>;
+}

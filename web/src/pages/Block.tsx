@@ -2,7 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useParams } from 'react-router';
 import { api } from '../lib/api';
 import { ago, formatUnits } from '../lib/format';
-import { AddressLink, BlockLink, Card, Cell, Empty, ErrorNote, Fields, Loading, Table } from '../components/ui';
+import { AddressLink, BlockLink, Card, Cell, Empty, ErrorNote, Fields, Loaded, Loading, Table } from '../components/ui';
 import { TransactionTable } from '../components/tables';
 
 /** One block: header, PoH, commit certificate and transactions. */
@@ -52,12 +52,10 @@ export default function Block() {
       <Card title={`Transactions (${b.transactionCount})`}>
         {b.transactionCount === 0 ? (
           <Empty>This block holds no transactions.</Empty>
-        ) : txs.isPending ? (
-          <Loading what="transactions" />
-        ) : txs.error ? (
-          <ErrorNote error={txs.error} />
         ) : (
-          <TransactionTable txs={txs.data.items} />
+          <Loaded query={txs} what="transactions">
+            {(page) => <TransactionTable txs={page.items} />}
+          </Loaded>
         )}
       </Card>
     </div>

@@ -1,7 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
 import { api } from '../lib/api';
-import { Card, ErrorNote, Loading } from '../components/ui';
+import { Card, Loaded } from '../components/ui';
 import { BlockTable } from '../components/tables';
 
 /** Every block, newest first, 25 a page. */
@@ -20,13 +20,9 @@ export default function Blocks() {
         )
       }
     >
-      {page.isPending ? (
-        <Loading what="blocks" />
-      ) : page.error ? (
-        <ErrorNote error={page.error} />
-      ) : (
-        <BlockTable blocks={page.data.items} gas />
-      )}
+      <Loaded query={page} what="blocks">
+        {(data) => <BlockTable blocks={data.items} gas />}
+      </Loaded>
     </Card>
   );
 }

@@ -1,7 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { api, type ValidatorRow } from '../lib/api';
 import { formatUnits, formatUptime } from '../lib/format';
-import { Card, Empty, ErrorNote, Loading, Stat } from '../components/ui';
+import { Card, Empty, ErrorNote, Loaded, Loading, Stat } from '../components/ui';
 import { BlockTable, TransactionTable } from '../components/tables';
 import { TxChart } from '../components/TxChart';
 
@@ -48,27 +48,23 @@ export default function Dashboard() {
         <Card title="Latest transactions">
           {!withTxs ? (
             <Empty>No transactions in the latest blocks.</Empty>
-          ) : txs.isPending ? (
-            <Loading what="transactions" />
-          ) : txs.error ? (
-            <ErrorNote error={txs.error} />
           ) : (
-            <TransactionTable txs={txs.data.items} />
+            <Loaded query={txs} what="transactions">
+              {(page) => <TransactionTable txs={page.items} />}
+            </Loaded>
           )}
         </Card>
       </div>
       <Card title="Validators">
-        {validators.isPending ? (
-          <Loading what="validators" />
-        ) : validators.error ? (
-          <ErrorNote error={validators.error} />
-        ) : (
-          <p className="text-sm">
-            {validators.data.filter((v) => v.status === 'active').length} active of {validators.data.length} registered,{' '}
-            {formatUnits(validators.data.reduce((sum, v) => sum + BigInt(v.stake), 0n), 18, 0)} BTCR staked
-            {meanUptime(validators.data) !== null && <>, mean uptime {formatUptime({ uptime: meanUptime(validators.data), windowBlocks: 1 })}</>}.
-          </p>
-        )}
+        <Loaded query={validators} what="validators">
+          {(list) => (
+            <p className="text-sm">
+              {list.filter((v) => v.status === 'active').length} active of {list.length} registered,{' '}
+              {formatUnits(list.reduce((sum, v) => sum + BigInt(v.stake), 0n), 18, 0)} BTCR staked
+              {meanUptime(list) !== null && <>, mean uptime {formatUptime({ uptime: meanUptime(list), windowBlocks: 1 })}</>}.
+            </p>
+          )}
+        </Loaded>
       </Card>
     </div>
   );

@@ -4,7 +4,7 @@ import { Link } from 'react-router';
 import { privateKeyToAccount } from 'viem/accounts';
 import { api, type ValidatorRow } from '../lib/api';
 import { formatUnits, formatUptime, parseUnits } from '../lib/format';
-import { AddressLink, Badge, Card, Cell, Empty, ErrorNote, Loading, Table } from '../components/ui';
+import { AddressLink, Badge, Card, Cell, Empty, ErrorNote, Loaded, Loading, Table } from '../components/ui';
 import { clients, explain } from '../wallet/chain';
 import { STAKING_ABI, STAKING_ADDRESS } from '../wallet/staking';
 import { useWallet } from '../wallet/store';
@@ -107,15 +107,10 @@ export default function Staking() {
           commission. The staking contract lives at <AddressLink address={STAKING_ADDRESS} full />; any Ethereum wallet can
           call it.
         </p>
-        {validators.isPending ? (
-          <Loading what="validators" />
-        ) : validators.error ? (
-          <ErrorNote error={validators.error} />
-        ) : validators.data.length === 0 ? (
-          <Empty>No validator is registered.</Empty>
-        ) : (
+        <Loaded query={validators} what="validators" isEmpty={(list) => list.length === 0} empty="No validator is registered.">
+          {(list) => (
           <Table head={['Validator', 'Status', 'Stake (BTCR)', 'Self-stake', 'Commission', 'Voting power', 'Uptime', 'Slashed', ...(staker.unlocked ? ['Delegate'] : [])]}>
-            {validators.data.map((v: ValidatorRow) => (
+            {list.map((v: ValidatorRow) => (
               <tr key={v.address}>
                 <Cell>
                   <AddressLink address={v.address} />
@@ -145,7 +140,8 @@ export default function Staking() {
               </tr>
             ))}
           </Table>
-        )}
+          )}
+        </Loaded>
       </Card>
       <Card title="Your stake">
         {!staker.unlocked ? (
