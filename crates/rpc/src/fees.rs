@@ -116,22 +116,24 @@ pub(crate) fn fee_history(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcEr
     let mut rewards = Vec::new();
     let mut last = None;
     for number in oldest..=newest {
-        let block = ctx
-            .backend
-            .block(number)
-            .map_err(RpcError::internal)?
-            .ok_or_else(|| RpcError::internal(format!("block {number} is missing")))?;
-        let header = &block.header;
+        let missing = || RpcError::internal(format!("block {number} is missing"));
+        // Only the rewards need the transactions; the fees and ratios are in the header.
+        let header = match &percentiles {
+            Some(p) => {
+                let block =
+                    ctx.backend.block(number).map_err(RpcError::internal)?.ok_or_else(missing)?;
+                let receipts =
+                    ctx.backend.receipts(number).map_err(RpcError::internal)?.ok_or_else(|| {
+                        RpcError::internal(format!("receipts of {number} are missing"))
+                    })?;
+                rewards.push(block_rewards(&block, &receipts, p));
+                block.header
+            }
+            None => ctx.backend.header(number).map_err(RpcError::internal)?.ok_or_else(missing)?,
+        };
         base_fees.push(u64_json(header.base_fee_per_gas));
         ratios.push(json!(header.gas_used as f64 / header.gas_limit.max(1) as f64));
-        if let Some(p) = &percentiles {
-            let receipts =
-                ctx.backend.receipts(number).map_err(RpcError::internal)?.ok_or_else(|| {
-                    RpcError::internal(format!("receipts of {number} are missing"))
-                })?;
-            rewards.push(block_rewards(&block, &receipts, p));
-        }
-        last = Some(block.header);
+        last = Some(header);
     }
     let last = last.expect("at least one block");
     base_fees.push(u64_json(last.next_base_fee()));
