@@ -5,6 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 mod wallet;
 
+use btcr_http::HttpConfig;
 use btcr_node::{
     dev::{self, DevOptions},
     testnet::{self, ConsensusMode, TestnetOptions},
@@ -185,21 +186,28 @@ struct RpcArgs {
 }
 
 impl RpcArgs {
-    fn config(&self) -> RpcConfig {
-        RpcConfig {
+    /// The HTTP server's settings (shared by JSON-RPC, REST and the portal).
+    fn http(&self) -> HttpConfig {
+        HttpConfig {
             listen: self.addr.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8545))),
             max_body_bytes: self.max_body_bytes,
+            max_connections: self.max_connections,
+            cors_origins: self.cors.clone().unwrap_or_else(btcr_http::default_cors_origins),
+            workers: self.workers.unwrap_or_else(btcr_http::default_workers),
+        }
+    }
+
+    /// JSON-RPC's own limits.
+    fn rpc(&self) -> RpcConfig {
+        RpcConfig {
             max_ws_message_bytes: self.max_ws_message_bytes,
             max_batch: self.max_batch,
-            max_connections: self.max_connections,
             max_subscriptions_per_connection: self.max_subscriptions,
             max_filters: self.max_filters,
-            cors_origins: self.cors.clone().unwrap_or_else(btcr_rpc::default_cors_origins),
             gas_cap: self.gas_cap,
             max_logs_block_range: self.max_logs_range,
             max_logs: self.max_logs,
             max_state_overrides: self.max_state_overrides,
-            workers: self.workers.unwrap_or_else(btcr_rpc::default_workers),
         }
     }
 }
@@ -251,8 +259,10 @@ fn run_testnet(args: TestnetArgs) -> eyre::Result<()> {
         balance_btcr: args.genesis.balance,
         gas_limit: args.genesis.gas_limit,
     })?;
-    println!("Wrote a network of {} nodes to {}", nodes.len(), args.out.display());
-    println!(
+    let mut b = String::new();
+    say!(b, "Wrote a network of {} nodes to {}", nodes.len(), args.out.display());
+    say!(
+        b,
         "Chain id {}, {}",
         testnet::TESTNET_CHAIN_ID,
         match args.mode.as_str() {
@@ -265,37 +275,41 @@ fn run_testnet(args: TestnetArgs) -> eyre::Result<()> {
             Some(address) => format!("validator {address}"),
             None => "full node".to_owned(),
         };
-        println!(
+        say!(
+            b,
             "  {}  {role}  JSON-RPC http://{}  p2p {}",
             node.home.display(),
             node.file.rpc_addr,
             node.file.p2p_listen
         );
     }
-    println!("Start each with: btcr node --home <home directory>");
-    println!("Funded accounts come from the test mnemonic, as in `btcr dev`.");
+    say!(b, "Start each with: btcr node --home <home directory>");
+    say!(b, "Funded accounts come from the test mnemonic, as in `btcr dev`.");
+    print_lines(&b);
     Ok(())
 }
 
 async fn run_node(args: NodeArgs) -> eyre::Result<()> {
-    let config = testnet::load_node(&args.home, args.rpc.config(), args.rpc.addr)?;
+    let config = testnet::load_node(&args.home, args.rpc.http(), args.rpc.rpc(), args.rpc.addr)?;
     let node = btcr_node::launch(config.clone()).await?;
     let network = config.network.as_ref().expect("load_node always configures the network");
+    // One buffer, written once: the lines come out in order, and a closed standard output
+    // does not stop the node.
     let mut b = String::new();
     say!(b);
-    println!("BTCR node {}", network.moniker);
-    println!("Chain id        {}", config.genesis.chain_id);
+    say!(b, "BTCR node {}", network.moniker);
+    say!(b, "Chain id        {}", config.genesis.chain_id);
     match &config.validator_key {
         Some(key) => say!(b, "Validator       {}", key.address()),
         None => say!(b, "Full node       (no validator key)"),
     }
-    println!("Data directory  {}", config.datadir.display());
-    println!("p2p             {}", network.listen);
-    println!("JSON-RPC        http://{}", node.rpc_addr);
-    println!("Portal          http://{}/", node.rpc_addr);
+    say!(b, "Data directory  {}", config.datadir.display());
+    say!(b, "p2p             {}", network.listen);
+    say!(b, "JSON-RPC        http://{}", node.rpc_addr);
+    say!(b, "Portal          http://{}/", node.rpc_addr);
     say!(b);
     print_lines(&b);
-    node.wait().await
+    Ok(node.wait().await?)
 }
 
 async fn run_dev(args: DevArgs) -> eyre::Result<()> {
@@ -305,7 +319,8 @@ async fn run_dev(args: DevArgs) -> eyre::Result<()> {
         n_accounts: args.genesis.accounts,
         balance_btcr: args.genesis.balance,
         gas_limit: args.genesis.gas_limit,
-        rpc: args.rpc.config(),
+        http: args.rpc.http(),
+        rpc: args.rpc.rpc(),
     })?;
     let node = btcr_node::launch(setup.config.clone()).await?;
     print_banner(&setup, node.rpc_addr);

@@ -18,23 +18,83 @@ mod single;
 
 pub use single::{EngineConfig, EngineHandle, SingleValidatorEngine};
 
-use std::time::Instant;
+use std::{error::Error, sync::Arc, time::Instant};
 
 use alloy_primitives::B256;
 use btcr_primitives::{Block, CommitCertificate, GenesisValidator, Header, Misbehavior};
+
+/// A failure kept as the source of another error, shareable so that verdicts can be cached.
+pub type SharedError = Arc<dyn Error + Send + Sync + 'static>;
+
+fn with_source(text: &str, source: &Option<SharedError>) -> String {
+    match source {
+        Some(source) => format!("{text}: {source}"),
+        None => text.to_owned(),
+    }
+}
 
 /// A failure in the block pipeline.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PipelineError {
     /// A proposed block is invalid; the engine votes against it.
     #[error("invalid block: {0}")]
-    InvalidBlock(String),
+    InvalidBlock(InvalidBlock),
     /// The block to commit was never proposed or verified here.
     #[error("unknown block {0}")]
     UnknownBlock(B256),
     /// The node cannot continue (store failure, broken invariant): the engine stops.
     #[error("fatal: {0}")]
-    Fatal(String),
+    Fatal(Fatal),
+}
+
+/// Why a block is refused, and the failure behind it when there is one.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", with_source(reason, source))]
+pub struct InvalidBlock {
+    /// What is wrong, for the log and the peer.
+    pub reason: String,
+    /// The check that failed (a signature, the PoH, execution).
+    #[source]
+    pub source: Option<SharedError>,
+}
+
+/// What stopped the pipeline, and the failure behind it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", with_source(context, source))]
+pub struct Fatal {
+    /// What was being done.
+    pub context: String,
+    /// What failed (the store, a broken invariant).
+    #[source]
+    pub source: Option<SharedError>,
+}
+
+impl PipelineError {
+    /// A block refused for `reason`.
+    pub fn invalid(reason: impl Into<String>) -> Self {
+        Self::InvalidBlock(InvalidBlock { reason: reason.into(), source: None })
+    }
+
+    /// A block refused for `reason`, because `source` failed.
+    pub fn invalid_because(
+        reason: impl Into<String>,
+        source: impl Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::InvalidBlock(InvalidBlock { reason: reason.into(), source: Some(Arc::new(source)) })
+    }
+
+    /// A fatal failure described by `context` alone.
+    pub fn fatal(context: impl Into<String>) -> Self {
+        Self::Fatal(Fatal { context: context.into(), source: None })
+    }
+
+    /// A fatal failure while doing `context`, because `source` failed.
+    pub fn fatal_because(
+        context: impl Into<String>,
+        source: impl Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Fatal(Fatal { context: context.into(), source: Some(Arc::new(source)) })
+    }
 }
 
 /// What the node offers a consensus engine.

@@ -77,7 +77,7 @@ impl EngineHandle {
         match self.thread.take() {
             Some(thread) => thread
                 .join()
-                .unwrap_or_else(|_| Err(PipelineError::Fatal("consensus engine panicked".into()))),
+                .unwrap_or_else(|_| Err(PipelineError::fatal("consensus engine panicked"))),
             None => Ok(()),
         }
     }

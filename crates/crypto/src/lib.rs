@@ -114,6 +114,18 @@ impl SecretKey {
             .map_err(|e| CryptoError::Signature(e.to_string()))
     }
 
+    /// Signs a transaction and returns its EIP-2718 encoding, as the network carries it.
+    pub fn sign_transaction<T>(&self, tx: T) -> alloy_primitives::Bytes
+    where
+        T: alloy_consensus::SignableTransaction<alloy_primitives::Signature>,
+        alloy_consensus::TxEnvelope: From<alloy_consensus::Signed<T>>,
+    {
+        use alloy_eips::eip2718::Encodable2718;
+        let signature =
+            self.signer.sign_hash_sync(&tx.signature_hash()).expect("signing a hash cannot fail");
+        alloy_consensus::TxEnvelope::from(tx.into_signed(signature)).encoded_2718().into()
+    }
+
     /// Reads a key stored as hex in `path`.
     pub fn load(path: &Path) -> Result<Self, CryptoError> {
         let file_error =

@@ -3,13 +3,14 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use crate::error::{Context as _, NodeResult};
 use alloy_primitives::{Address, B256};
 use btcr_crypto::{DEV_MNEMONIC, SecretKey};
+use btcr_http::HttpConfig;
 use btcr_poh::PohConfig;
 use btcr_primitives::{Genesis, GenesisValidator};
 use btcr_rpc::RpcConfig;
 use btcr_txpool::PoolConfig;
-use eyre::WrapErr;
 
 use crate::{NodeConfig, testnet::dev_genesis};
 
@@ -29,7 +30,9 @@ pub struct DevOptions {
     pub balance_btcr: u64,
     /// Block gas limit of a new chain.
     pub gas_limit: u64,
-    /// JSON-RPC settings.
+    /// The HTTP server's settings.
+    pub http: HttpConfig,
+    /// JSON-RPC's settings.
     pub rpc: RpcConfig,
 }
 
@@ -56,7 +59,7 @@ pub fn dev_poh() -> PohConfig {
 }
 
 /// Builds (or reopens) a development chain.
-pub fn prepare(options: DevOptions) -> eyre::Result<DevSetup> {
+pub fn prepare(options: DevOptions) -> NodeResult<DevSetup> {
     let (datadir, tempdir) = match &options.datadir {
         Some(dir) => (dir.clone(), None),
         None => {
@@ -107,6 +110,7 @@ pub fn prepare(options: DevOptions) -> eyre::Result<DevSetup> {
         genesis,
         validator_key: Some(validator_key),
         block_time: options.block_time,
+        http: options.http,
         rpc: options.rpc,
         pool: PoolConfig::default(),
         network: None,

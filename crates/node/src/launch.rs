@@ -1,6 +1,6 @@
 //! Starting and stopping a node.
 
-use std::{path::PathBuf, sync::Arc};
+use std::path::PathBuf;
 
 use alloy_primitives::Address;
 use btcr_consensus::{
@@ -8,16 +8,19 @@ use btcr_consensus::{
     bft::{BftConfig, BftEngine, certificate::validator_set},
 };
 use btcr_crypto::SecretKey;
+use btcr_http::{HttpConfig, HttpServer, Workers};
 use btcr_network::{Gossip, GossipConfig};
 use btcr_primitives::Genesis;
-use btcr_rpc::{RpcConfig, RpcServer};
+use btcr_rpc::RpcConfig;
 use btcr_storage::ChainStore;
 use btcr_txpool::PoolConfig;
-use eyre::{WrapErr, bail};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::Chain;
+use crate::{
+    ChainServices,
+    error::{Context as _, NodeError, NodeResult, bail},
+};
 
 /// Everything a node needs to start.
 #[derive(Debug, Clone)]
@@ -30,7 +33,9 @@ pub struct NodeConfig {
     pub validator_key: Option<SecretKey>,
     /// Interval between blocks (the genesis value unless overridden).
     pub block_time: std::time::Duration,
-    /// JSON-RPC server settings.
+    /// The HTTP server's settings (address, limits, workers, CORS).
+    pub http: HttpConfig,
+    /// JSON-RPC's settings.
     pub rpc: RpcConfig,
     /// Transaction pool limits.
     pub pool: PoolConfig,
@@ -60,9 +65,9 @@ pub struct NetworkConfig {
 /// A running node.
 #[derive(Debug)]
 pub struct NodeHandle {
-    /// The chain pipeline (also the RPC backend).
-    pub chain: Arc<Chain>,
-    /// Address of the JSON-RPC server.
+    /// The chain, its consumers and its read API.
+    pub services: ChainServices,
+    /// Address of the HTTP server (JSON-RPC, REST, the portal).
     pub rpc_addr: std::net::SocketAddr,
     shutdown: CancellationToken,
     engine: Option<EngineHandle>,
@@ -77,13 +82,13 @@ impl NodeHandle {
     }
 
     /// Stops the node: the engine finishes the block in progress, the RPC server closes.
-    pub fn stop(mut self) -> eyre::Result<()> {
+    pub fn stop(mut self) -> NodeResult<()> {
         self.shutdown.cancel();
         self.join_engine()
     }
 
     /// Waits until the node stops (Ctrl-C / SIGTERM, or a fatal error), then stops it.
-    pub async fn wait(mut self) -> eyre::Result<()> {
+    pub async fn wait(mut self) -> NodeResult<()> {
         let shutdown = self.shutdown.clone();
         tokio::select! {
             _ = shutdown.cancelled() => {}
@@ -93,7 +98,7 @@ impl NodeHandle {
         tokio::task::spawn_blocking(move || self.join_engine()).await?
     }
 
-    fn join_engine(&mut self) -> eyre::Result<()> {
+    fn join_engine(&mut self) -> NodeResult<()> {
         match self.engine.take() {
             Some(engine) => engine.stop().wrap_err("consensus engine failed"),
             None => Ok(()),
@@ -123,10 +128,11 @@ async fn shutdown_signal() {
     }
 }
 
-/// Opens the store, starts the RPC server and the consensus engine.
-pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
+/// Opens the store, starts the chain's consumers, the HTTP server and the consensus engine.
+pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
     config.genesis.validate()?;
-    validator_set(&config.genesis.validators).map_err(|e| eyre::eyre!("invalid genesis: {e}"))?;
+    validator_set(&config.genesis.validators)
+        .map_err(|e| NodeError::Invalid(format!("invalid genesis: {e}")))?;
     let validator = config.validator_key.as_ref().map(|k| k.address());
     if config.network.is_none() {
         let Some(validator) = validator else {
@@ -142,19 +148,34 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
     let datadir = config.datadir.clone();
     let genesis = config.genesis.clone();
     let pool = config.pool.clone();
-    let chain = tokio::task::spawn_blocking(move || -> eyre::Result<Chain> {
+    let shutdown = CancellationToken::new();
+    let consumers_fail = shutdown.clone();
+    let services = tokio::task::spawn_blocking(move || -> NodeResult<ChainServices> {
         let store = ChainStore::open(&datadir.join("chain"))?;
-        Ok(Chain::open(store, genesis, validator.unwrap_or(Address::ZERO), pool)?)
+        let proposer = validator.unwrap_or(Address::ZERO);
+        Ok(ChainServices::open(store, genesis, proposer, pool, consumers_fail)?)
     })
     .await??;
-    let chain = Arc::new(chain);
+    let chain = services.chain.clone();
     let head = chain.head_header();
     info!(target: "btcr::node", number = head.number, hash = %head.hash(), "opened chain");
 
-    let shutdown = CancellationToken::new();
-    let rpc = RpcServer::start(config.rpc.clone(), chain.clone(), shutdown.clone())
+    let workers = Workers::new(config.http.workers).wrap_err("starting the HTTP workers")?;
+    let api = services.api.clone();
+    let rpc = btcr_rpc::router(
+        api.clone(),
+        api.clone(),
+        api.clone(),
+        config.rpc.clone(),
+        workers.clone(),
+    );
+    let http = HttpServer::new(config.http.clone())
+        .root(rpc)
+        .api(btcr_explorer::router(api.clone(), api, workers))
+        .fallback(btcr_portal::router())
+        .start(shutdown.clone())
         .await
-        .wrap_err_with(|| format!("starting JSON-RPC on {}", config.rpc.listen))?;
+        .wrap_err_with(|| format!("starting the HTTP server on {}", config.http.listen))?;
     let gossip = match &config.network {
         Some(network) => {
             let gossip = Gossip::start(
@@ -178,9 +199,9 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
     let engine = match (&config.network, &config.validator_key) {
         (Some(network), key) => {
             if let Some(key) = key {
-                chain
-                    .set_evidence_reporter(key.clone())
-                    .wrap_err("scheduling reports of the double signing stored")?;
+                services
+                    .report_evidence(key.clone())
+                    .wrap_err("starting the reports of double signing")?;
             }
             info!(
                 target: "btcr::node",
@@ -219,5 +240,5 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
             bail!("a single-validator chain needs its validator key");
         }
     };
-    Ok(NodeHandle { chain, rpc_addr: rpc.local_addr, shutdown, engine: Some(engine), gossip })
+    Ok(NodeHandle { services, rpc_addr: http.local_addr, shutdown, engine: Some(engine), gossip })
 }

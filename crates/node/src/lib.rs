@@ -1,25 +1,43 @@
 //! The node: opens the store, builds the chain pipeline over store, pool and execution,
-//! starts the consensus engine and the RPC server, and shuts everything down together.
+//! starts the consumers of committed blocks, the HTTP server and the consensus engine, and
+//! shuts everything down together.
 //!
 //! ```text
-//!            ┌──────────── Node (launch) ─────────────┐
-//!  RPC ────▶ │ Chain: RpcBackend ─▶ TxPool            │
-//!            │ Chain: BlockPipeline ◀── consensus engine (own thread)
-//!            │   propose: pool.best ─▶ BlockExecutor + PohSlot ─▶ state root
-//!            │   commit:  ChainStore::commit_block ─▶ pool.on_block_committed ─▶ new heads
-//!            └────────────────────────────────────────┘
+//!             ┌──────────────────── Node (launch) ─────────────────────────────┐
+//!  HTTP ────▶ │ NodeApi (ChainReader, Mempool, NodeStatus) ─▶ Snapshot / TxPool │
+//!             │ Chain: BlockPipeline ◀── consensus engine (own thread)         │
+//!             │   propose: pool.best ─▶ BlockExecutor + PohSlot ─▶ state root  │
+//!             │   commit:  ChainStore::commit_block ─▶ pool pruned ─▶ event ─┐ │
+//!             │ EventBus ◀───────────────────────────────────────────────────┘ │
+//!             │   ├─▶ address index (durable, checkpoint in the chain store)   │
+//!             │   ├─▶ activity, new heads (in memory)                          │
+//!             │   └─▶ evidence reporter (validators: submitEvidence)           │
+//!             └────────────────────────────────────────────────────────────────┘
 //! ```
 //!
-//! Failure policy: a store write that fails stops the engine, and the engine stopping stops
-//! the node (the shutdown token is shared), so the node is never left half alive.
+//! Failure policy: a store write that fails stops the engine, a consumer that fails cancels
+//! the shutdown token, and the engine stopping stops the node, so the node is never left
+//! half alive.
 
 mod chain;
+mod consumers;
 pub mod dev;
+mod error;
+pub mod events;
+mod evidence;
 mod genesis;
 mod launch;
+mod reader;
+mod services;
+mod state_check;
 pub mod testnet;
 mod uptime;
 
-pub use chain::{Chain, ChainError, recompute_state_root};
+pub use chain::{Chain, ChainError};
+pub use consumers::{AddressIndexer, block_addresses};
+pub use error::{NodeError, NodeResult};
 pub use genesis::genesis_block;
 pub use launch::{NetworkConfig, NodeConfig, NodeHandle, launch};
+pub use reader::NodeApi;
+pub use services::ChainServices;
+pub use state_check::{StateCheckError, recompute_state_root};

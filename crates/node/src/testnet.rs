@@ -16,13 +16,14 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use crate::error::{Context as _, NodeResult, bail};
 use alloy_primitives::{Address, U256};
 use btcr_crypto::{DEV_MNEMONIC, SecretKey};
+use btcr_http::HttpConfig;
 pub use btcr_primitives::ConsensusMode;
 use btcr_primitives::{ConsensusParams, Genesis, GenesisAccount, GenesisValidator, WEI_PER_BTCR};
 use btcr_rpc::RpcConfig;
 use btcr_txpool::PoolConfig;
-use eyre::{WrapErr, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::{NetworkConfig, NodeConfig, dev::dev_poh};
@@ -54,14 +55,14 @@ pub struct NodeFile {
 
 impl NodeFile {
     /// Reads `HOME/node.json`.
-    pub fn load(home: &Path) -> eyre::Result<Self> {
+    pub fn load(home: &Path) -> NodeResult<Self> {
         let path = home.join("node.json");
         let text = std::fs::read_to_string(&path)
             .wrap_err_with(|| format!("reading {}", path.display()))?;
         serde_json::from_str(&text).wrap_err_with(|| format!("parsing {}", path.display()))
     }
 
-    fn save(&self, home: &Path) -> eyre::Result<()> {
+    fn save(&self, home: &Path) -> NodeResult<()> {
         let path = home.join("node.json");
         let text = serde_json::to_string_pretty(self).expect("node settings always serialise");
         std::fs::write(&path, text).wrap_err_with(|| format!("writing {}", path.display()))
@@ -114,7 +115,7 @@ pub fn local_multiaddr(port: u16) -> String {
 }
 
 /// Writes genesis, keys and settings for a network on 127.0.0.1.
-pub fn write_testnet(options: &TestnetOptions) -> eyre::Result<Vec<TestnetNode>> {
+pub fn write_testnet(options: &TestnetOptions) -> NodeResult<Vec<TestnetNode>> {
     if options.validators == 0 || options.validators > MAX_TESTNET_VALIDATORS {
         bail!("--validators must be between 1 and {MAX_TESTNET_VALIDATORS}");
     }
@@ -165,7 +166,7 @@ pub fn write_testnet(options: &TestnetOptions) -> eyre::Result<Vec<TestnetNode>>
         std::fs::create_dir_all(&home).wrap_err_with(|| format!("creating {}", home.display()))?;
         std::fs::write(home.join("genesis.json"), &genesis_json)
             .wrap_err_with(|| format!("writing {}/genesis.json", home.display()))?;
-        let validator = keys.get(i).map(|k| -> eyre::Result<Address> {
+        let validator = keys.get(i).map(|k| -> NodeResult<Address> {
             k.save(&home.join("validator.key"))?;
             Ok(k.address())
         });
@@ -211,7 +212,7 @@ pub(crate) fn dev_genesis(
     gas_limit: u64,
     n_accounts: u32,
     balance_btcr: u64,
-) -> eyre::Result<Genesis> {
+) -> NodeResult<Genesis> {
     let balance = U256::from(balance_btcr) * U256::from(10u64).pow(U256::from(18));
     let mut alloc = std::collections::BTreeMap::new();
     for i in 0..n_accounts {
@@ -241,13 +242,15 @@ pub(crate) fn dev_genesis(
     Ok(genesis)
 }
 
-/// The configuration of the node whose home directory is `home`. `rpc_addr` overrides the
-/// address in `node.json`.
+/// The configuration of the node whose home directory is `home`, with the HTTP server's
+/// and JSON-RPC's settings `http` and `rpc`. `rpc_addr` overrides the address in
+/// `node.json`.
 pub fn load_node(
     home: &Path,
-    mut rpc: RpcConfig,
+    mut http: HttpConfig,
+    rpc: RpcConfig,
     rpc_addr: Option<SocketAddr>,
-) -> eyre::Result<NodeConfig> {
+) -> NodeResult<NodeConfig> {
     let file = NodeFile::load(home)?;
     let genesis = Genesis::load(&home.join("genesis.json"))?;
     let key_path = home.join("validator.key");
@@ -256,12 +259,13 @@ pub fn load_node(
     if !(10..=60_000).contains(&file.block_time_ms) {
         bail!("node.json: blockTimeMs {} is outside 10..=60000", file.block_time_ms);
     }
-    rpc.listen = rpc_addr.unwrap_or(file.rpc_addr);
+    http.listen = rpc_addr.unwrap_or(file.rpc_addr);
     Ok(NodeConfig {
         datadir: home.join("data"),
         genesis,
         validator_key,
         block_time: Duration::from_millis(file.block_time_ms),
+        http,
         rpc,
         pool: PoolConfig::default(),
         network: Some(NetworkConfig {
@@ -306,9 +310,10 @@ mod tests {
         assert_eq!(genesis.validators.len(), 4);
         assert_eq!(genesis.consensus.mode, ConsensusMode::Poa);
         for (i, node) in nodes.iter().enumerate() {
-            let config = load_node(&node.home, RpcConfig::default(), None).unwrap();
+            let config =
+                load_node(&node.home, HttpConfig::default(), RpcConfig::default(), None).unwrap();
             assert_eq!(config.genesis, genesis);
-            assert_eq!(config.rpc.listen.port(), 8545 + i as u16);
+            assert_eq!(config.http.listen.port(), 8545 + i as u16);
             let network = config.network.unwrap();
             assert_eq!(network.listen, local_multiaddr(26600 + i as u16));
             let expected_peers = if node.validator.is_some() { 4 } else { 1 };

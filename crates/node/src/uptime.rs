@@ -1,28 +1,20 @@
 //! Validators' uptime: of the latest blocks, how many carry each validator's precommit in
 //! their commit certificate, counting for each validator only the blocks decided by a set
-//! it was in.
+//! it was in. The sets come from the store, which keeps each set an epoch's end elects.
 
 use std::collections::{HashMap, VecDeque};
 
 use alloy_primitives::Address;
+use btcr_interfaces::Uptime;
 
 /// The most blocks uptime is counted over.
 pub(crate) const UPTIME_WINDOW: u64 = 100;
 
 /// The validator sets that decided the latest blocks: each from its first height on, oldest
-/// first. Two are kept, so that the window reaches back across one epoch boundary.
+/// first.
 #[derive(Debug, Clone)]
 pub(crate) struct DecidingSets {
     sets: VecDeque<(u64, Vec<Address>)>,
-}
-
-/// A validator's uptime.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Uptime {
-    /// Blocks of the window whose certificate holds its precommit.
-    pub signed: u64,
-    /// Blocks of the window decided by a set it was in.
-    pub window: u64,
 }
 
 impl DecidingSets {
@@ -34,9 +26,19 @@ impl DecidingSets {
     /// A new set decides blocks from `first` on (after an epoch ends).
     pub(crate) fn advance(&mut self, first: u64, members: Vec<Address>) {
         self.sets.push_back((first, members));
-        while self.sets.len() > 2 {
-            self.sets.pop_front();
+    }
+
+    /// The sets the store lists latest first ([`btcr_storage::Snapshot::validator_sets`]).
+    pub(crate) fn from_latest_first(
+        sets: Vec<(u64, Vec<btcr_primitives::GenesisValidator>)>,
+    ) -> Option<Self> {
+        let mut sets = sets.into_iter().rev();
+        let (first, members) = sets.next()?;
+        let mut out = Self::new(first, members.iter().map(|v| v.address).collect());
+        for (first, members) in sets {
+            out.advance(first, members.iter().map(|v| v.address).collect());
         }
+        Some(out)
     }
 
     /// The set that decided block `height`, if known.
@@ -95,12 +97,15 @@ mod tests {
         assert_eq!(up[&b], Uptime { signed: 25, window: 50 });
         assert_eq!(up[&c], Uptime { signed: 50, window: 50 });
 
-        // A third set drops the first; blocks before the oldest known set are not counted.
+        // A third set: a is out of it from block 250 on, b long gone.
         sets.advance(250, vec![c]);
         let up = sets.uptime(260, signers).unwrap();
         assert_eq!(up[&a], Uptime { signed: 89, window: 89 }, "161..=249 and nothing after");
         assert_eq!(up[&c], Uptime { signed: 100, window: 100 });
         assert!(!up.contains_key(&b));
+        // Blocks before the oldest known set are not counted.
+        let later = DecidingSets::new(150, vec![a, c]);
+        assert_eq!(later.uptime(199, signers).unwrap()[&a], Uptime { signed: 50, window: 50 });
 
         // Early on, the window starts at block 1 (genesis has no certificate).
         let fresh = DecidingSets::new(1, vec![a]);

@@ -310,3 +310,33 @@ pub struct BlockReceipt {
     /// Index within the block of its first log.
     pub first_log_index: u64,
 }
+
+impl BlockReceipt {
+    /// Each of a block's receipts with the gas its transaction used and its first log's
+    /// index.
+    pub fn all(receipts: &[alloy_consensus::ReceiptEnvelope]) -> Vec<BlockReceipt> {
+        let (mut cumulative, mut logs) = (0, 0);
+        receipts
+            .iter()
+            .map(|receipt| {
+                let read = BlockReceipt {
+                    receipt: receipt.clone(),
+                    gas_used: receipt.cumulative_gas_used().saturating_sub(cumulative),
+                    first_log_index: logs,
+                };
+                cumulative = receipt.cumulative_gas_used();
+                logs += receipt.logs().len() as u64;
+                read
+            })
+            .collect()
+    }
+}
+
+impl Header {
+    /// What each unit of gas of `tx` cost in this block: the base fee and the tip.
+    pub fn effective_gas_price(&self, tx: &alloy_consensus::TxEnvelope) -> u128 {
+        use alloy_consensus::Transaction as _;
+        tx.effective_tip_per_gas(self.base_fee_per_gas).unwrap_or_default()
+            + u128::from(self.base_fee_per_gas)
+    }
+}

@@ -25,9 +25,13 @@ pub use genesis::{
     ConsensusMode, ConsensusParams, Genesis, GenesisAccount, GenesisError, GenesisValidator,
     MAX_VALIDATORS, WEI_PER_BTCR,
 };
-pub use state::{Account, AccountChange, EMPTY_CODE_HASH, StateChanges, StateError, StateReader};
+pub use state::{
+    Account, AccountChange, EMPTY_CODE_HASH, StateChanges, StateError, StateOverlay, StateReader,
+};
 pub use token::{TRANSFER_TOPIC, TokenTransferLog};
-pub use transaction::{DecodeError, RecoveredTx, decode_transaction, transaction_type_name};
+pub use transaction::{
+    DecodeError, RecoveredTx, created_contract, decode_transaction, transaction_type_name,
+};
 
 pub use alloy_consensus::{ReceiptEnvelope, TxEnvelope};
 pub use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};

@@ -75,3 +75,44 @@ pub struct StateChanges {
     /// Code deployed by the block, by hash.
     pub codes: BTreeMap<B256, Bytes>,
 }
+
+/// The state after a block's `changes`, read through its parent's state `base` for
+/// everything the block left alone (used to read the staking contract's newly elected set
+/// before the block is committed).
+pub struct StateOverlay<'a, S: ?Sized> {
+    /// The state the block started from.
+    pub base: &'a S,
+    /// What the block changed.
+    pub changes: &'a StateChanges,
+}
+
+impl<S: StateReader + ?Sized> StateReader for StateOverlay<'_, S> {
+    fn account(&self, address: &Address) -> Result<Option<Account>, StateError> {
+        match self.changes.accounts.get(address) {
+            Some(change) => Ok(change.account),
+            None => self.base.account(address),
+        }
+    }
+
+    fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StateError> {
+        match self.changes.accounts.get(address) {
+            Some(change) => match change.storage.get(slot) {
+                Some(value) => Ok(*value),
+                None if change.storage_wiped || change.account.is_none() => Ok(U256::ZERO),
+                None => self.base.storage(address, slot),
+            },
+            None => self.base.storage(address, slot),
+        }
+    }
+
+    fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StateError> {
+        match self.changes.codes.get(code_hash) {
+            Some(code) => Ok(Some(code.clone())),
+            None => self.base.code(code_hash),
+        }
+    }
+
+    fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
+        self.base.block_hash(number)
+    }
+}

@@ -90,6 +90,12 @@ impl RecoveredTx {
 
     /// The contract a creation makes (at the sender's address and nonce); `None` for a call.
     pub fn created_contract(&self) -> Option<Address> {
-        self.tx.kind().is_create().then(|| self.sender.create(self.tx.nonce()))
+        created_contract(&self.tx, self.sender)
     }
+}
+
+/// The contract that `tx`, sent by `sender`, creates (at the sender's address and nonce);
+/// `None` for a call.
+pub fn created_contract(tx: &TxEnvelope, sender: Address) -> Option<Address> {
+    tx.kind().is_create().then(|| sender.create(tx.nonce()))
 }

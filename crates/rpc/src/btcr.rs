@@ -13,26 +13,49 @@ use crate::{
     format::{transaction_json, u64_json},
 };
 
+/// The node's identity and progress, with how far each consumer of committed blocks has
+/// come (`applied`: the last block it applied, `null` before the first).
 pub(crate) fn node_info(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
-    let info = ctx.backend.node_info().map_err(RpcError::internal)?;
-    let head = ctx.backend.head().map_err(RpcError::internal)?;
+    let head = ctx.view.head();
+    let validators: Vec<_> =
+        ctx.view.validators().map_err(RpcError::internal)?.into_iter().map(|v| v.address).collect();
+    let consumers: Vec<Value> = ctx
+        .status
+        .consumers()
+        .into_iter()
+        .map(|c| json!({ "name": c.name, "applied": c.applied.map(u64_json) }))
+        .collect();
     Ok(json!({
-        "version": info.version,
-        "chainId": u64_json(ctx.backend.chain_id()),
-        "genesisHash": info.genesis_hash,
+        "version": ctx.status.version(),
+        "chainId": u64_json(ctx.chain_id),
+        "genesisHash": ctx.status.genesis_hash(),
         "head": { "number": u64_json(head.number), "hash": head.hash() },
-        "finalized": u64_json(info.finalized),
-        "peers": u64_json(info.peers),
-        "validators": info.validators,
+        // Every committed block carries its commit certificate: it is final.
+        "finalized": u64_json(head.number),
+        "peers": u64_json(ctx.status.peers()),
+        "validators": validators,
+        "consumers": consumers,
     }))
 }
 
 pub(crate) fn get_poh(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
-    let number = resolve(ctx.backend, params.required::<BlockTag>(0, "block")?)?;
-    let Some(block) = ctx.backend.block(number).map_err(RpcError::internal)? else {
+    let number = resolve(ctx.view, params.required::<BlockTag>(0, "block")?)?;
+    let Some(block) = ctx.view.block(number).map_err(RpcError::internal)? else {
         return Ok(Value::Null);
     };
-    let report = ctx.backend.verify_poh(&block);
+    let poh = ctx.status.poh_config();
+    let tx_hashes: Vec<_> = block.body.transactions.iter().map(|t| *t.tx_hash()).collect();
+    let header = &block.header;
+    let verified =
+        btcr_poh::verify(header.poh_start_hash, &block.body.poh_entries, &tx_hashes, &poh)
+            .map_err(|e| e.to_string())
+            .and_then(|summary| {
+                if summary.end_hash != header.poh_end_hash || summary.ticks != header.poh_ticks {
+                    Err("the entries end elsewhere than the header says".to_owned())
+                } else {
+                    Ok(())
+                }
+            });
     let entries: Vec<Value> = block
         .body
         .poh_entries
@@ -45,26 +68,25 @@ pub(crate) fn get_poh(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError>
             })
         })
         .collect();
-    let header = &block.header;
     Ok(json!({
         "number": u64_json(number),
         "hash": block.hash(),
         "startHash": header.poh_start_hash,
         "endHash": header.poh_end_hash,
         "ticks": u64_json(header.poh_ticks),
-        "hashesPerTick": u64_json(report.hashes_per_tick),
-        "ticksPerBlock": u64_json(report.ticks_per_block),
+        "hashesPerTick": u64_json(poh.hashes_per_tick),
+        "ticksPerBlock": u64_json(poh.ticks_per_block),
         "entries": entries,
-        "verified": report.verified.is_ok(),
-        "error": report.verified.err(),
+        "verified": verified.is_ok(),
+        "error": verified.err(),
     }))
 }
 
 /// A block's commit certificate: the round it was decided in and the validators' precommit
 /// signatures. `null` for a block not yet decided (or genesis, which needs none).
 pub(crate) fn get_finality(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
-    let number = resolve(ctx.backend, params.required::<BlockTag>(0, "block")?)?;
-    let Some(certificate) = ctx.backend.certificate(number).map_err(RpcError::internal)? else {
+    let number = resolve(ctx.view, params.required::<BlockTag>(0, "block")?)?;
+    let Some(certificate) = ctx.view.certificate(number).map_err(RpcError::internal)? else {
         return Ok(Value::Null);
     };
     let signatures: Vec<Value> = certificate
@@ -92,21 +114,18 @@ pub(crate) fn get_misbehavior(ctx: &Ctx<'_>, params: &Params) -> Result<Value, R
             "limit must be between 1 and {MAX_MISBEHAVIOR}"
         )));
     }
-    let records = ctx.backend.misbehavior(limit as usize).map_err(RpcError::internal)?;
+    let records = ctx.view.misbehavior(limit as usize).map_err(RpcError::internal)?;
     serde_json::to_value(records).map_err(RpcError::internal)
 }
 
 pub(crate) fn txpool_status(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
-    let content = ctx.backend.pool_content();
-    Ok(json!({
-        "pending": u64_json(content.pending.len() as u64),
-        "queued": u64_json(content.queued.len() as u64),
-    }))
+    let (pending, queued) = ctx.pool.pool_counts();
+    Ok(json!({ "pending": u64_json(pending as u64), "queued": u64_json(queued as u64) }))
 }
 
 /// Transactions by sender, then by nonce, as Ethereum nodes list them.
 pub(crate) fn txpool_content(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
-    let content = ctx.backend.pool_content();
+    let content = ctx.pool.pool_content();
     let group = |txs: &[btcr_primitives::RecoveredTx]| {
         let mut by_sender: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
         for tx in txs {

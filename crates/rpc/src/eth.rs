@@ -1,14 +1,16 @@
 //! The Ethereum methods.
 
 use alloy_primitives::{B256, Bytes, keccak256};
-use btcr_primitives::{Block, RecoveredTx};
+use btcr_primitives::{Block, BlockReceipt, RecoveredTx};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use btcr_interfaces::{ChainView, Mempool, NodeStatus};
+
 use crate::{
-    RpcBackend, RpcConfig, RpcError, btcr, fees,
+    RpcConfig, RpcError, btcr, fees,
     filters::{self, Filters},
-    format::{self, block_json, receipt_json, transaction_json, u64_json},
+    format::{block_json, receipt_json, transaction_json, u64_json},
     logs, state,
     ws::Session,
 };
@@ -16,10 +18,14 @@ use crate::{
 /// Version string reported by `web3_clientVersion`.
 const CLIENT_VERSION: &str = concat!("btcr/v", env!("CARGO_PKG_VERSION"));
 
-/// What a method sees: the node, the server's limits and filters, and the connection when
-/// it is a WebSocket.
+/// What a method sees: one view of the chain (shared by every request of a batch), the
+/// pool, the node's status, the server's limits and filters, and the connection when it is
+/// a WebSocket.
 pub(crate) struct Ctx<'a> {
-    pub(crate) backend: &'a dyn RpcBackend,
+    pub(crate) chain_id: u64,
+    pub(crate) view: &'a dyn ChainView,
+    pub(crate) pool: &'a dyn Mempool,
+    pub(crate) status: &'a dyn NodeStatus,
     pub(crate) config: &'a RpcConfig,
     pub(crate) filters: &'a Filters,
     pub(crate) tips: &'a fees::TipCache,
@@ -28,19 +34,19 @@ pub(crate) struct Ctx<'a> {
 
 /// Dispatches one call.
 pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value, RpcError> {
-    let backend = ctx.backend;
+    let view = ctx.view;
     match method {
         "web3_clientVersion" => Ok(json!(CLIENT_VERSION)),
         "web3_sha3" => {
             let data: Bytes = params.required(0, "data")?;
             Ok(json!(keccak256(&data)))
         }
-        "net_version" => Ok(json!(backend.chain_id().to_string())),
+        "net_version" => Ok(json!(ctx.chain_id.to_string())),
         "net_listening" => Ok(json!(true)),
-        "net_peerCount" => Ok(u64_json(backend.node_info().map_err(RpcError::internal)?.peers)),
-        "eth_chainId" => Ok(u64_json(backend.chain_id())),
+        "net_peerCount" => Ok(u64_json(ctx.status.peers())),
+        "eth_chainId" => Ok(u64_json(ctx.chain_id)),
         "eth_syncing" => Ok(json!(false)),
-        "eth_blockNumber" => Ok(u64_json(head(backend)?.number)),
+        "eth_blockNumber" => Ok(u64_json(view.head().number)),
         "eth_gasPrice" => fees::gas_price(ctx),
         "eth_maxPriorityFeePerGas" => fees::max_priority_fee(ctx),
         "eth_feeHistory" => fees::fee_history(ctx, params),
@@ -54,17 +60,17 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
         "eth_createAccessList" => state::create_access_list(ctx, params),
         "eth_sendRawTransaction" => {
             let raw: Bytes = params.required(0, "data")?;
-            backend
+            ctx.pool
                 .submit_transaction(&raw)
                 .map(|hash| json!(hash))
                 .map_err(|e| RpcError::server(e.0))
         }
         "eth_getTransactionReceipt" => {
             let hash: B256 = params.required(0, "transaction hash")?;
-            let Some((header, tx, index)) = included(backend, &hash)? else {
+            let Some((header, tx, index)) = included(view, &hash)? else {
                 return Ok(Value::Null);
             };
-            let read = backend
+            let read = view
                 .receipt_at(header.number, index)
                 .map_err(RpcError::internal)?
                 .ok_or_else(|| {
@@ -76,11 +82,11 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
             Ok(receipt_json(&header, header.hash(), &tx, index, &read))
         }
         "eth_getBlockReceipts" => {
-            let Some(number) = block_param(backend, params)? else { return Ok(Value::Null) };
-            let Some(block) = backend.block(number).map_err(RpcError::internal)? else {
+            let Some(number) = block_param(view, params)? else { return Ok(Value::Null) };
+            let Some(block) = view.block(number).map_err(RpcError::internal)? else {
                 return Ok(Value::Null);
             };
-            let receipts = format::block_receipts(&receipts_of(backend, number)?);
+            let receipts = BlockReceipt::all(&receipts_of(view, number)?);
             let hash = block.hash();
             let out = receipts
                 .iter()
@@ -93,7 +99,7 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
         }
         "eth_getTransactionByHash" => {
             let hash: B256 = params.required(0, "transaction hash")?;
-            let Some((header, tx, index)) = included(backend, &hash)? else {
+            let Some((header, tx, index)) = included(view, &hash)? else {
                 return Ok(Value::Null);
             };
             Ok(transaction_json(&tx, Some((&header, header.hash(), index as u64))))
@@ -101,13 +107,13 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
         "eth_getTransactionByBlockHashAndIndex" | "eth_getTransactionByBlockNumberAndIndex" => {
             let number = if method.ends_with("HashAndIndex") {
                 let hash: B256 = params.required(0, "block hash")?;
-                backend.block_number(&hash).map_err(RpcError::internal)?
+                view.block_number(&hash).map_err(RpcError::internal)?
             } else {
-                Some(resolve(backend, params.required::<BlockTag>(0, "block")?)?)
+                Some(resolve(view, params.required::<BlockTag>(0, "block")?)?)
             };
             let index: alloy_primitives::U64 = params.required(1, "transaction index")?;
             let Some(number) = number else { return Ok(Value::Null) };
-            let Some(block) = backend.block(number).map_err(RpcError::internal)? else {
+            let Some(block) = view.block(number).map_err(RpcError::internal)? else {
                 return Ok(Value::Null);
             };
             let index = index.to::<u64>() as usize;
@@ -120,8 +126,8 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
         "eth_getBlockByNumber" => {
             let tag: BlockTag = params.required(0, "block")?;
             let full: bool = params.optional(1, "full transactions")?.unwrap_or(false);
-            let number = resolve(backend, tag)?;
-            match backend.block(number).map_err(RpcError::internal)? {
+            let number = resolve(view, tag)?;
+            match view.block(number).map_err(RpcError::internal)? {
                 Some(block) => block_object(&block, full),
                 None => Ok(Value::Null),
             }
@@ -129,21 +135,21 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
         "eth_getBlockByHash" => {
             let hash: B256 = params.required(0, "block hash")?;
             let full: bool = params.optional(1, "full transactions")?.unwrap_or(false);
-            let Some(number) = backend.block_number(&hash).map_err(RpcError::internal)? else {
+            let Some(number) = view.block_number(&hash).map_err(RpcError::internal)? else {
                 return Ok(Value::Null);
             };
-            block_object(&block_at(backend, number)?, full)
+            block_object(&block_at(view, number)?, full)
         }
         "eth_getBlockTransactionCountByHash" => {
             let hash: B256 = params.required(0, "block hash")?;
-            let Some(number) = backend.block_number(&hash).map_err(RpcError::internal)? else {
+            let Some(number) = view.block_number(&hash).map_err(RpcError::internal)? else {
                 return Ok(Value::Null);
             };
-            Ok(u64_json(block_at(backend, number)?.body.transactions.len() as u64))
+            Ok(u64_json(block_at(view, number)?.body.transactions.len() as u64))
         }
         "eth_getBlockTransactionCountByNumber" => {
-            let number = resolve(backend, params.required::<BlockTag>(0, "block")?)?;
-            match backend.block(number).map_err(RpcError::internal)? {
+            let number = resolve(view, params.required::<BlockTag>(0, "block")?)?;
+            match view.block(number).map_err(RpcError::internal)? {
                 Some(block) => Ok(u64_json(block.body.transactions.len() as u64)),
                 None => Ok(Value::Null),
             }
@@ -179,33 +185,27 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
 
 /// A block named by number, tag or hash (`eth_getBlockReceipts`); `None` for an unknown
 /// hash.
-fn block_param(backend: &dyn RpcBackend, params: &Params) -> Result<Option<u64>, RpcError> {
+fn block_param(view: &dyn ChainView, params: &Params) -> Result<Option<u64>, RpcError> {
     if let Some(Value::String(s)) = params.0.first()
         && s.len() == 66
     {
         let hash: B256 = params.required(0, "block hash")?;
-        return backend.block_number(&hash).map_err(RpcError::internal);
+        return view.block_number(&hash).map_err(RpcError::internal);
     }
-    resolve(backend, params.required::<BlockTag>(0, "block")?).map(Some)
+    resolve(view, params.required::<BlockTag>(0, "block")?).map(Some)
 }
 
 fn receipts_of(
-    backend: &dyn RpcBackend,
+    view: &dyn ChainView,
     number: u64,
 ) -> Result<Vec<btcr_primitives::ReceiptEnvelope>, RpcError> {
-    backend
-        .receipts(number)
+    view.receipts(number)
         .map_err(RpcError::internal)?
         .ok_or_else(|| RpcError::internal(format!("receipts of block {number} are missing")))
 }
 
-fn head(backend: &dyn RpcBackend) -> Result<btcr_primitives::Header, RpcError> {
-    backend.head().map_err(RpcError::internal)
-}
-
-fn block_at(backend: &dyn RpcBackend, number: u64) -> Result<Block, RpcError> {
-    backend
-        .block(number)
+fn block_at(view: &dyn ChainView, number: u64) -> Result<Block, RpcError> {
+    view.block(number)
         .map_err(RpcError::internal)?
         .ok_or_else(|| RpcError::internal(format!("indexed block {number} is missing")))
 }
@@ -213,17 +213,16 @@ fn block_at(backend: &dyn RpcBackend, number: u64) -> Result<Block, RpcError> {
 /// The block's header, the transaction and its index, for a transaction included in the
 /// chain; only that transaction of the block is decoded.
 fn included(
-    backend: &dyn RpcBackend,
+    view: &dyn ChainView,
     hash: &B256,
 ) -> Result<Option<(btcr_primitives::Header, RecoveredTx, usize)>, RpcError> {
-    let Some((number, index)) = backend.transaction_location(hash).map_err(RpcError::internal)?
-    else {
+    let Some((number, index)) = view.transaction_location(hash).map_err(RpcError::internal)? else {
         return Ok(None);
     };
     let missing =
         || RpcError::internal(format!("transaction {index} of block {number} is missing"));
-    let header = backend.header(number).map_err(RpcError::internal)?.ok_or_else(missing)?;
-    let envelope = backend
+    let header = view.header(number).map_err(RpcError::internal)?.ok_or_else(missing)?;
+    let envelope = view
         .transaction_at(number, index as usize)
         .map_err(RpcError::internal)?
         .ok_or_else(missing)?;
@@ -288,26 +287,23 @@ impl<'de> serde::Deserialize<'de> for BlockTag {
 /// The block a tag names. Every committed block is final under BFT (and a single validator),
 /// so `safe` and `finalized` are the head; `pending` is the head too, since blocks are built
 /// only inside their slot.
-pub(crate) fn resolve(backend: &dyn RpcBackend, tag: BlockTag) -> Result<u64, RpcError> {
+pub(crate) fn resolve(view: &dyn ChainView, tag: BlockTag) -> Result<u64, RpcError> {
     Ok(match tag {
         BlockTag::Number(n) => n,
         BlockTag::Earliest => 0,
         BlockTag::Latest | BlockTag::Pending | BlockTag::Safe | BlockTag::Finalized => {
-            head(backend)?.number
+            view.head().number
         }
     })
 }
 
 /// This node keeps the latest state only: a state query for an older block is refused
 /// rather than answered with today's values.
-pub(crate) fn latest_only(
-    backend: &dyn RpcBackend,
-    tag: Option<BlockTag>,
-) -> Result<u64, RpcError> {
-    let head = head(backend)?.number;
+pub(crate) fn latest_only(view: &dyn ChainView, tag: Option<BlockTag>) -> Result<u64, RpcError> {
+    let head = view.head().number;
     let n = match tag {
         None => head,
-        Some(tag) => resolve(backend, tag)?,
+        Some(tag) => resolve(view, tag)?,
     };
     if n != head {
         return Err(RpcError::server(format!(

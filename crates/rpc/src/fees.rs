@@ -27,7 +27,7 @@ pub(crate) struct TipCache(parking_lot::Mutex<Option<(B256, u128)>>);
 
 /// The priority fee to suggest: the median tip paid in the last blocks.
 fn suggested_tip(ctx: &Ctx<'_>) -> Result<u128, RpcError> {
-    let header = ctx.backend.head().map_err(RpcError::internal)?;
+    let header = ctx.view.head().clone();
     let hash = header.hash();
     if let Some((at, tip)) = *ctx.tips.0.lock()
         && at == hash
@@ -42,7 +42,7 @@ fn suggested_tip(ctx: &Ctx<'_>) -> Result<u128, RpcError> {
 fn median_tip(ctx: &Ctx<'_>, head: u64) -> Result<u128, RpcError> {
     let mut tips = Vec::new();
     for number in head.saturating_sub(TIP_BLOCKS - 1)..=head {
-        let Some(block) = ctx.backend.block(number).map_err(RpcError::internal)? else {
+        let Some(block) = ctx.view.block(number).map_err(RpcError::internal)? else {
             continue;
         };
         let base_fee = block.header.base_fee_per_gas;
@@ -63,7 +63,7 @@ pub(crate) fn max_priority_fee(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
 
 /// The next block's base fee plus the suggested tip: what a legacy transaction should offer.
 pub(crate) fn gas_price(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
-    let head = ctx.backend.head().map_err(RpcError::internal)?;
+    let head = ctx.view.head().clone();
     let price = u128::from(head.next_base_fee()) + suggested_tip(ctx)?;
     Ok(json!(format!("{price:#x}")))
 }
@@ -89,8 +89,8 @@ pub(crate) fn fee_history(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcEr
             "block count {count} out of range 1..={MAX_HISTORY_BLOCKS}"
         )));
     }
-    let newest = resolve(ctx.backend, params.required::<BlockTag>(1, "newest block")?)?;
-    let head = ctx.backend.head().map_err(RpcError::internal)?.number;
+    let newest = resolve(ctx.view, params.required::<BlockTag>(1, "newest block")?)?;
+    let head = ctx.view.head().number;
     if newest > head {
         return Err(RpcError::invalid_params(format!(
             "newest block {newest} is past the head ({head})"
@@ -121,15 +121,15 @@ pub(crate) fn fee_history(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcEr
         let header = match &percentiles {
             Some(p) => {
                 let block =
-                    ctx.backend.block(number).map_err(RpcError::internal)?.ok_or_else(missing)?;
+                    ctx.view.block(number).map_err(RpcError::internal)?.ok_or_else(missing)?;
                 let receipts =
-                    ctx.backend.receipts(number).map_err(RpcError::internal)?.ok_or_else(|| {
+                    ctx.view.receipts(number).map_err(RpcError::internal)?.ok_or_else(|| {
                         RpcError::internal(format!("receipts of {number} are missing"))
                     })?;
                 rewards.push(block_rewards(&block, &receipts, p));
                 block.header
             }
-            None => ctx.backend.header(number).map_err(RpcError::internal)?.ok_or_else(missing)?,
+            None => ctx.view.header(number).map_err(RpcError::internal)?.ok_or_else(missing)?,
         };
         base_fees.push(u64_json(header.base_fee_per_gas));
         ratios.push(json!(header.gas_used as f64 / header.gas_limit.max(1) as f64));

@@ -18,8 +18,10 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
+use btcr_interfaces::Mempool;
+
 use crate::{
-    RpcBackend, RpcError,
+    RpcError,
     eth::{Ctx, Params},
     logs,
 };
@@ -84,8 +86,8 @@ impl Filters {
 
     /// Feeds newly pending transaction hashes to the pending-transaction filters until the
     /// pool's channel closes.
-    pub(crate) async fn feed_pending(self: Arc<Self>, backend: Arc<dyn RpcBackend>) {
-        let mut pending = backend.subscribe_pending();
+    pub(crate) async fn feed_pending(self: Arc<Self>, pool: Arc<dyn Mempool>) {
+        let mut pending = pool.subscribe_pending();
         loop {
             let hash = match pending.recv().await {
                 Ok(hash) => hash,
@@ -109,12 +111,12 @@ impl Filters {
 
 pub(crate) fn new_filter(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let filter: Filter = params.required(0, "filter")?;
-    let head = ctx.backend.head().map_err(RpcError::internal)?.number;
+    let head = ctx.view.head().number;
     ctx.filters.install(Kind::Logs { filter: Box::new(filter), next: head + 1 })
 }
 
 pub(crate) fn new_block_filter(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
-    let head = ctx.backend.head().map_err(RpcError::internal)?.number;
+    let head = ctx.view.head().number;
     ctx.filters.install(Kind::Blocks { next: head + 1 })
 }
 
@@ -133,7 +135,7 @@ fn not_found() -> RpcError {
 
 pub(crate) fn changes(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let id: U128 = params.required(0, "filter id")?;
-    let head = ctx.backend.head().map_err(RpcError::internal)?.number;
+    let head = ctx.view.head().number;
     // Take what the poll needs under the lock, read the chain without it.
     let (blocks, log_filter) = {
         let mut inner = ctx.filters.inner.lock();
@@ -166,7 +168,7 @@ pub(crate) fn changes(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError>
             let mut hashes = Vec::new();
             for number in from..=to {
                 let header = ctx
-                    .backend
+                    .view
                     .header(number)
                     .map_err(RpcError::internal)?
                     .ok_or_else(|| RpcError::internal(format!("header {number} is missing")))?;
@@ -191,7 +193,7 @@ pub(crate) fn filter_logs(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcEr
             _ => return Err(RpcError::server("filter is not a log filter")),
         }
     };
-    let logs = match logs::range(ctx.backend, &filter)? {
+    let logs = match logs::range(ctx.view, &filter)? {
         Some((from, to)) => logs::collect(ctx, &filter, from, to)?,
         None => Vec::new(),
     };

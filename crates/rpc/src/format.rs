@@ -9,7 +9,7 @@ use alloy_consensus::transaction::TransactionInfo;
 use alloy_consensus::{Transaction as _, transaction::Recovered};
 use alloy_primitives::{Address, B256, U256};
 use alloy_rpc_types_eth::{Log, Transaction, TransactionReceipt};
-use btcr_primitives::{Block, BlockReceipt, Header, ReceiptEnvelope, RecoveredTx};
+use btcr_primitives::{Block, BlockReceipt, Header, RecoveredTx};
 use serde_json::{Value, json};
 
 /// keccak256(rlp([])): the uncles hash of a block without uncles.
@@ -107,30 +107,6 @@ pub(crate) fn transaction_json(tx: &RecoveredTx, included: Option<(&Header, B256
     serde_json::to_value(rpc).unwrap_or(Value::Null)
 }
 
-/// Each of a block's receipts with the gas its transaction used and its first log's index.
-pub(crate) fn block_receipts(receipts: &[ReceiptEnvelope]) -> Vec<BlockReceipt> {
-    let (mut cumulative, mut logs) = (0, 0);
-    receipts
-        .iter()
-        .map(|receipt| {
-            let read = BlockReceipt {
-                receipt: receipt.clone(),
-                gas_used: receipt.cumulative_gas_used().saturating_sub(cumulative),
-                first_log_index: logs,
-            };
-            cumulative = receipt.cumulative_gas_used();
-            logs += receipt.logs().len() as u64;
-            read
-        })
-        .collect()
-}
-
-/// What each unit of gas of `tx` cost in the block of `header`: the base fee and the tip.
-pub(crate) fn effective_gas_price(header: &Header, tx: &RecoveredTx) -> u128 {
-    tx.tx.effective_tip_per_gas(header.base_fee_per_gas).unwrap_or_default()
-        + u128::from(header.base_fee_per_gas)
-}
-
 /// The receipt of transaction `index` of a block.
 pub(crate) fn receipt_json(
     header: &Header,
@@ -154,7 +130,7 @@ pub(crate) fn receipt_json(
         log_index += 1;
         rpc_log
     });
-    let effective_gas_price = effective_gas_price(header, tx);
+    let effective_gas_price = header.effective_gas_price(&tx.tx);
     let contract_address = tx.created_contract();
     let out = TransactionReceipt {
         inner: rpc_receipt,

@@ -125,6 +125,6 @@ fn handle_one(request: Value, ctx: &Ctx<'_>) -> Option<Value> {
     })
 }
 
-fn error_response(id: Value, error: &RpcError) -> Value {
+pub(crate) fn error_response(id: Value, error: &RpcError) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "error": error.to_json() })
 }

@@ -1,15 +1,16 @@
-//! The node's JSON-RPC 2.0 server over HTTP: Ethereum's `eth_*`, `net_*` and `web3_*`
-//! methods, so that Ethereum tools work against BTCR unchanged.
+//! Ethereum's JSON-RPC 2.0 (`eth_*`, `net_*`, `web3_*`, `txpool_*`) and BTCR's own `btcr_*`
+//! methods, over HTTP POST and WebSocket, so that Ethereum tools work against BTCR
+//! unchanged.
 //!
 //! ```text
-//!  HTTP POST / ──▶ jsonrpc (parse, batch, limits) ──▶ eth (methods) ──▶ RpcBackend (the node)
-//!                         ◀── JSON response, errors mapped in one place (error.rs) ◀──┘
+//!  POST / ──▶ jsonrpc (parse, batch, limits) ──▶ eth (methods) ──▶ one ChainView per request
+//!  WS   / ──▶ ws (sessions, subscriptions)  ──┘                    or batch; Mempool; NodeStatus
+//!                  ◀── JSON answer, errors mapped in one place (error.rs) ◀──┘
 //! ```
 //!
-//! This crate is the only one that knows HTTP and JSON; it sees the chain through the
-//! [`RpcBackend`] trait, which the node implements over its store and pool.
+//! [`router`] is mounted by the HTTP server (`btcr-http`) at its root; the chain is seen
+//! only through the interfaces of `btcr-interfaces`.
 
-mod backend;
 mod btcr;
 mod error;
 mod eth;
@@ -18,15 +19,9 @@ mod filters;
 mod format;
 mod jsonrpc;
 mod logs;
-mod portal;
-pub mod rest;
-mod server;
+mod router;
 mod state;
 mod ws;
 
-pub use backend::{
-    BlockActivity, NodeInfo, PohReport, PoolContent, RpcBackend, SubmitError, ValidatorStatus,
-    ValidatorView,
-};
 pub use error::RpcError;
-pub use server::{RpcConfig, RpcServer, RpcServerHandle, default_cors_origins, default_workers};
+pub use router::{RpcConfig, router};

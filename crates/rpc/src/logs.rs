@@ -7,14 +7,16 @@ use alloy_primitives::B256;
 use alloy_rpc_types_eth::{Filter, FilterBlockOption, Log};
 use serde_json::Value;
 
+use btcr_interfaces::ChainView;
+
 use crate::{
-    RpcBackend, RpcError,
+    RpcError,
     eth::{Ctx, Params},
 };
 
 pub(crate) fn get_logs(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let filter: Filter = params.required(0, "filter")?;
-    let logs = match range(ctx.backend, &filter)? {
+    let logs = match range(ctx.view, &filter)? {
         Some((from, to)) => collect(ctx, &filter, from, to)?,
         None => Vec::new(),
     };
@@ -22,14 +24,11 @@ pub(crate) fn get_logs(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError
 }
 
 /// The blocks `filter` names, clamped to the head; `None` when they all lie past the head.
-pub(crate) fn range(
-    backend: &dyn RpcBackend,
-    filter: &Filter,
-) -> Result<Option<(u64, u64)>, RpcError> {
-    let head = backend.head().map_err(RpcError::internal)?.number;
+pub(crate) fn range(view: &dyn ChainView, filter: &Filter) -> Result<Option<(u64, u64)>, RpcError> {
+    let head = view.head().number;
     let (from, to) = match filter.block_option {
         FilterBlockOption::AtBlockHash(hash) => {
-            let number = backend
+            let number = view
                 .block_number(&hash)
                 .map_err(RpcError::internal)?
                 .ok_or_else(|| RpcError::server(format!("unknown block {hash}")))?;
@@ -73,7 +72,7 @@ pub(crate) fn collect(
     }
     let mut out = Vec::new();
     for number in from..=to {
-        block_logs(ctx.backend, filter, number, &mut out)?;
+        block_logs(ctx.view, filter, number, &mut out)?;
         if out.len() > ctx.config.max_logs {
             return Err(RpcError::server(format!(
                 "query returned more than {} results; narrow the block range or the filter",
@@ -86,23 +85,23 @@ pub(crate) fn collect(
 
 /// Appends the logs of block `number` that match `filter`.
 pub(crate) fn block_logs(
-    backend: &dyn RpcBackend,
+    view: &dyn ChainView,
     filter: &Filter,
     number: u64,
     out: &mut Vec<Log>,
 ) -> Result<(), RpcError> {
-    let header = backend
+    let header = view
         .header(number)
         .map_err(RpcError::internal)?
         .ok_or_else(|| RpcError::internal(format!("header {number} is missing")))?;
     if !filter.matches_bloom(header.logs_bloom) {
         return Ok(());
     }
-    let block = backend
+    let block = view
         .block(number)
         .map_err(RpcError::internal)?
         .ok_or_else(|| RpcError::internal(format!("block {number} is missing")))?;
-    let receipts = backend
+    let receipts = view
         .receipts(number)
         .map_err(RpcError::internal)?
         .ok_or_else(|| RpcError::internal(format!("receipts of {number} are missing")))?;

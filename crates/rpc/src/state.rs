@@ -15,8 +15,8 @@ use crate::{
 
 pub(crate) fn get_balance(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let address: Address = params.required(0, "address")?;
-    latest_only(ctx.backend, params.optional::<BlockTag>(1, "block")?)?;
-    let account = ctx.backend.account(&address).map_err(RpcError::internal)?;
+    latest_only(ctx.view, params.optional::<BlockTag>(1, "block")?)?;
+    let account = ctx.view.account(&address).map_err(RpcError::internal)?;
     Ok(u256_json(account.map(|a| a.balance).unwrap_or_default()))
 }
 
@@ -24,26 +24,26 @@ pub(crate) fn get_transaction_count(ctx: &Ctx<'_>, params: &Params) -> Result<Va
     let address: Address = params.required(0, "address")?;
     let tag = params.optional::<BlockTag>(1, "block")?;
     if tag == Some(BlockTag::Pending)
-        && let Some(nonce) = ctx.backend.pending_nonce(&address)
+        && let Some(nonce) = ctx.pool.pending_nonce(&address)
     {
         return Ok(u64_json(nonce));
     }
-    latest_only(ctx.backend, tag)?;
-    let account = ctx.backend.account(&address).map_err(RpcError::internal)?;
+    latest_only(ctx.view, tag)?;
+    let account = ctx.view.account(&address).map_err(RpcError::internal)?;
     Ok(u64_json(account.map(|a| a.nonce).unwrap_or_default()))
 }
 
 pub(crate) fn get_code(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let address: Address = params.required(0, "address")?;
-    latest_only(ctx.backend, params.optional::<BlockTag>(1, "block")?)?;
-    Ok(json!(ctx.backend.code(&address).map_err(RpcError::internal)?))
+    latest_only(ctx.view, params.optional::<BlockTag>(1, "block")?)?;
+    Ok(json!(ctx.view.code(&address).map_err(RpcError::internal)?))
 }
 
 pub(crate) fn get_storage_at(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let address: Address = params.required(0, "address")?;
     let slot: U256 = params.required(1, "storage slot")?;
-    latest_only(ctx.backend, params.optional::<BlockTag>(2, "block")?)?;
-    let value = ctx.backend.storage(&address, &slot).map_err(RpcError::internal)?;
+    latest_only(ctx.view, params.optional::<BlockTag>(2, "block")?)?;
+    let value = ctx.view.storage(&address, &slot).map_err(RpcError::internal)?;
     Ok(json!(B256::from(value.to_be_bytes::<32>())))
 }
 
@@ -63,8 +63,8 @@ pub(crate) fn get_proof(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcErro
             slots.len()
         )));
     }
-    latest_only(ctx.backend, params.optional::<BlockTag>(2, "block")?)?;
-    let proof = ctx.backend.proof(&address, &slots).map_err(RpcError::internal)?;
+    latest_only(ctx.view, params.optional::<BlockTag>(2, "block")?)?;
+    let proof = ctx.view.proof(&address, &slots).map_err(RpcError::internal)?;
     let account = proof.account.unwrap_or_default();
     let storage: Vec<Value> = proof
         .storage
@@ -103,7 +103,7 @@ fn call_params(
     params: &Params,
 ) -> Result<(TransactionRequest, Option<StateOverride>), RpcError> {
     let request: TransactionRequest = params.required(0, "transaction")?;
-    latest_only(ctx.backend, params.optional::<BlockTag>(1, "block")?)?;
+    latest_only(ctx.view, params.optional::<BlockTag>(1, "block")?)?;
     let overrides: Option<StateOverride> = params.optional(2, "state overrides")?;
     if let Some(o) = &overrides
         && o.len() > ctx.config.max_state_overrides
@@ -120,7 +120,7 @@ fn call_params(
 pub(crate) fn call(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let (request, overrides) = call_params(ctx, params)?;
     let outcome =
-        ctx.backend.call(&request, overrides.as_ref(), ctx.config.gas_cap).map_err(call_error)?;
+        ctx.view.call(&request, overrides.as_ref(), ctx.config.gas_cap).map_err(call_error)?;
     match outcome {
         CallOutcome::Success { output, .. } => Ok(json!(output)),
         failure => Err(failed(failure, ctx.config.gas_cap)),
@@ -129,7 +129,7 @@ pub(crate) fn call(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
 
 pub(crate) fn estimate_gas(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let (request, overrides) = call_params(ctx, params)?;
-    match ctx.backend.estimate_gas(&request, overrides.as_ref(), ctx.config.gas_cap) {
+    match ctx.view.estimate_gas(&request, overrides.as_ref(), ctx.config.gas_cap) {
         Ok(gas) => Ok(u64_json(gas)),
         Err(Ok(outcome)) => Err(failed(outcome, request.gas.unwrap_or(ctx.config.gas_cap))),
         Err(Err(e)) => Err(call_error(e)),
@@ -160,7 +160,7 @@ fn call_error(e: CallError) -> RpcError {
 pub(crate) fn create_access_list(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let (request, overrides) = call_params(ctx, params)?;
     let (list, outcome) = ctx
-        .backend
+        .view
         .create_access_list(&request, overrides.as_ref(), ctx.config.gas_cap)
         .map_err(call_error)?;
     let mut out = json!({ "accessList": list, "gasUsed": u64_json(outcome.gas_used()) });

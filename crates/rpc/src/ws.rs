@@ -15,21 +15,17 @@ use std::{collections::HashMap, sync::Arc};
 use alloy_primitives::{B256, U128};
 use alloy_rpc_types_eth::Filter;
 use axum::extract::ws::{Message, WebSocket};
+use btcr_http::ConnectionPermit;
+use btcr_interfaces::{ChainReader, Mempool};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::{
-    sync::{OwnedSemaphorePermit, Semaphore, broadcast::error::RecvError, mpsc},
+    sync::{Semaphore, broadcast::error::RecvError, mpsc},
     task::AbortHandle,
 };
 
 use crate::{
-    RpcBackend, RpcConfig, RpcError,
-    eth::{Ctx, Params},
-    fees::TipCache,
-    filters::Filters,
-    format::header_json,
-    jsonrpc, logs,
-    server::Workers,
+    RpcConfig, RpcError, eth::Params, format::header_json, jsonrpc, logs, router::RpcState,
 };
 
 /// Notifications and answers waiting to be written to one connection.
@@ -47,7 +43,8 @@ pub(crate) trait Session: Send + Sync {
 }
 
 struct WsSession {
-    backend: Arc<dyn RpcBackend>,
+    chain: Arc<dyn ChainReader>,
+    pool: Arc<dyn Mempool>,
     config: Arc<RpcConfig>,
     runtime: tokio::runtime::Handle,
     outbox: mpsc::Sender<String>,
@@ -89,15 +86,15 @@ impl Session for WsSession {
         }
         subs.next_id += 1;
         let id = U128::from(subs.next_id);
-        let backend = self.backend.clone();
+        let chain = self.chain.clone();
         let outbox = self.outbox.clone();
         let task = match kind.as_str() {
-            "newHeads" => self.runtime.spawn(new_heads(backend, outbox, id)),
+            "newHeads" => self.runtime.spawn(new_heads(chain, outbox, id)),
             "logs" => {
                 let filter: Filter = params.optional(1, "filter")?.unwrap_or_default();
-                self.runtime.spawn(logs_task(backend, outbox, id, filter))
+                self.runtime.spawn(logs_task(chain, outbox, id, filter))
             }
-            "newPendingTransactions" => self.runtime.spawn(pending(backend, outbox, id)),
+            "newPendingTransactions" => self.runtime.spawn(pending(self.pool.clone(), outbox, id)),
             other => {
                 return Err(RpcError::invalid_params(format!(
                     "unknown subscription {other:?}; expected newHeads, logs or newPendingTransactions"
@@ -118,8 +115,8 @@ impl Session for WsSession {
     }
 }
 
-async fn new_heads(backend: Arc<dyn RpcBackend>, outbox: mpsc::Sender<String>, id: U128) {
-    let mut heads = backend.subscribe_new_heads();
+async fn new_heads(chain: Arc<dyn ChainReader>, outbox: mpsc::Sender<String>, id: U128) {
+    let mut heads = chain.subscribe_new_heads();
     loop {
         let header = match heads.recv().await {
             Ok(header) => header,
@@ -136,12 +133,12 @@ async fn new_heads(backend: Arc<dyn RpcBackend>, outbox: mpsc::Sender<String>, i
 }
 
 async fn logs_task(
-    backend: Arc<dyn RpcBackend>,
+    chain: Arc<dyn ChainReader>,
     outbox: mpsc::Sender<String>,
     id: U128,
     filter: Filter,
 ) {
-    let mut heads = backend.subscribe_new_heads();
+    let mut heads = chain.subscribe_new_heads();
     let mut next: Option<u64> = None;
     loop {
         let head = match heads.recv().await {
@@ -152,11 +149,12 @@ async fn logs_task(
         };
         let from = next.unwrap_or(head).max(head.saturating_sub(LOGS_CATCH_UP - 1));
         next = Some(head + 1);
-        let (backend2, filter2) = (backend.clone(), filter.clone());
+        let (chain2, filter2) = (chain.clone(), filter.clone());
         let found = tokio::task::spawn_blocking(move || {
+            let view = chain2.view().map_err(RpcError::internal)?;
             let mut out = Vec::new();
-            for number in from..=head {
-                logs::block_logs(backend2.as_ref(), &filter2, number, &mut out)?;
+            for number in from..=head.min(view.head().number) {
+                logs::block_logs(view.as_ref(), &filter2, number, &mut out)?;
             }
             Ok::<_, RpcError>(out)
         })
@@ -174,8 +172,8 @@ async fn logs_task(
     }
 }
 
-async fn pending(backend: Arc<dyn RpcBackend>, outbox: mpsc::Sender<String>, id: U128) {
-    let mut hashes = backend.subscribe_pending();
+async fn pending(pool: Arc<dyn Mempool>, outbox: mpsc::Sender<String>, id: U128) {
+    let mut hashes = pool.subscribe_pending();
     loop {
         let hash: B256 = match hashes.recv().await {
             Ok(hash) => hash,
@@ -190,18 +188,12 @@ async fn pending(backend: Arc<dyn RpcBackend>, outbox: mpsc::Sender<String>, id:
 
 /// Serves one WebSocket connection until the client leaves; `_permit` holds its place
 /// among the server's connections.
-pub(crate) async fn serve(
-    mut socket: WebSocket,
-    backend: Arc<dyn RpcBackend>,
-    config: Arc<RpcConfig>,
-    filters: Arc<Filters>,
-    tips: Arc<TipCache>,
-    workers: Workers,
-    _permit: OwnedSemaphorePermit,
-) {
+pub(crate) async fn serve(mut socket: WebSocket, state: RpcState, _permit: ConnectionPermit) {
+    let config = state.config.clone();
     let (outbox, mut outgoing) = mpsc::channel::<String>(OUTBOX);
     let session = Arc::new(WsSession {
-        backend: backend.clone(),
+        chain: state.chain.clone(),
+        pool: state.pool.clone(),
         config: config.clone(),
         runtime: tokio::runtime::Handle::current(),
         outbox,
@@ -214,64 +206,52 @@ pub(crate) async fn serve(
     let in_flight = Arc::new(Semaphore::new(budget as usize));
     'connection: loop {
         tokio::select! {
-                incoming = socket.recv() => {
-                    let body: Vec<u8> = match incoming {
-                        Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
-                        Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                    };
-                    let cost = u32::try_from(body.len()).unwrap_or(u32::MAX).max(MIN_REQUEST_COST).min(budget);
-                    // While waiting for room, keep writing answers out: they are what frees it.
-                    let permit = loop {
-                        tokio::select! {
-                            permit = in_flight.clone().acquire_many_owned(cost) => match permit {
-                                Ok(permit) => break permit,
-                                Err(_) => break 'connection,
-                            },
-                            Some(note) = outgoing.recv() => {
-                                if socket.send(Message::Text(note.into())).await.is_err() {
-                                    break 'connection;
-                                }
+            incoming = socket.recv() => {
+                let body: Vec<u8> = match incoming {
+                    Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
+                    Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                };
+                let cost = u32::try_from(body.len()).unwrap_or(u32::MAX).max(MIN_REQUEST_COST).min(budget);
+                // While waiting for room, keep writing answers out: they are what frees it.
+                let permit = loop {
+                    tokio::select! {
+                        permit = in_flight.clone().acquire_many_owned(cost) => match permit {
+                            Ok(permit) => break permit,
+                            Err(_) => break 'connection,
+                        },
+                        Some(note) = outgoing.recv() => {
+                            if socket.send(Message::Text(note.into())).await.is_err() {
+                                break 'connection;
                             }
                         }
-                    };
-                    let (backend, config, filters, tips, session, workers) = (
-                        backend.clone(),
-                        config.clone(),
-                        filters.clone(),
-                        tips.clone(),
-                        session.clone(),
-                        workers.clone(),
-                    );
-                    tokio::spawn(async move {
-                        let _permit = permit;
-                        let outbox = session.outbox.clone();
-                        let parsed = jsonrpc::parse_small(&body);
-        let quick = parsed.as_ref().is_some_and(jsonrpc::is_quick);
-                        let response = workers.handle(quick, move || {
-                            let ctx = Ctx {
-                                backend: backend.as_ref(),
-                                config: &config,
-                                filters: &filters,
-                                tips: &tips,
-                                session: Some(session.as_ref() as &dyn Session),
-                            };
-                            jsonrpc::handle(parsed, &body, &ctx)
+                    }
+                };
+                let (state, session) = (state.clone(), session.clone());
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let outbox = session.outbox.clone();
+                    let parsed = jsonrpc::parse_small(&body);
+                    let quick = parsed.as_ref().is_some_and(jsonrpc::is_quick);
+                    let workers = state.workers.clone();
+                    let response = workers
+                        .handle(quick, move || {
+                            state.handle(parsed, &body, Some(session.as_ref() as &dyn Session))
                         })
                         .await;
-                        if let Some(Some(response)) = response {
-                            // The connection may have closed meanwhile; then nobody is waiting.
-                            let _ = outbox.send(response.to_string()).await;
-                        }
-                    });
-                }
-                Some(note) = outgoing.recv() => {
-                    if socket.send(Message::Text(note.into())).await.is_err() {
-                        break;
+                    if let Some(Some(response)) = response {
+                        // The connection may have closed meanwhile; then nobody is waiting.
+                        let _ = outbox.send(response.to_string()).await;
                     }
+                });
+            }
+            Some(note) = outgoing.recv() => {
+                if socket.send(Message::Text(note.into())).await.is_err() {
+                    break;
                 }
             }
+        }
     }
     session.close();
 }

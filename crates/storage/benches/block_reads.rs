@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use alloy_primitives::{Address, B256, U256};
 use btcr_primitives::{Block, BlockBody, Header, ReceiptEnvelope, StateChanges};
-use btcr_storage::{BlockAddresses, BlockCommit, ChainStore};
+use btcr_storage::{BlockCommit, ChainStore};
 use btcr_testkit::{TxBuilder, dev_key};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -49,7 +49,7 @@ fn store_with_a_full_block(dir: &std::path::Path) -> ChainStore {
                 block,
                 tx_hashes: &[],
                 receipts,
-                addresses: &BlockAddresses::default(),
+                next_validators: None,
                 changes: &StateChanges::default(),
                 node_writes: &Default::default(),
                 certificate: None,

@@ -71,7 +71,7 @@ fn populated(n: u64) -> (tempfile::TempDir, ChainStore) {
         .commit_block(BlockCommit {
             block: &block,
             tx_hashes: &[],
-            addresses: &Default::default(),
+            next_validators: None,
             receipts: &[],
             changes: &root.changes,
             node_writes: &root.node_writes,
@@ -146,7 +146,7 @@ fn bench_block_state_update(c: &mut Criterion) {
                         .commit_block(BlockCommit {
                             block: &block,
                             tx_hashes: &[],
-                            addresses: &Default::default(),
+                            next_validators: None,
                             receipts: &[],
                             changes: &out.changes,
                             node_writes: &out.node_writes,

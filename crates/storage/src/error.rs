@@ -1,11 +1,35 @@
 //! Store errors.
 
 /// A failed store operation. Any failure to write is fatal for the node.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database engine failed (IO, corruption, lock held by another process).
     #[error("chain store: {0}")]
-    Db(String),
+    Db(#[source] redb::Error),
+    /// The data directory cannot be made or read.
+    #[error("chain store: {}: {source}", path.display())]
+    Io {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state tree failed while a commit turned its node writes into pages.
+    #[error("chain store: {0}")]
+    Tree(#[source] btcr_trie::TrieError),
+    /// A consumer's output does not follow its checkpoint.
+    #[error(
+        "chain store: consumer {consumer} writes block {first}, but its checkpoint is {checkpoint:?}"
+    )]
+    NotNextForConsumer {
+        /// The consumer.
+        consumer: String,
+        /// The first block it tried to write.
+        first: u64,
+        /// The last block it wrote before.
+        checkpoint: Option<u64>,
+    },
     /// A stored record does not decode.
     #[error("chain store: corrupt {what}: {reason}")]
     Corrupt {
@@ -36,13 +60,19 @@ macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
-                StoreError::Db(e.to_string())
+                StoreError::Db(redb::Error::from(e))
             }
         }
     )*};
 }
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        StoreError::Db(e)
+    }
+}
+
 from_redb!(
-    redb::Error,
+    redb::SetDurabilityError,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
@@ -66,7 +96,7 @@ impl From<btcr_trie::TrieError> for StoreError {
     fn from(e: btcr_trie::TrieError) -> Self {
         use btcr_trie::TrieError;
         match e {
-            TrieError::Store(message) => StoreError::Db(message),
+            e @ TrieError::Store(_) => StoreError::Tree(e),
             TrieError::Corrupt { key, reason } => {
                 StoreError::Corrupt { what: format!("tree page {key}"), reason: reason.into() }
             }

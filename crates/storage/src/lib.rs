@@ -2,9 +2,10 @@
 //! storage and the state tree's nodes, in one ACID database file (redb).
 //!
 //! ```text
-//!  decided block + receipts + StateChanges + trie NodeWrites + certificate
+//!  decided block + receipts + StateChanges + trie NodeWrites + certificate (+ next set)
 //!        │ ChainStore::commit_block   (one write transaction, fsync'd before it returns)
-//!        ▼
+//!        ▼                              ChainStore::index_blocks (the address index's
+//!                                       consumer: rows and checkpoint in one transaction)
 //!  chain.redb ──ChainStore::snapshot──▶ Snapshot (a consistent read view: blocks, StateReader,
 //!                                                 NodeReader for the state tree)
 //! ```
@@ -21,4 +22,6 @@ mod tables;
 
 pub use error::StoreError;
 pub use snapshot::Snapshot;
-pub use store::{BlockAddresses, BlockCommit, ChainStore, SCHEMA_VERSION, StoreConfig};
+pub use store::{
+    ADDRESS_INDEX, BlockAddresses, BlockCommit, ChainStore, SCHEMA_VERSION, StoreConfig,
+};

@@ -3,8 +3,8 @@
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::Decodable;
 use btcr_primitives::{
-    Account, Block, BlockBody, BlockReceipt, CommitCertificate, Header, ReceiptEnvelope,
-    StateError, StateReader, TxEnvelope,
+    Account, Block, BlockBody, BlockReceipt, CommitCertificate, GenesisValidator, Header,
+    Misbehavior, ReceiptEnvelope, StateError, StateReader, TxEnvelope,
 };
 use std::sync::Arc;
 
@@ -33,6 +33,9 @@ pub struct Snapshot {
     trie_pages: ReadOnlyTable<&'static [u8; 55], &'static [u8]>,
     address_txs: ReadOnlyTable<&'static [u8; 32], ()>,
     address_tokens: ReadOnlyTable<&'static [u8; 40], ()>,
+    misbehavior: ReadOnlyTable<&'static [u8; 29], &'static [u8]>,
+    consumers: ReadOnlyTable<&'static str, u64>,
+    validator_sets: ReadOnlyTable<u64, &'static [u8]>,
     node_cache: Arc<NodeCache>,
 }
 
@@ -138,6 +141,9 @@ impl Snapshot {
             trie_pages: txn.open_table(TRIE_PAGES)?,
             address_txs: txn.open_table(ADDRESS_TXS)?,
             address_tokens: txn.open_table(ADDRESS_TOKENS)?,
+            misbehavior: txn.open_table(MISBEHAVIOR)?,
+            consumers: txn.open_table(CONSUMERS)?,
+            validator_sets: txn.open_table(VALIDATOR_SETS)?,
             node_cache,
         })
     }
@@ -304,6 +310,44 @@ impl Snapshot {
         for entry in self.address_tokens.range::<&[u8; 40]>(&start..=&end)?.take(limit) {
             let (key, _) = entry?;
             out.push(Address::from_slice(&key.value()[20..]));
+        }
+        Ok(out)
+    }
+
+    /// The evidence of misbehavior recorded, by height, at most `limit` items from the
+    /// latest down.
+    pub fn misbehavior(&self, limit: usize) -> Result<Vec<Misbehavior>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.misbehavior.iter()?.rev().take(limit) {
+            let (_, value) = entry?;
+            out.push(decode(|| "misbehavior record".into(), value.value())?);
+        }
+        Ok(out)
+    }
+
+    /// The last block that the consumer `name` wrote its output for into this store.
+    pub fn consumer_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.consumers.get(name)?.map(|v| v.value()))
+    }
+
+    /// The validator sets that decided blocks `first..=last`, each with the first block it
+    /// decides, latest first (a set decides from its block until the next set's); sets from
+    /// before the store kept them are unknown.
+    pub fn validator_sets(
+        &self,
+        first: u64,
+        last: u64,
+    ) -> Result<Vec<(u64, Vec<GenesisValidator>)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.validator_sets.range(..=last)?.rev() {
+            let (from, value) = entry?;
+            let from = from.value();
+            let set = crate::store::decode_validator_set(value.value())
+                .map_err(corrupt(|| format!("validator set from block {from}")))?;
+            out.push((from, set));
+            if from <= first {
+                break;
+            }
         }
         Ok(out)
     }

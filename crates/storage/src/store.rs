@@ -2,11 +2,11 @@
 
 use std::{path::Path, sync::Arc};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use alloy_primitives::{Address, B256, U256};
 use btcr_primitives::{
-    Account, Block, CommitCertificate, Misbehavior, ReceiptEnvelope, StateChanges,
+    Account, Block, CommitCertificate, GenesisValidator, Misbehavior, ReceiptEnvelope, StateChanges,
 };
 use btcr_trie::{NodeCache, NodeKey, NodeReader, NodeWrites, Page, PageWrites, TreeId, TrieError};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable};
@@ -14,17 +14,20 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 use crate::{Snapshot, StoreError, tables::*};
 
 /// Version of the on-disk layout this node reads and writes.
-pub const SCHEMA_VERSION: u32 = 6;
-/// An older schema, which lacks the misbehavior table and the address indexes: opening it
-/// adds them.
+pub const SCHEMA_VERSION: u32 = 7;
+/// An older schema, which lacks the misbehavior table and the address indexes.
 const SCHEMA_WITHOUT_MISBEHAVIOR: u32 = 3;
-/// An older schema, which lacks the address indexes: opening it adds the tables, and the
-/// blocks already stored are indexed by [`ChainStore::index_addresses`].
+/// An older schema, which lacks the address indexes.
 const SCHEMA_WITHOUT_ADDRESS_INDEX: u32 = 4;
-/// The previous schema, whose address index lacks token transfers and which has no token
-/// index: opening it indexes the stored blocks again, like [`SCHEMA_WITHOUT_ADDRESS_INDEX`]
-/// (entries already there are written again unchanged).
+/// An older schema, whose address index lacks token transfers and which has no token index.
 const SCHEMA_WITHOUT_TOKEN_INDEX: u32 = 5;
+/// The previous schema: each commit wrote the address index itself (complete when its
+/// `address_index_from` entry is at most 1); no consumer checkpoints, no validator sets.
+const SCHEMA_INDEX_IN_COMMIT: u32 = 6;
+
+/// The consumer of committed blocks that keeps the address and token indexes in this store,
+/// by the name its checkpoint is kept under.
+pub const ADDRESS_INDEX: &str = "address-index";
 
 /// What one block adds to the address indexes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,14 +48,15 @@ pub struct BlockCommit<'a> {
     pub tx_hashes: &'a [B256],
     /// Its receipts, in order.
     pub receipts: &'a [ReceiptEnvelope],
-    /// What it adds to the address indexes.
-    pub addresses: &'a BlockAddresses,
     /// Its state changes, with storage roots filled in.
     pub changes: &'a StateChanges,
     /// Its state-tree node writes.
     pub node_writes: &'a NodeWrites,
     /// The proof it was decided (none for genesis).
     pub certificate: Option<&'a CommitCertificate>,
+    /// When the block ends an epoch (and for genesis): the set that decides the blocks from
+    /// the next one on.
+    pub next_validators: Option<&'a [GenesisValidator]>,
 }
 
 /// Tuning of the store.
@@ -82,6 +86,9 @@ pub struct ChainStore {
     /// A read view of the latest commit, replaced by each commit: readers share it instead
     /// of each opening a read transaction and its tables.
     latest: Arc<RwLock<Arc<Snapshot>>>,
+    /// Held from the start of each write until `latest` shows it, so that two writers
+    /// (a commit and a consumer's index write) never install their views out of order.
+    write_lock: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for ChainStore {
@@ -99,7 +106,7 @@ impl ChainStore {
     /// Opens (or creates) the store in `dir`, creating its tables and checking the schema.
     pub fn open_with(dir: &Path, config: &StoreConfig) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Db(format!("{}: {e}", dir.display())))?;
+            .map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
         let db = Database::builder()
             .set_cache_size(config.page_cache_bytes)
             .create(dir.join("chain.redb"))?;
@@ -112,16 +119,30 @@ impl ChainStore {
                     meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
                 }
                 Some(Some(v)) if v == SCHEMA_VERSION => {}
+                Some(Some(SCHEMA_INDEX_IN_COMMIT)) => {
+                    // A complete index is the address index's output up to the head; a
+                    // partial one (an upgrade from before the index, still filling in from
+                    // the head down) is built again from genesis by its consumer.
+                    let head = meta.get("head")?.and_then(|v| read_u64(v.value()));
+                    let from = meta.get("address_index_from")?.and_then(|v| read_u64(v.value()));
+                    match head {
+                        Some(head) if from.unwrap_or(0) <= 1 => {
+                            txn.open_table(CONSUMERS)?.insert(ADDRESS_INDEX, head)?;
+                        }
+                        _ => clear_address_index(&txn)?,
+                    }
+                    meta.remove("address_index_from")?;
+                    meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
+                }
                 Some(Some(
                     SCHEMA_WITHOUT_MISBEHAVIOR
                     | SCHEMA_WITHOUT_ADDRESS_INDEX
                     | SCHEMA_WITHOUT_TOKEN_INDEX,
                 )) => {
-                    // The new tables are created below; the blocks stored so far are
-                    // indexed later, from the head down.
-                    let head = meta.get("head")?.and_then(|v| read_u64(v.value()));
-                    let from = head.map_or(0, |h| h + 1);
-                    meta.insert("address_index_from", from.to_be_bytes().as_slice())?;
+                    // The new tables are created below; the address index's consumer builds
+                    // the index from genesis, having no checkpoint.
+                    clear_address_index(&txn)?;
+                    meta.remove("address_index_from")?;
                     meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
                 }
                 Some(v) => {
@@ -145,6 +166,8 @@ impl ChainStore {
             txn.open_table(MISBEHAVIOR)?;
             txn.open_table(ADDRESS_TXS)?;
             txn.open_table(ADDRESS_TOKENS)?;
+            txn.open_table(CONSUMERS)?;
+            txn.open_table(VALIDATOR_SETS)?;
         }
         if txn.open_table(META)?.get("supply")?.is_none() {
             let supply = sum_balances(&txn)?;
@@ -156,15 +179,21 @@ impl ChainStore {
         if let Some(head) = latest.head_number() {
             node_cache.advance(&PageWrites::default(), head);
         }
-        Ok(Self { db: Arc::new(db), node_cache, latest: Arc::new(RwLock::new(Arc::new(latest))) })
+        Ok(Self {
+            db: Arc::new(db),
+            node_cache,
+            latest: Arc::new(RwLock::new(Arc::new(latest))),
+            write_lock: Arc::new(Mutex::new(())),
+        })
     }
 
     /// Keeps evidence of a validator's misbehavior, durably; `false` when the same validator,
     /// height and kind were already recorded.
     pub fn record_misbehavior(&self, evidence: &Misbehavior) -> Result<bool, StoreError> {
         let key = misbehavior_key(evidence.height, &evidence.validator.0.0, evidence.kind.code());
+        let _writing = self.write_lock.lock();
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate).map_err(|e| StoreError::Db(e.to_string()))?;
+        txn.set_durability(Durability::Immediate)?;
         let new = {
             let mut table = txn.open_table(MISBEHAVIOR)?;
             let new = table.get(&key)?.is_none();
@@ -174,57 +203,66 @@ impl ChainStore {
             new
         };
         txn.commit()?;
+        self.refresh()?;
         Ok(new)
     }
 
-    /// The evidence recorded, by height, at most `limit` items from the latest down.
-    pub fn misbehavior(&self, limit: usize) -> Result<Vec<Misbehavior>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(MISBEHAVIOR)?;
-        let mut out = Vec::new();
-        for entry in table.iter()?.rev().take(limit) {
-            let (_, value) = entry?;
-            out.push(alloy_rlp::Decodable::decode(&mut value.value()).map_err(|e| {
-                StoreError::Corrupt { what: "misbehavior record".into(), reason: e.to_string() }
-            })?);
+    /// Writes what blocks add to the address indexes, `blocks` being consecutive and the
+    /// first of them following the [`ADDRESS_INDEX`] checkpoint, and moves the checkpoint to
+    /// the last, in one transaction. `durable` waits for the disk (a catch-up batch); a
+    /// live block's entries need not, since the next block's commit makes them durable,
+    /// and a crash before it loses the checkpoint with them.
+    pub fn index_blocks(
+        &self,
+        blocks: &[(u64, BlockAddresses)],
+        durable: bool,
+    ) -> Result<(), StoreError> {
+        let Some((first, _)) = blocks.first() else { return Ok(()) };
+        let _writing = self.write_lock.lock();
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(if durable { Durability::Immediate } else { Durability::None })?;
+        {
+            let mut consumers = txn.open_table(CONSUMERS)?;
+            let checkpoint = consumers.get(ADDRESS_INDEX)?.map(|v| v.value());
+            let mut next = checkpoint.map_or(0, |c| c + 1);
+            for (number, addresses) in blocks {
+                if *number != next {
+                    return Err(StoreError::NotNextForConsumer {
+                        consumer: ADDRESS_INDEX.into(),
+                        first: *first,
+                        checkpoint,
+                    });
+                }
+                index_addresses(&txn, *number, addresses)?;
+                next += 1;
+            }
+            consumers.insert(ADDRESS_INDEX, next - 1)?;
         }
-        Ok(out)
+        txn.commit()?;
+        self.refresh()
     }
 
-    /// The first block whose transactions are in the address index; blocks below it (in a
-    /// store made before the index existed) are not indexed yet.
-    pub fn address_index_from(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read()?;
-        let meta = txn.open_table(META)?;
-        Ok(meta.get("address_index_from")?.and_then(|v| read_u64(v.value())).unwrap_or(0))
-    }
-
-    /// Indexes the addresses of blocks `first..address_index_from` (`addresses[i]` for block
-    /// `first + i`), durably, and moves `address_index_from` down
-    /// to `first`: a store upgraded from before the index fills it in steps, from the head
-    /// down, and resumes where it stopped after a crash.
-    pub fn index_addresses(
+    /// Keeps `set` as the set deciding blocks from `first` on, when the store knows no set
+    /// yet (a store made before the sets were kept); `false` when it knew one.
+    pub fn seed_validator_set(
         &self,
         first: u64,
-        addresses: &[BlockAddresses],
-    ) -> Result<(), StoreError> {
-        let from = self.address_index_from()?;
-        if first + addresses.len() as u64 != from {
-            return Err(StoreError::Db(format!(
-                "indexing blocks {first}..{} does not end where the index starts ({from})",
-                first + addresses.len() as u64
-            )));
-        }
+        set: &[GenesisValidator],
+    ) -> Result<bool, StoreError> {
+        let _writing = self.write_lock.lock();
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate).map_err(|e| StoreError::Db(e.to_string()))?;
-        for (i, block) in addresses.iter().enumerate() {
-            index_addresses(&txn, first + i as u64, block)?;
-        }
-        txn.open_table(META)?.insert("address_index_from", first.to_be_bytes().as_slice())?;
+        txn.set_durability(Durability::Immediate)?;
+        let seeded = {
+            let mut sets = txn.open_table(VALIDATOR_SETS)?;
+            let empty = sets.first()?.is_none();
+            if empty {
+                sets.insert(first, encode_validator_set(set).as_slice())?;
+            }
+            empty
+        };
         txn.commit()?;
-        let latest = Snapshot::new(self.db.begin_read()?, self.node_cache.clone())?;
-        *self.latest.write() = Arc::new(latest);
-        Ok(())
+        self.refresh()?;
+        Ok(seeded)
     }
 
     /// A consistent read view of the latest committed block and state. Views are shared:
@@ -239,8 +277,9 @@ impl ChainStore {
         let block = commit.block;
         let number = block.header.number;
         let hash = block.hash();
+        let _writing = self.write_lock.lock();
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate).map_err(|e| StoreError::Db(e.to_string()))?;
+        txn.set_durability(Durability::Immediate)?;
         {
             let mut meta = txn.open_table(META)?;
             let head = meta.get("head")?.and_then(|v| read_u64(v.value()));
@@ -295,15 +334,62 @@ impl ChainStore {
                 index.insert(&tx_hash.0, (number, i as u32))?;
             }
         }
-        index_addresses(&txn, number, commit.addresses)?;
+        if let Some(set) = commit.next_validators {
+            txn.open_table(VALIDATOR_SETS)?
+                .insert(number + 1, encode_validator_set(set).as_slice())?;
+        }
         write_state(&txn, commit.changes)?;
         let pages = write_pages(&txn, commit.node_writes)?;
         txn.commit()?;
         self.node_cache.advance(&pages, number);
+        self.refresh()
+    }
+
+    /// Installs a view of what is committed now as the latest; called by each writer while
+    /// it holds the write lock.
+    fn refresh(&self) -> Result<(), StoreError> {
         let latest = Snapshot::new(self.db.begin_read()?, self.node_cache.clone())?;
         *self.latest.write() = Arc::new(latest);
         Ok(())
     }
+}
+
+/// Empties the address and token indexes (their consumer builds them again from genesis).
+fn clear_address_index(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(ADDRESS_TXS)?.retain(|_, _| false)?;
+    txn.open_table(ADDRESS_TOKENS)?.retain(|_, _| false)?;
+    txn.open_table(CONSUMERS)?.remove(ADDRESS_INDEX)?;
+    Ok(())
+}
+
+/// A validator as the store keeps it in a set.
+#[derive(alloy_rlp::RlpEncodable, alloy_rlp::RlpDecodable)]
+pub(crate) struct StoredValidator {
+    address: Address,
+    public_key: alloy_primitives::Bytes,
+    power: u64,
+}
+
+fn encode_validator_set(set: &[GenesisValidator]) -> Vec<u8> {
+    let stored: Vec<StoredValidator> = set
+        .iter()
+        .map(|v| StoredValidator {
+            address: v.address,
+            public_key: v.public_key.clone(),
+            power: v.power,
+        })
+        .collect();
+    alloy_rlp::encode(stored)
+}
+
+pub(crate) fn decode_validator_set(
+    bytes: &[u8],
+) -> Result<Vec<GenesisValidator>, alloy_rlp::Error> {
+    let stored: Vec<StoredValidator> = alloy_rlp::Decodable::decode(&mut &bytes[..])?;
+    Ok(stored
+        .into_iter()
+        .map(|v| GenesisValidator { address: v.address, public_key: v.public_key, power: v.power })
+        .collect())
 }
 
 fn index_addresses(

@@ -3,10 +3,8 @@
 use redb::TableDefinition;
 
 /// Store-wide values: `schema_version` (u32 BE), `head` (u64 BE), `chain_id` (u64 BE),
-/// `genesis_hash` (32 bytes), `address_index_from` (u64 BE: the first block whose
-/// transactions are in [`ADDRESS_TXS`]; the blocks below it, from a store made before the
-/// index existed, wait for [`crate::ChainStore::index_addresses`]), `supply` (U256 BE: the
-/// sum of all balances in [`ACCOUNTS`], kept by each commit).
+/// `genesis_hash` (32 bytes), `supply` (U256 BE: the sum of all balances in [`ACCOUNTS`],
+/// kept by each commit).
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Block number → RLP header.
 pub(crate) const HEADERS: TableDefinition<u64, &[u8]> = TableDefinition::new("headers");
@@ -40,9 +38,19 @@ pub(crate) const MISBEHAVIOR: TableDefinition<&[u8; 29], &[u8]> =
 pub(crate) const ADDRESS_TXS: TableDefinition<&[u8; 32], ()> = TableDefinition::new("address_txs");
 
 /// Holder ‖ token (40 bytes) → nothing: the ERC-20 tokens whose `Transfer` events named the
-/// holder, filled with [`ADDRESS_TXS`].
+/// holder, filled with [`ADDRESS_TXS`] by the address index's consumer.
 pub(crate) const ADDRESS_TOKENS: TableDefinition<&[u8; 40], ()> =
     TableDefinition::new("address_tokens");
+
+/// Consumer name → the last block it applied (u64): each consumer of committed blocks that
+/// keeps its output in this store writes its checkpoint here, in the same transaction.
+pub(crate) const CONSUMERS: TableDefinition<&str, u64> = TableDefinition::new("consumers");
+
+/// First block a validator set decides → RLP list of the set's validators (address, public
+/// key, power): written by the commit of the block that ends each epoch, so that the set
+/// that decided any stored block can be read back.
+pub(crate) const VALIDATOR_SETS: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("validator_sets");
 
 pub(crate) fn address_token_key(holder: &[u8; 20], token: &[u8; 20]) -> [u8; 40] {
     let mut key = [0u8; 40];

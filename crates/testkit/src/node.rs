@@ -28,20 +28,36 @@ impl DevProcess {
     /// Starts `binary dev --datadir DATADIR --rpc.addr 127.0.0.1:0 ARGS…` and waits until it
     /// prints its JSON-RPC address.
     pub fn start(binary: &Path, datadir: &Path, args: &[&str]) -> eyre::Result<Self> {
+        Self::start_with_env(binary, datadir, args, &[])
+    }
+
+    /// Like [`DevProcess::start`], with environment variables `env` set for the process
+    /// (the fault-injection hooks, say).
+    pub fn start_with_env(
+        binary: &Path,
+        datadir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> eyre::Result<Self> {
         let mut dev_args: Vec<&OsStr> =
             vec!["dev".as_ref(), "--datadir".as_ref(), datadir.as_ref()];
         dev_args.extend(args.iter().map(|a| OsStr::new(*a)));
-        Self::spawn(binary, datadir, &dev_args)
+        Self::spawn(binary, datadir, &dev_args, env)
     }
 
     /// Starts `binary node --home HOME --rpc.addr 127.0.0.1:0`, a node of a multi-validator
     /// network, and waits until it prints its JSON-RPC address. Its log goes to
     /// `HOME/node.log`.
     pub fn start_node(binary: &Path, home: &Path) -> eyre::Result<Self> {
-        Self::spawn(binary, home, &["node".as_ref(), "--home".as_ref(), home.as_ref()])
+        Self::spawn(binary, home, &["node".as_ref(), "--home".as_ref(), home.as_ref()], &[])
     }
 
-    fn spawn(binary: &Path, datadir: &Path, args: &[&OsStr]) -> eyre::Result<Self> {
+    fn spawn(
+        binary: &Path,
+        datadir: &Path,
+        args: &[&OsStr],
+        env: &[(&str, &str)],
+    ) -> eyre::Result<Self> {
         let node = args.first().is_some_and(|a| *a == "node");
         let stderr = if node {
             let log = std::fs::OpenOptions::new()
@@ -57,6 +73,7 @@ impl DevProcess {
             .args(args)
             .args(["--rpc.addr", "127.0.0.1:0"])
             .env("BTCR_LOG", if node { "info" } else { "warn" })
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)

@@ -3,8 +3,12 @@
 //! - `primitives`, `poh` and `trie` do no IO: no store, no network, no async runtime.
 //! - `consensus`, `txpool` and `execution` never see the RPC server, the node or the
 //!   concrete store.
-//! - Only `rpc` knows HTTP.
+//! - Only the HTTP crates (`http`, the server; `rpc`, `explorer`, `portal`, its routers)
+//!   know HTTP; `interfaces`, between them and the chain, knows neither HTTP nor the store.
 //! - Only `consensus` may import the BFT library, and only `network` libp2p itself.
+//! - The crates on the consensus path never link an SQL, queue or cache client: the
+//!   accounts service, notifications and indexers that use PostgreSQL, RabbitMQ or Redis
+//!   stay out of block production.
 
 use std::{collections::BTreeMap, path::Path};
 
@@ -66,9 +70,45 @@ fn dependencies_point_one_way() {
             &["redb", "axum", "libp2p", "btcr-storage", "btcr-rpc", "btcr-node", "btcr-network"],
         );
     }
+    assert_none("interfaces", &all["interfaces"], &["axum", "redb", "btcr-storage", "btcr-node"]);
+    for name in [
+        "primitives",
+        "crypto",
+        "poh",
+        "trie",
+        "storage",
+        "execution",
+        "txpool",
+        "consensus",
+        "staking",
+        "network",
+        "interfaces",
+    ] {
+        assert_none(
+            name,
+            &all[name],
+            &[
+                "sqlx",
+                "postgres",
+                "tokio-postgres",
+                "rusqlite",
+                "diesel",
+                "sea-orm",
+                "redis",
+                "fred",
+                "lapin",
+                "amqprs",
+                "deadpool",
+                "bb8",
+                "reqwest",
+                "lettre",
+            ],
+        );
+    }
+    const HTTP_CRATES: [&str; 4] = ["http", "rpc", "explorer", "portal"];
     for (name, deps) in &all {
-        if name != "rpc" {
-            assert_none(name, deps, &["axum", "hyper", "jsonrpsee"]);
+        if !HTTP_CRATES.contains(&name.as_str()) {
+            assert_none(name, deps, &["axum", "hyper", "jsonrpsee", "tower"]);
         }
         if name != "network" {
             assert_none(name, deps, &["libp2p"]);

@@ -3,9 +3,7 @@
 use std::time::{Duration, Instant};
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
-use alloy_signer::SignerSync;
 use alloy_sol_types::{SolCall, sol};
 use btcr_crypto::SecretKey;
 use eyre::{WrapErr, bail, eyre};
@@ -53,10 +51,7 @@ where
     T: SignableTransaction<alloy_primitives::Signature>,
     TxEnvelope: From<alloy_consensus::Signed<T>>,
 {
-    let signature =
-        key.signer().sign_hash_sync(&tx.signature_hash()).expect("signing a hash cannot fail");
-    let envelope = TxEnvelope::from(tx.into_signed(signature));
-    envelope.encoded_2718().into()
+    key.sign_transaction(tx)
 }
 
 fn call(rpc: &RpcClient, to: Address, data: Vec<u8>) -> eyre::Result<Bytes> {

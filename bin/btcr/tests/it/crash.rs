@@ -116,6 +116,112 @@ fn sigkill_at_random_moments_never_leaves_a_partial_block() -> eyre::Result<()> 
     Ok(())
 }
 
+/// The last block the consumer `name` applied, as `btcr_nodeInfo` reports it, and the head.
+fn consumer_progress(
+    rpc: &btcr_testkit::RpcClient,
+    name: &str,
+) -> eyre::Result<(Option<u64>, u64)> {
+    let info = rpc.call("btcr_nodeInfo", serde_json::json!([]))?;
+    let head = btcr_testkit::rpc::quantity(&info["head"]["number"])?;
+    let consumer = info["consumers"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["name"] == name))
+        .ok_or_else(|| eyre::eyre!("no consumer {name} in {info}"))?;
+    let applied = match &consumer["applied"] {
+        serde_json::Value::Null => None,
+        n => Some(btcr_testkit::rpc::quantity(n)?),
+    };
+    Ok((applied, head))
+}
+
+/// Waits for the receipt of `hash`: its block is committed.
+fn wait_receipt(rpc: &btcr_testkit::RpcClient, hash: B256) -> eyre::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rpc.receipt(hash)?.is_none() {
+        eyre::ensure!(Instant::now() < deadline, "no receipt for {hash}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// The hashes an address's history lists, every page of it.
+fn history(rpc: &btcr_testkit::RpcClient, address: Address) -> eyre::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/addresses/{address}/transactions?limit=7&before={c}"),
+            None => format!("/api/v1/addresses/{address}/transactions?limit=7"),
+        };
+        let (status, page) = rpc.get(&path)?;
+        assert_eq!(status, 200, "{path}: {page}");
+        for item in page["items"].as_array().expect("items") {
+            out.push(item["hash"].as_str().expect("hash").to_owned());
+        }
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// The address index is a consumer of committed blocks with a checkpoint of its own: the
+/// node is killed while blocks are committed but the index is held back (by the fault hook
+/// that stalls it after block 2), and after a restart the index holds every transaction of
+/// every block exactly once.
+#[test]
+fn a_kill_between_a_commit_and_the_index_checkpoint_loses_and_repeats_no_row() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let stall = [("BTCR_FAULT_STALL_CONSUMER", "address-index@2")];
+    let node =
+        DevProcess::start_with_env(btcr_bin(), dir.path(), &["--block-time", "50ms"], &stall)?;
+    let rpc = &node.rpc;
+    let sender = dev_key(4);
+    let recipients = [Address::repeat_byte(0x61), Address::repeat_byte(0x62)];
+    let mut sent: HashMap<Address, Vec<String>> = HashMap::new();
+    for nonce in 0..24u64 {
+        let to = recipients[nonce as usize % 2];
+        let raw = TxBuilder::transfer(CHAIN_ID, nonce, to, U256::from(1)).eip1559(&sender);
+        let hash = rpc.send_raw(&raw)?;
+        sent.entry(to).or_default().push(hash.to_string());
+        sent.entry(sender.address()).or_default().push(hash.to_string());
+        // Some transfers wait for their block, so that they spread over many blocks.
+        if nonce % 3 == 2 {
+            wait_receipt(rpc, hash)?;
+        }
+    }
+    let last = sent[&sender.address()].last().cloned().expect("sent");
+    wait_receipt(rpc, last.parse()?)?;
+    let (applied, head) = consumer_progress(rpc, "address-index")?;
+    assert!(applied.is_some_and(|a| a <= 2), "the index is held back: {applied:?}");
+    assert!(head > 4, "blocks were committed past the index's checkpoint (head {head})");
+    node.kill()?;
+
+    // On restart the index replays from its checkpoint, in one pass, no fault this time.
+    let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "50ms"])?;
+    let rpc = &node.rpc;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (applied, _) = consumer_progress(rpc, "address-index")?;
+        if applied.is_some_and(|a| a >= head) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the index did not catch up: {applied:?} of {head}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for (address, expected) in &sent {
+        let listed = history(rpc, *address)?;
+        let mut unique = listed.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), listed.len(), "{address}: a transaction is listed twice");
+        let mut expected = expected.clone();
+        expected.sort();
+        assert_eq!(unique, expected, "{address}: the history is every transaction, once");
+    }
+    Ok(())
+}
+
 /// A node whose standard output nobody reads any more (a closed pipe) keeps running: the
 /// banner it prints at start is not worth stopping the chain for.
 #[test]

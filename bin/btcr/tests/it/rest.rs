@@ -214,16 +214,15 @@ fn the_rest_api_serves_blocks_transactions_addresses_validators_and_search() -> 
     // The OpenAPI document and its page; an unknown endpoint is a JSON 404.
     let doc = ok(rpc, "/api/v1/openapi.json");
     assert_eq!(doc["openapi"], "3.1.0");
-    let mut paths: Vec<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
-    paths.sort();
-    let mut routes: Vec<String> =
-        btcr_rpc::rest::ROUTES.iter().map(|r| format!("/api/v1{r}")).collect();
-    routes.sort();
-    assert_eq!(paths, routes);
+    let built: serde_json::Value = serde_json::from_str(&btcr_explorer::openapi_document())?;
+    assert_eq!(doc, built, "the node serves the document its handlers make");
     refused(rpc, "/api/v1/nothing", 404, "no such endpoint");
     let (status, kind, page) = rpc.get_text("/api/v1/docs")?;
     assert_eq!((status, kind.as_str()), (200, "text/html; charset=utf-8"));
-    assert!(page.contains("openapi.json"));
+    assert!(page.contains("openapi.json") && page.contains("docs.js"));
+    let (status, kind, script) = rpc.get_text("/api/v1/docs.js")?;
+    assert_eq!((status, kind.as_str()), (200, "text/javascript; charset=utf-8"));
+    assert!(script.contains("fetch('openapi.json')"));
     Ok(())
 }
 

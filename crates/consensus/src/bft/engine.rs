@@ -18,7 +18,6 @@ use alloy_primitives::{Address, B256, Bytes as AlloyBytes};
 use alloy_rlp::{Decodable, Encodable};
 use btcr_primitives::{Block, CommitCertificate, ValidatorSignature};
 use bytes::Bytes;
-use eyre::{WrapErr, eyre};
 use malachitebft_app_channel::{
     AppMsg, Channels, ConsensusContext, NetworkContext, NetworkIdentity, NetworkMsg,
     RequestContext, Signer, SyncContext, WalContext,
@@ -151,16 +150,15 @@ impl<P: BlockPipeline> BftEngine<P> {
                 .thread_name("consensus-rt")
                 .enable_all()
                 .build()
-                .map_err(|e| PipelineError::Fatal(format!("consensus runtime: {e}")))
+                .map_err(|e| PipelineError::fatal(format!("consensus runtime: {e}")))
                 .and_then(|rt| rt.block_on(self.run()))
         })
     }
 
     async fn run(&self) -> Result<(), PipelineError> {
-        let fatal = |e: eyre::Report| PipelineError::Fatal(format!("{e:#}"));
-        let (mut channels, engine) = self.start().await.map_err(fatal)?;
+        let (mut channels, engine) = self.start().await?;
         let proposals = ProposalStore::open(&self.config.home.join("proposals"))
-            .map_err(|e| PipelineError::Fatal(format!("opening the proposal store: {e}")))?;
+            .map_err(|e| PipelineError::fatal(format!("opening the proposal store: {e}")))?;
         let mut app = App::new(self.pipeline.clone(), &self.config, proposals)?;
         let result = loop {
             tokio::select! {
@@ -171,7 +169,7 @@ impl<P: BlockPipeline> BftEngine<P> {
                             break Err(e);
                         }
                     }
-                    None => break Err(PipelineError::Fatal("the consensus engine stopped".into())),
+                    None => break Err(PipelineError::fatal("the consensus engine stopped")),
                 },
             }
         };
@@ -185,19 +183,23 @@ impl<P: BlockPipeline> BftEngine<P> {
 
     async fn start(
         &self,
-    ) -> eyre::Result<(Channels<BtcrContext>, malachitebft_app_channel::EngineHandle)> {
+    ) -> Result<(Channels<BtcrContext>, malachitebft_app_channel::EngineHandle), PipelineError>
+    {
         let config = &self.config;
         let ctx = BtcrContext { chain_id: config.chain_id };
         let keypair = Keypair::ed25519_from_bytes(config.p2p_secret)
-            .map_err(|e| eyre!("invalid network key: {e}"))?;
+            .map_err(|e| PipelineError::fatal_because("invalid network key", e))?;
         let parse = |a: &str| {
-            a.parse::<Multiaddr>().map_err(|e| eyre!("invalid network address {a:?}: {e}"))
+            a.parse::<Multiaddr>().map_err(|e| {
+                PipelineError::fatal_because(format!("invalid network address {a:?}"), e)
+            })
         };
         let listen = parse(&config.listen)?;
-        let peers = config.peers.iter().map(|p| parse(p)).collect::<eyre::Result<Vec<_>>>()?;
+        let peers = config.peers.iter().map(|p| parse(p)).collect::<Result<Vec<_>, _>>()?;
         let wal_dir = config.home.join("wal");
-        std::fs::create_dir_all(&wal_dir)
-            .wrap_err_with(|| format!("creating {}", wal_dir.display()))?;
+        std::fs::create_dir_all(&wal_dir).map_err(|e| {
+            PipelineError::fatal_because(format!("creating {}", wal_dir.display()), e)
+        })?;
         let settings = EngineSettings {
             moniker: config.moniker.clone(),
             consensus: ConsensusConfig {
@@ -219,11 +221,13 @@ impl<P: BlockPipeline> BftEngine<P> {
                 let public = signer.public_key();
                 let address = ValidatorAddress::of(&public);
                 let peer_id = keypair.public().to_peer_id().to_bytes();
-                let proof = signer
-                    .sign_validator_proof(public.to_vec(), peer_id)
-                    .await
-                    .map_err(|e| eyre!("signing the validator proof: {e}"))?;
-                let proof = BtcrCodec.encode(&proof)?;
+                let proof =
+                    signer.sign_validator_proof(public.to_vec(), peer_id).await.map_err(|e| {
+                        PipelineError::fatal(format!("signing the validator proof: {e}"))
+                    })?;
+                let proof = BtcrCodec.encode(&proof).map_err(|e| {
+                    PipelineError::fatal(format!("encoding the validator proof: {e}"))
+                })?;
                 let identity = NetworkIdentity::new_validator(
                     config.moniker.clone(),
                     keypair,
@@ -244,7 +248,7 @@ impl<P: BlockPipeline> BftEngine<P> {
             ),
         };
         let wal_path = wal_dir.join("consensus.wal");
-        match check_wal(&wal_path).map_err(|e| eyre!(e))? {
+        match check_wal(&wal_path).map_err(PipelineError::fatal)? {
             WalCheck::DroppedTornTail { entries } => warn!(
                 target: "btcr::consensus",
                 path = %wal_path.display(),
@@ -263,6 +267,7 @@ impl<P: BlockPipeline> BftEngine<P> {
             RequestContext::new(100),
         )
         .await
+        .map_err(|e| PipelineError::fatal(format!("starting the consensus engine: {e:#}")))
     }
 }
 
@@ -303,7 +308,7 @@ fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> impl std::future::Future<Output = Result<T, PipelineError>> {
     let task = tokio::task::spawn_blocking(f);
-    async move { task.await.map_err(|e| PipelineError::Fatal(format!("pipeline task: {e}"))) }
+    async move { task.await.map_err(|e| PipelineError::fatal(format!("pipeline task: {e}"))) }
 }
 
 impl<P: BlockPipeline> App<P> {
@@ -314,7 +319,7 @@ impl<P: BlockPipeline> App<P> {
     ) -> Result<Self, PipelineError> {
         let next = pipeline.head()?.number + 1;
         let validators =
-            validator_set(&pipeline.validators(next)?).map_err(PipelineError::Fatal)?;
+            validator_set(&pipeline.validators(next)?).map_err(PipelineError::fatal)?;
         Ok(Self {
             proposals,
             pipeline,
@@ -358,7 +363,7 @@ impl<P: BlockPipeline> App<P> {
         self.unchecked.retain(|(h, ..)| *h >= height);
         match self.pipeline.validators(height.0) {
             Ok(list) => {
-                let set = validator_set(&list).map_err(PipelineError::Fatal)?;
+                let set = validator_set(&list).map_err(PipelineError::fatal)?;
                 if set != self.validators {
                     info!(target: "btcr::consensus", %height, validators = list.len(), "the validator set changes");
                     self.validators = set;
@@ -471,7 +476,7 @@ impl<P: BlockPipeline> App<P> {
         network: &mpsc::Sender<NetworkMsg<BtcrContext>>,
     ) -> Result<(), PipelineError> {
         let Some(signer) = self.signer.clone() else {
-            return Err(PipelineError::Fatal("asked to propose without a validator key".into()));
+            return Err(PipelineError::fatal("asked to propose without a validator key"));
         };
         if let Some(hash) = self.own.get(&round) {
             let _ = reply.send(LocallyProposedValue::new(height, round, super::BlockId(*hash)));
@@ -504,7 +509,7 @@ impl<P: BlockPipeline> App<P> {
                 };
                 // On disk before it is signed: a restart proposes this block, not another.
                 self.proposals.save(height, round, &block).map_err(|e| {
-                    PipelineError::Fatal(format!("saving the proposal of height {height}: {e}"))
+                    PipelineError::fatal(format!("saving the proposal of height {height}: {e}"))
                 })?;
                 block
             }
@@ -679,7 +684,7 @@ impl<P: BlockPipeline> App<P> {
         let height = certificate.height;
         let hash = certificate.value_id;
         let round = certificate.round.as_u32().ok_or_else(|| {
-            PipelineError::Fatal(format!("decision at height {height} without a round"))
+            PipelineError::fatal(format!("decision at height {height} without a round"))
         })?;
         let mut signatures: Vec<ValidatorSignature> = certificate
             .commit_signatures
@@ -801,7 +806,7 @@ async fn publish(
     network
         .send(NetworkMsg::PublishProposalPart(message))
         .await
-        .map_err(|_| PipelineError::Fatal("the consensus network stopped".into()))
+        .map_err(|_| PipelineError::fatal("the consensus network stopped"))
 }
 
 /// A stored certificate in the engine's form, for peers that sync.
@@ -863,7 +868,7 @@ mod tests {
             Ok(test_header(0, Address::ZERO))
         }
         fn propose(&self, _: u64, _: std::time::Instant) -> Result<Block, PipelineError> {
-            Err(PipelineError::InvalidBlock("not in this test".into()))
+            Err(PipelineError::invalid("not in this test"))
         }
         fn verify(&self, _: &Block) -> Result<(), PipelineError> {
             self.verified.fetch_add(1, Ordering::SeqCst);
@@ -880,7 +885,7 @@ mod tests {
                 .lock()
                 .get(&height)
                 .cloned()
-                .ok_or_else(|| PipelineError::InvalidBlock(format!("no set for {height}")))
+                .ok_or_else(|| PipelineError::invalid(format!("no set for {height}")))
         }
         fn decided(&self, _: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
             Ok(None)

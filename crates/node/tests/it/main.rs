@@ -1,17 +1,21 @@
 //! The block pipeline across two nodes: a block proposed on one verifies and commits to the
 //! same state on another, and every kind of tampering is refused.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use btcr_consensus::{BlockPipeline, PipelineError, bft::certificate::sign_commit};
 use btcr_crypto::SecretKey;
+use btcr_interfaces::{ChainReader, ChainView};
+use btcr_node::ChainServices;
 use btcr_node::{Chain, recompute_state_root};
 use btcr_primitives::{
     Block, CommitCertificate, Genesis, GenesisAccount, GenesisValidator, PohConfig,
 };
-use btcr_rpc::RpcBackend;
 use btcr_storage::ChainStore;
 use btcr_testkit::{
     TxBuilder,
@@ -19,6 +23,7 @@ use btcr_testkit::{
     dev_key,
 };
 use btcr_txpool::PoolConfig;
+use tokio_util::sync::CancellationToken;
 
 mod staking;
 
@@ -46,18 +51,41 @@ fn genesis(validator: &SecretKey) -> Genesis {
 }
 
 struct Node {
-    chain: Chain,
+    services: ChainServices,
+    chain: Arc<Chain>,
     store: ChainStore,
     _dir: tempfile::TempDir,
 }
 
-fn node(genesis: &Genesis, validator: &SecretKey) -> Node {
-    let dir = tempfile::tempdir().unwrap();
+impl Node {
+    /// A view of the chain once every consumer has caught up with the head.
+    fn view(&self) -> Arc<dyn ChainView> {
+        self.wait();
+        self.services.api.view().unwrap()
+    }
+
+    /// Waits until the consumers have handled everything up to the head.
+    fn wait(&self) {
+        let head = self.chain.head_header().number;
+        assert!(self.services.wait_idle(head, Duration::from_secs(30)), "consumers stalled");
+    }
+}
+
+fn open_node(dir: tempfile::TempDir, genesis: &Genesis, validator: &SecretKey) -> Node {
     let store = ChainStore::open(dir.path()).unwrap();
-    let chain =
-        Chain::open(store.clone(), genesis.clone(), validator.address(), PoolConfig::default())
-            .unwrap();
-    Node { chain, store, _dir: dir }
+    let services = ChainServices::open(
+        store.clone(),
+        genesis.clone(),
+        validator.address(),
+        PoolConfig::default(),
+        CancellationToken::new(),
+    )
+    .unwrap();
+    Node { chain: services.chain.clone(), services, store, _dir: dir }
+}
+
+fn node(genesis: &Genesis, validator: &SecretKey) -> Node {
+    open_node(tempfile::tempdir().unwrap(), genesis, validator)
 }
 
 fn certificate(key: &SecretKey, block: &Block) -> CommitCertificate {
@@ -159,7 +187,7 @@ fn tampered_blocks_are_refused() {
     assert!(block.body.transactions.len() > 2);
 
     let refused = |block: &Block| match b.chain.verify(block) {
-        Err(PipelineError::InvalidBlock(reason)) => reason,
+        Err(PipelineError::InvalidBlock(reason)) => reason.to_string(),
         other => panic!("tampered block was not refused: {other:?}"),
     };
 
@@ -369,36 +397,38 @@ fn a_slot_too_short_for_the_pool_still_yields_valid_blocks_and_loses_nothing() {
 fn token_transfers_are_indexed_by_holder_and_an_older_store_is_indexed_again_on_opening() {
     let validator = SecretKey::random();
     let genesis = genesis(&validator);
-    let Node { chain, store, _dir: dir } = node(&genesis, &validator);
+    let node = node(&genesis, &validator);
     let commit = |chain: &Chain| {
         let block = propose(chain);
         chain.commit(block.hash(), certificate(&validator, &block)).unwrap();
     };
-    load(&chain);
-    commit(&chain);
+    load(&node.chain);
+    commit(&node.chain);
     let token = dev_key(3).address().create(0);
     let (owner, bob) = (dev_key(3).address(), Address::repeat_byte(0xb0));
     let call = BtcrToken::transferCall { to: bob, amount: U256::from(5) }.abi_encode();
     let raw = TxBuilder::call(CHAIN_ID, 1, token, call.into(), 200_000).eip1559(&dev_key(3));
-    let moved = chain.submit_raw(&raw).unwrap();
-    commit(&chain);
-    let location = chain.transaction_location(&moved).unwrap().unwrap();
+    let moved = node.chain.submit_raw(&raw).unwrap();
+    commit(&node.chain);
+    let location = node.view().transaction_location(&moved).unwrap().unwrap();
 
-    let indexed = |chain: &Chain| {
+    let indexed = |node: &Node| {
+        let view = node.view();
         (
-            chain.address_tokens(&owner, 10).unwrap(),
-            chain.address_tokens(&bob, 10).unwrap(),
-            chain.address_transactions(&bob, None, 10).unwrap(),
-            chain.address_transactions(&token, None, 10).unwrap().len(),
+            view.address_tokens(&owner, 10).unwrap(),
+            view.address_tokens(&bob, 10).unwrap(),
+            view.address_transactions(&bob, None, 10).unwrap(),
+            view.address_transactions(&token, None, 10).unwrap().len(),
+            view.indexed_height().unwrap(),
         )
     };
-    let expected = (vec![token], vec![token], vec![location], 2);
-    assert_eq!(indexed(&chain), expected, "the minting and the transfer name their holders");
+    let expected = (vec![token], vec![token], vec![location], 2, Some(2));
+    assert_eq!(indexed(&node), expected, "the minting and the transfer name their holders");
 
     // A store of schema 5 had neither token transfers in the address index nor the token
-    // index: emptied and marked so, it is indexed again when the chain opens.
-    drop(chain);
-    drop(store);
+    // index: emptied and marked so, it is indexed again, from genesis, when the chain opens.
+    let Node { services, chain, store, _dir: dir } = node;
+    drop((services, chain, store));
     {
         let db = redb::Database::open(dir.path().join("chain.redb")).unwrap();
         let txn = db.begin_write().unwrap();
@@ -410,13 +440,16 @@ fn token_transfers_are_indexed_by_holder_and_an_older_store_is_indexed_again_on_
         let txs: redb::TableDefinition<&[u8; 32], ()> = redb::TableDefinition::new("address_txs");
         let tokens: redb::TableDefinition<&[u8; 40], ()> =
             redb::TableDefinition::new("address_tokens");
+        let consumers: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("consumers");
         assert!(txn.delete_table(txs).unwrap() && txn.delete_table(tokens).unwrap());
+        assert!(txn.delete_table(consumers).unwrap());
         txn.commit().unwrap();
     }
     let store = ChainStore::open(dir.path()).unwrap();
-    assert!(store.snapshot().unwrap().address_tokens(&bob, 10).unwrap().is_empty());
-    let chain =
-        Chain::open(store.clone(), genesis, validator.address(), PoolConfig::default()).unwrap();
-    assert_eq!(store.address_index_from().unwrap(), 1);
-    assert_eq!(indexed(&chain), expected);
+    let snapshot = store.snapshot().unwrap();
+    assert!(snapshot.address_tokens(&bob, 10).unwrap().is_empty());
+    assert_eq!(snapshot.consumer_checkpoint(btcr_storage::ADDRESS_INDEX).unwrap(), None);
+    drop((snapshot, store));
+    let node = open_node(dir, &genesis, &validator);
+    assert_eq!(indexed(&node), expected);
 }

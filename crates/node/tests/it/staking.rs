@@ -17,7 +17,7 @@ use btcr_node::Chain;
 use btcr_primitives::{
     ConsensusMode, Genesis, Misbehavior, MisbehaviorKind, SignedValue, WEI_PER_BTCR,
 };
-use btcr_rpc::RpcBackend;
+
 use btcr_staking::{STAKING_ADDRESS, Staking, submit_evidence_call};
 use btcr_testkit::{TxBuilder, dev_key};
 
@@ -54,10 +54,11 @@ impl Harness {
         self.chain().submit_raw(&tx.eip1559(key)).unwrap()
     }
 
-    /// Proposes and commits one block.
+    /// Proposes and commits one block, and waits for the consumers to follow.
     fn block(&self) {
         let block = propose(self.chain());
         self.chain().commit(block.hash(), certificate(&self.validator, &block)).unwrap();
+        self.node.wait();
     }
 
     /// Commits blocks until the head is `height`.
@@ -69,8 +70,9 @@ impl Harness {
 
     /// Whether the transaction `hash` succeeded.
     fn succeeded(&self, hash: B256) -> bool {
-        let (number, index) = self.chain().transaction_location(&hash).unwrap().expect("included");
-        let receipts = self.chain().receipts(number).unwrap().unwrap();
+        let (number, index) =
+            self.node.view().transaction_location(&hash).unwrap().expect("included");
+        let receipts = self.node.view().receipts(number).unwrap().unwrap();
         receipts[index as usize].status()
     }
 
@@ -79,7 +81,7 @@ impl Harness {
     fn call_raw(&self, from: Address, data: Bytes) -> Result<Bytes, String> {
         let request =
             TransactionRequest::default().from(from).to(STAKING_ADDRESS).input(data.into());
-        match self.chain().call(&request, None, 30_000_000).unwrap() {
+        match self.node.view().call(&request, None, 30_000_000).unwrap() {
             CallOutcome::Success { output, .. } => Ok(output),
             CallOutcome::Revert { output, .. } => {
                 Err(String::abi_decode(&output[4..]).unwrap_or_else(|_| format!("revert {output}")))
@@ -107,7 +109,7 @@ impl Harness {
     }
 
     fn balance(&self, who: Address) -> U256 {
-        self.chain().account(&who).unwrap().unwrap_or_default().balance
+        self.node.view().account(&who).unwrap().unwrap_or_default().balance
     }
 }
 
@@ -287,26 +289,24 @@ fn stake_elects_the_set_each_epoch_and_rewards_unbonding_and_slashing_follow_the
     assert_eq!(set_of(&h), sorted(vec![v0.address(), n.address()]), "N is back after its jail");
     assert!(h.balance(STAKING_ADDRESS) >= h.view(Staking::accountedCall {}));
 
-    // Uptime counts the blocks each validator's sets decided: these certificates carry v0's
-    // precommit only, so N, back in the set from block 20, has signed none of its one.
+    // Uptime counts the blocks each validator's sets decided (the store keeps every set):
+    // these certificates carry v0's precommit only, so v0 has signed each of blocks 1 to
+    // 20, and N none of the six its sets decided: blocks 5 to 9 (elected at block 4, jailed
+    // out at the epoch's end at 9) and 20 (back after its jail).
     h.block();
     let uptime = |who: Address| {
-        let all = h.chain().registered_validators().unwrap();
-        let v = all.into_iter().find(|v| v.address == who).unwrap();
-        (v.signed_blocks, v.window_blocks)
+        let up = h.node.view().uptime().unwrap();
+        let v = up.get(&who).copied().unwrap_or_default();
+        (v.signed, v.window)
     };
-    assert_eq!(
-        uptime(v0.address()),
-        (6, 6),
-        "blocks 15 to 20: the window starts at the set before"
-    );
-    assert_eq!(uptime(n.address()), (0, 1));
+    assert_eq!(uptime(v0.address()), (20, 20), "blocks 1 to 20: v0 was in every set");
+    assert_eq!(uptime(n.address()), (0, 6));
 
     // The supply kept by the store equals the sum of every balance after rewards minted,
     // fees burned and stake slashed.
     let snapshot = h.node.store.snapshot().unwrap();
     let sum = snapshot.all_accounts().unwrap().iter().fold(U256::ZERO, |s, (_, a)| s + a.balance);
-    assert_eq!(h.chain().supply().unwrap(), sum);
+    assert_eq!(h.node.view().supply().unwrap(), sum);
 }
 
 #[test]
@@ -358,7 +358,8 @@ fn punished(h: &Harness, validator: Address, height: u64) -> bool {
 fn validators_take_turns_to_report_double_signing_and_a_later_turn_sends_nothing_once_punished() {
     // The genesis validator reports what it sees.
     let (mut h, v0, n) = two_validators();
-    h.chain().set_evidence_reporter(v0.clone()).unwrap();
+    h.node.services.report_evidence(v0.clone()).unwrap();
+    h.node.wait();
     let reporter = dev_key(0);
 
     // N signs twice at two heights; the two validators take turns at each, so v0 reports
@@ -366,6 +367,7 @@ fn validators_take_turns_to_report_double_signing_and_a_later_turn_sends_nothing
     let (first, second) = (double_sign(&n, 3), double_sign(&n, 4));
     assert!(h.chain().record_misbehavior(&first).unwrap());
     assert!(h.chain().record_misbehavior(&second).unwrap());
+    h.node.wait();
     let from_v0 = |h: &Harness| {
         h.chain().pool_content().pending.iter().filter(|t| t.sender == v0.address()).count()
     };
@@ -377,7 +379,7 @@ fn validators_take_turns_to_report_double_signing_and_a_later_turn_sends_nothing
     h.until(8);
     assert!(punished(&h, n.address(), 3) && punished(&h, n.address(), 4), "both faults punished");
     assert_eq!(from_v0(&h), 0);
-    let nonce = h.chain().account(&v0.address()).unwrap().unwrap_or_default().nonce;
+    let nonce = h.node.view().account(&v0.address()).unwrap().unwrap_or_default().nonce;
     assert_eq!(nonce, 1, "v0's turn came after the fault was punished: it sent nothing more");
 }
 
@@ -390,11 +392,13 @@ fn double_signing_stored_before_the_reporter_was_known_is_reported_when_it_is() 
     // Block 1 is by then older than the unbonding period (one epoch of 5 blocks) allows.
     h.until(7);
     assert!(h.chain().record_misbehavior(&stale).unwrap());
+    h.node.wait();
     assert!(h.chain().pool_content().pending.is_empty(), "nobody to report yet");
-    h.chain().set_evidence_reporter(v0.clone()).unwrap();
+    h.node.services.report_evidence(v0.clone()).unwrap();
+    h.node.wait();
     h.until(12);
     assert!(punished(&h, n.address(), 6), "reported on v0's turn");
     assert!(!punished(&h, n.address(), 1));
-    let nonce = h.chain().account(&v0.address()).unwrap().unwrap_or_default().nonce;
+    let nonce = h.node.view().account(&v0.address()).unwrap().unwrap_or_default().nonce;
     assert_eq!(nonce, 1, "one report; the fault too old to punish was not sent");
 }

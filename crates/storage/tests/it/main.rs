@@ -8,7 +8,9 @@ use btcr_primitives::{
     Account, AccountChange, Block, BlockBody, CommitCertificate, EMPTY_CODE_HASH, Header,
     Misbehavior, MisbehaviorKind, SignedValue, StateChanges, StateReader,
 };
-use btcr_storage::{BlockAddresses, BlockCommit, ChainStore, SCHEMA_VERSION, StoreError};
+use btcr_storage::{
+    ADDRESS_INDEX, BlockAddresses, BlockCommit, ChainStore, SCHEMA_VERSION, StoreError,
+};
 use btcr_trie::NodeWrites;
 
 fn header(number: u64, parent_hash: B256) -> Header {
@@ -19,7 +21,6 @@ fn commit(store: &ChainStore, block: &Block, changes: &StateChanges) -> Result<(
     store.commit_block(BlockCommit {
         block,
         tx_hashes: &[],
-        addresses: &BlockAddresses::default(),
         receipts: &[],
         changes,
         node_writes: &NodeWrites::default(),
@@ -29,6 +30,7 @@ fn commit(store: &ChainStore, block: &Block, changes: &StateChanges) -> Result<(
             block_hash: block.hash(),
             signatures: vec![],
         }),
+        next_validators: None,
     })
 }
 
@@ -162,10 +164,10 @@ fn misbehavior_is_kept_once_per_validator_height_and_kind() {
     // A store of the previous schema (without the table) is upgraded when opened.
     set_schema_version(dir.path(), SCHEMA_VERSION - 1);
     let store = ChainStore::open(dir.path()).unwrap();
-    let all = store.misbehavior(10).unwrap();
+    let all = store.snapshot().unwrap().misbehavior(10).unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(all[0], evidence(9, MisbehaviorKind::DoublePrevote), "latest first");
-    assert_eq!(store.misbehavior(1).unwrap().len(), 1);
+    assert_eq!(store.snapshot().unwrap().misbehavior(1).unwrap().len(), 1);
 }
 
 #[test]
@@ -181,7 +183,7 @@ fn another_schema_version_is_refused() {
 }
 
 #[test]
-fn the_address_index_lists_an_addresss_transactions_latest_first_and_fills_in_after_an_upgrade() {
+fn the_address_index_lists_an_addresss_transactions_latest_first_with_its_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let (alice, bob) = (Address::repeat_byte(0xa1), Address::repeat_byte(0xb0));
     let store = ChainStore::open(dir.path()).unwrap();
@@ -195,23 +197,27 @@ fn the_address_index_lists_an_addresss_transactions_latest_first_and_fills_in_af
         3 => vec![(bob, other_token)],
         _ => vec![],
     };
+    let addresses = |n: u64| {
+        let transactions = if n == 0 { vec![] } else { vec![vec![alice, bob], vec![bob]] };
+        BlockAddresses { transactions, token_holders: tokens(n) }
+    };
     for n in 0..4 {
         let b = block(n, parent);
-        let transactions = if n == 0 { vec![] } else { vec![vec![alice, bob], vec![bob]] };
-        store
-            .commit_block(BlockCommit {
-                block: &b,
-                tx_hashes: &[],
-                addresses: &BlockAddresses { transactions, token_holders: tokens(n) },
-                receipts: &[],
-                changes: &changes,
-                node_writes: &NodeWrites::default(),
-                certificate: None,
-            })
-            .unwrap();
+        commit(&store, &b, &changes).unwrap();
         parent = b.hash();
     }
-    assert_eq!(store.address_index_from().unwrap(), 0, "a new store indexes every block");
+    let checkpoint = || store.snapshot().unwrap().consumer_checkpoint(ADDRESS_INDEX).unwrap();
+    assert_eq!(checkpoint(), None, "a new store has indexed nothing");
+    // The index takes blocks only in order from its checkpoint.
+    let gap = store.index_blocks(&[(1, addresses(1))], true).unwrap_err();
+    assert!(matches!(gap, StoreError::NotNextForConsumer { first: 1, checkpoint: None, .. }));
+    store.index_blocks(&[(0, addresses(0)), (1, addresses(1))], true).unwrap();
+    assert_eq!(checkpoint(), Some(1));
+    let again = store.index_blocks(&[(1, addresses(1))], false).unwrap_err();
+    assert!(matches!(again, StoreError::NotNextForConsumer { first: 1, checkpoint: Some(1), .. }));
+    store.index_blocks(&[(2, addresses(2))], false).unwrap();
+    store.index_blocks(&[(3, addresses(3))], false).unwrap();
+    assert_eq!(checkpoint(), Some(3));
     let snapshot = store.snapshot().unwrap();
     assert_eq!(snapshot.address_transactions(&alice, None, 10).unwrap(), [(3, 0), (2, 0), (1, 0)]);
     let bobs = snapshot.address_transactions(&bob, None, 3).unwrap();
@@ -226,35 +232,111 @@ fn the_address_index_lists_an_addresss_transactions_latest_first_and_fills_in_af
     assert!(snapshot.address_tokens(&token, 10).unwrap().is_empty());
     drop(snapshot);
     drop(store);
+    let store = ChainStore::open(dir.path()).unwrap();
+    assert_eq!(
+        store.snapshot().unwrap().consumer_checkpoint(ADDRESS_INDEX).unwrap(),
+        Some(3),
+        "the checkpoint survives reopening"
+    );
+}
 
-    // A store of the previous schema has no index: opened, it indexes from the next block
-    // on, and the stored blocks are filled in from the head down.
-    let old = tempfile::tempdir().unwrap();
+/// Writes `entries` into the `meta` table of the store in `dir`, and empties the address
+/// index when `clear_index`, as an older version would have left it.
+fn rewrite_meta(dir: &std::path::Path, entries: &[(&str, Vec<u8>)], clear_index: bool) {
+    let db = redb::Database::open(dir.join("chain.redb")).unwrap();
+    let txn = db.begin_write().unwrap();
     {
-        let store = ChainStore::open(old.path()).unwrap();
+        let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+        let mut table = txn.open_table(meta).unwrap();
+        for (key, value) in entries {
+            table.insert(*key, value.as_slice()).unwrap();
+        }
+        let consumers: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("consumers");
+        txn.open_table(consumers).unwrap().retain(|_, _| false).unwrap();
+        if clear_index {
+            let txs: redb::TableDefinition<&[u8; 32], ()> =
+                redb::TableDefinition::new("address_txs");
+            txn.open_table(txs).unwrap().retain(|_, _| false).unwrap();
+        }
+    }
+    txn.commit().unwrap();
+}
+
+#[test]
+fn an_older_stores_index_is_kept_when_complete_and_built_again_when_not() {
+    let alice = Address::repeat_byte(0xa1);
+    let make = || {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ChainStore::open(dir.path()).unwrap();
         let mut parent = B256::ZERO;
         for n in 0..3 {
             let b = block(n, parent);
-            commit(&store, &b, &changes).unwrap();
+            commit(&store, &b, &StateChanges::default()).unwrap();
             parent = b.hash();
         }
+        let one =
+            |n| (n, BlockAddresses { transactions: vec![vec![alice]], token_holders: vec![] });
+        store.index_blocks(&[one(0), one(1), one(2)], true).unwrap();
+        dir
+    };
+    let indexed = |dir: &std::path::Path| {
+        let store = ChainStore::open(dir).unwrap();
+        let snapshot = store.snapshot().unwrap();
+        (
+            snapshot.consumer_checkpoint(ADDRESS_INDEX).unwrap(),
+            snapshot.address_transactions(&alice, None, 10).unwrap().len(),
+        )
+    };
+    // Schema 6 wrote the index with each commit: complete (`address_index_from` at most 1),
+    // it is the index's output up to the head.
+    let complete = make();
+    rewrite_meta(complete.path(), &[("schema_version", 6u32.to_be_bytes().to_vec())], false);
+    assert_eq!(indexed(complete.path()), (Some(2), 3));
+    // Still filling in from the head down, it is built again from genesis.
+    let partial = make();
+    let from = ("address_index_from", 2u64.to_be_bytes().to_vec());
+    rewrite_meta(partial.path(), &[("schema_version", 6u32.to_be_bytes().to_vec()), from], false);
+    assert_eq!(indexed(partial.path()), (None, 0));
+    // Schema 5 had no token transfers in its index: built again too.
+    let older = make();
+    rewrite_meta(older.path(), &[("schema_version", 5u32.to_be_bytes().to_vec())], true);
+    assert_eq!(indexed(older.path()), (None, 0));
+}
+
+#[test]
+fn the_validator_set_of_any_block_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let validator = |byte| btcr_primitives::GenesisValidator {
+        address: Address::repeat_byte(byte),
+        public_key: vec![2; 33].into(),
+        power: u64::from(byte),
+    };
+    assert!(store.seed_validator_set(0, &[validator(1)]).unwrap());
+    assert!(!store.seed_validator_set(0, &[validator(9)]).unwrap(), "seeded once");
+    let mut parent = B256::ZERO;
+    for n in 0..6 {
+        let b = block(n, parent);
+        // Block 3 ends an epoch: a new set decides from block 4.
+        let next = (n == 3).then(|| vec![validator(1), validator(2)]);
+        store
+            .commit_block(BlockCommit {
+                block: &b,
+                tx_hashes: &[],
+                receipts: &[],
+                changes: &StateChanges::default(),
+                node_writes: &NodeWrites::default(),
+                certificate: None,
+                next_validators: next.as_deref(),
+            })
+            .unwrap();
+        parent = b.hash();
     }
-    set_schema_version(old.path(), SCHEMA_VERSION - 1);
-    let store = ChainStore::open(old.path()).unwrap();
-    assert_eq!(store.address_index_from().unwrap(), 3);
-    let one = |transactions, token_holders| BlockAddresses { transactions, token_holders };
-    let wrong = store.index_addresses(0, &[one(vec![vec![alice]], vec![])]);
-    assert!(wrong.is_err(), "a batch must end where the index starts");
-    store.index_addresses(2, &[one(vec![vec![alice]], vec![(alice, token)])]).unwrap();
-    store.index_addresses(1, &[one(vec![vec![alice, bob]], vec![])]).unwrap();
-    assert_eq!(store.address_index_from().unwrap(), 1);
     let snapshot = store.snapshot().unwrap();
-    assert_eq!(snapshot.address_transactions(&alice, None, 10).unwrap(), [(2, 0), (1, 0)]);
-    assert_eq!(snapshot.address_tokens(&alice, 10).unwrap(), [token]);
-    drop(snapshot);
-    drop(store);
-    let store = ChainStore::open(old.path()).unwrap();
-    assert_eq!(store.address_index_from().unwrap(), 1, "the progress survives reopening");
+    let sets = snapshot.validator_sets(2, 5).unwrap();
+    assert_eq!(sets, vec![(4, vec![validator(1), validator(2)]), (0, vec![validator(1)])]);
+    assert_eq!(snapshot.validator_sets(4, 5).unwrap().len(), 1, "only the sets deciding 4..=5");
+    assert_eq!(snapshot.validator_sets(0, 3).unwrap(), vec![(0, vec![validator(1)])]);
 }
 
 #[test]
@@ -345,11 +427,11 @@ fn a_blocks_transactions_are_counted_and_read_one_by_one_without_decoding_the_ot
         .commit_block(BlockCommit {
             block: &one,
             tx_hashes: &[],
-            addresses: &BlockAddresses::default(),
             receipts: &receipts,
             changes: &StateChanges::default(),
             node_writes: &NodeWrites::default(),
             certificate: None,
+            next_validators: None,
         })
         .unwrap();
     let snapshot = store.snapshot().unwrap();

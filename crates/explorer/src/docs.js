@@ -1,25 +1,5 @@
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>BTCR REST API</title>
-<style>
-  body { font: 15px/1.5 system-ui, sans-serif; max-width: 960px; margin: 2rem auto; padding: 0 1rem; color: #1b1f24; }
-  @media (prefers-color-scheme: dark) { body { background: #111418; color: #e6e8eb; } code, pre { background: #1d2127 !important; } }
-  h1 { margin-bottom: 0; }
-  .op { border-top: 1px solid #8884; padding: 1rem 0; }
-  .method { font-weight: 700; color: #0a7d34; margin-right: .5rem; }
-  code, pre { background: #f3f4f6; border-radius: 4px; padding: .1rem .3rem; }
-  pre { padding: .6rem; overflow-x: auto; font-size: 13px; }
-  table { border-collapse: collapse; } td, th { padding: .2rem .6rem; text-align: left; vertical-align: top; }
-</style>
-</head>
-<body>
-<h1>BTCR REST API</h1>
-<p id="about">Loading <a href="openapi.json">openapi.json</a>…</p>
-<div id="ops"></div>
-<script>
+// Renders the OpenAPI document as a list of operations (served apart from the page, so that
+// the page needs no inline script).
 const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
 const schemaName = (s) => s && s.$ref ? s.$ref.split('/').pop() : (s && s.type === 'array' && s.items ? schemaName(s.items) + '[]' : (s && s.type) || '');
 fetch('openapi.json').then((r) => r.json()).then((doc) => {
@@ -44,6 +24,3 @@ fetch('openapi.json').then((r) => r.json()).then((doc) => {
   }
   document.getElementById('ops').innerHTML = out.join('');
 }).catch((e) => { document.getElementById('about').textContent = 'Could not load openapi.json: ' + e; });
-</script>
-</body>
-</html>

@@ -1,7 +1,9 @@
-//! The portal (`web/`, built into `web/dist` and embedded in the binary): served at `/` and
-//! at every path that is not the API, so that the browser's routes reach the app.
+//! The portal (`web/`, built into `web/dist` and embedded in the binary): the HTTP server's
+//! fallback, so that it is served at `/` and at every path no API takes, and the browser's
+//! routes reach the app.
 
 use axum::{
+    Router,
     body::Body,
     http::{StatusCode, Uri, header},
     response::{IntoResponse, Response},
@@ -12,8 +14,13 @@ use rust_embed::RustEmbed;
 #[folder = "../../web/dist"]
 struct Assets;
 
+/// The portal's router: every path is an asset or a route of the app.
+pub fn router() -> Router {
+    Router::new().fallback(serve)
+}
+
 /// The asset at `uri`'s path, or the app's page for a route of the app.
-pub(crate) async fn serve(uri: Uri) -> Response {
+async fn serve(uri: Uri) -> Response {
     let path = uri.path().trim_start_matches('/');
     if let Some(asset) = (!path.is_empty()).then(|| Assets::get(path)).flatten() {
         // Built assets carry their content hash in their names: they never change.
@@ -36,7 +43,7 @@ pub(crate) async fn serve(uri: Uri) -> Response {
 }
 
 /// The app's page.
-pub(crate) fn index() -> Response {
+fn index() -> Response {
     match Assets::get("index.html") {
         Some(page) => (
             [

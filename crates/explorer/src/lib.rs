@@ -1,0 +1,277 @@
+//! The explorer's REST API under `/api/v1`, for the explorer and the portal: the network's
+//! summary, blocks, transactions, addresses, tokens, validators and search, with cursor or
+//! page pagination (50 items by default, at most 500).
+//!
+//! ```text
+//!  GET /api/v1/… ──▶ ApiQuery<…Query> (decoded, checked) ──▶ handler on the workers
+//!                       ──▶ one ChainView (a snapshot) ──▶ JSON view, or ApiError
+//! ```
+//!
+//! Every handler carries the `utoipa` annotation that both routes it ([`router`] binds each
+//! handler at the path its annotation names) and describes it in the OpenAPI document
+//! ([`openapi_document`], served at `/api/v1/openapi.json` and rendered at `/api/v1/docs`);
+//! the query parameters in the document are the types the handlers decode. Errors have the
+//! server's one shape, `{"error": {"code": "...", "message": "..."}}`: 400 for a bad
+//! parameter (named in the message), 404 for something that does not exist, 500 when the
+//! node cannot read its store.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    http::header,
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use btcr_http::{ApiError, ApiErrorBody, ApiErrorDetail, Workers};
+use btcr_interfaces::{ChainReader, ChainView, NodeStatus};
+use utoipa::OpenApi;
+
+mod handlers;
+mod params;
+mod tokens;
+mod views;
+
+use handlers::*;
+pub use params::{DEFAULT_LIMIT, MAX_LIMIT};
+pub use tokens::MAX_TOKENS;
+use views::*;
+
+/// What the handlers read.
+#[derive(Clone)]
+pub(crate) struct ExplorerState {
+    chain: Arc<dyn ChainReader>,
+    status: Arc<dyn NodeStatus>,
+    workers: Workers,
+}
+
+impl ExplorerState {
+    /// Runs `f` on the workers (reads can be heavy), never on the reactor, with one view of
+    /// the chain for the whole answer.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn ChainView, &dyn NodeStatus) -> Result<T, ApiError> + Send + 'static,
+    ) -> btcr_http::ApiResult<T> {
+        self.run(false, f).await
+    }
+
+    /// Like [`ExplorerState::read`], with a view whose address index has caught up with its
+    /// head (waiting a moment for it when it is just behind).
+    async fn read_indexed<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn ChainView, &dyn NodeStatus) -> Result<T, ApiError> + Send + 'static,
+    ) -> btcr_http::ApiResult<T> {
+        self.run(true, f).await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        indexed: bool,
+        f: impl FnOnce(&dyn ChainView, &dyn NodeStatus) -> Result<T, ApiError> + Send + 'static,
+    ) -> btcr_http::ApiResult<T> {
+        let (chain, status) = (self.chain.clone(), self.status.clone());
+        let result = self
+            .workers
+            .run(move || {
+                let mut view = chain.view().map_err(read_error)?;
+                if indexed {
+                    view = handlers::indexed_view(chain.as_ref(), view)?;
+                }
+                f(view.as_ref(), status.as_ref())
+            })
+            .await;
+        match result {
+            Some(result) => result.map(axum::Json),
+            None => Err(ApiError::internal("the request failed on the node")),
+        }
+    }
+}
+
+/// A failed read of the chain, as the client sees it.
+pub(crate) fn read_error(e: btcr_interfaces::ReadError) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+/// Routes each handler at the path of its OpenAPI annotation, so the two cannot disagree.
+macro_rules! documented {
+    ($router:expr, $($handler:ident),+ $(,)?) => {{
+        let router = $router;
+        $(
+            let router = paste::paste! {
+                router.route(
+                    &<[<__path_ $handler>] as utoipa::Path>::path(),
+                    get($handler),
+                )
+            };
+        )+
+        router
+    }};
+}
+
+/// The explorer's routes, `/api/v1/…` in full, reading `chain` and `status` on `workers`.
+pub fn router(
+    chain: Arc<dyn ChainReader>,
+    status: Arc<dyn NodeStatus>,
+    workers: Workers,
+) -> Router {
+    let state = ExplorerState { chain, status, workers };
+    let api = documented!(
+        Router::new(),
+        summary,
+        blocks,
+        block,
+        block_transactions,
+        transaction,
+        address,
+        address_transactions,
+        validators,
+        search,
+        token,
+    );
+    Router::new()
+        .nest(
+            "/api/v1",
+            Router::new()
+                .route("/openapi.json", get(openapi_json))
+                .route("/docs", get(docs))
+                .route("/docs.js", get(docs_script))
+                .fallback(|| async { ApiError::not_found("no such endpoint") }),
+        )
+        .merge(api)
+        .with_state(state)
+}
+
+/// The OpenAPI 3.1 document of the REST API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "BTCR REST API",
+        version = "1",
+        description = "Blocks, transactions, addresses, validators and search for explorers and wallets. Amounts are decimal strings in wei."
+    ),
+    paths(
+        summary,
+        blocks,
+        block,
+        block_transactions,
+        transaction,
+        address,
+        address_transactions,
+        validators,
+        search,
+        token
+    ),
+    components(schemas(
+        ApiErrorBody,
+        ApiErrorDetail,
+        Summary,
+        BlockSummary,
+        BlockPage,
+        BlockDetail,
+        PohView,
+        CertificateView,
+        SignatureView,
+        TransactionView,
+        TokenTransfer,
+        TokenBalance,
+        TokenInfo,
+        TransactionPage,
+        AddressView,
+        ValidatorRow,
+        SearchResult
+    ))
+)]
+pub struct ApiDoc;
+
+/// The document as JSON.
+pub fn openapi_document() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+async fn openapi_json() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], openapi_document()).into_response()
+}
+
+/// A page that renders the OpenAPI document, with nothing to fetch but the document and
+/// its script (served apart, so that the page needs no inline script).
+async fn docs() -> Html<&'static str> {
+    Html(include_str!("docs.html"))
+}
+
+async fn docs_script() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("docs.js"))
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The paths the router serves, from the same annotations.
+    fn routed() -> Vec<String> {
+        let mut paths = vec![
+            <__path_summary as utoipa::Path>::path(),
+            <__path_blocks as utoipa::Path>::path(),
+            <__path_block as utoipa::Path>::path(),
+            <__path_block_transactions as utoipa::Path>::path(),
+            <__path_transaction as utoipa::Path>::path(),
+            <__path_address as utoipa::Path>::path(),
+            <__path_address_transactions as utoipa::Path>::path(),
+            <__path_validators as utoipa::Path>::path(),
+            <__path_search as utoipa::Path>::path(),
+            <__path_token as utoipa::Path>::path(),
+        ];
+        paths.sort();
+        paths
+    }
+
+    #[test]
+    fn the_document_describes_exactly_the_routes() {
+        let doc = ApiDoc::openapi();
+        let mut described: Vec<String> = doc.paths.paths.keys().cloned().collect();
+        described.sort();
+        assert_eq!(described, routed());
+        let json: serde_json::Value = serde_json::from_str(&openapi_document()).unwrap();
+        assert_eq!(json["openapi"], "3.1.0");
+        // Every operation answers 200 and documents its 400.
+        for (path, item) in json["paths"].as_object().unwrap() {
+            let get = &item["get"];
+            assert!(get["responses"]["200"].is_object(), "{path}");
+            assert!(get["responses"]["400"].is_object(), "{path}");
+        }
+        // Every schema a response names is in the components.
+        let schemas = json["components"]["schemas"].as_object().unwrap();
+        let text = json.to_string();
+        for reference in text.split("#/components/schemas/").skip(1) {
+            let name: String = reference.chars().take_while(|c| c.is_alphanumeric()).collect();
+            assert!(schemas.contains_key(&name), "{name} is referenced but not defined");
+        }
+        // The page sizes are documented as the handlers check them.
+        let limit = &json["paths"]["/api/v1/blocks"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap()["schema"];
+        assert_eq!((limit["minimum"].as_u64(), limit["maximum"].as_u64()), (Some(1), Some(500)));
+    }
+
+    /// The portal's API types are generated from `web/openapi.json` (`npm run gen:api`), so
+    /// that file must be this document. `BTCR_UPDATE_OPENAPI=1` rewrites it.
+    #[test]
+    fn the_portal_is_built_from_this_document() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/openapi.json");
+        let document = openapi_document();
+        if std::env::var_os("BTCR_UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &document).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            checked_in == document,
+            "web/openapi.json differs from the document the handlers make: run \
+             `BTCR_UPDATE_OPENAPI=1 cargo nextest run -p btcr-explorer`, then \
+             scripts/build-portal.sh, and commit web/openapi.json, web/src/lib/api.gen.ts \
+             and web/dist"
+        );
+    }
+}

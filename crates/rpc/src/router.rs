@@ -1,0 +1,158 @@
+//! The JSON-RPC router: POST `/` (single requests and batches) and WebSocket sessions on
+//! `/`, for the HTTP server (`btcr-http`) to mount at its root.
+
+use std::sync::Arc;
+
+use axum::{
+    Extension, Router,
+    body::Bytes,
+    extract::{State, ws::WebSocketUpgrade},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use btcr_http::{ConnectionPermit, Workers};
+use btcr_interfaces::{ChainReader, Mempool, NodeStatus};
+use serde_json::Value;
+
+use crate::{RpcError, eth::Ctx, fees::TipCache, filters::Filters, jsonrpc, ws};
+
+/// JSON-RPC's own limits; every one bounds what one client can make the node allocate or
+/// compute. (The body size, connections and workers are the HTTP server's.)
+#[derive(Debug, Clone)]
+pub struct RpcConfig {
+    /// Largest WebSocket message in bytes.
+    pub max_ws_message_bytes: usize,
+    /// Most requests in one batch.
+    pub max_batch: usize,
+    /// Most subscriptions on one WebSocket connection.
+    pub max_subscriptions_per_connection: usize,
+    /// Most polled filters installed at once, across all clients.
+    pub max_filters: usize,
+    /// Most gas one `eth_call` or `eth_estimateGas` may use.
+    pub gas_cap: u64,
+    /// Most blocks one `eth_getLogs` may scan.
+    pub max_logs_block_range: u64,
+    /// Most logs one `eth_getLogs` may return.
+    pub max_logs: usize,
+    /// Most accounts one `eth_call` may override.
+    pub max_state_overrides: usize,
+}
+
+impl Default for RpcConfig {
+    fn default() -> Self {
+        Self {
+            max_ws_message_bytes: 5 * 1024 * 1024,
+            max_batch: 1000,
+            max_subscriptions_per_connection: 100,
+            max_filters: 1000,
+            gas_cap: 50_000_000,
+            max_logs_block_range: 10_000,
+            max_logs: 10_000,
+            max_state_overrides: 256,
+        }
+    }
+}
+
+/// What every JSON-RPC request can reach.
+#[derive(Clone)]
+pub(crate) struct RpcState {
+    pub(crate) chain: Arc<dyn ChainReader>,
+    pub(crate) pool: Arc<dyn Mempool>,
+    pub(crate) status: Arc<dyn NodeStatus>,
+    pub(crate) config: Arc<RpcConfig>,
+    pub(crate) filters: Arc<Filters>,
+    pub(crate) tips: Arc<TipCache>,
+    pub(crate) workers: Workers,
+}
+
+impl RpcState {
+    /// Handles one body (a request or a batch) against one view of the chain; `None` when
+    /// nothing is to be sent back (only notifications).
+    pub(crate) fn handle(
+        &self,
+        parsed: Option<Value>,
+        body: &[u8],
+        session: Option<&dyn ws::Session>,
+    ) -> Option<Value> {
+        let view = match self.chain.view() {
+            Ok(view) => view,
+            Err(e) => return Some(jsonrpc::error_response(Value::Null, &RpcError::internal(e))),
+        };
+        let ctx = Ctx {
+            chain_id: self.chain.chain_id(),
+            view: view.as_ref(),
+            pool: self.pool.as_ref(),
+            status: self.status.as_ref(),
+            config: &self.config,
+            filters: &self.filters,
+            tips: &self.tips,
+            session,
+        };
+        jsonrpc::handle(parsed, body, &ctx)
+    }
+}
+
+/// The router of `/`: POST for JSON-RPC over HTTP, GET with an upgrade for WebSocket
+/// sessions. Must be called inside the node's async runtime (it starts the task that feeds
+/// pending-transaction filters).
+pub fn router(
+    chain: Arc<dyn ChainReader>,
+    pool: Arc<dyn Mempool>,
+    status: Arc<dyn NodeStatus>,
+    config: RpcConfig,
+    workers: Workers,
+) -> Router {
+    let filters = Filters::new(config.max_filters);
+    tokio::spawn(filters.clone().feed_pending(pool.clone()));
+    let state = RpcState {
+        chain,
+        pool,
+        status,
+        config: Arc::new(config),
+        filters,
+        tips: Arc::new(TipCache::default()),
+        workers,
+    };
+    Router::new().route("/", post(handle_http).get(handle_ws)).with_state(state)
+}
+
+async fn handle_http(
+    State(state): State<RpcState>,
+    Extension(permit): Extension<ConnectionPermit>,
+    body: Bytes,
+) -> Response {
+    let workers = state.workers.clone();
+    let parsed = jsonrpc::parse_small(&body);
+    let quick = parsed.as_ref().is_some_and(jsonrpc::is_quick);
+    let result = workers
+        .handle(quick, move || {
+            // The request keeps its place among the connections until it is answered,
+            // even if its client has gone.
+            let _permit = permit;
+            state.handle(parsed, &body, None)
+        })
+        .await;
+    match result {
+        Some(Some(value)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_vec(&value).unwrap_or_default(),
+        )
+            .into_response(),
+        Some(None) => StatusCode::NO_CONTENT.into_response(),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn handle_ws(
+    State(state): State<RpcState>,
+    Extension(permit): Extension<ConnectionPermit>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let max = state.config.max_ws_message_bytes;
+    upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| ws::serve(socket, state, permit))
+}
