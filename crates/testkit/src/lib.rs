@@ -15,3 +15,15 @@ pub use node::DevProcess;
 pub use rpc::RpcClient;
 pub use tx::{TxBuilder, dev_key};
 pub use ws::WsClient;
+
+/// The JSON-RPC error inside `report`, from the wallet's client (a [`btcr_wallet::WalletError`])
+/// or the WebSocket client (an [`rpc::RpcErrorObject`]).
+pub fn rpc_error_of(report: eyre::Report) -> Option<rpc::RpcErrorObject> {
+    match report.downcast::<rpc::RpcErrorObject>() {
+        Ok(e) => Some(e),
+        Err(report) => match report.downcast::<btcr_wallet::WalletError>() {
+            Ok(btcr_wallet::WalletError::Rpc(e)) => Some(e),
+            _ => None,
+        },
+    }
+}

@@ -6,6 +6,7 @@
 //! - Only the HTTP crates (`http`, the server; `rpc`, `explorer`, `portal`, its routers)
 //!   know HTTP; `interfaces`, between them and the chain, knows neither HTTP nor the store.
 //! - Only `consensus` may import the BFT library, and only `network` libp2p itself.
+//! - Library crates do not use `eyre` (only the binary and the test harness).
 //! - The crates on the consensus path never link an SQL, queue or cache client: the
 //!   accounts service, notifications and indexers that use PostgreSQL, RabbitMQ or Redis
 //!   stay out of block production.
@@ -104,6 +105,13 @@ fn dependencies_point_one_way() {
                 "lettre",
             ],
         );
+    }
+    // Library crates report errors as typed enums that keep their sources; `eyre` is for the
+    // binary and the test harness.
+    for (name, deps) in &all {
+        if !["btcr", "testkit"].contains(&name.as_str()) {
+            assert_none(name, deps, &["eyre", "anyhow"]);
+        }
     }
     const HTTP_CRATES: [&str; 4] = ["http", "rpc", "explorer", "portal"];
     for (name, deps) in &all {

@@ -12,7 +12,7 @@ use btcr_crypto::{
     SecretKey,
     keystore::{self, ScryptParams},
 };
-use eyre::{WrapErr, bail, eyre};
+use crate::error::{Context as _, WalletResult, bail, invalid};
 
 /// One stored key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl KeyStore {
     }
 
     /// Every stored key, by name.
-    pub fn list(&self) -> eyre::Result<Vec<KeyEntry>> {
+    pub fn list(&self) -> WalletResult<Vec<KeyEntry>> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -71,7 +71,7 @@ impl KeyStore {
             let address = keystore::address(&json)
                 .ok()
                 .flatten()
-                .ok_or_else(|| eyre!("{} does not name its address", path.display()))?;
+                .ok_or_else(|| invalid!("{} does not name its address", path.display()))?;
             out.push(KeyEntry { name: name.to_owned(), address, path });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -79,12 +79,12 @@ impl KeyStore {
     }
 
     /// The key named `name_or_address` (a name, or an address in any case).
-    pub fn find(&self, name_or_address: &str) -> eyre::Result<KeyEntry> {
+    pub fn find(&self, name_or_address: &str) -> WalletResult<KeyEntry> {
         let keys = self.list()?;
         let by_address: Option<Address> = name_or_address.parse().ok();
         keys.into_iter()
             .find(|k| k.name == name_or_address || Some(k.address) == by_address)
-            .ok_or_else(|| eyre!("no key named {name_or_address} in {}", self.dir.display()))
+            .ok_or_else(|| invalid!("no key named {name_or_address} in {}", self.dir.display()))
     }
 
     /// Encrypts `key` under `password` and stores it as `name` (default: its address).
@@ -94,7 +94,7 @@ impl KeyStore {
         name: Option<&str>,
         password: &str,
         params: ScryptParams,
-    ) -> eyre::Result<KeyEntry> {
+    ) -> WalletResult<KeyEntry> {
         let address = key.address();
         let name = name.map(str::to_owned).unwrap_or_else(|| address.to_string());
         if !valid_name(&name) {
@@ -124,7 +124,7 @@ impl KeyStore {
     }
 
     /// Decrypts the key of `entry`.
-    pub fn unlock(&self, entry: &KeyEntry, password: &str) -> eyre::Result<SecretKey> {
+    pub fn unlock(&self, entry: &KeyEntry, password: &str) -> WalletResult<SecretKey> {
         let json = fs::read_to_string(&entry.path)
             .wrap_err_with(|| format!("reading {}", entry.path.display()))?;
         let key = keystore::decrypt(&json, password)

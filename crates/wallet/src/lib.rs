@@ -3,11 +3,13 @@
 //! building, signing and sending transfers over JSON-RPC.
 
 pub mod amount;
+mod error;
 pub mod keys;
 pub mod rpc;
 pub mod send;
 
 pub use amount::{format_units, parse_units};
+pub use error::{WalletError, WalletResult};
 pub use keys::{KeyEntry, KeyStore};
 pub use rpc::RpcClient;
 pub use send::{Asset, Sent, send, sign};

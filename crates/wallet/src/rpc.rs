@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
-use eyre::{WrapErr, bail, eyre};
+use crate::error::{Context as _, WalletResult, bail, invalid};
 use serde_json::{Value, json};
 
 /// A JSON-RPC error returned by the node.
@@ -47,7 +47,7 @@ impl RpcClient {
     }
 
     /// Sends a raw JSON body and returns the raw JSON answer.
-    pub fn post(&self, body: &Value) -> eyre::Result<Value> {
+    pub fn post(&self, body: &Value) -> WalletResult<Value> {
         let mut response =
             self.agent.post(&self.url).send_json(body).wrap_err("sending request")?;
         response.body_mut().read_json::<Value>().wrap_err("reading response")
@@ -55,14 +55,14 @@ impl RpcClient {
 
     /// GETs `path` (for example `/api/v1/summary`) from the node's REST API: the status and
     /// the JSON body.
-    pub fn get(&self, path: &str) -> eyre::Result<(u16, Value)> {
+    pub fn get(&self, path: &str) -> WalletResult<(u16, Value)> {
         let (status, _, body) = self.get_text(path)?;
         let body = serde_json::from_str(&body).wrap_err_with(|| format!("GET {path}: not JSON"))?;
         Ok((status, body))
     }
 
     /// GETs `path` from the node: the status, the content type and the body as text.
-    pub fn get_text(&self, path: &str) -> eyre::Result<(u16, String, String)> {
+    pub fn get_text(&self, path: &str) -> WalletResult<(u16, String, String)> {
         let url = format!("{}{path}", self.url.trim_end_matches('/'));
         let mut response = self.agent.get(&url).call().wrap_err_with(|| format!("GET {url}"))?;
         let status = response.status().as_u16();
@@ -77,7 +77,7 @@ impl RpcClient {
     }
 
     /// Calls `method`; the error of a JSON-RPC error response is an [`RpcErrorObject`].
-    pub fn call(&self, method: &str, params: Value) -> eyre::Result<Value> {
+    pub fn call(&self, method: &str, params: Value) -> WalletResult<Value> {
         let response =
             self.post(&json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }))?;
         if let Some(error) = response.get("error") {
@@ -87,39 +87,39 @@ impl RpcClient {
             }
             .into());
         }
-        response.get("result").cloned().ok_or_else(|| eyre!("response without result: {response}"))
+        response.get("result").cloned().ok_or_else(|| invalid!("response without result: {response}"))
     }
 
     /// `eth_blockNumber`.
-    pub fn block_number(&self) -> eyre::Result<u64> {
+    pub fn block_number(&self) -> WalletResult<u64> {
         quantity(&self.call("eth_blockNumber", json!([]))?)
     }
 
     /// `eth_getBalance` at the head.
-    pub fn balance(&self, address: Address) -> eyre::Result<U256> {
+    pub fn balance(&self, address: Address) -> WalletResult<U256> {
         let v = self.call("eth_getBalance", json!([address, "latest"]))?;
         serde_json::from_value(v).wrap_err("balance")
     }
 
     /// `eth_getTransactionCount` at the head.
-    pub fn nonce(&self, address: Address) -> eyre::Result<u64> {
+    pub fn nonce(&self, address: Address) -> WalletResult<u64> {
         quantity(&self.call("eth_getTransactionCount", json!([address, "latest"]))?)
     }
 
     /// `eth_sendRawTransaction`.
-    pub fn send_raw(&self, raw: &Bytes) -> eyre::Result<B256> {
+    pub fn send_raw(&self, raw: &Bytes) -> WalletResult<B256> {
         let v = self.call("eth_sendRawTransaction", json!([raw]))?;
         serde_json::from_value(v).wrap_err("transaction hash")
     }
 
     /// `eth_getTransactionReceipt`; `None` while pending.
-    pub fn receipt(&self, hash: B256) -> eyre::Result<Option<Value>> {
+    pub fn receipt(&self, hash: B256) -> WalletResult<Option<Value>> {
         let v = self.call("eth_getTransactionReceipt", json!([hash]))?;
         Ok((!v.is_null()).then_some(v))
     }
 
     /// Polls until the receipt of `hash` exists.
-    pub fn wait_for_receipt(&self, hash: B256, timeout: Duration) -> eyre::Result<Value> {
+    pub fn wait_for_receipt(&self, hash: B256, timeout: Duration) -> WalletResult<Value> {
         let start = Instant::now();
         loop {
             if let Some(r) = self.receipt(hash)? {
@@ -133,12 +133,12 @@ impl RpcClient {
     }
 
     /// `eth_getBlockByNumber`.
-    pub fn block(&self, tag: &str, full: bool) -> eyre::Result<Value> {
+    pub fn block(&self, tag: &str, full: bool) -> WalletResult<Value> {
         self.call("eth_getBlockByNumber", json!([tag, full]))
     }
 
     /// Polls until the head reaches `number`.
-    pub fn wait_for_block(&self, number: u64, timeout: Duration) -> eyre::Result<()> {
+    pub fn wait_for_block(&self, number: u64, timeout: Duration) -> WalletResult<()> {
         let start = Instant::now();
         while self.block_number()? < number {
             if start.elapsed() > timeout {
@@ -151,8 +151,8 @@ impl RpcClient {
 }
 
 /// Parses a `0x…` quantity.
-pub fn quantity(v: &Value) -> eyre::Result<u64> {
-    let s = v.as_str().ok_or_else(|| eyre!("quantity is not a string: {v}"))?;
+pub fn quantity(v: &Value) -> WalletResult<u64> {
+    let s = v.as_str().ok_or_else(|| invalid!("quantity is not a string: {v}"))?;
     u64::from_str_radix(s.trim_start_matches("0x"), 16)
         .wrap_err_with(|| format!("bad quantity {s}"))
 }

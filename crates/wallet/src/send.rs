@@ -6,7 +6,7 @@ use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_sol_types::{SolCall, sol};
 use btcr_crypto::SecretKey;
-use eyre::{WrapErr, bail, eyre};
+use crate::error::{Context as _, WalletResult, bail, invalid};
 use serde_json::json;
 
 use crate::{RpcClient, rpc::quantity};
@@ -54,13 +54,13 @@ where
     key.sign_transaction(tx)
 }
 
-fn call(rpc: &RpcClient, to: Address, data: Vec<u8>) -> eyre::Result<Bytes> {
+fn call(rpc: &RpcClient, to: Address, data: Vec<u8>) -> WalletResult<Bytes> {
     let out = rpc.call("eth_call", json!([{ "to": to, "data": Bytes::from(data) }, "latest"]))?;
     serde_json::from_value(out).wrap_err("call result")
 }
 
 /// A token's `decimals()`.
-pub fn token_decimals(rpc: &RpcClient, token: Address) -> eyre::Result<u8> {
+pub fn token_decimals(rpc: &RpcClient, token: Address) -> WalletResult<u8> {
     let out = call(rpc, token, Erc20::decimalsCall {}.abi_encode())
         .wrap_err_with(|| format!("reading decimals() of {token}"))?;
     Erc20::decimalsCall::abi_decode_returns(&out)
@@ -74,7 +74,7 @@ pub fn token_symbol(rpc: &RpcClient, token: Address) -> Option<String> {
 }
 
 /// `holder`'s balance of `token`.
-pub fn token_balance(rpc: &RpcClient, token: Address, holder: Address) -> eyre::Result<U256> {
+pub fn token_balance(rpc: &RpcClient, token: Address, holder: Address) -> WalletResult<U256> {
     let out = call(rpc, token, Erc20::balanceOfCall { account: holder }.abi_encode())
         .wrap_err_with(|| format!("reading balanceOf() of {token}"))?;
     Erc20::balanceOfCall::abi_decode_returns(&out)
@@ -92,7 +92,7 @@ pub fn send(
     asset: Asset,
     timeout: Duration,
     mut waiting: impl FnMut(Duration),
-) -> eyre::Result<Sent> {
+) -> WalletResult<Sent> {
     let from = key.address();
     let chain_id = quantity(&rpc.call("eth_chainId", json!([]))?)?;
     let nonce = quantity(&rpc.call("eth_getTransactionCount", json!([from, "pending"]))?)?;
@@ -138,7 +138,7 @@ pub fn send(
     };
     let gas_used = quantity(&receipt["gasUsed"])?;
     let price: U256 = serde_json::from_value(receipt["effectiveGasPrice"].clone())
-        .map_err(|e| eyre!("receipt without effectiveGasPrice: {e}"))?;
+        .map_err(|e| invalid!("receipt without effectiveGasPrice: {e}"))?;
     Ok(Sent {
         hash,
         block: quantity(&receipt["blockNumber"])?,

@@ -99,7 +99,7 @@ fn receipts_read_one_by_one_agree_with_the_blocks_receipts_and_logs() -> eyre::R
     let receipts: Vec<_> = hashes
         .iter()
         .map(|h| rpc.wait_for_receipt(*h, Duration::from_secs(20)))
-        .collect::<eyre::Result<_>>()?;
+        .collect::<Result<_, _>>()?;
     let block = receipts[0]["blockNumber"].clone();
     assert!(receipts.iter().all(|r| r["blockNumber"] == block), "one block: {receipts:?}");
 
@@ -117,13 +117,13 @@ fn receipts_read_one_by_one_agree_with_the_blocks_receipts_and_logs() -> eyre::R
         .unwrap()
         .iter()
         .map(|l| quantity(&l["logIndex"]))
-        .collect::<eyre::Result<_>>()?;
+        .collect::<Result<_, _>>()?;
     assert_eq!(indexes, [0, 1, 2]);
     let from_receipts: Vec<u64> = receipts
         .iter()
         .flat_map(|r| r["logs"].as_array().unwrap().clone())
         .map(|l| quantity(&l["logIndex"]))
-        .collect::<eyre::Result<_>>()?;
+        .collect::<Result<_, _>>()?;
     assert_eq!(from_receipts.len(), 3);
     let mut sorted = from_receipts.clone();
     sorted.sort_unstable();

@@ -103,7 +103,7 @@ impl Network {
     }
 
     fn height(&self, i: usize) -> eyre::Result<u64> {
-        self.rpc(i).block_number()
+        Ok(self.rpc(i).block_number()?)
     }
 
     /// Waits until node `i` reaches `height`, or fails with the logs' tails.

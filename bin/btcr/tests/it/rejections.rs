@@ -11,7 +11,7 @@ use crate::{CHAIN_ID, btcr_bin};
 
 fn rejection(rpc: &RpcClient, raw: &Bytes) -> RpcErrorObject {
     let err = rpc.send_raw(raw).expect_err("the node should refuse this transaction");
-    err.downcast::<RpcErrorObject>().expect("a JSON-RPC error")
+    btcr_testkit::rpc_error_of(err.into()).expect("a JSON-RPC error")
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn every_rejection_reason_is_readable() -> eyre::Result<()> {
     let n = raw.len();
     raw[n - 10] ^= 0xff;
     let e = rpc.send_raw(&raw.into()).expect_err("tampered signature");
-    let e = e.downcast::<RpcErrorObject>()?;
+    let e = btcr_testkit::rpc_error_of(e.into()).expect("a JSON-RPC error");
     // Either the signature no longer recovers, or it recovers to an unfunded account.
     assert!(
         e.message.starts_with("invalid sender") || e.message.starts_with("insufficient funds"),

@@ -26,11 +26,9 @@ fn deploy_token(rpc: &RpcClient, supply: U256) -> eyre::Result<(Address, Value)>
     Ok((owner.address().create(0), receipt))
 }
 
-fn rpc_error(result: eyre::Result<Value>) -> RpcErrorObject {
-    result
-        .expect_err("the node should refuse this")
-        .downcast::<RpcErrorObject>()
-        .expect("RPC error")
+fn rpc_error<E: Into<eyre::Report>>(result: Result<Value, E>) -> RpcErrorObject {
+    let report = result.map_err(Into::into).expect_err("the node should refuse this");
+    btcr_testkit::rpc_error_of(report).expect("RPC error")
 }
 
 #[test]
@@ -317,5 +315,5 @@ fn blocks_transactions_fees_logs_pool_and_node_methods() -> eyre::Result<()> {
 }
 
 fn head_of(rpc: &RpcClient, number: u64) -> eyre::Result<Value> {
-    rpc.call("eth_getBlockByNumber", json!([format!("{number:#x}"), false]))
+    Ok(rpc.call("eth_getBlockByNumber", json!([format!("{number:#x}"), false]))?)
 }

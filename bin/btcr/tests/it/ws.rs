@@ -24,11 +24,9 @@ fn addr(rpc: &RpcClient) -> String {
     rpc.url().trim_start_matches("http://").to_owned()
 }
 
-fn rpc_error(result: eyre::Result<Value>) -> RpcErrorObject {
-    result
-        .expect_err("the node should refuse this")
-        .downcast::<RpcErrorObject>()
-        .expect("RPC error")
+fn rpc_error<E: Into<eyre::Report>>(result: Result<Value, E>) -> RpcErrorObject {
+    let report = result.map_err(Into::into).expect_err("the node should refuse this");
+    btcr_testkit::rpc_error_of(report).expect("RPC error")
 }
 
 fn transfer_call(to: Address, amount: u64) -> Bytes {
