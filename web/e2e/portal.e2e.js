@@ -70,6 +70,8 @@ test('the dashboard shows the chain, live', async () => {
     first,
   );
   assert.equal(await page.getByTestId('live').getAttribute('class').then((c) => c.includes('bg-emerald-500')), true);
+  // The dot says it in words too, not by its colour alone.
+  await page.getByRole('status').filter({ hasText: 'Live: connected to the node' }).waitFor();
   await shot('dashboard');
 });
 
@@ -104,11 +106,18 @@ test('a wallet made in the browser receives, sends, and the explorer shows it', 
   await page.getByLabel('To', { exact: true }).fill(recipient);
   await page.getByLabel('Amount (BTCR)').fill('abc');
   await page.getByText('is not an amount').waitFor();
+  // The field is marked invalid and described by its error.
+  const amount = page.getByLabel('Amount (BTCR)');
+  assert.equal(await amount.getAttribute('aria-invalid'), 'true');
+  const note = await amount.getAttribute('aria-describedby');
+  assert.match(await page.locator(`[id="${note}"]`).textContent(), /is not an amount/);
   await page.getByLabel('Amount (BTCR)').fill('1.5');
   await page.getByTestId('fee').filter({ hasText: 'Fee: at most' }).waitFor();
   await shot('wallet-send');
   await page.getByRole('button', { name: 'Send BTCR' }).click();
   await page.getByTestId('sent').filter({ hasText: 'finalized' }).waitFor();
+  // What the page shows is said to screen readers too, through the polite live region.
+  await page.getByTestId('announcer').filter({ hasText: /BTCR transfer finalized in block \d+/ }).waitFor();
   assert.equal(await client.getBalance({ address: recipient }), parseEther('1.5'));
   await shot('wallet-sent');
 
@@ -289,7 +298,7 @@ test('the explorer: blocks, a block, search, validators, a phone-sized screen, a
 
   // The node goes away: the live dot turns grey, and the next page says what is wrong.
   node.stop();
-  await page.locator('[data-testid="live"].bg-zinc-400').waitFor();
+  await page.locator('[data-testid="live"].bg-zinc-400').filter({ hasText: 'Not connected to the node' }).waitFor();
   await page.waitForTimeout(2_500);
   await page.getByRole('link', { name: 'Blocks', exact: true }).click();
   await page.getByRole('link', { name: 'Dashboard', exact: true }).click();

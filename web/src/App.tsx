@@ -1,6 +1,6 @@
-import { type FormEvent, lazy, Suspense, useEffect, useState } from 'react';
+import { type FormEvent, lazy, Suspense, useEffect, useId, useState } from 'react';
 import { NavLink, Route, Routes, useNavigate } from 'react-router';
-import { api } from './lib/api';
+import { api, type SearchResult } from './lib/api';
 import { useLiveHeads } from './lib/live';
 // Each page is its own chunk: the chart library and the wallet's signing code load only
 // where they are used.
@@ -14,6 +14,8 @@ const Wallet = lazy(() => import('./pages/Wallet'));
 const Admin = lazy(() => import('./pages/Admin'));
 import { loadWallet, type SavedWallet, WalletContext } from './wallet/store';
 import { ErrorNote, Loading } from './components/ui';
+import { Button, Input } from './components/forms';
+import { Announcer } from './components/announcer';
 
 type Theme = 'light' | 'dark';
 
@@ -30,16 +32,25 @@ function useTheme(): [Theme, () => void] {
   return [theme, () => setTheme((t) => (t === 'dark' ? 'light' : 'dark'))];
 }
 
+/** Where a search result is shown; the kinds are those the API documents. */
+function searchRoute({ kind, id }: SearchResult): string {
+  if (kind === 'block') return `/blocks/${id}`;
+  if (kind === 'transaction') return `/tx/${id}`;
+  if (kind === 'address') return `/address/${id}`;
+  throw new Error(`The node found a ${kind}, which this portal cannot show.`);
+}
+
 function Search() {
   const navigate = useNavigate();
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
+  const errorId = useId();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setError(null);
     try {
       const found = await api.search(text.trim());
-      const to = { block: `/blocks/${found.id}`, transaction: `/tx/${found.id}`, address: `/address/${found.id}` }[found.kind];
+      const to = searchRoute(found);
       setText('');
       navigate(to);
     } catch (err) {
@@ -48,14 +59,23 @@ function Search() {
   };
   return (
     <form onSubmit={submit} className="relative w-full sm:w-96" role="search">
-      <input
+      <Input
+        size="md"
         value={text}
-        onChange={(e) => setText(e.target.value)}
+        onChange={(e) => {
+          setText(e.target.value);
+          setError(null);
+        }}
         placeholder="Block, transaction hash or address"
         aria-label="Search"
-        className="w-full rounded-lg border border-zinc-300 bg-white px-3 py-1.5 text-sm outline-none focus:border-sky-500 dark:border-zinc-700 dark:bg-zinc-900"
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? errorId : undefined}
       />
-      {error && <p className="absolute top-full z-10 mt-1 w-full rounded bg-red-600 px-2 py-1 text-xs text-white">{error}</p>}
+      {error && (
+        <p id={errorId} role="alert" className="absolute top-full z-10 mt-1 w-full rounded bg-red-600 px-2 py-1 text-xs text-white">
+          {error}
+        </p>
+      )}
     </form>
   );
 }
@@ -75,6 +95,7 @@ export default function App() {
   const [key, setKey] = useState<`0x${string}` | null>(null);
   return (
     <WalletContext.Provider value={{ saved, key, setSaved, setKey }}>
+    <Announcer>
     <div className="min-h-screen">
       <header className="border-b border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
         <div className="mx-auto flex max-w-6xl flex-wrap items-center gap-3 px-4 py-3">
@@ -97,18 +118,19 @@ export default function App() {
           </nav>
           <div className="ml-auto flex w-full items-center gap-3 sm:w-auto">
             <Search />
+            {/* The dot's colour says whether the live feed is up; its text says it to those who
+                cannot see the colour, and as a status it is read out when it changes. */}
             <span
-              title={live.connected ? 'live: updates with every block' : 'not connected to the node’s live feed'}
+              role="status"
+              title={live.connected ? 'Live: the page follows the chain' : 'Not connected to the node’s live feed'}
               className={`h-2.5 w-2.5 shrink-0 rounded-full ${live.connected ? 'bg-emerald-500' : 'bg-zinc-400'}`}
               data-testid="live"
-            />
-            <button
-              onClick={toggleTheme}
-              className="rounded-md border border-zinc-300 px-2 py-1 text-xs dark:border-zinc-700"
-              aria-label="Switch theme"
             >
+              <span className="sr-only">{live.connected ? 'Live: connected to the node' : 'Not connected to the node'}</span>
+            </span>
+            <Button size="sm" onClick={toggleTheme} aria-label="Switch theme">
               {theme === 'dark' ? 'Light' : 'Dark'}
-            </button>
+            </Button>
           </div>
         </div>
       </header>
@@ -128,6 +150,7 @@ export default function App() {
         </Suspense>
       </main>
     </div>
+    </Announcer>
     </WalletContext.Provider>
   );
 }

@@ -3,6 +3,7 @@
 import type { ReactNode } from 'react';
 import * as RadixDialog from '@radix-ui/react-dialog';
 import * as RadixTabs from '@radix-ui/react-tabs';
+import { Button } from './forms';
 
 /** Tabs (Radix): `tabs` are [value, label]; the content of each follows as children keyed
  * by value. */
@@ -63,11 +64,10 @@ export function Dialog({
           <RadixDialog.Title className="text-base font-semibold">{title}</RadixDialog.Title>
           <RadixDialog.Description className="text-sm text-zinc-600 dark:text-zinc-400">{description}</RadixDialog.Description>
           {children}
-          <RadixDialog.Close
-            aria-label="Close"
-            className="absolute top-3 right-3 rounded-md px-2 text-lg leading-none text-zinc-500 hover:text-zinc-900 dark:hover:text-zinc-100"
-          >
-            ×
+          <RadixDialog.Close asChild>
+            <Button variant="ghost" size="icon" aria-label="Close" className="absolute top-3 right-3">
+              ×
+            </Button>
           </RadixDialog.Close>
         </RadixDialog.Content>
       </RadixDialog.Portal>

@@ -1,131 +1,31 @@
-// The node's REST API (`/api/v1`, described by /api/v1/openapi.json). Errors come back as
-// `{"error": {"code", "message"}}`; they are thrown as ApiError with the node's message.
+// The node's REST API (`/api/v1`). Its types are generated from the node's OpenAPI document
+// (web/openapi.json, what `/api/v1/openapi.json` serves) into api.gen.ts by `npm run
+// gen:api`; nothing here restates a schema, so a change to the API shows up as a type error
+// where the portal relies on what changed. Errors come back as `{"error": {"code",
+// "message"}}`; they are thrown as ApiError with the node's message.
+//
+// The document leaves fields the node writes as `null` out of `required`, so they read as
+// optional here (`nextCursor?: string | null`): test them with `== null`, which covers both.
+// Fields with a fixed set of values (a validator's status, a search result's kind) are
+// plain strings in the document, so the pages treat an unknown value as a possibility.
+import type { components, paths } from './api.gen';
 
-export interface Summary {
-  chainId: number;
-  height: number;
-  finalizedHeight: number;
-  blockTimeMs: number | null;
-  txPerSecond: number;
-  validators: number;
-  peers: number;
-  /** Every coin in existence, staked ones included (wei). */
-  supply: string;
-}
+type Schemas = components['schemas'];
 
-export interface BlockSummary {
-  number: number;
-  hash: string;
-  timestampMs: number;
-  proposer: string;
-  transactionCount: number;
-  gasUsed: number;
-}
-
-export interface BlockPage {
-  items: BlockSummary[];
-  nextCursor: string | null;
-}
-
-export interface BlockDetail {
-  number: number;
-  hash: string;
-  parentHash: string;
-  timestampMs: number;
-  proposer: string;
-  stateRoot: string;
-  transactionsRoot: string;
-  receiptsRoot: string;
-  gasUsed: number;
-  gasLimit: number;
-  baseFeePerGas: number;
-  poh: { startHash: string; endHash: string; ticks: number; entries: number };
-  certificate: { round: number; signatures: { validator: string; signature: string }[] } | null;
-  transactionCount: number;
-  transactions: string[];
-}
-
-export interface TokenTransfer {
-  token: string;
-  from: string;
-  to: string;
-  value: string;
-}
-
-export interface TransactionView {
-  hash: string;
-  blockNumber: number;
-  blockHash: string;
-  index: number;
-  timestampMs: number;
-  from: string;
-  to: string | null;
-  contractAddress: string | null;
-  value: string;
-  nonce: number;
-  type: string;
-  gasLimit: number;
-  gasUsed: number;
-  effectiveGasPrice: string;
-  fee: string;
-  status: 'success' | 'failed';
-  input: string;
-  logCount: number;
-  tokenTransfers: TokenTransfer[];
-}
-
-export interface TransactionPage {
-  items: TransactionView[];
-  nextCursor: string | null;
-}
-
-export interface AddressView {
-  address: string;
-  balance: string;
-  nonce: number;
-  isContract: boolean;
-  codeSize: number;
-  tokens: TokenBalance[];
-}
-
+export type Summary = Schemas['Summary'];
+export type BlockSummary = Schemas['BlockSummary'];
+export type BlockPage = Schemas['BlockPage'];
+export type BlockDetail = Schemas['BlockDetail'];
+export type TokenTransfer = Schemas['TokenTransfer'];
+export type TransactionView = Schemas['TransactionView'];
+export type TransactionPage = Schemas['TransactionPage'];
+export type AddressView = Schemas['AddressView'];
 /** A non-zero balance of an ERC-20 token the address sent or received. */
-export interface TokenBalance {
-  token: string;
-  name: string | null;
-  symbol: string | null;
-  decimals: number | null;
-  balance: string;
-}
-
-export interface TokenInfo {
-  token: string;
-  name: string | null;
-  symbol: string | null;
-  decimals: number;
-  totalSupply: string;
-}
-
-export interface ValidatorRow {
-  address: string;
-  publicKey: string;
-  commissionBps: number;
-  status: 'active' | 'candidate' | 'jailed';
-  stake: string;
-  selfStake: string;
-  unbonding: string;
-  slashed: string;
-  jailedUntilEpoch: number;
-  votingPower: number;
-  /** signedBlocks / windowBlocks; null when not in the set. */
-  uptime: number | null;
-  signedBlocks: number;
-  windowBlocks: number;
-}
-
-export interface SearchResult {
-  kind: 'block' | 'transaction' | 'address';
-  id: string;
-}
+export type TokenBalance = Schemas['TokenBalance'];
+export type TokenInfo = Schemas['TokenInfo'];
+export type ValidatorRow = Schemas['ValidatorRow'];
+export type SearchResult = Schemas['SearchResult'];
+type ApiErrorBody = Schemas['ApiErrorBody'];
 
 export class ApiError extends Error {
   constructor(
@@ -136,36 +36,45 @@ export class ApiError extends Error {
   }
 }
 
-async function get<T>(path: string): Promise<T> {
+/** The document's paths, every one of them a GET. */
+type Path = keyof paths;
+type Operation<P extends Path> = paths[P]['get'];
+/** What a path answers with 200, as the document says. */
+type Ok<P extends Path> = Operation<P>['responses'][200]['content']['application/json'];
+/** A path's parameters: `path` fills its `{name}` segments, `query` its query string. */
+type Params<P extends Path> = Pick<Operation<P>['parameters'], 'path' | 'query'>;
+
+/** GETs `template` with its parameters; the answer's type is the document's for that path. */
+async function get<P extends Path>(template: P, params: Params<P>): Promise<Ok<P>> {
+  const { path, query } = params as { path?: Record<string, string>; query?: Record<string, string | number | undefined> };
+  const url = template.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(path?.[name] ?? ''));
+  const entries = Object.entries(query ?? {}).filter(([, v]) => v !== undefined) as [string, string | number][];
+  const search = entries.length ? `?${new URLSearchParams(entries.map(([k, v]) => [k, String(v)]))}` : '';
   let response: Response;
   try {
-    response = await fetch(`/api/v1${path}`);
+    response = await fetch(`${url}${search}`);
   } catch {
     throw new ApiError(0, 'The node cannot be reached. Is it running?');
   }
-  const body = await response.json().catch(() => null);
+  const body: unknown = await response.json().catch(() => null);
   if (!response.ok) {
-    throw new ApiError(response.status, body?.error?.message ?? `the node answered ${response.status}`);
+    const message = (body as Partial<ApiErrorBody> | null)?.error?.message;
+    throw new ApiError(response.status, message ?? `the node answered ${response.status}`);
   }
-  return body as T;
+  return body as Ok<P>;
 }
 
-const q = (params: Record<string, string | number | undefined>) => {
-  const entries = Object.entries(params).filter(([, v]) => v !== undefined) as [string, string][];
-  return entries.length ? `?${new URLSearchParams(entries.map(([k, v]) => [k, String(v)]))}` : '';
-};
-
 export const api = {
-  summary: () => get<Summary>('/summary'),
-  blocks: (before?: string, limit?: number) => get<BlockPage>(`/blocks${q({ before, limit })}`),
-  block: (id: string) => get<BlockDetail>(`/blocks/${id}`),
+  summary: () => get('/api/v1/summary', {}),
+  blocks: (before?: string, limit?: number) => get('/api/v1/blocks', { query: { before, limit } }),
+  block: (id: string) => get('/api/v1/blocks/{id}', { path: { id } }),
   blockTransactions: (id: string, page = 1, limit = 50) =>
-    get<TransactionPage>(`/blocks/${id}/transactions${q({ page, limit })}`),
-  transaction: (hash: string) => get<TransactionView>(`/transactions/${hash}`),
-  address: (address: string) => get<AddressView>(`/addresses/${address}`),
+    get('/api/v1/blocks/{id}/transactions', { path: { id }, query: { page, limit } }),
+  transaction: (hash: string) => get('/api/v1/transactions/{hash}', { path: { hash } }),
+  address: (address: string) => get('/api/v1/addresses/{address}', { path: { address } }),
   addressTransactions: (address: string, before?: string, limit?: number) =>
-    get<TransactionPage>(`/addresses/${address}/transactions${q({ before, limit })}`),
-  validators: () => get<ValidatorRow[]>('/validators'),
-  search: (query: string) => get<SearchResult>(`/search${q({ q: query })}`),
-  token: (address: string) => get<TokenInfo>(`/tokens/${address}`),
+    get('/api/v1/addresses/{address}/transactions', { path: { address }, query: { before, limit } }),
+  validators: () => get('/api/v1/validators', {}),
+  search: (query: string) => get('/api/v1/search', { query: { q: query } }),
+  token: (address: string) => get('/api/v1/tokens/{address}', { path: { address } }),
 };

@@ -75,5 +75,6 @@ describe('formatUptime', () => {
     expect(formatUptime({ uptime: 0.995, windowBlocks: 200 })).toBe('99.5%');
     expect(formatUptime({ uptime: 0, windowBlocks: 3 })).toBe('0%');
     expect(formatUptime({ uptime: null, windowBlocks: 0 })).toBe('—');
+    expect(formatUptime({ windowBlocks: 0 })).toBe('—');
   });
 });

@@ -46,8 +46,8 @@ export function ago(timestampMs: number, now = Date.now()): string {
 }
 
 /** A validator's uptime as a percentage ("99.5%"), or "—" when it is not in the set. */
-export function formatUptime(v: { uptime: number | null; windowBlocks: number }): string {
-  if (v.uptime === null || v.windowBlocks === 0) return '—';
+export function formatUptime(v: { uptime?: number | null; windowBlocks: number }): string {
+  if (v.uptime == null || v.windowBlocks === 0) return '—';
   const percent = v.uptime * 100;
   return `${percent === 100 || percent === 0 ? percent.toFixed(0) : percent.toFixed(1)}%`;
 }

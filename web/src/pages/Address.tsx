@@ -40,7 +40,7 @@ export default function Address() {
                 <Cell>{t.symbol ?? '?'}</Cell>
                 <Cell>{t.name ?? '—'}</Cell>
                 <Cell>
-                  {t.decimals === null ? `${t.balance} (smallest units)` : formatUnits(t.balance, t.decimals, t.decimals)}
+                  {t.decimals == null ? `${t.balance} (smallest units)` : formatUnits(t.balance, t.decimals, t.decimals)}
                 </Cell>
                 <Cell>
                   <AddressLink address={t.token} />

@@ -7,11 +7,11 @@ import { TxChart } from '../components/TxChart';
 
 /** The mean uptime of the validators in the set, or null when none has one. */
 function meanUptime(validators: ValidatorRow[]): number | null {
-  const inSet = validators.filter((v) => v.uptime !== null);
+  const inSet = validators.filter((v) => v.uptime != null);
   return inSet.length ? inSet.reduce((sum, v) => sum + v.uptime!, 0) / inSet.length : null;
 }
 
-/** The network at a glance; refreshed on every new head. */
+/** The network at a glance; refreshed as new heads arrive (at most about once a second). */
 export default function Dashboard() {
   const summary = useQuery({ queryKey: ['live', 'summary'], queryFn: api.summary });
   const recent = useQuery({ queryKey: ['live', 'blocks', 'recent'], queryFn: () => api.blocks(undefined, 60) });

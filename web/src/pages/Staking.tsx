@@ -1,17 +1,18 @@
-import { type FormEvent, useMemo, useState } from 'react';
+import { type FormEvent, useId, useMemo, useState } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { privateKeyToAccount } from 'viem/accounts';
 import { api, type ValidatorRow } from '../lib/api';
 import { formatUnits, formatUptime, parseUnits } from '../lib/format';
 import { AddressLink, Badge, Card, Cell, Empty, ErrorNote, Loaded, Loading, Table } from '../components/ui';
+import { Button, Input } from '../components/forms';
+import { useAnnounce } from '../components/announcer';
 import { clients, explain } from '../wallet/chain';
 import { STAKING_ABI, STAKING_ADDRESS } from '../wallet/staking';
 import { useWallet } from '../wallet/store';
 
-const tone = { active: 'green', candidate: 'zinc', jailed: 'red' } as const;
-const small = 'rounded-md border border-zinc-300 px-2 py-1 text-xs disabled:opacity-50 dark:border-zinc-700';
-const field = 'w-28 rounded-md border border-zinc-300 bg-white px-2 py-1 text-xs dark:border-zinc-700 dark:bg-zinc-950';
+/** The badge of each validator status the API documents; another one shows grey. */
+const tone = (status: string) => (status === 'active' ? 'green' : status === 'jailed' ? 'red' : 'zinc');
 
 type Position = { validator: string; stake: bigint; shares: bigint; pendingRewards: bigint };
 type Unbonding = { validator: string; amount: bigint; releaseEpoch: bigint };
@@ -38,6 +39,7 @@ function useStaker(chainId: number | undefined) {
     },
   });
   const client = useQueryClient();
+  const announce = useAnnounce();
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
@@ -46,6 +48,7 @@ function useStaker(chainId: number | undefined) {
     setBusy(label);
     setError(null);
     setDone(null);
+    announce(`${label}: waiting for the block.`);
     try {
       const hash = await c.wallet.writeContract({
         address: STAKING_ADDRESS,
@@ -58,7 +61,9 @@ function useStaker(chainId: number | undefined) {
       });
       const receipt = await c.public.waitForTransactionReceipt({ hash, timeout: 120_000 });
       if (receipt.status !== 'success') throw new Error(`${label} failed on chain (transaction ${hash}).`);
-      setDone(`${label}: finalized in block ${receipt.blockNumber}.`);
+      const done = `${label}: finalized in block ${receipt.blockNumber}.`;
+      setDone(done);
+      announce(done);
       await client.invalidateQueries({ queryKey: ['live'] });
     } catch (err) {
       setError(explain(err));
@@ -71,6 +76,7 @@ function useStaker(chainId: number | undefined) {
 function AmountAction({ label, onSubmit, disabled }: { label: string; onSubmit: (wei: bigint) => void; disabled: boolean }) {
   const [text, setText] = useState('');
   const [problem, setProblem] = useState<string | null>(null);
+  const problemId = useId();
   const submit = (e: FormEvent) => {
     e.preventDefault();
     try {
@@ -84,11 +90,24 @@ function AmountAction({ label, onSubmit, disabled }: { label: string; onSubmit: 
   };
   return (
     <form onSubmit={submit} className="flex items-center gap-1">
-      <input className={field} value={text} onChange={(e) => setText(e.target.value)} placeholder="BTCR" aria-label={`${label} amount`} />
-      <button className={small} disabled={disabled}>
+      <Input
+        size="sm"
+        className="w-28"
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        placeholder="BTCR"
+        aria-label={`${label} amount`}
+        aria-invalid={problem ? true : undefined}
+        aria-describedby={problem ? problemId : undefined}
+      />
+      <Button type="submit" size="sm" disabled={disabled}>
         {label}
-      </button>
-      {problem && <span className="text-xs text-amber-700 dark:text-amber-400">{problem}</span>}
+      </Button>
+      {problem && (
+        <span id={problemId} className="text-xs text-amber-700 dark:text-amber-400">
+          {problem}
+        </span>
+      )}
     </form>
   );
 }
@@ -116,7 +135,7 @@ export default function Staking() {
                   <AddressLink address={v.address} />
                 </Cell>
                 <Cell>
-                  <Badge tone={tone[v.status]}>{v.status}</Badge>
+                  <Badge tone={tone(v.status)}>{v.status}</Badge>
                 </Cell>
                 <Cell>{formatUnits(v.stake, 18, 2)}</Cell>
                 <Cell>{formatUnits(v.selfStake, 18, 2)}</Cell>
@@ -159,9 +178,9 @@ export default function Staking() {
           <div className="space-y-4">
             <div className="flex flex-wrap items-center gap-3 text-sm">
               <span data-testid="pending-rewards">Pending rewards: {formatUnits(data!.rewards, 18, 8)} BTCR</span>
-              <button className={small} disabled={staker.busy !== null || data!.rewards === 0n} onClick={() => staker.send('Claim', 'claimRewards', [])}>
+              <Button size="sm" disabled={staker.busy !== null || data!.rewards === 0n} onClick={() => staker.send('Claim', 'claimRewards', [])}>
                 Claim rewards
-              </button>
+              </Button>
               <span className="text-zinc-500">Epoch {data!.epoch.toString()}</span>
             </div>
             {data!.positions.length === 0 ? (
@@ -199,13 +218,13 @@ export default function Staking() {
                     </tr>
                   ))}
                 </Table>
-                <button
-                  className={small}
+                <Button
+                  size="sm"
                   disabled={staker.busy !== null || !data!.unbondings.some((u) => u.releaseEpoch <= data!.epoch)}
                   onClick={() => staker.send('Withdrawal', 'withdraw', [])}
                 >
                   Withdraw what is released
-                </button>
+                </Button>
               </div>
             )}
           </div>

@@ -1,4 +1,4 @@
-import { type FormEvent, type ReactNode, useEffect, useMemo, useState } from 'react';
+import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import QRCode from 'qrcode';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
@@ -8,6 +8,8 @@ import { api } from '../lib/api';
 import { formatUnits, parseUnits } from '../lib/format';
 import { AddressLink, Badge, BlockLink, Card, ErrorNote, Fields, TxLink } from '../components/ui';
 import { Dialog, Tabs } from '../components/controls';
+import { Button, Field, Input, Select, Textarea } from '../components/forms';
+import { useAnnounce } from '../components/announcer';
 import { HistoryCard } from '../components/tables';
 import { clients, explain } from '../wallet/chain';
 import { decryptKeystore, encryptKeystore, parseKeystore } from '../wallet/keystore';
@@ -15,26 +17,13 @@ import { previewFee } from '../wallet/fees';
 import { forgetWallet, saveWallet, useWallet } from '../wallet/store';
 import { loadTokens, readToken, saveTokens, type Token, withToken } from '../wallet/tokens';
 
-const input =
-  'w-full rounded-lg border border-zinc-300 bg-white px-3 py-2 text-sm outline-none focus:border-sky-500 dark:border-zinc-700 dark:bg-zinc-950';
-const button =
-  'rounded-lg bg-sky-600 px-4 py-2 text-sm font-medium text-white hover:bg-sky-700 disabled:cursor-not-allowed disabled:opacity-50';
-const quiet = 'rounded-lg border border-zinc-300 px-3 py-2 text-sm dark:border-zinc-700';
-
-function Field({ label, children }: { label: string; children: ReactNode }) {
-  return (
-    <label className="block space-y-1 text-sm">
-      <span className="text-zinc-600 dark:text-zinc-400">{label}</span>
-      {children}
-    </label>
-  );
-}
-
 /** Two password fields; returns the password once both agree and it is long enough. */
 function NewPassword({ onChange }: { onChange: (password: string | null) => void }) {
   const [a, setA] = useState('');
   const [b, setB] = useState('');
-  const problem = a.length < 8 ? 'At least 8 characters.' : a !== b ? 'The two passwords differ.' : null;
+  // Said once either field has text: the length under the first, a mismatch under the second.
+  const tooShort = (a || b) && a.length < 8 ? 'At least 8 characters.' : undefined;
+  const differ = !tooShort && a !== b ? 'The two passwords differ.' : undefined;
   const update = (x: string, y: string) => {
     setA(x);
     setB(y);
@@ -42,13 +31,12 @@ function NewPassword({ onChange }: { onChange: (password: string | null) => void
   };
   return (
     <div className="space-y-2">
-      <Field label="Password (it encrypts the key in this browser)">
-        <input className={input} type="password" value={a} onChange={(e) => update(e.target.value, b)} name="password" />
+      <Field label="Password (it encrypts the key in this browser)" error={tooShort}>
+        <Input type="password" value={a} onChange={(e) => update(e.target.value, b)} name="password" />
       </Field>
-      <Field label="Password again">
-        <input className={input} type="password" value={b} onChange={(e) => update(a, e.target.value)} name="password2" />
+      <Field label="Password again" error={differ}>
+        <Input type="password" value={b} onChange={(e) => update(a, e.target.value)} name="password2" />
       </Field>
-      {(a || b) && problem && <p className="text-xs text-amber-700 dark:text-amber-400">{problem}</p>}
     </div>
   );
 }
@@ -101,9 +89,9 @@ function Create() {
             </li>
           ))}
         </ol>
-        <button className={button} onClick={() => setStep('confirm')}>
+        <Button variant="primary" onClick={() => setStep('confirm')}>
           I wrote them down
-        </button>
+        </Button>
       </div>
     );
   }
@@ -113,8 +101,7 @@ function Create() {
       <div className="grid gap-2 sm:grid-cols-3">
         {asked.map((i, n) => (
           <Field key={i} label={`Word ${i + 1}`}>
-            <input
-              className={input}
+            <Input
               name={`word${i + 1}`}
               value={answers[n]}
               onChange={(e) => setAnswers(answers.map((a, m) => (m === n ? e.target.value : a)))}
@@ -125,12 +112,10 @@ function Create() {
       <NewPassword onChange={setPassword} />
       {error && <ErrorNote error={error} />}
       <div className="flex gap-2">
-        <button className={quiet} type="button" onClick={() => setStep('show')}>
-          Show the words again
-        </button>
-        <button className={button} disabled={!confirmed || !password || busy}>
-          {busy ? 'Encrypting…' : 'Create the wallet'}
-        </button>
+        <Button onClick={() => setStep('show')}>Show the words again</Button>
+        <Button type="submit" variant="primary" disabled={!confirmed || !password} busy={busy} busyLabel="Encrypting…">
+          Create the wallet
+        </Button>
       </div>
     </form>
   );
@@ -184,7 +169,7 @@ function Import() {
   const secretFields = (
     <div className="space-y-3">
       <Field label={kind === 'mnemonic' ? 'Recovery phrase' : 'Private key (hex)'}>
-        <textarea className={`${input} font-mono`} rows={kind === 'mnemonic' ? 3 : 2} value={secret} onChange={(e) => setSecret(e.target.value)} name="secret" />
+        <Textarea mono rows={kind === 'mnemonic' ? 3 : 2} value={secret} onChange={(e) => setSecret(e.target.value)} name="secret" />
       </Field>
       <NewPassword onChange={setPassword} />
     </div>
@@ -210,19 +195,19 @@ function Import() {
           keystore: (
             <>
               <Field label="Keystore file (JSON, version 3)">
-                <input className={input} type="file" accept=".json,application/json" onChange={async (e) => setFileText((await e.target.files?.[0]?.text()) ?? null)} />
+                <Input type="file" accept=".json,application/json" onChange={async (e) => setFileText((await e.target.files?.[0]?.text()) ?? null)} />
               </Field>
               <Field label="The file's password (it stays the wallet's password)">
-                <input className={input} type="password" value={filePassword} onChange={(e) => setFilePassword(e.target.value)} />
+                <Input type="password" value={filePassword} onChange={(e) => setFilePassword(e.target.value)} />
               </Field>
             </>
           ),
         }}
       </Tabs>
       {error && <ErrorNote error={error} />}
-      <button className={button} disabled={busy}>
-        {busy ? 'Opening…' : 'Import'}
-      </button>
+      <Button type="submit" variant="primary" busy={busy} busyLabel="Opening…">
+        Import
+      </Button>
     </form>
   );
 }
@@ -251,16 +236,14 @@ function Unlock() {
         Wallet <span className="font-mono text-xs">{saved.address}</span> is locked.
       </p>
       <Field label="Password">
-        <input className={input} type="password" value={password} onChange={(e) => setPassword(e.target.value)} name="unlock" autoFocus />
+        <Input type="password" value={password} onChange={(e) => setPassword(e.target.value)} name="unlock" autoFocus />
       </Field>
       {error && <ErrorNote error={error} />}
       <div className="flex gap-2">
-        <button className={button} disabled={busy || !password}>
-          {busy ? 'Unlocking…' : 'Unlock'}
-        </button>
-        <button type="button" className={quiet} onClick={() => setRemoving(true)}>
-          Remove
-        </button>
+        <Button type="submit" variant="primary" disabled={!password} busy={busy} busyLabel="Unlocking…">
+          Unlock
+        </Button>
+        <Button onClick={() => setRemoving(true)}>Remove</Button>
       </div>
       <Dialog
         open={removing}
@@ -269,19 +252,16 @@ function Unlock() {
         description="Its encrypted key is deleted from this browser. Without the recovery phrase, the private key or a keystore file, the funds cannot be reached again."
       >
         <div className="flex justify-end gap-2">
-          <button type="button" className={quiet} onClick={() => setRemoving(false)}>
-            Keep it
-          </button>
-          <button
-            type="button"
-            className="rounded-lg bg-red-600 px-4 py-2 text-sm font-medium text-white hover:bg-red-700"
+          <Button onClick={() => setRemoving(false)}>Keep it</Button>
+          <Button
+            variant="danger"
             onClick={() => {
               forgetWallet();
               setSaved(null);
             }}
           >
             Remove
-          </button>
+          </Button>
         </div>
       </Dialog>
     </form>
@@ -292,6 +272,12 @@ type Sent = { hash: `0x${string}`; status: 'pending' | 'included' | 'final' | 'f
 
 const statusLabel = { pending: 'pending', included: 'included', final: 'finalized', failed: 'failed' } as const;
 const statusTone = { pending: 'amber', included: 'amber', final: 'green', failed: 'red' } as const;
+
+/** The transfer's status as a sentence, for screen readers. */
+function spokenStatus(s: Sent, symbol: string): string {
+  const where = s.block === undefined ? '' : ` in block ${s.block}`;
+  return s.status === 'pending' ? `${symbol} transfer sent, pending.` : `${symbol} transfer ${statusLabel[s.status]}${where}.`;
+}
 
 /** Waits for a sent transaction: pending in the pool, included in a block, then finalized
  * once the block's commit certificate is stored (on BTCR the two come together). */
@@ -320,6 +306,7 @@ function Send({ chainId, keyHex, assets, btcrBalance }: { chainId: number; keyHe
   const account = useMemo(() => privateKeyToAccount(keyHex), [keyHex]);
   const c = useMemo(() => clients(chainId, account), [chainId, account]);
   const client = useQueryClient();
+  const announce = useAnnounce();
   const [assetId, setAssetId] = useState('btcr');
   const [to, setTo] = useState('');
   const [amount, setAmount] = useState('');
@@ -330,14 +317,14 @@ function Send({ chainId, keyHex, assets, btcrBalance }: { chainId: number; keyHe
   const symbol = asset.kind === 'btcr' ? 'BTCR' : asset.token.symbol;
   const decimals = asset.kind === 'btcr' ? 18 : asset.token.decimals;
   let value: bigint | null = null;
-  let problem: string | null = null;
+  let amountProblem: string | undefined;
   try {
     if (amount) value = parseUnits(amount, decimals);
   } catch (e) {
-    problem = (e as Error).message;
+    amountProblem = (e as Error).message;
   }
-  if (to && !isAddress(to)) problem = 'The recipient is not an address (0x and 40 hex digits).';
-  const ready = !problem && value !== null && isAddress(to);
+  const toProblem = to && !isAddress(to) ? 'The recipient is not an address (0x and 40 hex digits).' : undefined;
+  const ready = !amountProblem && value !== null && isAddress(to);
   // The transaction as it will be signed: BTCR to the recipient, or the token's transfer.
   const request = () =>
     asset.kind === 'btcr'
@@ -368,7 +355,10 @@ function Send({ chainId, keyHex, assets, btcrBalance }: { chainId: number; keyHe
     setError(null);
     try {
       const hash = await c.wallet.sendTransaction({ account, ...request(), chain: c.wallet.chain });
-      await follow(c, hash, setSent);
+      await follow(c, hash, (s) => {
+        setSent(s);
+        announce(spokenStatus(s, symbol));
+      });
       setAmount('');
       await client.invalidateQueries({ queryKey: ['live'] });
     } catch (err) {
@@ -379,7 +369,7 @@ function Send({ chainId, keyHex, assets, btcrBalance }: { chainId: number; keyHe
   return (
     <form className="space-y-3" onSubmit={submit}>
       <Field label="Asset">
-        <select className={input} value={assetId} onChange={(e) => setAssetId(e.target.value)} name="asset">
+        <Select value={assetId} onChange={(e) => setAssetId(e.target.value)} name="asset">
           {assets.map((a) =>
             a.kind === 'btcr' ? (
               <option key="btcr" value="btcr">
@@ -391,17 +381,17 @@ function Send({ chainId, keyHex, assets, btcrBalance }: { chainId: number; keyHe
               </option>
             ),
           )}
-        </select>
+        </Select>
       </Field>
-      <Field label="To">
-        <input className={`${input} font-mono`} value={to} onChange={(e) => setTo(e.target.value.trim())} name="to" placeholder="0x…" />
+      <Field label="To" error={toProblem}>
+        <Input mono value={to} onChange={(e) => setTo(e.target.value.trim())} name="to" placeholder="0x…" />
       </Field>
-      <Field label={`Amount (${symbol})`}>
-        <input className={input} value={amount} onChange={(e) => setAmount(e.target.value)} name="amount" inputMode="decimal" placeholder="0.0" />
+      <Field label={`Amount (${symbol})`} error={amountProblem}>
+        <Input value={amount} onChange={(e) => setAmount(e.target.value)} name="amount" inputMode="decimal" placeholder="0.0" />
       </Field>
-      {problem && <p className="text-xs text-amber-700 dark:text-amber-400">{problem}</p>}
       {ready && (
-        <p className="text-xs text-zinc-600 dark:text-zinc-400" data-testid="fee">
+        // A status, so that the estimate and what it finds (not enough BTCR) are read out.
+        <p role="status" className="text-xs text-zinc-600 dark:text-zinc-400" data-testid="fee">
           {fee.isPending
             ? 'Estimating the fee…'
             : fee.error
@@ -410,9 +400,9 @@ function Send({ chainId, keyHex, assets, btcrBalance }: { chainId: number; keyHe
         </p>
       )}
       {error && <ErrorNote error={error} />}
-      <button className={button} disabled={!ready || busy || !!fee.data?.problem}>
-        {busy ? 'Sending…' : `Send ${symbol}`}
-      </button>
+      <Button type="submit" variant="primary" disabled={!ready || !!fee.data?.problem} busy={busy} busyLabel="Sending…">
+        Send {symbol}
+      </Button>
       {sent && (
         <p className="flex flex-wrap items-center gap-2 text-sm" data-testid="sent">
           <Badge tone={statusTone[sent.status]}>{statusLabel[sent.status]}</Badge>
@@ -450,14 +440,17 @@ function AddToken({ chainId, onAdded }: { chainId: number; onAdded: (t: Token) =
   };
   return (
     <>
-      <button className={quiet} onClick={() => setOpen(true)}>
-        Add a token
-      </button>
+      <Button onClick={() => setOpen(true)}>Add a token</Button>
       <Dialog open={open} onOpenChange={setOpen} title="Add a token" description="Paste the token contract's address; its name, symbol and decimals are read from the chain.">
         <form className="space-y-3" onSubmit={look}>
           <Field label="Token contract">
-            <input className={`${input} font-mono`} value={text} onChange={(e) => setText(e.target.value)} name="token" placeholder="0x…" />
+            <Input mono value={text} onChange={(e) => setText(e.target.value)} name="token" placeholder="0x…" />
           </Field>
+          {/* The page's announcer is hidden from screen readers while the dialog is open, so
+              the dialog says what it found itself. */}
+          <p role="status" className="sr-only">
+            {found ? `Found ${found.name} (${found.symbol}), ${found.decimals} decimals.` : ''}
+          </p>
           {error && <ErrorNote error={error} />}
           {found && (
             <p className="text-sm" data-testid="token-found">
@@ -465,12 +458,11 @@ function AddToken({ chainId, onAdded }: { chainId: number; onAdded: (t: Token) =
             </p>
           )}
           <div className="flex justify-end gap-2">
-            <button className={quiet} disabled={busy || !text}>
-              {busy ? 'Reading…' : 'Look it up'}
-            </button>
-            <button
-              type="button"
-              className={button}
+            <Button type="submit" disabled={!text} busy={busy} busyLabel="Reading…">
+              Look it up
+            </Button>
+            <Button
+              variant="primary"
               disabled={!found}
               onClick={() => {
                 onAdded(found!);
@@ -480,7 +472,7 @@ function AddToken({ chainId, onAdded }: { chainId: number; onAdded: (t: Token) =
               }}
             >
               Add
-            </button>
+            </Button>
           </div>
         </form>
       </Dialog>
@@ -511,12 +503,13 @@ function Unlocked({ keyHex }: { keyHex: `0x${string}` }) {
   // The added tokens, then the others the node's index says this address holds.
   const held: Asset[] = added.map((token, i) => ({ kind: 'token', token, balance: addedBalances.data?.[i] ?? 0n }));
   for (const t of account.data?.tokens ?? []) {
-    if (t.symbol === null || t.decimals === null) continue;
+    if (t.symbol == null || t.decimals == null) continue;
     if (added.some((a) => a.address.toLowerCase() === t.token.toLowerCase())) continue;
     const token = { address: t.token as `0x${string}`, name: t.name ?? t.symbol, symbol: t.symbol, decimals: t.decimals };
     held.push({ kind: 'token', token, balance: BigInt(t.balance) });
   }
   const [copied, setCopied] = useState(false);
+  const announce = useAnnounce();
   const [qr, setQr] = useState<string | null>(null);
   useEffect(() => {
     QRCode.toDataURL(address, { margin: 1, width: 288 }).then(setQr, () => setQr(null));
@@ -524,7 +517,7 @@ function Unlocked({ keyHex }: { keyHex: `0x${string}` }) {
   const btcrBalance = account.data ? BigInt(account.data.balance) : undefined;
   return (
     <div className="grid gap-4 lg:grid-cols-2">
-      <Card title="Account" action={<button className={quiet} onClick={() => setKey(null)}>Lock</button>}>
+      <Card title="Account" action={<Button onClick={() => setKey(null)}>Lock</Button>}>
         <Fields
           rows={[
             ['Address', <span className="font-mono text-xs" data-testid="wallet-address">{address}</span>],
@@ -569,15 +562,15 @@ function Unlocked({ keyHex }: { keyHex: `0x${string}` }) {
           <p className="font-medium">Receive</p>
           {qr && <img src={qr} alt={`QR code of ${address}`} className="h-36 w-36 rounded bg-white p-1" data-testid="receive-qr" />}
           <p className="font-mono text-xs break-all">{address}</p>
-          <button
-            className={quiet}
+          <Button
             onClick={async () => {
               await navigator.clipboard?.writeText(address);
               setCopied(true);
+              announce('The address is copied to the clipboard.');
             }}
           >
             {copied ? 'Copied' : 'Copy the address'}
-          </button>
+          </Button>
         </div>
       </Card>
       <Card title="Send">
