@@ -198,7 +198,10 @@ export interface components {
         };
         /** @description What went wrong. */
         ApiErrorDetail: {
-            /** @description `bad_request`, `not_found` or `internal`. */
+            /**
+             * @description `bad_request`, `unauthorized`, `forbidden`, `not_found`, `too_many_requests`,
+             *     `unavailable` or `internal`.
+             */
             code: string;
             /** @description A sentence for a person. */
             message: string;
@@ -451,7 +454,7 @@ export interface operations {
     address_transactions: {
         parameters: {
             query?: {
-                /** @description Items strictly before this cursor (a page's `nextCursor`). */
+                /** @description Transactions strictly before this cursor (a page's `nextCursor`). */
                 before?: string;
                 /** @description Items per page, 1 to 500 (default 50). */
                 limit?: number;
@@ -486,8 +489,8 @@ export interface operations {
     blocks: {
         parameters: {
             query?: {
-                /** @description Items strictly before this cursor (a page's `nextCursor`). */
-                before?: string;
+                /** @description Blocks strictly below this height (a page's `nextCursor`). */
+                before?: number;
                 /** @description Items per page, 1 to 500 (default 50). */
                 limit?: number;
             };
@@ -598,9 +601,9 @@ export interface operations {
     };
     search: {
         parameters: {
-            query: {
+            query?: {
                 /** @description A block height, a block or transaction hash, or an address. */
-                q: string;
+                q?: string;
             };
             header?: never;
             path?: never;

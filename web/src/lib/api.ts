@@ -66,7 +66,9 @@ async function get<P extends Path>(template: P, params: Params<P>): Promise<Ok<P
 
 export const api = {
   summary: () => get('/api/v1/summary', {}),
-  blocks: (before?: string, limit?: number) => get('/api/v1/blocks', { query: { before, limit } }),
+  // A page's `nextCursor` is the height to list below, as text; the parameter is a number.
+  blocks: (before?: string, limit?: number) =>
+    get('/api/v1/blocks', { query: { before: before === undefined ? undefined : Number(before), limit } }),
   block: (id: string) => get('/api/v1/blocks/{id}', { path: { id } }),
   blockTransactions: (id: string, page = 1, limit = 50) =>
     get('/api/v1/blocks/{id}/transactions', { path: { id }, query: { page, limit } }),
