@@ -7,6 +7,10 @@
 #
 #   scripts/bench-finality.sh [--validators N] [--block-time 100ms] [--rate 1000]
 #                             [--latency-transfers 30000] [--max-transfers 100000]
+#                             [--bin DIR]
+#
+# The binaries are built into $CARGO_TARGET_DIR (default target/); `--bin DIR` runs the
+# btcr and btcr-load already in DIR instead (to compare two builds side by side).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +19,7 @@ block_time=100ms
 rate=1000
 latency_transfers=30000
 max_transfers=100000
+bin=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --validators) validators="$2"; shift 2 ;;
@@ -22,13 +27,17 @@ while [ $# -gt 0 ]; do
     --rate) rate="$2"; shift 2 ;;
     --latency-transfers) latency_transfers="$2"; shift 2 ;;
     --max-transfers) max_transfers="$2"; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --bin) bin="$2"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 
-cargo build --release --locked -p btcr -p btcr-testkit
-bin=target/release
+if [ -z "$bin" ]; then
+  cargo build --release --locked -p btcr -p btcr-testkit
+  bin="${CARGO_TARGET_DIR:-target}/release"
+fi
+echo "== binaries: $bin"
 dir=$(mktemp -d -t btcr-finality-XXXXXX)
 pids=()
 cleanup() {

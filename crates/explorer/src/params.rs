@@ -20,6 +20,31 @@ fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     String::deserialize(d)
 }
 
+/// A whole number from 1 to `max` named `name`, or the message that says it is not.
+fn whole_number<'de, D: Deserializer<'de>>(
+    d: D,
+    name: &str,
+    max: usize,
+) -> Result<usize, D::Error> {
+    let v = text(d)?;
+    match v.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(D::Error::custom(format!(
+            "{name} must be a whole number from 1 to {max}, not {v:?}"
+        ))),
+    }
+}
+
+/// The schema of a whole number from 1 to `max`, `default` when absent.
+fn whole_number_schema(max: usize, default: usize) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(max as u64))
+        .default(Some(default.into()))
+        .into()
+}
+
 /// Items per page, 1 to 500.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Limit(pub(crate) usize);
@@ -32,24 +57,13 @@ impl Default for Limit {
 
 impl<'de> Deserialize<'de> for Limit {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = text(d)?;
-        match v.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(Self(n)),
-            _ => Err(D::Error::custom(format!(
-                "limit must be a whole number from 1 to {MAX_LIMIT}, not {v:?}"
-            ))),
-        }
+        whole_number(d, "limit", MAX_LIMIT).map(Self)
     }
 }
 
 impl PartialSchema for Limit {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .minimum(Some(1))
-            .maximum(Some(MAX_LIMIT as u64))
-            .default(Some(DEFAULT_LIMIT.into()))
-            .into()
+        whole_number_schema(MAX_LIMIT, DEFAULT_LIMIT)
     }
 }
 
@@ -67,24 +81,13 @@ impl Default for PageNumber {
 
 impl<'de> Deserialize<'de> for PageNumber {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = text(d)?;
-        match v.parse::<usize>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(Self(n)),
-            _ => Err(D::Error::custom(format!(
-                "page must be a whole number from 1 to {MAX_PAGE}, not {v:?}"
-            ))),
-        }
+        whole_number(d, "page", MAX_PAGE).map(Self)
     }
 }
 
 impl PartialSchema for PageNumber {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .minimum(Some(1))
-            .maximum(Some(MAX_PAGE as u64))
-            .default(Some(1.into()))
-            .into()
+        whole_number_schema(MAX_PAGE, 1)
     }
 }
 

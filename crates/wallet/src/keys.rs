@@ -7,12 +7,12 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use crate::error::{Context as _, WalletResult, bail, invalid};
 use alloy_primitives::Address;
 use btcr_crypto::{
     SecretKey,
     keystore::{self, ScryptParams},
 };
-use crate::error::{Context as _, WalletResult, bail, invalid};
 
 /// One stored key.
 #[derive(Debug, Clone, PartialEq, Eq)]

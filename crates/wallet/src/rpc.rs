@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use alloy_primitives::{Address, B256, Bytes, U256};
 use crate::error::{Context as _, WalletResult, bail, invalid};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use serde_json::{Value, json};
 
 /// A JSON-RPC error returned by the node.
@@ -87,7 +87,10 @@ impl RpcClient {
             }
             .into());
         }
-        response.get("result").cloned().ok_or_else(|| invalid!("response without result: {response}"))
+        response
+            .get("result")
+            .cloned()
+            .ok_or_else(|| invalid!("response without result: {response}"))
     }
 
     /// `eth_blockNumber`.

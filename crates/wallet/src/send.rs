@@ -2,11 +2,11 @@
 
 use std::time::{Duration, Instant};
 
+use crate::error::{Context as _, WalletResult, bail, invalid};
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_sol_types::{SolCall, sol};
 use btcr_crypto::SecretKey;
-use crate::error::{Context as _, WalletResult, bail, invalid};
 use serde_json::json;
 
 use crate::{RpcClient, rpc::quantity};
