@@ -14,17 +14,11 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/clients/python/requirements.txt
 
-# The specification the conformance suite checks against (not part of this repository).
-if [ -z "${BTCR_OPENRPC:-}" ]; then
-  for candidate in ../shared/conformance /work/shared/conformance; do
-    if [ -f "$candidate/ethereum-execution-apis-openrpc.json" ]; then
-      export BTCR_OPENRPC="$candidate/ethereum-execution-apis-openrpc.json"
-      break
-    fi
-  done
-fi
-if [ -z "${BTCR_OPENRPC:-}" ]; then
-  echo "the Ethereum JSON-RPC specification was not found; set BTCR_OPENRPC to its path" >&2
+# The specification the conformance suite checks against: tests/conformance/ (BTCR_OPENRPC
+# names another copy).
+export BTCR_OPENRPC="${BTCR_OPENRPC:-$PWD/tests/conformance/ethereum-execution-apis-openrpc.json}"
+if [ ! -f "$BTCR_OPENRPC" ]; then
+  echo "the Ethereum JSON-RPC specification was not found at $BTCR_OPENRPC" >&2
   exit 1
 fi
 
@@ -40,6 +34,11 @@ npm test --prefix tests/clients/js
 # The portal end to end in Chromium (Debian's), driven by playwright-core; screenshots of
 # every page land in web/e2e/screenshots/.
 chromium="${BTCR_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$chromium" ] && [ -z "${BTCR_CHROMIUM:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing Chromium from Debian's packages for the portal's end-to-end tests" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+fi
 if [ ! -x "$chromium" ]; then
   echo "Chromium is needed for the portal's end-to-end tests: apt-get install chromium (or set BTCR_CHROMIUM)" >&2
   exit 1

@@ -37,15 +37,17 @@ pub use params::{DEFAULT_LIMIT, MAX_LIMIT};
 pub use tokens::MAX_TOKENS;
 use views::*;
 
-/// What the handlers read.
-#[derive(Clone)]
-pub(crate) struct ExplorerState {
+/// What the handlers read, shared: a handler's state is one reference count.
+pub(crate) type ExplorerState = Arc<ExplorerShared>;
+
+/// See [`ExplorerState`].
+pub(crate) struct ExplorerShared {
     chain: Arc<dyn ChainReader>,
     status: Arc<dyn NodeStatus>,
     workers: Workers,
 }
 
-impl ExplorerState {
+impl ExplorerShared {
     /// Runs `f` on the workers (reads can be heavy), never on the reactor, with one view of
     /// the chain for the whole answer.
     async fn read<T: Send + 'static>(
@@ -55,7 +57,7 @@ impl ExplorerState {
         self.run(false, f).await
     }
 
-    /// Like [`ExplorerState::read`], with a view whose address index has caught up with its
+    /// Like [`ExplorerShared::read`], with a view whose address index has caught up with its
     /// head (waiting a moment for it when it is just behind).
     async fn read_indexed<T: Send + 'static>(
         &self,
@@ -147,7 +149,7 @@ pub fn router(
     status: Arc<dyn NodeStatus>,
     workers: Workers,
 ) -> Router {
-    let state = ExplorerState { chain, status, workers };
+    let state = Arc::new(ExplorerShared { chain, status, workers });
     Router::new()
         .nest(
             "/api/v1",

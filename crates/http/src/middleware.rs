@@ -21,9 +21,9 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The longest request id taken from a client.
 const MAX_REQUEST_ID: usize = 64;
 
-/// A request's id, in its extensions.
+/// A request's id, in its extensions (ASCII letters, digits, `-`, `_` and `.`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
+pub struct RequestId(pub HeaderValue);
 
 /// A place among the server's connections, in a request's extensions. Held until the
 /// request is answered; a handler that keeps serving after its answer (a WebSocket
@@ -39,37 +39,65 @@ pub(crate) struct Layers {
     pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
 }
 
-fn usable_id(value: &HeaderValue) -> Option<String> {
-    let text = value.to_str().ok()?;
-    let ok = !text.is_empty()
-        && text.len() <= MAX_REQUEST_ID
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
-    ok.then(|| text.to_owned())
+fn usable_id(value: &HeaderValue) -> Option<HeaderValue> {
+    let bytes = value.as_bytes();
+    let ok = !bytes.is_empty()
+        && bytes.len() <= MAX_REQUEST_ID
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then(|| value.clone())
 }
 
-fn new_id() -> String {
-    format!("{:016x}", rand::random::<u64>())
+/// A fresh id: 16 hex digits.
+fn new_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = rand::random::<u64>();
+    let digits: [u8; 16] = std::array::from_fn(|i| HEX[((n >> (60 - 4 * i)) & 0xf) as usize]);
+    HeaderValue::from_bytes(&digits).expect("hex digits are a valid header value")
 }
 
-/// Gives the request an id, in its extensions, in a tracing span around its handling, and
-/// on the answer.
-pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
+/// What every request passes through, in one layer (one boxed future per request, not one
+/// per step): it gets an id (in its extensions, in a tracing span around its handling, and
+/// on the answer); a CORS preflight is answered here; it takes a place among the server's
+/// connections or is refused with 503; the authenticator, if any, runs; and the answer gets
+/// the security headers and, for an allowed origin, the CORS headers.
+pub(crate) async fn every_request(
+    State(layers): State<Layers>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let id = request.headers().get(&REQUEST_ID).and_then(usable_id).unwrap_or_else(new_id);
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::debug_span!(target: "btcr::http", "request", id = %id, method = %request.method(), path = %request.uri().path());
-    let mut response = next.run(request).instrument(span).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID.clone(), value);
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let allowed = origin
+        .as_ref()
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|o| origin_allowed(&layers.cors_origins, o));
+    let mut response = if origin.is_some() && request.method() == Method::OPTIONS {
+        preflight(allowed)
+    } else {
+        match layers.connections.clone().try_acquire_owned() {
+            Err(_) => too_many_connections(&request, layers.max_connections),
+            Ok(permit) => {
+                request.extensions_mut().insert(ConnectionPermit(Arc::new(permit)));
+                request.extensions_mut().insert(RequestId(id.clone()));
+                let span = tracing::debug_span!(target: "btcr::http", "request", id = ?id, method = %request.method(), path = %request.uri().path());
+                authenticate(&layers, request, next).instrument(span).await
+            }
+        }
+    };
+    let headers = response.headers_mut();
+    security_headers(headers);
+    if allowed && let Some(origin) = origin {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(header::VARY, HeaderValue::from_static("origin"));
     }
+    headers.insert(REQUEST_ID.clone(), id);
     response
 }
 
 /// Headers that keep a browser from misreading an answer or framing a page: no MIME
 /// sniffing, no referrer sent from the portal, no framing by other sites; the portal's page
 /// loads only what this node serves.
-pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+fn security_headers(headers: &mut HeaderMap) {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -87,7 +115,6 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
             ),
         );
     }
-    response
 }
 
 /// Whether `origin` is allowed by `allowed`: an exact match, `*`, or an allowed origin
@@ -104,55 +131,28 @@ pub fn origin_allowed(allowed: &[String], origin: &str) -> bool {
     })
 }
 
-/// CORS: answers preflight requests and marks answers to allowed origins; a browser page
-/// from any other origin cannot read the answers.
-pub(crate) async fn cors(State(layers): State<Layers>, request: Request, next: Next) -> Response {
-    let origin = request.headers().get(header::ORIGIN).cloned();
-    let Some(origin) = origin else { return next.run(request).await };
-    let allowed = origin.to_str().is_ok_and(|o| origin_allowed(&layers.cors_origins, o));
-    let mut headers = HeaderMap::new();
-    if allowed {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        headers.insert(header::VARY, HeaderValue::from_static("origin"));
+/// The answer to a CORS preflight: the methods and headers allowed, for an allowed origin
+/// (its own header is added with every answer's); 403 for any other.
+fn preflight(allowed: bool) -> Response {
+    if !allowed {
+        return StatusCode::FORBIDDEN.into_response();
     }
-    if request.method() == Method::OPTIONS {
-        if !allowed {
-            return StatusCode::FORBIDDEN.into_response();
-        }
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("content-type, authorization, x-request-id"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from(Duration::from_secs(600).as_secs()),
-        );
-        let mut response = Response::new(Body::empty());
-        *response.status_mut() = StatusCode::NO_CONTENT;
-        response.headers_mut().extend(headers);
-        return response;
-    }
-    let mut response = next.run(request).await;
-    response.headers_mut().extend(headers);
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, authorization, x-request-id"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from(Duration::from_secs(600).as_secs()),
+    );
     response
-}
-
-/// Takes a place among the server's connections, or answers 503 when none is left. Every
-/// request holds one until it is answered (a WebSocket session, for as long as it lasts).
-pub(crate) async fn permit(
-    State(layers): State<Layers>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let Ok(permit) = layers.connections.clone().try_acquire_owned() else {
-        return too_many_connections(&request, layers.max_connections);
-    };
-    request.extensions_mut().insert(ConnectionPermit(Arc::new(permit)));
-    next.run(request).await
 }
 
 /// The refusal when every place is taken: a JSON-RPC error for JSON-RPC (a POST to `/`),
@@ -177,11 +177,7 @@ fn too_many_connections(request: &Request, max: usize) -> Response {
 
 /// Runs the authenticator, if one is installed: a principal goes into the request's
 /// extensions; credentials that do not hold are answered 401.
-pub(crate) async fn authenticate(
-    State(layers): State<Layers>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn authenticate(layers: &Layers, request: Request, next: Next) -> Response {
     let Some(authenticator) = layers.authenticator.clone() else {
         return next.run(request).await;
     };
@@ -214,7 +210,8 @@ mod tests {
 
     #[test]
     fn a_client_request_id_is_kept_only_when_short_and_plain() {
-        assert_eq!(usable_id(&HeaderValue::from_static("abc-123_x.y")), Some("abc-123_x.y".into()));
+        let plain = HeaderValue::from_static("abc-123_x.y");
+        assert_eq!(usable_id(&plain), Some(plain));
         assert_eq!(usable_id(&HeaderValue::from_static("")), None);
         assert_eq!(usable_id(&HeaderValue::from_static("a b")), None);
         let long = "a".repeat(65);

@@ -5,14 +5,14 @@ use std::{net::SocketAddr, sync::Arc};
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request},
-    http::{Method, header},
+    http::header,
     middleware,
-    routing::any,
+    routing::MethodRouter,
     serve::ListenerExt,
 };
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::sync::CancellationToken;
-use tower_service_compat::oneshot;
+use tower::ServiceExt;
 use tracing::{debug, info};
 
 use crate::{Authenticator, middleware::Layers};
@@ -58,7 +58,7 @@ pub fn default_cors_origins() -> Vec<String> {
 /// A server being put together: the routers of other crates, then [`HttpServer::start`].
 pub struct HttpServer {
     config: HttpConfig,
-    root: Option<Router>,
+    root: Option<(MethodRouter, MethodRouter)>,
     apis: Router,
     fallback: Option<Router>,
     authenticator: Option<Arc<dyn Authenticator>>,
@@ -77,13 +77,12 @@ pub struct HttpServerHandle {
     pub local_addr: SocketAddr,
 }
 
-/// Whether a request to `/` is for the root service: a POST, or a WebSocket upgrade.
-fn for_root(request: &Request) -> bool {
-    request.method() == Method::POST
-        || request
-            .headers()
-            .get(header::UPGRADE)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+/// Whether a request asks for a WebSocket.
+fn is_upgrade(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
 }
 
 impl HttpServer {
@@ -92,10 +91,11 @@ impl HttpServer {
         Self { config, root: None, apis: Router::new(), fallback: None, authenticator: None }
     }
 
-    /// The service of `/` for POSTs and WebSocket upgrades (JSON-RPC); a plain `GET /`
-    /// goes to the fallback.
-    pub fn root(mut self, router: Router) -> Self {
-        self.root = Some(router);
+    /// The services of `/` (JSON-RPC): `post` answers POSTs (routed straight to it, the
+    /// busiest path), `websocket` the GETs that ask for a WebSocket; a plain `GET /` goes to
+    /// the fallback.
+    pub fn root(mut self, post: MethodRouter, websocket: MethodRouter) -> Self {
+        self.root = Some((post, websocket));
         self
     }
 
@@ -129,25 +129,24 @@ impl HttpServer {
             authenticator: self.authenticator,
         };
         let fallback = self.fallback.unwrap_or_default();
-        let root = self.root.unwrap_or_default();
-        let root_fallback = fallback.clone();
+        let (post, websocket) = self.root.unwrap_or_default();
+        let page = fallback.clone();
+        let root = post.get(move |request: Request| {
+            let (websocket, page) = (websocket.clone(), page.clone());
+            async move {
+                if is_upgrade(&request) {
+                    websocket.oneshot(request).await
+                } else {
+                    page.oneshot(request).await
+                }
+            }
+        });
         let app = self
             .apis
-            .route(
-                "/",
-                any(move |request: Request| {
-                    let target =
-                        if for_root(&request) { root.clone() } else { root_fallback.clone() };
-                    oneshot(target, request)
-                }),
-            )
+            .route("/", root)
             .fallback_service(fallback)
             .layer(DefaultBodyLimit::max(self.config.max_body_bytes))
-            .layer(middleware::from_fn_with_state(layers.clone(), crate::middleware::authenticate))
-            .layer(middleware::from_fn_with_state(layers.clone(), crate::middleware::permit))
-            .layer(middleware::from_fn_with_state(layers, crate::middleware::cors))
-            .layer(middleware::from_fn(crate::middleware::security_headers))
-            .layer(middleware::from_fn(crate::middleware::request_id));
+            .layer(middleware::from_fn_with_state(layers, crate::middleware::every_request));
         info!(target: "btcr::http", %local_addr, "HTTP listening (JSON-RPC, WebSocket, REST, portal)");
         tokio::spawn(async move {
             // Answers are small writes that must not wait for the peer's delayed ACK.
@@ -164,17 +163,5 @@ impl HttpServer {
             }
         });
         Ok(HttpServerHandle { local_addr })
-    }
-}
-
-/// Calling a router as a service, for the root's dispatch.
-mod tower_service_compat {
-    use std::convert::Infallible;
-
-    use axum::{Router, extract::Request, response::Response};
-    use tower::ServiceExt;
-
-    pub(super) async fn oneshot(router: Router, request: Request) -> Result<Response, Infallible> {
-        router.oneshot(request).await
     }
 }

@@ -170,7 +170,7 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
         workers.clone(),
     );
     let http = HttpServer::new(config.http.clone())
-        .root(rpc)
+        .root(rpc.http, rpc.websocket)
         .api(btcr_explorer::router(api.clone(), api, workers))
         .fallback(btcr_portal::router())
         .start(shutdown.clone())

@@ -48,11 +48,10 @@ impl NodeApi {
 
     /// A view of `snapshot`.
     fn view_of(&self, snapshot: Arc<Snapshot>) -> Result<SnapshotView, ReadError> {
-        let head = snapshot
-            .head_header()
-            .map_err(ReadError::store)?
-            .ok_or_else(|| ReadError::missing("the head"))?;
-        Ok(SnapshotView { snapshot, head, genesis: self.chain.genesis().clone() })
+        if snapshot.head().is_none() {
+            return Err(ReadError::missing("the head"));
+        }
+        Ok(SnapshotView { snapshot, genesis: self.chain.genesis().clone() })
     }
 }
 
@@ -119,17 +118,20 @@ impl NodeStatus for NodeApi {
     }
 }
 
-/// One snapshot of the store, with the head it holds.
+/// One snapshot of the store (which holds a head: checked when the view is made).
 pub struct SnapshotView {
     snapshot: Arc<Snapshot>,
-    head: Header,
     genesis: Arc<Genesis>,
 }
 
 impl SnapshotView {
+    fn head_header(&self) -> &Header {
+        self.snapshot.head().expect("a view is made only of a snapshot with a head")
+    }
+
     /// The context in which calls run: the head block's own.
     fn call_context(&self) -> BlockContext {
-        let head = &self.head;
+        let head = self.head_header();
         BlockContext {
             chain_id: self.genesis.chain_id,
             number: head.number,
@@ -149,7 +151,7 @@ fn contract(context: &'static str) -> impl Fn(btcr_staking::StakingError) -> Rea
 
 impl BlockReader for SnapshotView {
     fn head(&self) -> &Header {
-        &self.head
+        self.head_header()
     }
 
     fn header(&self, number: u64) -> Result<Option<Header>, ReadError> {
@@ -302,7 +304,7 @@ impl StakingView for SnapshotView {
     }
 
     fn uptime(&self) -> Result<HashMap<Address, Uptime>, ReadError> {
-        let head = self.head.number;
+        let head = self.head_header().number;
         let first = (head + 1).saturating_sub(crate::uptime::UPTIME_WINDOW).max(1);
         let sets = self.snapshot.validator_sets(first, head).map_err(ReadError::store)?;
         let Some(sets) = DecidingSets::from_latest_first(sets) else {

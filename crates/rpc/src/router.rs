@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use axum::{
-    Extension, Router,
+    Extension,
     body::Bytes,
     extract::{State, ws::WebSocketUpgrade},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
-    routing::post,
+    routing::{MethodRouter, get, post},
 };
 use btcr_http::{ConnectionPermit, Workers};
 use btcr_interfaces::{ChainReader, Mempool, NodeStatus};
@@ -54,9 +54,11 @@ impl Default for RpcConfig {
     }
 }
 
-/// What every JSON-RPC request can reach.
-#[derive(Clone)]
-pub(crate) struct RpcState {
+/// What every JSON-RPC request can reach, shared: a handler's state is one reference count.
+pub(crate) type RpcState = Arc<RpcShared>;
+
+/// See [`RpcState`].
+pub(crate) struct RpcShared {
     pub(crate) chain: Arc<dyn ChainReader>,
     pub(crate) pool: Arc<dyn Mempool>,
     pub(crate) status: Arc<dyn NodeStatus>,
@@ -66,7 +68,7 @@ pub(crate) struct RpcState {
     pub(crate) workers: Workers,
 }
 
-impl RpcState {
+impl RpcShared {
     /// Handles one body (a request or a batch) against one view of the chain; `None` when
     /// nothing is to be sent back (only notifications).
     pub(crate) fn handle(
@@ -93,19 +95,27 @@ impl RpcState {
     }
 }
 
-/// The router of `/`: POST for JSON-RPC over HTTP, GET with an upgrade for WebSocket
-/// sessions. Must be called inside the node's async runtime (it starts the task that feeds
-/// pending-transaction filters).
+/// JSON-RPC's services for the HTTP server's root ([`btcr_http::HttpServer::root`]).
+#[derive(Debug)]
+pub struct RpcRoutes {
+    /// POST: JSON-RPC over HTTP.
+    pub http: MethodRouter,
+    /// GET with an upgrade: WebSocket sessions.
+    pub websocket: MethodRouter,
+}
+
+/// JSON-RPC over HTTP and WebSocket. Must be called inside the node's async runtime (it
+/// starts the task that feeds pending-transaction filters).
 pub fn router(
     chain: Arc<dyn ChainReader>,
     pool: Arc<dyn Mempool>,
     status: Arc<dyn NodeStatus>,
     config: RpcConfig,
     workers: Workers,
-) -> Router {
+) -> RpcRoutes {
     let filters = Filters::new(config.max_filters);
     tokio::spawn(filters.clone().feed_pending(pool.clone()));
-    let state = RpcState {
+    let state = Arc::new(RpcShared {
         chain,
         pool,
         status,
@@ -113,8 +123,11 @@ pub fn router(
         filters,
         tips: Arc::new(TipCache::default()),
         workers,
-    };
-    Router::new().route("/", post(handle_http).get(handle_ws)).with_state(state)
+    });
+    RpcRoutes {
+        http: post(handle_http).with_state(state.clone()),
+        websocket: get(handle_ws).with_state(state),
+    }
 }
 
 async fn handle_http(

@@ -20,6 +20,8 @@ use crate::{
 /// Everything committed up to one block, unaffected by later commits.
 pub struct Snapshot {
     head: Option<u64>,
+    /// The head's header, decoded once for every reader of this view.
+    head_header: Option<Header>,
     supply: U256,
     headers: ReadOnlyTable<u64, &'static [u8]>,
     block_numbers: ReadOnlyTable<&'static [u8; 32], u64>,
@@ -126,10 +128,19 @@ impl Snapshot {
         let meta = txn.open_table(META)?;
         let head = meta.get("head")?.and_then(|v| read_u64(v.value()));
         let supply = meta.get("supply")?.and_then(|v| read_u256(v.value())).unwrap_or_default();
+        let headers = txn.open_table(HEADERS)?;
+        let head_header = match head {
+            Some(n) => match headers.get(n)? {
+                Some(bytes) => Some(decode(|| format!("header {n}"), bytes.value())?),
+                None => None,
+            },
+            None => None,
+        };
         Ok(Self {
             head,
+            head_header,
             supply,
-            headers: txn.open_table(HEADERS)?,
+            headers,
             block_numbers: txn.open_table(BLOCK_NUMBERS)?,
             bodies: txn.open_table(BODIES)?,
             receipts: txn.open_table(RECEIPTS)?,
@@ -161,10 +172,12 @@ impl Snapshot {
 
     /// The head block's header.
     pub fn head_header(&self) -> Result<Option<Header>, StoreError> {
-        match self.head {
-            Some(n) => self.header(n),
-            None => Ok(None),
-        }
+        Ok(self.head_header.clone())
+    }
+
+    /// The head block's header, borrowed from this view (decoded once, when it was made).
+    pub fn head(&self) -> Option<&Header> {
+        self.head_header.as_ref()
     }
 
     /// Header of block `number`.

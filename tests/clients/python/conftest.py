@@ -15,11 +15,11 @@ import threading
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-# The Ethereum JSON-RPC specification (OpenRPC), found by scripts/client-tests.sh.
+# The Ethereum JSON-RPC specification (OpenRPC), kept in tests/conformance/.
 SPEC = pathlib.Path(
     os.environ.get(
         "BTCR_OPENRPC",
-        ROOT.parent / "shared" / "conformance" / "ethereum-execution-apis-openrpc.json",
+        ROOT / "tests" / "conformance" / "ethereum-execution-apis-openrpc.json",
     )
 )
 CHAIN_ID = 1337

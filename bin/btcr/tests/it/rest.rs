@@ -295,3 +295,88 @@ fn the_node_serves_the_portal_at_every_route_of_the_app_and_its_assets() -> eyre
     assert_eq!(answer, format!("{CHAIN_ID:#x}"));
     Ok(())
 }
+
+/// An answer as the bytes came: the status, the headers (names lowercase) and the body.
+type RawAnswer = (u16, Vec<(String, String)>, String);
+
+/// One request on a fresh connection.
+fn raw_get(url: &str, path: &str, extra: &str) -> eyre::Result<RawAnswer> {
+    use std::io::{Read, Write};
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or("0").parse()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok((status, headers, body.to_owned()))
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// What every answer carries (a request id, headers that keep browsers from misreading it,
+/// a content security policy on the portal's page), and what a hostile client gets: query
+/// strings that are too long, repeated, unknown or encoded to hide a value are read as
+/// they mean or refused by name, and the node keeps serving.
+#[test]
+fn every_answer_carries_its_request_id_and_security_headers_and_odd_queries_are_refused()
+-> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "100ms"])?;
+    let url = node.rpc.url().to_owned();
+
+    let (status, headers, _) = raw_get(&url, "/api/v1/summary", "X-Request-Id: trace-42\r\n")?;
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "x-request-id"), Some("trace-42"), "the client's id is kept");
+    assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"));
+    assert_eq!(header(&headers, "x-frame-options"), Some("DENY"));
+    assert_eq!(header(&headers, "referrer-policy"), Some("no-referrer"));
+    // An id that could smuggle anything into a log is replaced.
+    let spaced = format!("X-Request-Id: {}\r\n", "<script> ".repeat(3));
+    let (_, headers, _) = raw_get(&url, "/api/v1/summary", &spaced)?;
+    let id = header(&headers, "x-request-id").unwrap_or_default();
+    assert!(id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id:?}");
+
+    // The portal's page may load only what the node serves.
+    let (status, headers, page) = raw_get(&url, "/", "")?;
+    assert_eq!(status, 200);
+    assert!(page.contains("<div id=\"root\">"));
+    let policy = header(&headers, "content-security-policy").unwrap_or_default();
+    assert!(policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"));
+    // JSON-RPC still answers on `/`.
+    assert!(node.rpc.block_number().is_ok());
+
+    // Percent-escapes are decoded: `%35%30%30` is 500, the largest page.
+    let (status, _, body) = raw_get(&url, "/api/v1/blocks?limit=%35%30%30", "")?;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = raw_get(&url, "/api/v1/blocks?limit=%35%30%31", "")?;
+    assert_eq!(status, 400);
+    assert!(body.contains("limit must be a whole number from 1 to 500"), "{body}");
+    for (path, needle) in [
+        (format!("/api/v1/search?q={}", "1".repeat(5000)), "4096"),
+        ("/api/v1/blocks?limit=5&limit=6".to_owned(), "duplicate parameter `limit`"),
+        ("/api/v1/blocks?limits=5".to_owned(), "unknown parameter `limits`"),
+        ("/api/v1/summary?%00=1".to_owned(), "unknown parameter"),
+        ("/api/v1/blocks?before=-1".to_owned(), "before must be a block height"),
+    ] {
+        let (status, headers, body) = raw_get(&url, &path, "")?;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains(needle), "{path}: {body} should say {needle:?}");
+        assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    }
+    // A flood of bad requests leaves the node serving.
+    for _ in 0..200 {
+        raw_get(&url, "/api/v1/blocks?limit=abc", "")?;
+    }
+    let (status, _, _) = raw_get(&url, "/api/v1/summary", "")?;
+    assert_eq!(status, 200);
+    Ok(())
+}
