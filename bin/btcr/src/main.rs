@@ -180,6 +180,14 @@ struct RpcArgs {
     /// Most accounts one eth_call or eth_estimateGas may override.
     #[arg(long = "rpc.max-state-overrides", default_value_t = 256)]
     max_state_overrides: usize,
+    /// Longest JSON-RPC answer, to one request or a whole batch, in bytes; a batch's
+    /// requests past it are answered -32005 without running.
+    #[arg(long = "rpc.max-response-bytes", default_value_t = 25 * 1024 * 1024)]
+    max_response_bytes: usize,
+    /// Most gas the eth_call, eth_estimateGas and eth_createAccessList calls of one batch
+    /// may use together.
+    #[arg(long = "rpc.batch-gas-cap", default_value_t = 250_000_000)]
+    batch_gas_cap: u64,
     /// Requests executed at once; the rest wait (default: the number of cores).
     #[arg(long = "rpc.workers")]
     workers: Option<usize>,
@@ -208,6 +216,8 @@ impl RpcArgs {
             max_logs_block_range: self.max_logs_range,
             max_logs: self.max_logs,
             max_state_overrides: self.max_state_overrides,
+            max_response_bytes: self.max_response_bytes,
+            batch_gas_cap: self.batch_gas_cap,
         }
     }
 }

@@ -221,8 +221,7 @@ pub fn run(args: WalletArgs) -> eyre::Result<()> {
                 let hex = secret(secret_file.as_deref(), "Private key")?;
                 SecretKey::from_hex(hex.trim())?
             } else if let Some(file) = keystore_file {
-                let json = std::fs::read_to_string(file)
-                    .wrap_err_with(|| format!("reading {}", file.display()))?;
+                let json = read_keystore_file(file)?;
                 let password = secret(secret_file.as_deref(), "Password of the key file")?;
                 btcr_crypto::keystore::decrypt(&json, &password)
                     .wrap_err_with(|| format!("opening {}", file.display()))?
@@ -346,4 +345,18 @@ impl Spinner {
             let _ = err.flush();
         }
     }
+}
+
+/// A keystore file's text, refused unread beyond [`btcr_crypto::keystore::MAX_KEYSTORE_BYTES`].
+fn read_keystore_file(file: &std::path::Path) -> eyre::Result<String> {
+    use std::io::Read;
+    let max = btcr_crypto::keystore::MAX_KEYSTORE_BYTES;
+    let mut json = String::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(max as u64 + 1).read_to_string(&mut json))
+        .wrap_err_with(|| format!("reading {}", file.display()))?;
+    if json.len() > max {
+        bail!("{} is larger than a keystore ({max} bytes at most)", file.display());
+    }
+    Ok(json)
 }

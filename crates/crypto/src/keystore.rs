@@ -72,9 +72,16 @@ struct CipherParams {
     iv: String,
 }
 
-/// Largest scrypt cost accepted when reading (`n = 2^20`, 1 GiB with `r = 8`): a keystore
-/// from elsewhere cannot make us allocate without bound.
+/// Largest scrypt `n` accepted when reading (`2^20`).
 const MAX_SCRYPT_LOG_N: u8 = 20;
+/// Most memory scrypt may take when reading, counted as `128 · r · max(n, p)` bytes (it
+/// allocates `128 · r · (n + p)`): 1 GiB, `n = 2^20` with `r = 8`: a keystore from elsewhere cannot make us allocate without bound.
+pub const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
+/// Most work scrypt may do when reading (`n · r · p` block mixes: 4 × the cost of
+/// `n = 2^20, r = 8, p = 1`, a few seconds).
+pub const MAX_SCRYPT_WORK: u64 = 1 << 25;
+/// Largest keystore document read (real ones are under 1 KiB).
+pub const MAX_KEYSTORE_BYTES: usize = 64 * 1024;
 /// Largest PBKDF2 iteration count accepted when reading.
 const MAX_PBKDF2_ROUNDS: u32 = 10_000_000;
 
@@ -138,6 +145,12 @@ pub fn address(json: &str) -> Result<Option<alloy_primitives::Address>, Keystore
 
 /// Decrypts a version 3 keystore.
 pub fn decrypt(json: &str, password: &str) -> Result<SecretKey, KeystoreError> {
+    if json.len() > MAX_KEYSTORE_BYTES {
+        return Err(KeystoreError::Format(format!(
+            "{} bytes: a keystore is at most {MAX_KEYSTORE_BYTES}",
+            json.len()
+        )));
+    }
     let parsed: KeystoreJson =
         serde_json::from_str(json).map_err(|e| KeystoreError::Format(e.to_string()))?;
     if parsed.version != 3 {
@@ -171,8 +184,9 @@ pub fn decrypt(json: &str, password: &str) -> Result<SecretKey, KeystoreError> {
                     "scrypt n = 2^{log_n} is above the 2^{MAX_SCRYPT_LOG_N} this node accepts"
                 )));
             }
-            let r = u32::try_from(num("r")?).map_err(|e| KeystoreError::Params(e.to_string()))?;
-            let p = u32::try_from(num("p")?).map_err(|e| KeystoreError::Params(e.to_string()))?;
+            let (r, p) = (num("r")?, num("p")?);
+            check_scrypt_cost(n, r, p)?;
+            let (r, p) = (r as u32, p as u32);
             let params = scrypt::Params::new(log_n, r, p)
                 .map_err(|e| KeystoreError::Params(e.to_string()))?;
             scrypt::scrypt(password.as_bytes(), &salt, &params, &mut derived)
@@ -209,6 +223,31 @@ pub fn decrypt(json: &str, password: &str) -> Result<SecretKey, KeystoreError> {
     plain.copy_from_slice(&ciphertext);
     Aes128Ctr::new(derived[..16].into(), iv.as_slice().into()).apply_keystream(&mut plain);
     SecretKey::from_bytes(&B256::from(plain)).map_err(|e| KeystoreError::Format(e.to_string()))
+}
+
+/// Refuses scrypt parameters that would take more than [`MAX_SCRYPT_MEMORY`] or more than
+/// [`MAX_SCRYPT_WORK`], before anything is allocated.
+fn check_scrypt_cost(n: u64, r: u64, p: u64) -> Result<(), KeystoreError> {
+    if r == 0 || p == 0 {
+        return Err(KeystoreError::Params(format!(
+            "scrypt r = {r}, p = {p}: both must be positive"
+        )));
+    }
+    let memory = 128u64.saturating_mul(r).saturating_mul(n.max(p));
+    if memory > MAX_SCRYPT_MEMORY {
+        return Err(KeystoreError::Params(format!(
+            "scrypt n = {n}, r = {r}, p = {p} needs {} MiB; this node allows {} MiB",
+            memory >> 20,
+            MAX_SCRYPT_MEMORY >> 20
+        )));
+    }
+    let work = n.saturating_mul(r).saturating_mul(p);
+    if work > MAX_SCRYPT_WORK {
+        return Err(KeystoreError::Params(format!(
+            "scrypt n = {n}, r = {r}, p = {p} is {work} block mixes; this node allows {MAX_SCRYPT_WORK}"
+        )));
+    }
+    Ok(())
 }
 
 /// A fresh BIP-39 English mnemonic of `words` words (12, 15, 18, 21 or 24).
@@ -268,6 +307,42 @@ mod tests {
         let v2 = SCRYPT_VECTOR.replace("\"version\": 3", "\"version\": 2");
         assert!(matches!(decrypt(&v2, "testpassword"), Err(KeystoreError::Format(_))));
         assert!(matches!(decrypt("{}", "x"), Err(KeystoreError::Format(_))));
+    }
+
+    /// `r = 2^20` once aborted the process (an allocation of 128 GiB); `p` was unbounded.
+    /// Each is refused by name before anything is allocated, and sane costs still decrypt.
+    #[test]
+    fn scrypt_costs_beyond_the_memory_and_work_bounds_are_refused_before_allocating() {
+        let with = |n: &str, r: &str, p: &str| {
+            SCRYPT_VECTOR
+                .replace("\"n\": 262144", &format!("\"n\": {n}"))
+                .replace("\"r\": 1", &format!("\"r\": {r}"))
+                .replace("\"p\": 8", &format!("\"p\": {p}"))
+        };
+        for (n, r, p, what) in [
+            ("262144", "1048576", "1", "MiB"),
+            ("1024", "1048576", "1", "MiB"),
+            ("262144", "8", "4294967295", "MiB"),
+            ("1048576", "1", "64", "block mixes"),
+            ("1048576", "8", "8", "block mixes"),
+            ("262144", "0", "1", "positive"),
+            ("262144", "8", "0", "positive"),
+        ] {
+            let doc = with(n, r, p);
+            assert!(doc.contains(&format!("\"r\": {r}")), "the vector's layout changed");
+            match decrypt(&doc, "testpassword") {
+                Err(KeystoreError::Params(message)) => {
+                    assert!(message.contains(what), "n={n} r={r} p={p}: {message}")
+                }
+                other => panic!("n={n} r={r} p={p}: {other:?}"),
+            }
+        }
+        let padded = format!("{}{}", SCRYPT_VECTOR, " ".repeat(MAX_KEYSTORE_BYTES));
+        assert!(matches!(decrypt(&padded, "testpassword"), Err(KeystoreError::Format(_))));
+        assert_eq!(
+            hex::encode(decrypt(&with("262144", "1", "8"), "testpassword").unwrap().to_bytes()),
+            VECTOR_KEY
+        );
     }
 
     #[test]

@@ -200,7 +200,6 @@ struct Simulator<'a, S: ?Sized> {
     tx: TxEnv,
     /// The request names no fee: none is charged and the base fee is not enforced.
     free: bool,
-    check_nonce: bool,
 }
 
 impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
@@ -257,13 +256,7 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
             access_list: request.access_list.clone().unwrap_or_default(),
             ..Default::default()
         };
-        Ok(Self {
-            state: Overridden::new(state, overrides)?,
-            ctx,
-            tx,
-            free: gas_price == 0,
-            check_nonce: request.nonce.is_some(),
-        })
+        Ok(Self { state: Overridden::new(state, overrides)?, ctx, tx, free: gas_price == 0 })
     }
 
     fn fee_per_gas(&self) -> Option<u128> {
@@ -284,7 +277,9 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
     fn run_traced(&mut self, gas: u64) -> Result<(CallOutcome, Touched), CallError> {
         let mut cfg = CfgEnv::new_with_spec(SPEC);
         cfg.chain_id = self.ctx.chain_id;
-        cfg.disable_nonce_check = !self.check_nonce;
+        // A request's nonce is never checked, as Ethereum clients do not: a wallet estimates
+        // each of several pipelined sends with the nonce it will use, ahead of the state's.
+        cfg.disable_nonce_check = true;
         cfg.disable_base_fee = self.free;
         // The caller's gas cap bounds a call, not the block's limit.
         cfg.disable_block_gas_limit = true;
@@ -310,12 +305,6 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
                 CallError::Invalid(format!(
                     "insufficient funds for gas * price + value: balance {balance}, cost {fee}"
                 ))
-            }
-            EVMError::Transaction(InvalidTransaction::NonceTooLow { tx, state }) => {
-                CallError::Invalid(format!("nonce too low: expected {state}, got {tx}"))
-            }
-            EVMError::Transaction(InvalidTransaction::NonceTooHigh { tx, state }) => {
-                CallError::Invalid(format!("nonce too high: expected {state}, got {tx}"))
             }
             EVMError::Transaction(invalid) => CallError::Invalid(invalid.to_string()),
             EVMError::Database(e) => CallError::Fatal(e.0),

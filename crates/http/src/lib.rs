@@ -25,7 +25,7 @@ mod workers;
 
 pub use auth::{AuthError, Authenticator, Principal};
 pub use error::{ApiError, ApiErrorBody, ApiErrorDetail, ApiResult};
-pub use middleware::{ConnectionPermit, RequestId, origin_allowed};
+pub use middleware::{ConnectionPermit, RequestId, RequestOrigin, origin_allowed};
 pub use query::{ApiQuery, parse as parse_query};
 pub use server::{HttpConfig, HttpServer, HttpServerHandle, default_cors_origins};
 pub use workers::{Workers, default_workers};

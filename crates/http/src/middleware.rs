@@ -25,6 +25,27 @@ const MAX_REQUEST_ID: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub HeaderValue);
 
+/// Where a request says it comes from, in its extensions: whether it names an `Origin` (a
+/// browser page's request does), and whether `--rpc.cors` allows that origin. A handler
+/// that a page could reach without a preflight (a WebSocket upgrade) refuses a named origin
+/// that is not allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestOrigin {
+    /// No `Origin` header: not a browser page (a command-line or server client).
+    None,
+    /// An origin the CORS list allows.
+    Allowed,
+    /// An origin the CORS list does not allow.
+    Refused,
+}
+
+impl RequestOrigin {
+    /// Whether a page from this origin may use what it asks for.
+    pub fn may_proceed(self) -> bool {
+        self != Self::Refused
+    }
+}
+
 /// A place among the server's connections, in a request's extensions. Held until the
 /// request is answered; a handler that keeps serving after its answer (a WebSocket
 /// session) keeps a clone for as long as it does.
@@ -79,6 +100,15 @@ pub(crate) async fn every_request(
             Ok(permit) => {
                 request.extensions_mut().insert(ConnectionPermit(Arc::new(permit)));
                 request.extensions_mut().insert(RequestId(id.clone()));
+                let kind = match &origin {
+                    None => RequestOrigin::None,
+                    Some(_) if allowed => RequestOrigin::Allowed,
+                    Some(o) if same_origin(o, request.headers().get(header::HOST)) => {
+                        RequestOrigin::Allowed
+                    }
+                    Some(_) => RequestOrigin::Refused,
+                };
+                request.extensions_mut().insert(kind);
                 let span = tracing::debug_span!(target: "btcr::http", "request", id = ?id, method = %request.method(), path = %request.uri().path());
                 authenticate(&layers, request, next).instrument(span).await
             }
@@ -129,6 +159,15 @@ pub fn origin_allowed(allowed: &[String], origin: &str) -> bool {
                 })
             })
     })
+}
+
+/// Whether `origin` is this server as the client reached it (the portal's own page, opened
+/// at whatever address the node listens on).
+fn same_origin(origin: &HeaderValue, host: Option<&HeaderValue>) -> bool {
+    let (Ok(origin), Some(Ok(host))) = (origin.to_str(), host.map(|h| h.to_str())) else {
+        return false;
+    };
+    ["http://", "https://"].iter().any(|scheme| origin.strip_prefix(scheme) == Some(host))
 }
 
 /// The answer to a CORS preflight: the methods and headers allowed, for an allowed origin

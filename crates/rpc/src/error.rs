@@ -44,6 +44,11 @@ impl RpcError {
         Self::new(-32602, format!("invalid params: {detail}"))
     }
 
+    /// `-32005`: the request asks for more than a limit allows (EIP-1474's "limit exceeded").
+    pub fn limit_exceeded(detail: impl std::fmt::Display) -> Self {
+        Self::new(-32005, format!("limit exceeded: {detail}"))
+    }
+
     /// `-32603`: the node failed.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Self::new(-32603, format!("internal error: {detail}"))

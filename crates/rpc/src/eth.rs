@@ -30,6 +30,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) filters: &'a Filters,
     pub(crate) tips: &'a fees::TipCache,
     pub(crate) session: Option<&'a dyn Session>,
+    /// Gas the calls of this request or batch may still use
+    /// ([`RpcConfig::batch_gas_cap`](crate::RpcConfig::batch_gas_cap)).
+    pub(crate) gas_left: std::cell::Cell<u64>,
 }
 
 /// Dispatches one call.

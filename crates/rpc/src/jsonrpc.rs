@@ -37,49 +37,108 @@ pub(crate) fn is_quick(request: &Value) -> bool {
     request.get("method").and_then(Value::as_str).is_some_and(|m| QUICK_METHODS.contains(&m))
 }
 
-/// Handles one body, or its parsed form when [`parse_small`] gave one; `None` when nothing
-/// is to be sent back (only notifications).
-pub(crate) fn handle(parsed: Option<Value>, body: &[u8], ctx: &Ctx<'_>) -> Option<Value> {
-    match parsed {
-        Some(value) => handle_value(value, ctx),
-        None => handle_body(body, ctx),
-    }
-}
-
-/// Handles one HTTP body; `None` when nothing is to be sent back (only notifications).
-fn handle_body(body: &[u8], ctx: &Ctx<'_>) -> Option<Value> {
-    match serde_json::from_slice(body) {
-        Ok(value) => handle_value(value, ctx),
-        Err(e) => Some(error_response(Value::Null, &RpcError::parse_error(e))),
-    }
-}
-
-/// Handles one parsed body: a request or a batch.
-fn handle_value(value: Value, ctx: &Ctx<'_>) -> Option<Value> {
+/// Handles one body, or its parsed form when [`parse_small`] gave one; the answer as JSON
+/// text, `None` when nothing is to be sent back (only notifications).
+///
+/// The answer is written as it is made, each request's answer serialized and dropped before
+/// the next runs, and it is at most [`RpcConfig::max_response_bytes`] long: a batch whose
+/// answers pass the budget has the rest of its requests answered `-32005` without running
+/// them, and a single answer past it is replaced by that error.
+///
+/// [`RpcConfig::max_response_bytes`]: crate::RpcConfig::max_response_bytes
+pub(crate) fn handle(parsed: Option<Value>, body: &[u8], ctx: &Ctx<'_>) -> Option<Vec<u8>> {
+    let value = match parsed {
+        Some(value) => value,
+        None => match serde_json::from_slice(body) {
+            Ok(value) => value,
+            Err(e) => {
+                return Some(to_json(&error_response(Value::Null, &RpcError::parse_error(e))));
+            }
+        },
+    };
+    let budget = ctx.config.max_response_bytes;
     let max_batch = ctx.config.max_batch;
     match value {
         Value::Array(items) => {
             if items.is_empty() {
-                return Some(error_response(
+                return Some(to_json(&error_response(
                     Value::Null,
                     &RpcError::invalid_request("empty batch"),
-                ));
+                )));
             }
             if items.len() > max_batch {
-                return Some(error_response(
+                return Some(to_json(&error_response(
                     Value::Null,
                     &RpcError::invalid_request(format!(
                         "batch of {} requests exceeds the limit of {max_batch}",
                         items.len()
                     )),
-                ));
+                )));
             }
-            let responses: Vec<Value> =
-                items.into_iter().filter_map(|item| handle_one(item, ctx)).collect();
-            (!responses.is_empty()).then_some(Value::Array(responses))
+            let mut out = vec![b'['];
+            let mut over = false;
+            for item in items {
+                let answer = if over { unrun(item, budget) } else { handle_one(item, ctx) };
+                let Some(answer) = answer else { continue };
+                let start = out.len();
+                if start > 1 {
+                    out.push(b',');
+                }
+                write_json(&mut out, &answer);
+                if !over && out.len() > budget {
+                    over = true;
+                    out.truncate(start);
+                    if let Some(refusal) = unrun(answer, budget) {
+                        if start > 1 {
+                            out.push(b',');
+                        }
+                        write_json(&mut out, &refusal);
+                    }
+                }
+            }
+            (out.len() > 1).then(|| {
+                out.push(b']');
+                out
+            })
         }
-        single => handle_one(single, ctx),
+        single => {
+            let answer = handle_one(single, ctx)?;
+            let text = to_json(&answer);
+            if text.len() <= budget {
+                return Some(text);
+            }
+            unrun(answer, budget).map(|refusal| to_json(&refusal))
+        }
     }
+}
+
+/// The refusal for a request (or an answer) past the answer budget, with its id; `None` for
+/// a notification, which is answered nothing.
+fn unrun(item: Value, budget: usize) -> Option<Value> {
+    let id = match item {
+        Value::Object(mut obj) => match obj.remove("id") {
+            None => return None,
+            Some(id @ (Value::Number(_) | Value::String(_) | Value::Null)) => id,
+            Some(_) => Value::Null,
+        },
+        _ => Value::Null,
+    };
+    Some(error_response(
+        id,
+        &RpcError::limit_exceeded(format!(
+            "the answer would be larger than the {budget}-byte limit (--rpc.max-response-bytes)"
+        )),
+    ))
+}
+
+fn write_json(out: &mut Vec<u8>, value: &Value) {
+    serde_json::to_writer(out, value).expect("a JSON value serializes into memory");
+}
+
+fn to_json(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_json(&mut out, value);
+    out
 }
 
 fn handle_one(request: Value, ctx: &Ctx<'_>) -> Option<Value> {

@@ -7,11 +7,11 @@ use axum::{
     Extension,
     body::Bytes,
     extract::{State, ws::WebSocketUpgrade},
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{MethodRouter, get, post},
 };
-use btcr_http::{ConnectionPermit, Workers};
+use btcr_http::{ConnectionPermit, RequestOrigin, Workers};
 use btcr_interfaces::{ChainReader, Mempool, NodeStatus};
 use serde_json::Value;
 
@@ -37,6 +37,11 @@ pub struct RpcConfig {
     pub max_logs: usize,
     /// Most accounts one `eth_call` may override.
     pub max_state_overrides: usize,
+    /// Longest answer in bytes, to one request or one whole batch.
+    pub max_response_bytes: usize,
+    /// Most gas all the calls of one batch (`eth_call`, `eth_estimateGas`,
+    /// `eth_createAccessList`) may use together.
+    pub batch_gas_cap: u64,
 }
 
 impl Default for RpcConfig {
@@ -50,6 +55,8 @@ impl Default for RpcConfig {
             max_logs_block_range: 10_000,
             max_logs: 10_000,
             max_state_overrides: 256,
+            max_response_bytes: 25 * 1024 * 1024,
+            batch_gas_cap: 250_000_000,
         }
     }
 }
@@ -76,10 +83,13 @@ impl RpcShared {
         parsed: Option<Value>,
         body: &[u8],
         session: Option<&dyn ws::Session>,
-    ) -> Option<Value> {
+    ) -> Option<Vec<u8>> {
         let view = match self.chain.view() {
             Ok(view) => view,
-            Err(e) => return Some(jsonrpc::error_response(Value::Null, &RpcError::internal(e))),
+            Err(e) => {
+                let answer = jsonrpc::error_response(Value::Null, &RpcError::internal(e));
+                return Some(serde_json::to_vec(&answer).unwrap_or_default());
+            }
         };
         let ctx = Ctx {
             chain_id: self.chain.chain_id(),
@@ -90,6 +100,7 @@ impl RpcShared {
             filters: &self.filters,
             tips: &self.tips,
             session,
+            gas_left: std::cell::Cell::new(self.config.batch_gas_cap),
         };
         jsonrpc::handle(parsed, body, &ctx)
     }
@@ -130,11 +141,36 @@ pub fn router(
     }
 }
 
+/// Whether a POST says its body is JSON. Anything else (`text/plain` above all, which a
+/// page on any site may send without a preflight) is refused before it is read as JSON-RPC.
+fn says_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
 async fn handle_http(
     State(state): State<RpcState>,
     Extension(permit): Extension<ConnectionPermit>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if !says_json(&headers) {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_vec(&jsonrpc::error_response(
+                Value::Null,
+                &RpcError::invalid_request(
+                    "invalid content type: JSON-RPC takes Content-Type: application/json",
+                ),
+            ))
+            .unwrap_or_default(),
+        )
+            .into_response();
+    }
     let workers = state.workers.clone();
     let parsed = jsonrpc::parse_small(&body);
     let quick = parsed.as_ref().is_some_and(jsonrpc::is_quick);
@@ -147,12 +183,9 @@ async fn handle_http(
         })
         .await;
     match result {
-        Some(Some(value)) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::to_vec(&value).unwrap_or_default(),
-        )
-            .into_response(),
+        Some(Some(answer)) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], answer).into_response()
+        }
         Some(None) => StatusCode::NO_CONTENT.into_response(),
         None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
@@ -161,8 +194,15 @@ async fn handle_http(
 async fn handle_ws(
     State(state): State<RpcState>,
     Extension(permit): Extension<ConnectionPermit>,
+    Extension(origin): Extension<RequestOrigin>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // A page on any site may open a WebSocket to us (browsers send no preflight): only the
+    // origins `--rpc.cors` allows, and clients that name none, get a session.
+    if !origin.may_proceed() {
+        return (StatusCode::FORBIDDEN, "this origin is not allowed (see --rpc.cors)")
+            .into_response();
+    }
     let max = state.config.max_ws_message_bytes;
     upgrade
         .max_message_size(max)

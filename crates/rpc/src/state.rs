@@ -117,21 +117,46 @@ fn call_params(
     Ok((request, overrides))
 }
 
+/// The gas a call may use: [`RpcConfig::gas_cap`](crate::RpcConfig::gas_cap), or less when
+/// the calls before it in the same batch used most of the batch's budget; refused when they
+/// left less than any transaction needs (21,000).
+fn gas_for_call(ctx: &Ctx<'_>) -> Result<u64, RpcError> {
+    match ctx.gas_left.get() {
+        left if left < 21_000 => Err(RpcError::limit_exceeded(format!(
+            "the calls before this one in its batch used its {} gas (--rpc.batch-gas-cap)",
+            ctx.config.batch_gas_cap
+        ))),
+        left => Ok(left.min(ctx.config.gas_cap)),
+    }
+}
+
+fn charge_gas(ctx: &Ctx<'_>, used: u64) {
+    ctx.gas_left.set(ctx.gas_left.get().saturating_sub(used));
+}
+
 pub(crate) fn call(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let (request, overrides) = call_params(ctx, params)?;
-    let outcome =
-        ctx.view.call(&request, overrides.as_ref(), ctx.config.gas_cap).map_err(call_error)?;
+    let cap = gas_for_call(ctx)?;
+    let outcome = ctx.view.call(&request, overrides.as_ref(), cap).map_err(call_error)?;
+    charge_gas(ctx, outcome.gas_used());
     match outcome {
         CallOutcome::Success { output, .. } => Ok(json!(output)),
-        failure => Err(failed(failure, ctx.config.gas_cap)),
+        failure => Err(failed(failure, cap)),
     }
 }
 
 pub(crate) fn estimate_gas(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let (request, overrides) = call_params(ctx, params)?;
-    match ctx.view.estimate_gas(&request, overrides.as_ref(), ctx.config.gas_cap) {
-        Ok(gas) => Ok(u64_json(gas)),
-        Err(Ok(outcome)) => Err(failed(outcome, request.gas.unwrap_or(ctx.config.gas_cap))),
+    let cap = gas_for_call(ctx)?;
+    match ctx.view.estimate_gas(&request, overrides.as_ref(), cap) {
+        Ok(gas) => {
+            charge_gas(ctx, gas);
+            Ok(u64_json(gas))
+        }
+        Err(Ok(outcome)) => {
+            charge_gas(ctx, outcome.gas_used());
+            Err(failed(outcome, request.gas.unwrap_or(cap)))
+        }
         Err(Err(e)) => Err(call_error(e)),
     }
 }
@@ -161,8 +186,9 @@ pub(crate) fn create_access_list(ctx: &Ctx<'_>, params: &Params) -> Result<Value
     let (request, overrides) = call_params(ctx, params)?;
     let (list, outcome) = ctx
         .view
-        .create_access_list(&request, overrides.as_ref(), ctx.config.gas_cap)
+        .create_access_list(&request, overrides.as_ref(), gas_for_call(ctx)?)
         .map_err(call_error)?;
+    charge_gas(ctx, outcome.gas_used());
     let mut out = json!({ "accessList": list, "gasUsed": u64_json(outcome.gas_used()) });
     if !matches!(outcome, CallOutcome::Success { .. }) {
         out["error"] = json!(failed(outcome, ctx.config.gas_cap).message);

@@ -242,7 +242,8 @@ pub(crate) async fn serve(mut socket: WebSocket, state: RpcState, _permit: Conne
                         .await;
                     if let Some(Some(response)) = response {
                         // The connection may have closed meanwhile; then nobody is waiting.
-                        let _ = outbox.send(response.to_string()).await;
+                        let text = String::from_utf8(response).expect("JSON text is UTF-8");
+                        let _ = outbox.send(text).await;
                     }
                 });
             }

@@ -25,6 +25,11 @@ pub struct DevProcess {
 }
 
 impl DevProcess {
+    /// The node's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `binary dev --datadir DATADIR --rpc.addr 127.0.0.1:0 ARGS…` and waits until it
     /// prints its JSON-RPC address.
     pub fn start(binary: &Path, datadir: &Path, args: &[&str]) -> eyre::Result<Self> {

@@ -2,6 +2,7 @@
 
 mod crash;
 mod erc20;
+mod hostile;
 mod network;
 mod readme;
 mod rejections;

@@ -133,6 +133,14 @@ fn state_reads_calls_estimates_and_proofs() -> eyre::Result<()> {
     let plain =
         rpc.call("eth_estimateGas", json!([{ "from": owner, "to": stranger, "value": "0x1" }]))?;
     assert_eq!(quantity(&plain)?, 21_000);
+    // A request's nonce is not checked, ahead of the state's or behind it: a wallet
+    // estimates each of several pipelined sends with the nonce it will use.
+    let nonce = quantity(&rpc.call("eth_getTransactionCount", json!([owner, "latest"]))?)?;
+    for other in [nonce + 1, nonce + 5, 0] {
+        let request = json!({ "from": owner, "to": stranger, "value": "0x1", "nonce": format!("{other:#x}") });
+        assert_eq!(quantity(&rpc.call("eth_estimateGas", json!([request.clone()]))?)?, 21_000);
+        assert_eq!(rpc.call("eth_call", json!([request, "latest"]))?, "0x");
+    }
     // With a fee named, a sender who cannot pay the value and the least fee hears why, as
     // wallets show it, rather than of a gas limit of zero.
     let e = rpc_error(rpc.call(

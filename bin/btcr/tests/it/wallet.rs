@@ -189,3 +189,38 @@ fn wallet_commands_work_end_to_end() -> eyre::Result<()> {
     assert!(!ok && stderr.contains("insufficient funds"), "{stderr}");
     Ok(())
 }
+
+/// A keystore file whose scrypt parameters would take 128 GiB (`r = 2^20`) once aborted the
+/// process; now it, an unbounded `p` and a file too large to be a keystore are refused with
+/// a message naming the bound, and the process exits normally.
+#[test]
+fn importing_a_keystore_with_hostile_scrypt_costs_is_refused_clearly() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let password = dir.path().join("password");
+    std::fs::write(&password, "testpassword")?;
+    let vector = include_str!("../../../../crates/crypto/tests/scrypt-vector.json");
+    let cases = [
+        ("r.json", vector.replace("\"r\": 1", "\"r\": 1048576"), "MiB"),
+        ("p.json", vector.replace("\"p\": 8", "\"p\": 4294967295"), "MiB"),
+        ("big.json", format!("{vector}{}", " ".repeat(keystore::MAX_KEYSTORE_BYTES)), "larger"),
+    ];
+    for (name, text, expected) in cases {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text)?;
+        let out = Command::new(btcr_bin())
+            .arg("wallet")
+            .arg("--keystore")
+            .arg(dir.path().join("keys"))
+            .arg("--password-file")
+            .arg(&password)
+            .args(["import", "--kdf", "light", "--keystore-file"])
+            .arg(&file)
+            .arg("--secret-file")
+            .arg(&password)
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {:?}\n{stderr}", out.status);
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+    }
+    Ok(())
+}

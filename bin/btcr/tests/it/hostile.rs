@@ -1,0 +1,197 @@
+//! What a hostile client or web page sends, and the refusal it gets: each test names the
+//! weakness it closes, and checks that the node keeps serving afterwards.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    time::Duration,
+};
+
+use btcr_testkit::DevProcess;
+
+use crate::btcr_bin;
+
+/// Sends `head` (request line and headers, without the blank line; `Host` and
+/// `Connection: close` unless it names them) and `body` on a fresh connection; the answer's status and, unless it is
+/// switching protocols, its body.
+fn exchange(url: &str, head: &str, body: &str) -> eyre::Result<(u16, String)> {
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = TcpStream::connect(host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut host_header =
+        if head.contains("\r\nHost: ") { String::new() } else { format!("\r\nHost: {host}") };
+    if !head.contains("\r\nConnection: ") {
+        host_header.push_str("\r\nConnection: close");
+    }
+    write!(stream, "{head}{host_header}\r\nContent-Length: {}\r\n\r\n{body}", body.len())?;
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line)?;
+    let status = status_line.split(' ').nth(1).unwrap_or("0").parse()?;
+    if status == 101 {
+        return Ok((status, String::new()));
+    }
+    // The headers, then as many bytes as they announce (the connection may stay open).
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok((status, String::from_utf8(body)?))
+}
+
+const CHAIN_ID_CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+
+fn upgrade(origin: Option<&str>) -> String {
+    let origin = origin.map(|o| format!("\r\nOrigin: {o}")).unwrap_or_default();
+    format!(
+        "GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=={origin}"
+    )
+}
+
+/// A page on any site may POST `text/plain` (no preflight) and open a WebSocket (no
+/// preflight either): JSON-RPC takes only `application/json`, and upgrades only from origins
+/// `--rpc.cors` allows or from clients that name none.
+#[test]
+fn cross_site_posts_without_json_and_websockets_from_foreign_origins_are_refused()
+-> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "100ms"])?;
+    let url = node.rpc.url().to_owned();
+    let post = |content_type: &str| {
+        exchange(&url, &format!("POST / HTTP/1.1\r\nContent-Type: {content_type}"), CHAIN_ID_CALL)
+    };
+    for refused in ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded"] {
+        let (status, body) = post(refused)?;
+        assert_eq!(status, 415, "{refused}: {body}");
+        assert!(body.contains("application/json"), "{refused}: {body}");
+        assert!(!body.contains("0x539"), "{refused} was answered: {body}");
+    }
+    let (status, _) = exchange(&url, "POST / HTTP/1.1", CHAIN_ID_CALL)?;
+    assert_eq!(status, 415, "no content type");
+    for accepted in ["application/json", "application/json; charset=utf-8", "Application/JSON"] {
+        let (status, body) = post(accepted)?;
+        assert_eq!(status, 200, "{accepted}: {body}");
+        assert!(body.contains("0x539"), "{accepted}: {body}");
+    }
+
+    for foreign in ["https://evil.example", "http://localhost.evil.example", "null"] {
+        let (status, body) = exchange(&url, &upgrade(Some(foreign)), "")?;
+        assert_eq!(status, 403, "{foreign}: {body}");
+        assert!(body.contains("--rpc.cors"), "{foreign}: {body}");
+    }
+    let own = format!("http://{}", url.trim_start_matches("http://").trim_end_matches('/'));
+    for allowed in [None, Some("http://localhost:5173"), Some("http://127.0.0.1"), Some(&*own)] {
+        let (status, _) = exchange(&url, &upgrade(allowed), "")?;
+        assert_eq!(status, 101, "{allowed:?}");
+    }
+    // The portal's own page, opened at whatever name reaches the node, is its own origin.
+    let lan = format!("{}\r\nHost: node.lan:8545", upgrade(Some("http://node.lan:8545")));
+    assert_eq!(exchange(&url, &lan, "")?.0, 101, "same origin");
+    let other = format!("{}\r\nHost: node.lan:8545", upgrade(Some("http://node.lan:8546")));
+    assert_eq!(exchange(&url, &other, "")?.0, 403, "another port is another origin");
+    assert!(node.rpc.block_number().is_ok(), "the node keeps serving");
+    Ok(())
+}
+
+/// A node's resident memory, in KiB (its high-water mark).
+fn peak_rss_kib(pid: u32) -> eyre::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .ok_or_else(|| eyre::eyre!("no VmHWM in /proc/{pid}/status"))?;
+    Ok(line.split_whitespace().nth(1).unwrap_or("0").parse()?)
+}
+
+/// A batch once collected every answer in memory with no budget: 1,000 × `txpool_content`
+/// over a full pool took a node to 2 GiB. Answers are now written as they are made and
+/// stop at `--rpc.max-response-bytes`; the rest of the batch is answered `-32005` without
+/// running; and the calls of one batch share `--rpc.batch-gas-cap`.
+#[test]
+fn a_batch_stops_at_its_answer_budget_and_its_calls_share_one_gas_budget() -> eyre::Result<()> {
+    use alloy_primitives::{Address, U256};
+    use btcr_testkit::{TxBuilder, dev_key, http::HttpConnection};
+    use serde_json::{Value, json};
+
+    const BUDGET: usize = 1_000_000;
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(
+        btcr_bin(),
+        dir.path(),
+        &[
+            "--block-time",
+            "100ms",
+            "--rpc.max-response-bytes",
+            &BUDGET.to_string(),
+            "--rpc.batch-gas-cap",
+            "50000",
+        ],
+    )?;
+    let rpc = &node.rpc;
+    // Queued transactions (nonce 0 missing) stay in the pool, block after block.
+    for sender in 3..7 {
+        let key = dev_key(sender);
+        for nonce in 1..=60 {
+            let raw =
+                TxBuilder::transfer(crate::CHAIN_ID, nonce, Address::repeat_byte(7), U256::from(1))
+                    .eip1559(&key);
+            rpc.send_raw(&raw)?;
+        }
+    }
+    let one = serde_json::to_vec(&rpc.call("txpool_content", json!([]))?)?.len();
+    assert!(one > 100_000, "a full answer is large: {one} bytes");
+
+    let before = peak_rss_kib(node.pid())?;
+    let batch: Vec<Value> = (0..1000)
+        .map(|i| json!({ "jsonrpc": "2.0", "id": i, "method": "txpool_content", "params": [] }))
+        .collect();
+    let mut connection = HttpConnection::connect(rpc.url())?;
+    let answer = connection.post(&Value::Array(batch))?;
+    let answers = answer.as_array().expect("a batch answer");
+    assert_eq!(answers.len(), 1000, "every request is answered");
+    let size = serde_json::to_vec(&answer)?.len();
+    assert!(size <= BUDGET + 1000 * 200, "{size} bytes answered, budget {BUDGET}");
+    let served = answers.iter().take_while(|a| a.get("result").is_some()).count();
+    assert!(served >= 1 && served <= BUDGET / one + 1, "{served} served of {one} bytes each");
+    for (i, refused) in answers.iter().enumerate().skip(served) {
+        assert_eq!(refused["id"], i, "in order, with its id");
+        assert_eq!(refused["error"]["code"], -32005, "{refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("--rpc.max-response-bytes"));
+    }
+    let after = peak_rss_kib(node.pid())?;
+    println!("peak RSS {before} KiB before the batch, {after} KiB after ({one}-byte answers)");
+    assert!(after < before + 256 * 1024, "peak RSS grew from {before} to {after} KiB");
+
+    // The calls of one batch share 50,000 gas: two plain transfers (21,000 each) fit; the
+    // 8,000 left is less than any call needs, so the rest are refused by name.
+    let from = dev_key(1).address();
+    let estimates: Vec<Value> = (0..5)
+        .map(|i| {
+            json!({ "jsonrpc": "2.0", "id": i, "method": "eth_estimateGas",
+                    "params": [{ "from": from, "to": from, "value": "0x1" }] })
+        })
+        .collect();
+    let answer = connection.post(&Value::Array(estimates))?;
+    let answers = answer.as_array().expect("a batch answer");
+    assert_eq!(answers[0]["result"], "0x5208", "{answer}");
+    assert_eq!(answers[1]["result"], "0x5208", "{answer}");
+    for refused in &answers[2..] {
+        assert_eq!(refused["error"]["code"], -32005, "{answer}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains("--rpc.batch-gas-cap"));
+    }
+    // A lone request has the whole budget again, and the node keeps serving.
+    assert_eq!(rpc.call("eth_estimateGas", json!([{ "from": from, "to": from }]))?, "0x5208");
+    Ok(())
+}
