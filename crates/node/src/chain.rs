@@ -24,7 +24,7 @@ use btcr_primitives::{
     ReceiptEnvelope, RecoveredTx, StateReader, decode_transaction,
 };
 use btcr_storage::{BlockCommit, ChainStore, Snapshot, StoreError};
-use btcr_txpool::{PoolConfig, SenderState, TxPool};
+use btcr_txpool::{AddOutcome, PoolConfig, SenderState, TxPool};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::broadcast;
 
@@ -260,13 +260,15 @@ impl Chain {
     /// Adds a raw signed transaction to the pool after every check that does not need
     /// execution, returning its hash or the reason it is refused.
     pub fn submit_raw(&self, raw: &[u8]) -> Result<B256, SubmitError> {
-        self.admit(raw).map_err(|(_, e)| e)
+        self.admit(raw).map(|(hash, _)| hash).map_err(|(_, e)| e)
     }
 
-    /// Adds a transaction to the pool and sends it to the other validators.
+    /// Adds a transaction to the pool and, when it can execute now, sends it to the other
+    /// validators. A queued one (its sender's nonce gap not yet filled) stays here: gossiping
+    /// transactions that cannot execute would let anyone fill every node's pool for free.
     pub fn submit_transaction(&self, raw: &[u8]) -> Result<B256, SubmitError> {
-        let hash = self.submit_raw(raw)?;
-        if let Some(publisher) = self.publisher.get() {
+        let (hash, executable) = self.admit(raw).map_err(|(_, e)| e)?;
+        if executable && let Some(publisher) = self.publisher.get() {
             // A full queue only delays the transaction until this node proposes.
             publisher.publish(bytes::Bytes::copy_from_slice(raw));
         }
@@ -276,7 +278,8 @@ impl Chain {
     /// Adds a transaction to the pool; an error says whether the transaction itself is
     /// invalid (`true`: whoever sent it is at fault) or only unwanted now (nonce used, pool
     /// full, already known, not enough funds at this state).
-    fn admit(&self, raw: &[u8]) -> Result<B256, (bool, SubmitError)> {
+    /// On success, the hash and whether the transaction is executable (pending, not queued).
+    fn admit(&self, raw: &[u8]) -> Result<(B256, bool), (bool, SubmitError)> {
         let invalid = |e: &dyn std::fmt::Display| (true, SubmitError(e.to_string()));
         let envelope = decode_transaction(raw).map_err(|e| invalid(&e))?;
         let tx = RecoveredTx::recover(envelope).map_err(|e| invalid(&e))?;
@@ -293,11 +296,14 @@ impl Chain {
             .unwrap_or_default();
         let base_fee = u128::from(self.head.read().next_base_fee());
         let hash = tx.hash;
-        self.pool
+        let outcome = self
+            .pool
             .lock()
             .add(tx, SenderState { nonce: account.nonce, balance: account.balance }, base_fee)
             .map_err(|e| (false, SubmitError(e.to_string())))?;
-        Ok(hash)
+        let executable =
+            matches!(outcome, AddOutcome::Pending | AddOutcome::Replaced { pending: true, .. });
+        Ok((hash, executable))
     }
 
     /// Sends transactions accepted over RPC to the network from now on.

@@ -72,6 +72,20 @@ pub enum PoolError {
         /// The configured per-sender limit.
         limit: usize,
     },
+    /// The sender already holds the most queued transactions one sender may.
+    #[error("too many queued transactions from sender (nonces ahead of the next): limit {limit}")]
+    QueuedSenderLimit {
+        /// The configured per-sender queued limit.
+        limit: usize,
+    },
+    /// The pool holds the most queued transactions it may.
+    #[error(
+        "too many queued transactions in the pool: limit {limit}; send the missing nonce first"
+    )]
+    QueuedFull {
+        /// The configured queued limit.
+        limit: usize,
+    },
     /// The pool is at a limit and nothing cheaper could be evicted to make room.
     #[error("transaction pool is full and the transaction pays too little to evict another")]
     PoolFull,

@@ -11,6 +11,7 @@ use std::{
     collections::{BTreeSet, HashMap},
     fmt,
     sync::Arc,
+    time::Instant,
 };
 
 use alloy_primitives::{Address, B256, U256};
@@ -192,12 +193,15 @@ impl<T: PoolTransaction> TxPool<T> {
 
         let freed_bytes = displaced.as_ref().map_or(0, |old| old.size);
         let added_count = usize::from(displaced.is_none());
-        let victims = self.plan_eviction(address, added_count, freed_bytes, size, tip)?;
+        let arriving_pending = nonce < known.pending_end() || nonce == known.pending_end();
+        let victims =
+            self.plan_eviction(address, added_count, freed_bytes, size, tip, arriving_pending)?;
         for (victim, victim_nonce) in victims {
             self.remove_entry(victim, victim_nonce);
         }
 
-        let entry = PoolEntry { tx: Arc::new(tx), id: self.next_id, cost, size };
+        let entry =
+            PoolEntry { tx: Arc::new(tx), id: self.next_id, cost, size, arrived: Instant::now() };
         self.next_id += 1;
         self.senders.entry(address).or_insert_with(|| SenderTxs::new(state));
         Ok(match displaced {
@@ -254,8 +258,8 @@ impl<T: PoolTransaction> TxPool<T> {
     ///
     /// Removes included and stale transactions (nonce below the committed nonce), removes those
     /// the new balance can no longer pay for (in nonce order, so later ones may end up queued
-    /// behind the gap), promotes queued transactions whose gap closed, and re-ranks the pool at
-    /// the new `base_fee`.
+    /// behind the gap), promotes queued transactions whose gap closed, re-ranks the pool at
+    /// the new `base_fee`, and drops queued transactions past their lifetime.
     pub fn on_block_committed(
         &mut self,
         senders: impl IntoIterator<Item = (Address, SenderState)>,
@@ -265,6 +269,27 @@ impl<T: PoolTransaction> TxPool<T> {
             self.apply_sender_state(address, state);
         }
         self.set_base_fee(base_fee);
+        self.expire_queued(Instant::now());
+    }
+
+    /// Drops the queued transactions that arrived more than the configured lifetime before
+    /// `now`; returns how many. Cost: O(queued), bounded by [`PoolConfig::max_queued`].
+    pub fn expire_queued(&mut self, now: Instant) -> usize {
+        let lifetime = self.config.queued_lifetime;
+        let expired: Vec<(Address, u64)> = self
+            .queued_by_tip
+            .iter()
+            .filter(|key| {
+                let entry = self.senders.get(&key.sender).and_then(|s| s.txs.get(&key.nonce));
+                entry.is_some_and(|e| now.saturating_duration_since(e.arrived) >= lifetime)
+            })
+            .map(|key| (key.sender, key.nonce))
+            .collect();
+        // Removing a queued transaction leaves every other where it was.
+        for &(address, nonce) in &expired {
+            self.remove_entry(address, nonce);
+        }
+        expired.len()
     }
 
     /// The transaction with this hash, if pooled.
@@ -384,14 +409,25 @@ impl<T: PoolTransaction> TxPool<T> {
                 max_gap: self.config.max_nonce_gap,
             });
         }
+        if nonce > pending_end {
+            if sender.n_queued() >= self.config.max_queued_per_sender {
+                return Err(PoolError::QueuedSenderLimit {
+                    limit: self.config.max_queued_per_sender,
+                });
+            }
+            if self.n_queued >= self.config.max_queued {
+                return Err(PoolError::QueuedFull { limit: self.config.max_queued });
+            }
+        }
         Ok(())
     }
 
     /// Chooses what to evict so that a transaction paying `tip` fits, without evicting anything
-    /// yet: queued transactions first (they cannot execute soon), then senders' highest pending
-    /// nonces (so no pending run gets a gap), each cheapest first, and only those paying strictly
-    /// less than `tip`. The arriving sender's own transactions are never chosen, and each sender's
-    /// pending tail is considered once per call, which keeps planning O(victims · log n).
+    /// yet: queued transactions first (they cannot execute soon; for a pending arrival, any
+    /// queued one, otherwise only those paying less), then senders' highest pending nonces (so
+    /// no pending run gets a gap) paying strictly less than `tip`, each cheapest first. The
+    /// arriving sender's own transactions are never chosen, and each sender's pending tail is
+    /// considered once per call, which keeps planning O(victims · log n).
     fn plan_eviction(
         &self,
         arriving_sender: Address,
@@ -399,6 +435,7 @@ impl<T: PoolTransaction> TxPool<T> {
         freed_bytes: usize,
         added_bytes: usize,
         tip: u128,
+        arriving_pending: bool,
     ) -> Result<Vec<(Address, u64)>, PoolError> {
         let mut count = self.len() + added_count;
         let mut bytes = self.total_bytes - freed_bytes + added_bytes;
@@ -413,7 +450,7 @@ impl<T: PoolTransaction> TxPool<T> {
         let candidates = self
             .queued_by_tip
             .iter()
-            .take_while(cheaper)
+            .take_while(|key| arriving_pending || cheaper(key))
             .chain(self.pending_tails_by_tip.iter().take_while(cheaper))
             .filter(|key| key.sender != arriving_sender);
         for key in candidates {

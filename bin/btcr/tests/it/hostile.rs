@@ -137,13 +137,16 @@ fn a_batch_stops_at_its_answer_budget_and_its_calls_share_one_gas_budget() -> ey
             &BUDGET.to_string(),
             "--rpc.batch-gas-cap",
             "50000",
+            "--accounts",
+            "20",
         ],
     )?;
     let rpc = &node.rpc;
     // Queued transactions (nonce 0 missing) stay in the pool, block after block.
-    for sender in 3..7 {
+    // 16 per sender, the most the pool queues for one.
+    for sender in 3..18 {
         let key = dev_key(sender);
-        for nonce in 1..=60 {
+        for nonce in 1..=16 {
             let raw =
                 TxBuilder::transfer(crate::CHAIN_ID, nonce, Address::repeat_byte(7), U256::from(1))
                     .eip1559(&key);

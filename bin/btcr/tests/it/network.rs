@@ -614,3 +614,39 @@ fn a_validator_killed_at_random_moments_never_signs_twice_on_a_poa_network_that_
     assert_eq!(net.active_set(0)?.len(), VALIDATORS);
     Ok(())
 }
+
+/// Queued transactions (a nonce gap before them) were gossiped to every validator, so that
+/// funded accounts could fill every pool for free. Now they stay on the node that took
+/// them, while executable ones still travel.
+#[test]
+fn queued_transactions_are_not_gossiped_and_executable_ones_are() -> eyre::Result<()> {
+    let net = Network::create("200ms")?;
+    net.wait_for(0, 2, Duration::from_secs(60))?;
+    let to = Address::repeat_byte(0x55);
+    let gapped = dev_key(9);
+    for nonce in 1..=3 {
+        net.rpc(0).send_raw(
+            &TxBuilder::transfer(TESTNET_CHAIN_ID, nonce, to, U256::from(1)).eip1559(&gapped),
+        )?;
+    }
+    let executable =
+        TxBuilder::transfer(TESTNET_CHAIN_ID, 0, to, U256::from(1)).eip1559(&dev_key(8));
+    let hash = net.rpc(0).send_raw(&executable)?;
+    // Every validator learns of the executable one (by gossip, or in a block).
+    for i in 0..VALIDATORS {
+        net.rpc(i).wait_for_receipt(hash, Duration::from_secs(60))?;
+    }
+    let target = net.height(0)? + 3;
+    for i in 0..VALIDATORS {
+        net.wait_for(i, target, Duration::from_secs(60))?;
+    }
+    let queued = |i: usize| -> eyre::Result<u64> {
+        let status = net.rpc(i).call("txpool_status", json!([]))?;
+        Ok(btcr_testkit::rpc::quantity(&status["queued"])?)
+    };
+    assert_eq!(queued(0)?, 3, "the node that took them keeps them");
+    for i in 1..VALIDATORS {
+        assert_eq!(queued(i)?, 0, "node{i} was sent queued transactions");
+    }
+    Ok(())
+}

@@ -1,6 +1,6 @@
 //! Per-sender state and the pieces the pool's indices are built from.
 
-use std::{cmp::Reverse, collections::BTreeMap, sync::Arc};
+use std::{cmp::Reverse, collections::BTreeMap, sync::Arc, time::Instant};
 
 use alloy_primitives::{Address, B256, U256};
 
@@ -14,6 +14,8 @@ pub(super) struct PoolEntry<T> {
     pub(super) id: u64,
     pub(super) cost: U256,
     pub(super) size: usize,
+    /// When it came: a queued transaction older than the pool's lifetime is dropped.
+    pub(super) arrived: Instant,
 }
 
 /// What `add` needs to know about the transaction an arriving one would replace.

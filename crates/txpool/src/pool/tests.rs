@@ -285,7 +285,7 @@ fn block_commit_drops_what_the_new_balance_cannot_pay() {
 }
 
 #[test]
-fn full_pool_evicts_queued_before_pending_and_only_for_a_better_tip() {
+fn full_pool_evicts_queued_before_pending_and_pending_only_for_a_better_tip() {
     let config = PoolConfig { max_transactions: 3, ..PoolConfig::default() };
     let mut pool = TxPool::new(config);
     let cheap_pending = tx(1, 0, 20, 1);
@@ -294,15 +294,17 @@ fn full_pool_evicts_queued_before_pending_and_only_for_a_better_tip() {
     for t in [&cheap_pending, &queued, &other] {
         add(&mut pool, t).unwrap();
     }
-    // Tip 2 cannot evict the queued transaction (tip 3); queued ones go first only among those
-    // paying less than the newcomer, so the cheapest pending tail goes instead.
+    // A pending arrival evicts a queued transaction whatever it pays: queued ones cannot
+    // execute, and would otherwise let future nonces lock executable ones out.
     let newcomer = tx(4, 0, 20, 2);
     assert_eq!(add(&mut pool, &newcomer), Ok(AddOutcome::Pending));
-    assert!(!pool.contains(&cheap_pending.hash), "cheapest pending evicted");
+    assert!(!pool.contains(&queued.hash), "queued evicted first, though it pays more");
+    assert!(pool.contains(&cheap_pending.hash));
 
+    // With no queued left, pending ones go only for a better tip, the cheapest first.
     let newcomer2 = tx(5, 0, 20, 5);
     assert_eq!(add(&mut pool, &newcomer2), Ok(AddOutcome::Pending));
-    assert!(!pool.contains(&queued.hash), "queued evicted before the cheaper pending newcomer");
+    assert!(!pool.contains(&cheap_pending.hash), "cheapest pending evicted");
     assert!(pool.contains(&newcomer.hash));
 
     assert_eq!(add(&mut pool, &tx(6, 0, 20, 2)), Err(PoolError::PoolFull));
@@ -310,6 +312,55 @@ fn full_pool_evicts_queued_before_pending_and_only_for_a_better_tip() {
         PoolError::PoolFull.to_string(),
         "transaction pool is full and the transaction pays too little to evict another"
     );
+    // A queued arrival evicts pending ones only for a better tip, too.
+    assert_eq!(add(&mut pool, &tx(7, 3, 20, 1)), Err(PoolError::PoolFull));
+    pool.assert_consistent();
+}
+
+/// ~800 funded accounts queuing 64 future nonces each once filled every pool and locked
+/// everyone else out at no cost: queued transactions now have a cap per sender and overall,
+/// and a lifetime.
+#[test]
+fn queued_transactions_are_capped_per_sender_and_overall_and_expire() {
+    let config = PoolConfig {
+        max_queued_per_sender: 3,
+        max_queued: 5,
+        queued_lifetime: std::time::Duration::from_secs(60),
+        ..PoolConfig::default()
+    };
+    let mut pool = TxPool::new(config);
+    for nonce in 1..=3 {
+        assert_eq!(add(&mut pool, &tx(1, nonce, 20, 1)), Ok(AddOutcome::Queued));
+    }
+    let refused = add(&mut pool, &tx(1, 4, 20, 1));
+    assert_eq!(refused, Err(PoolError::QueuedSenderLimit { limit: 3 }));
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "too many queued transactions from sender (nonces ahead of the next): limit 3"
+    );
+    // Pending ones from the same sender are still welcome, and close the gap.
+    assert_eq!(add(&mut pool, &tx(1, 0, 20, 1)), Ok(AddOutcome::Pending));
+    assert_eq!((pool.pending_count(), pool.queued_count()), (4, 0));
+
+    for nonce in 1..=3 {
+        assert_eq!(add(&mut pool, &tx(2, nonce, 20, 1)), Ok(AddOutcome::Queued));
+    }
+    for nonce in 1..=2 {
+        assert_eq!(add(&mut pool, &tx(3, nonce, 20, 1)), Ok(AddOutcome::Queued));
+    }
+    let full = add(&mut pool, &tx(4, 1, 20, 9));
+    assert_eq!(full, Err(PoolError::QueuedFull { limit: 5 }));
+    assert!(full.unwrap_err().to_string().contains("send the missing nonce first"));
+    assert_eq!(add(&mut pool, &tx(4, 0, 20, 1)), Ok(AddOutcome::Pending), "pending still enters");
+    pool.assert_consistent();
+
+    // Nothing expires before its lifetime; every queued one after it; pending ones stay.
+    let start = std::time::Instant::now();
+    assert_eq!(pool.expire_queued(start), 0);
+    assert_eq!(pool.expire_queued(start + std::time::Duration::from_secs(61)), 5);
+    assert_eq!((pool.pending_count(), pool.queued_count()), (5, 0));
+    pool.assert_consistent();
+    assert_eq!(add(&mut pool, &tx(4, 2, 20, 1)), Ok(AddOutcome::Queued), "room again");
 }
 
 #[test]

@@ -19,6 +19,9 @@ fn config() -> PoolConfig {
         max_transactions: 12,
         max_bytes: 1_500,
         max_nonce_gap: 3,
+        max_queued_per_sender: 2,
+        max_queued: 5,
+        queued_lifetime: std::time::Duration::from_secs(600),
         price_bump_percent: 10,
         min_priority_fee: 0,
     }
@@ -47,6 +50,8 @@ enum Op {
     Build {
         invalidate_at: Index,
     },
+    /// Time passes beyond the queued lifetime.
+    Expire,
 }
 
 /// Mostly nonces near the sender's next one, so that gaps open and close often; sometimes stale
@@ -74,6 +79,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => commit,
         1 => any::<Index>().prop_map(|pick| Op::Remove { pick }),
         1 => any::<Index>().prop_map(|invalidate_at| Op::Build { invalidate_at }),
+        1 => Just(Op::Expire),
     ]
 }
 
@@ -175,6 +181,12 @@ fn apply(pool: &mut TxPool<TestTx>, model: &mut Model, op: Op) -> Result<(), Tes
                 prop_assert!(!pool.contains(&hash));
                 prop_assert_eq!(pool.len(), len - 1);
             }
+        }
+        Op::Expire => {
+            let (pending, queued) = (pool.pending_count(), pool.queued_count());
+            let later = std::time::Instant::now() + pool.config().queued_lifetime;
+            prop_assert_eq!(pool.expire_queued(later), queued);
+            prop_assert_eq!((pool.pending_count(), pool.queued_count()), (pending, 0));
         }
         Op::Build { invalidate_at } => {
             let mut best = pool.best(model.base_fee);
