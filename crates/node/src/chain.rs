@@ -7,7 +7,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, OnceLock},
+    sync::{Arc, OnceLock, atomic::AtomicU64},
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -17,19 +17,20 @@ use btcr_execution::{
     BlockContext, BlockExecutor, ExecError, StateRootOutput, recover_transactions_reusing,
     validate_transaction,
 };
-use btcr_interfaces::{ChainEvent, CommittedBlock, PoolContent, SubmitError};
-use btcr_network::{TxPublisher, TxSink, Verdict};
+use btcr_interfaces::{ChainEvent, CommittedBlock, PoolContent};
+use btcr_network::TxPublisher;
 use btcr_primitives::{
     Block, CommitCertificate, ConsensusMode, Genesis, GenesisValidator, Header, Misbehavior,
-    ReceiptEnvelope, RecoveredTx, StateReader, decode_transaction,
+    ReceiptEnvelope, RecoveredTx,
 };
 use btcr_storage::{BlockCommit, ChainStore, Snapshot, StoreError};
-use btcr_txpool::{AddOutcome, PoolConfig, SenderState, TxPool};
+use btcr_txpool::{PoolConfig, SenderState, TxPool};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::broadcast;
 
 use crate::{events::EventBus, genesis_block};
 
+mod admission;
 mod build;
 
 /// Transactions mixed into PoH as one batch.
@@ -87,6 +88,9 @@ pub struct Chain {
     publisher: OnceLock<TxPublisher>,
     /// Where each commit publishes its chain event.
     events: EventBus,
+    /// Senders recovered from transactions offered to the pool (the costly step of
+    /// admission, which the cheap checks before it spare for known and replayed ones).
+    admission_recoveries: AtomicU64,
 }
 
 impl std::fmt::Debug for Chain {
@@ -171,6 +175,7 @@ impl Chain {
             executed: Mutex::new(HashMap::new()),
             publisher: OnceLock::new(),
             events,
+            admission_recoveries: AtomicU64::new(0),
         })
     }
 
@@ -255,60 +260,6 @@ impl Chain {
             gas_limit: self.genesis.gas_limit,
             prev_randao: parent.poh_end_hash,
         }
-    }
-
-    /// Adds a raw signed transaction to the pool after every check that does not need
-    /// execution, returning its hash or the reason it is refused.
-    pub fn submit_raw(&self, raw: &[u8]) -> Result<B256, SubmitError> {
-        self.admit(raw).map(|(hash, _)| hash).map_err(|(_, e)| e)
-    }
-
-    /// Adds a transaction to the pool and, when it can execute now, sends it to the other
-    /// validators. A queued one (its sender's nonce gap not yet filled) stays here: gossiping
-    /// transactions that cannot execute would let anyone fill every node's pool for free.
-    pub fn submit_transaction(&self, raw: &[u8]) -> Result<B256, SubmitError> {
-        let (hash, executable) = self.admit(raw).map_err(|(_, e)| e)?;
-        if executable && let Some(publisher) = self.publisher.get() {
-            // A full queue only delays the transaction until this node proposes.
-            publisher.publish(bytes::Bytes::copy_from_slice(raw));
-        }
-        Ok(hash)
-    }
-
-    /// Adds a transaction to the pool; an error says whether the transaction itself is
-    /// invalid (`true`: whoever sent it is at fault) or only unwanted now (nonce used, pool
-    /// full, already known, not enough funds at this state).
-    /// On success, the hash and whether the transaction is executable (pending, not queued).
-    fn admit(&self, raw: &[u8]) -> Result<(B256, bool), (bool, SubmitError)> {
-        let invalid = |e: &dyn std::fmt::Display| (true, SubmitError(e.to_string()));
-        let envelope = decode_transaction(raw).map_err(|e| invalid(&e))?;
-        let tx = RecoveredTx::recover(envelope).map_err(|e| invalid(&e))?;
-        validate_transaction(&tx, self.genesis.chain_id, self.genesis.gas_limit)
-            .map_err(|e| invalid(&e))?;
-        let node_error =
-            |e: &dyn std::fmt::Display| (false, SubmitError(format!("node error: {e}")));
-        let account = self
-            .store
-            .snapshot()
-            .map_err(|e| node_error(&e))?
-            .account(&tx.sender)
-            .map_err(|e| node_error(&e))?
-            .unwrap_or_default();
-        let base_fee = u128::from(self.head.read().next_base_fee());
-        let hash = tx.hash;
-        let outcome = self
-            .pool
-            .lock()
-            .add(tx, SenderState { nonce: account.nonce, balance: account.balance }, base_fee)
-            .map_err(|e| (false, SubmitError(e.to_string())))?;
-        let executable =
-            matches!(outcome, AddOutcome::Pending | AddOutcome::Replaced { pending: true, .. });
-        Ok((hash, executable))
-    }
-
-    /// Sends transactions accepted over RPC to the network from now on.
-    pub fn set_publisher(&self, publisher: TxPublisher) {
-        let _ = self.publisher.set(publisher);
     }
 }
 
@@ -496,18 +447,5 @@ impl BlockPipeline for Chain {
             next_validators,
         })));
         Ok(())
-    }
-}
-
-impl TxSink for Chain {
-    fn receive(&self, transactions: &[bytes::Bytes]) -> Vec<Verdict> {
-        transactions
-            .iter()
-            .map(|raw| match self.admit(raw) {
-                Ok(_) => Verdict::Accept,
-                Err((true, _)) => Verdict::Reject,
-                Err((false, _)) => Verdict::Ignore,
-            })
-            .collect()
     }
 }

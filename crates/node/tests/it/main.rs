@@ -453,3 +453,39 @@ fn token_transfers_are_indexed_by_holder_and_an_older_store_is_indexed_again_on_
     let node = open_node(dir, &genesis, &validator);
     assert_eq!(indexed(&node), expected);
 }
+
+/// Gossip recovered each transaction's sender before its duplicate and nonce checks, so that
+/// replaying committed transactions cost the victim an ECDSA recovery each and the peer
+/// nothing. Pooled and committed transactions are now known by hash first.
+#[test]
+fn transactions_a_peer_replays_are_ignored_before_any_signature_is_recovered() {
+    use btcr_network::{TxSink, Verdict};
+    let validator = SecretKey::random();
+    let genesis = genesis(&validator);
+    let a = node(&genesis, &validator);
+    let key = dev_key(0);
+    let raws: Vec<bytes::Bytes> = (0..5)
+        .map(|nonce| {
+            let tx = TxBuilder::transfer(CHAIN_ID, nonce, Address::repeat_byte(9), U256::from(1));
+            bytes::Bytes::from(tx.eip1559(&key).to_vec())
+        })
+        .collect();
+    assert_eq!(a.chain.receive(&raws[..3]), vec![Verdict::Accept; 3]);
+    assert_eq!(a.chain.admission_recoveries(), 3);
+
+    // Pooled: known by hash.
+    assert_eq!(a.chain.receive(&raws[..3]), vec![Verdict::Ignore; 3]);
+    assert_eq!(a.chain.admission_recoveries(), 3, "no recovery for pooled transactions");
+
+    // Committed: known by hash too, though no longer pooled.
+    let block = propose(&a.chain);
+    assert_eq!(block.body.transactions.len(), 3);
+    a.chain.commit(block.hash(), certificate(&validator, &block)).unwrap();
+    assert_eq!(a.chain.pool_counts(), (0, 0));
+    assert_eq!(a.chain.receive(&raws[..3]), vec![Verdict::Ignore; 3]);
+    assert_eq!(a.chain.admission_recoveries(), 3, "no recovery for committed transactions");
+
+    // New ones still go through in full.
+    assert_eq!(a.chain.receive(&raws[3..]), vec![Verdict::Accept; 2]);
+    assert_eq!(a.chain.admission_recoveries(), 5);
+}
