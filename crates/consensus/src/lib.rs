@@ -53,6 +53,9 @@ pub enum PipelineError {
 pub struct InvalidBlock {
     /// What is wrong, for the log and the peer.
     pub reason: String,
+    /// The refusal depends on this node's clock (a timestamp ahead of it): the same block
+    /// may pass later, so the engine does not remember the verdict.
+    pub clock_dependent: bool,
     /// The check that failed (a signature, the PoH, execution).
     #[source]
     pub source: Option<SharedError>,
@@ -72,7 +75,20 @@ pub struct Fatal {
 impl PipelineError {
     /// A block refused for `reason`.
     pub fn invalid(reason: impl Into<String>) -> Self {
-        Self::InvalidBlock(InvalidBlock { reason: reason.into(), source: None })
+        Self::InvalidBlock(InvalidBlock {
+            reason: reason.into(),
+            clock_dependent: false,
+            source: None,
+        })
+    }
+
+    /// A block refused for `reason` by this node's clock alone: it may pass later.
+    pub fn too_early(reason: impl Into<String>) -> Self {
+        Self::InvalidBlock(InvalidBlock {
+            reason: reason.into(),
+            clock_dependent: true,
+            source: None,
+        })
     }
 
     /// A block refused for `reason`, because `source` failed.
@@ -80,7 +96,11 @@ impl PipelineError {
         reason: impl Into<String>,
         source: impl Error + Send + Sync + 'static,
     ) -> Self {
-        Self::InvalidBlock(InvalidBlock { reason: reason.into(), source: Some(Arc::new(source)) })
+        Self::InvalidBlock(InvalidBlock {
+            reason: reason.into(),
+            clock_dependent: false,
+            source: Some(Arc::new(source)),
+        })
     }
 
     /// A fatal failure described by `context` alone.

@@ -313,7 +313,7 @@ impl BlockPipeline for Chain {
             return Err(PipelineError::invalid("timestamp does not increase"));
         }
         if header.timestamp_ms > now_ms() + MAX_CLOCK_DRIFT_MS {
-            return Err(PipelineError::invalid(format!(
+            return Err(PipelineError::too_early(format!(
                 "timestamp {} is in the future",
                 header.timestamp_ms
             )));

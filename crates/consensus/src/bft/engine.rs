@@ -658,7 +658,8 @@ impl<P: BlockPipeline> App<P> {
         Ok(Some(value))
     }
 
-    /// Re-executes a block once per height and hash.
+    /// Re-executes a block once per height and hash (a refusal by this node's clock alone is
+    /// not remembered).
     async fn verify(&mut self, block: Block) -> Result<Validity, PipelineError> {
         let hash = block.hash();
         if let Some(v) = self.verdicts.get(&hash) {
@@ -668,6 +669,11 @@ impl<P: BlockPipeline> App<P> {
         let validity = match blocking(move || pipeline.verify(&block)).await? {
             Ok(()) => Validity::Valid,
             Err(PipelineError::Fatal(e)) => return Err(PipelineError::Fatal(e)),
+            // Our clock may be behind: the same block is checked again when it comes again.
+            Err(PipelineError::InvalidBlock(e)) if e.clock_dependent => {
+                warn!(target: "btcr::consensus", %hash, error = %e, "proposal ahead of this node's clock");
+                return Ok(Validity::Invalid);
+            }
             Err(e) => {
                 warn!(target: "btcr::consensus", %hash, error = %e, "invalid proposal");
                 Validity::Invalid
@@ -892,14 +898,20 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn only_the_rounds_proposer_gets_its_block_verified() {
+    /// Four validators of power 1, and a full node's configuration in a fresh directory.
+    fn four_validators() -> (Vec<SecretKey>, ValidatorSet, tempfile::TempDir, BftConfig) {
         let keys: Vec<SecretKey> = (0..4).map(|_| SecretKey::random()).collect();
         let public: Vec<ValidatorKey> =
             keys.iter().map(|k| consensus_key(k).public_key()).collect();
         let set = ValidatorSet::new(public.iter().map(|k| Validator::new(k.clone(), 1))).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config = test_config(dir.path());
+        (keys, set, dir, config)
+    }
+
+    #[tokio::test]
+    async fn only_the_rounds_proposer_gets_its_block_verified() {
+        let (keys, set, dir, config) = four_validators();
         let validators = parking_lot::Mutex::new([(1, listed(&keys))].into());
         let pipeline = Arc::new(Counting { verified: AtomicUsize::new(0), validators });
         let proposals = ProposalStore::open(&dir.path().join("proposals")).unwrap();
@@ -942,6 +954,74 @@ mod tests {
         // The same block again is not re-executed.
         app.received_proposal(peer, parts_from(proposer_of(r0), r0)).await.unwrap();
         assert_eq!(pipeline.verified.load(Ordering::SeqCst), 1);
+    }
+
+    /// Refuses every block as ahead of its clock until `clock_ok` is set.
+    struct Skewed {
+        inner: Counting,
+        clock_ok: std::sync::atomic::AtomicBool,
+    }
+
+    impl BlockPipeline for Skewed {
+        fn head(&self) -> Result<btcr_primitives::Header, PipelineError> {
+            self.inner.head()
+        }
+        fn propose(&self, h: u64, d: std::time::Instant) -> Result<Block, PipelineError> {
+            self.inner.propose(h, d)
+        }
+        fn verify(&self, block: &Block) -> Result<(), PipelineError> {
+            self.inner.verify(block)?;
+            if self.clock_ok.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err(PipelineError::too_early("timestamp ahead of this node's clock"))
+            }
+        }
+        fn commit(&self, hash: B256, c: CommitCertificate) -> Result<(), PipelineError> {
+            self.inner.commit(hash, c)
+        }
+        fn record_misbehavior(&self, m: &Misbehavior) -> Result<bool, PipelineError> {
+            self.inner.record_misbehavior(m)
+        }
+        fn validators(&self, height: u64) -> Result<Vec<GenesisValidator>, PipelineError> {
+            self.inner.validators(height)
+        }
+        fn decided(&self, h: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
+            self.inner.decided(h)
+        }
+    }
+
+    /// A verdict refused for local clock skew was kept for the whole height, so that a node
+    /// whose clock lagged voted against the block in every round. Now it is checked again.
+    #[tokio::test]
+    async fn a_proposal_refused_by_this_nodes_clock_is_checked_again_when_it_comes_again() {
+        let (keys, set, dir, config) = four_validators();
+        let validators = parking_lot::Mutex::new([(1, listed(&keys))].into());
+        let pipeline = Arc::new(Skewed {
+            inner: Counting { verified: AtomicUsize::new(0), validators },
+            clock_ok: std::sync::atomic::AtomicBool::new(false),
+        });
+        let proposals = ProposalStore::open(&dir.path().join("proposals")).unwrap();
+        let mut app = App::new(pipeline.clone(), &config, proposals).unwrap();
+        app.enter_height(Height(1)).unwrap();
+        let r0 = Round::new(0);
+        let address = *bft::Validator::address(set.proposer(Height(1), r0));
+        let key = keys.iter().find(|k| k.address() == address.0).unwrap();
+        let signer = BtcrSigner::new(consensus_key(key), 7);
+        let proposer = ValidatorAddress::of(&signer.public_key());
+        let block = Block { header: test_header(1, proposer.0), body: BlockBody::default() };
+        let mut encoded = Vec::new();
+        block.encode(&mut encoded);
+        let init = ProposalInit { height: Height(1), round: r0, proposer, pol_round: Round::Nil };
+        let parts = parts::split(7, &signer, init, &Bytes::from(encoded));
+        let peer = test_peer(1);
+
+        let first = app.received_proposal(peer, parts.clone()).await.unwrap();
+        assert_eq!(first.map(|v| v.validity), Some(Validity::Invalid));
+        pipeline.clock_ok.store(true, Ordering::SeqCst);
+        let again = app.received_proposal(peer, parts).await.unwrap();
+        assert_eq!(again.map(|v| v.validity), Some(Validity::Valid), "checked again");
+        assert_eq!(pipeline.inner.verified.load(Ordering::SeqCst), 2);
     }
 
     fn test_peer(seed: u8) -> PeerId {
