@@ -110,7 +110,7 @@ impl Filters {
 }
 
 pub(crate) fn new_filter(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
-    let filter: Filter = params.required(0, "filter")?;
+    let filter = crate::logs::bounded(params.required(0, "filter")?)?;
     let head = ctx.view.head().number;
     ctx.filters.install(Kind::Logs { filter: Box::new(filter), next: head + 1 })
 }

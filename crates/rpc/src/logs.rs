@@ -14,8 +14,34 @@ use crate::{
     eth::{Ctx, Params},
 };
 
+/// Most addresses one log filter may name.
+pub(crate) const MAX_FILTER_ADDRESSES: usize = 1_000;
+/// Most alternatives one topic position of a log filter may list.
+pub(crate) const MAX_FILTER_TOPICS: usize = 100;
+
+/// A log filter within [`MAX_FILTER_ADDRESSES`] and [`MAX_FILTER_TOPICS`]: an installed
+/// filter or a subscription keeps it for as long as it lives, and every log is matched
+/// against it.
+pub(crate) fn bounded(filter: Filter) -> Result<Filter, RpcError> {
+    if filter.address.len() > MAX_FILTER_ADDRESSES {
+        return Err(RpcError::invalid_params(format!(
+            "the filter names {} addresses, at most {MAX_FILTER_ADDRESSES} allowed",
+            filter.address.len()
+        )));
+    }
+    if let Some((position, topics)) =
+        filter.topics.iter().enumerate().find(|(_, t)| t.len() > MAX_FILTER_TOPICS)
+    {
+        return Err(RpcError::invalid_params(format!(
+            "topic {position} of the filter lists {} alternatives, at most {MAX_FILTER_TOPICS} allowed",
+            topics.len()
+        )));
+    }
+    Ok(filter)
+}
+
 pub(crate) fn get_logs(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
-    let filter: Filter = params.required(0, "filter")?;
+    let filter = bounded(params.required(0, "filter")?)?;
     let logs = match range(ctx.view, &filter)? {
         Some((from, to)) => collect(ctx, &filter, from, to)?,
         None => Vec::new(),

@@ -92,6 +92,7 @@ impl Session for WsSession {
             "newHeads" => self.runtime.spawn(new_heads(chain, outbox, id)),
             "logs" => {
                 let filter: Filter = params.optional(1, "filter")?.unwrap_or_default();
+                let filter = crate::logs::bounded(filter)?;
                 self.runtime.spawn(logs_task(chain, outbox, id, filter))
             }
             "newPendingTransactions" => self.runtime.spawn(pending(self.pool.clone(), outbox, id)),

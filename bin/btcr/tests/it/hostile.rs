@@ -198,3 +198,40 @@ fn a_batch_stops_at_its_answer_budget_and_its_calls_share_one_gas_budget() -> ey
     assert_eq!(rpc.call("eth_estimateGas", json!([{ "from": from, "to": from }]))?, "0x5208");
     Ok(())
 }
+
+/// Log filters had no size bound: 1,000 installed filters of a 5 MiB body each would hold
+/// gigabytes. A filter names at most 1,000 addresses and 100 alternatives per topic, over
+/// HTTP and WebSocket alike.
+#[test]
+fn oversized_log_filters_are_refused_by_name() -> eyre::Result<()> {
+    use serde_json::json;
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "100ms"])?;
+    let rpc = &node.rpc;
+    let addresses =
+        |n: usize| -> Vec<String> { (0..n).map(|i| format!("{:#042x}", i + 1)).collect() };
+    let topics = |n: usize| -> Vec<String> { (0..n).map(|i| format!("{:#066x}", i + 1)).collect() };
+    let refusal = |method: &str, filter: serde_json::Value| {
+        let e = crate::rpc::rpc_error(rpc.call(method, json!([filter])));
+        (e.code, e.message)
+    };
+
+    let (code, message) = refusal("eth_newFilter", json!({ "address": addresses(1001) }));
+    assert_eq!(code, -32602);
+    assert!(message.contains("1001 addresses, at most 1000"), "{message}");
+    let (code, message) =
+        refusal("eth_getLogs", json!({ "topics": [null, topics(101)], "fromBlock": "0x0" }));
+    assert_eq!(code, -32602);
+    assert!(message.contains("topic 1 of the filter lists 101 alternatives"), "{message}");
+
+    let mut ws = btcr_testkit::WsClient::connect(&rpc.url().replace("http://", "ws://"))?;
+    let refused = ws.call("eth_subscribe", json!(["logs", { "address": addresses(1001) }]));
+    let message = format!("{:#}", refused.expect_err("an oversized subscription"));
+    assert!(message.contains("at most 1000"), "{message}");
+
+    // At the bounds, they are accepted, and the node keeps serving.
+    rpc.call("eth_newFilter", json!([{ "address": addresses(1000), "topics": [topics(100)] }]))?;
+    ws.call("eth_subscribe", json!(["logs", { "address": addresses(1000) }]))?;
+    assert!(rpc.block_number().is_ok());
+    Ok(())
+}

@@ -26,7 +26,7 @@ fn deploy_token(rpc: &RpcClient, supply: U256) -> eyre::Result<(Address, Value)>
     Ok((owner.address().create(0), receipt))
 }
 
-fn rpc_error<E: Into<eyre::Report>>(result: Result<Value, E>) -> RpcErrorObject {
+pub(crate) fn rpc_error<E: Into<eyre::Report>>(result: Result<Value, E>) -> RpcErrorObject {
     let report = result.map_err(Into::into).expect_err("the node should refuse this");
     btcr_testkit::rpc_error_of(report).expect("RPC error")
 }
