@@ -164,6 +164,9 @@ struct RpcArgs {
     /// Most polled filters installed at once (they expire after 5 minutes unpolled).
     #[arg(long = "rpc.max-filters", default_value_t = 1000)]
     max_filters: usize,
+    /// Most polled filters one client (one IP address) may have installed at once.
+    #[arg(long = "rpc.max-filters-per-client", default_value_t = 100)]
+    max_filters_per_client: usize,
     /// Browser origins allowed to call the server, comma-separated (`*` for any); an
     /// origin without a port allows every port. Default: pages from localhost.
     #[arg(long = "rpc.cors", value_delimiter = ',')]
@@ -212,6 +215,7 @@ impl RpcArgs {
             max_batch: self.max_batch,
             max_subscriptions_per_connection: self.max_subscriptions,
             max_filters: self.max_filters,
+            max_filters_per_client: self.max_filters_per_client,
             gas_cap: self.gas_cap,
             max_logs_block_range: self.max_logs_range,
             max_logs: self.max_logs,

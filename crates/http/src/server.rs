@@ -155,6 +155,8 @@ impl HttpServer {
                     debug!(target: "btcr::http", error = %e, "could not set TCP_NODELAY");
                 }
             });
+            // Handlers see the peer's address (`ConnectInfo<SocketAddr>`): limits per client.
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let result = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { shutdown.cancelled().await })
                 .await;

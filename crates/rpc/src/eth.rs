@@ -30,6 +30,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) filters: &'a Filters,
     pub(crate) tips: &'a fees::TipCache,
     pub(crate) session: Option<&'a dyn Session>,
+    /// The client's address, when the server knows it (limits per client).
+    pub(crate) client: Option<std::net::IpAddr>,
     /// Gas the calls of this request or batch may still use
     /// ([`RpcConfig::batch_gas_cap`](crate::RpcConfig::batch_gas_cap)).
     pub(crate) gas_left: std::cell::Cell<u64>,

@@ -13,6 +13,8 @@ use std::{
 };
 
 use alloy_primitives::{B256, U128};
+use std::net::IpAddr;
+
 use alloy_rpc_types_eth::Filter;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -43,6 +45,8 @@ enum Kind {
 struct Installed {
     kind: Kind,
     polled: Instant,
+    /// The address of the client that installed it, when known.
+    owner: Option<IpAddr>,
 }
 
 /// The installed filters.
@@ -62,10 +66,19 @@ impl Filters {
         Arc::new(Self { inner: Mutex::new(Inner::default()), max })
     }
 
-    fn install(&self, kind: Kind) -> Result<Value, RpcError> {
+    fn install(&self, ctx: &Ctx<'_>, kind: Kind) -> Result<Value, RpcError> {
         let mut inner = self.inner.lock();
         let now = Instant::now();
         inner.filters.retain(|_, f| now.duration_since(f.polled) < FILTER_TTL);
+        let per_client = ctx.config.max_filters_per_client;
+        if let Some(owner) = ctx.client
+            && inner.filters.values().filter(|f| f.owner == Some(owner)).count() >= per_client
+        {
+            return Err(RpcError::limit_exceeded(format!(
+                "{owner} has {per_client} filters installed, the most one client may \
+                 (--rpc.max-filters-per-client); uninstall some or let them expire"
+            )));
+        }
         if inner.filters.len() >= self.max {
             return Err(RpcError::server(format!(
                 "too many filters installed (at most {}); uninstall some or let them expire",
@@ -80,7 +93,7 @@ impl Filters {
                 .try_into()
                 .expect("16 bytes"),
         ));
-        inner.filters.insert(id, Installed { kind, polled: now });
+        inner.filters.insert(id, Installed { kind, polled: now, owner: ctx.client });
         Ok(json!(id))
     }
 
@@ -112,16 +125,16 @@ impl Filters {
 pub(crate) fn new_filter(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let filter = crate::logs::bounded(params.required(0, "filter")?)?;
     let head = ctx.view.head().number;
-    ctx.filters.install(Kind::Logs { filter: Box::new(filter), next: head + 1 })
+    ctx.filters.install(ctx, Kind::Logs { filter: Box::new(filter), next: head + 1 })
 }
 
 pub(crate) fn new_block_filter(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
     let head = ctx.view.head().number;
-    ctx.filters.install(Kind::Blocks { next: head + 1 })
+    ctx.filters.install(ctx, Kind::Blocks { next: head + 1 })
 }
 
 pub(crate) fn new_pending_filter(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
-    ctx.filters.install(Kind::Pending { hashes: VecDeque::new() })
+    ctx.filters.install(ctx, Kind::Pending { hashes: VecDeque::new() })
 }
 
 pub(crate) fn uninstall(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {

@@ -1,12 +1,12 @@
 //! The JSON-RPC router: POST `/` (single requests and batches) and WebSocket sessions on
 //! `/`, for the HTTP server (`btcr-http`) to mount at its root.
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Extension,
     body::Bytes,
-    extract::{State, ws::WebSocketUpgrade},
+    extract::{ConnectInfo, State, ws::WebSocketUpgrade},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{MethodRouter, get, post},
@@ -29,6 +29,8 @@ pub struct RpcConfig {
     pub max_subscriptions_per_connection: usize,
     /// Most polled filters installed at once, across all clients.
     pub max_filters: usize,
+    /// Most polled filters one client (one IP address) may have installed at once.
+    pub max_filters_per_client: usize,
     /// Most gas one `eth_call` or `eth_estimateGas` may use.
     pub gas_cap: u64,
     /// Most blocks one `eth_getLogs` may scan.
@@ -51,6 +53,7 @@ impl Default for RpcConfig {
             max_batch: 1000,
             max_subscriptions_per_connection: 100,
             max_filters: 1000,
+            max_filters_per_client: 100,
             gas_cap: 50_000_000,
             max_logs_block_range: 10_000,
             max_logs: 10_000,
@@ -83,6 +86,7 @@ impl RpcShared {
         parsed: Option<Value>,
         body: &[u8],
         session: Option<&dyn ws::Session>,
+        client: Option<std::net::IpAddr>,
     ) -> Option<Vec<u8>> {
         let view = match self.chain.view() {
             Ok(view) => view,
@@ -100,6 +104,7 @@ impl RpcShared {
             filters: &self.filters,
             tips: &self.tips,
             session,
+            client,
             gas_left: std::cell::Cell::new(self.config.batch_gas_cap),
         };
         jsonrpc::handle(parsed, body, &ctx)
@@ -154,9 +159,11 @@ fn says_json(headers: &HeaderMap) -> bool {
 async fn handle_http(
     State(state): State<RpcState>,
     Extension(permit): Extension<ConnectionPermit>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let client = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     if !says_json(&headers) {
         return (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -179,7 +186,7 @@ async fn handle_http(
             // The request keeps its place among the connections until it is answered,
             // even if its client has gone.
             let _permit = permit;
-            state.handle(parsed, &body, None)
+            state.handle(parsed, &body, None, client)
         })
         .await;
     match result {
@@ -195,8 +202,10 @@ async fn handle_ws(
     State(state): State<RpcState>,
     Extension(permit): Extension<ConnectionPermit>,
     Extension(origin): Extension<RequestOrigin>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let client = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     // A page on any site may open a WebSocket to us (browsers send no preflight): only the
     // origins `--rpc.cors` allows, and clients that name none, get a session.
     if !origin.may_proceed() {
@@ -207,5 +216,5 @@ async fn handle_ws(
     upgrade
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| ws::serve(socket, state, permit))
+        .on_upgrade(move |socket| ws::serve(socket, state, permit, client))
 }

@@ -189,7 +189,12 @@ async fn pending(pool: Arc<dyn Mempool>, outbox: mpsc::Sender<String>, id: U128)
 
 /// Serves one WebSocket connection until the client leaves; `_permit` holds its place
 /// among the server's connections.
-pub(crate) async fn serve(mut socket: WebSocket, state: RpcState, _permit: ConnectionPermit) {
+pub(crate) async fn serve(
+    mut socket: WebSocket,
+    state: RpcState,
+    _permit: ConnectionPermit,
+    client: Option<std::net::IpAddr>,
+) {
     let config = state.config.clone();
     let (outbox, mut outgoing) = mpsc::channel::<String>(OUTBOX);
     let session = Arc::new(WsSession {
@@ -238,7 +243,8 @@ pub(crate) async fn serve(mut socket: WebSocket, state: RpcState, _permit: Conne
                     let workers = state.workers.clone();
                     let response = workers
                         .handle(quick, move || {
-                            state.handle(parsed, &body, Some(session.as_ref() as &dyn Session))
+                            let session = Some(session.as_ref() as &dyn Session);
+                            state.handle(parsed, &body, session, client)
                         })
                         .await;
                     if let Some(Some(response)) = response {

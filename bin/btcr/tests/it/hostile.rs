@@ -235,3 +235,38 @@ fn oversized_log_filters_are_refused_by_name() -> eyre::Result<()> {
     assert!(rpc.block_number().is_ok());
     Ok(())
 }
+
+/// One client could take all 1,000 polled filters and lock everyone else out of them. Each
+/// client (IP address) now holds at most `--rpc.max-filters-per-client`; uninstalling one
+/// frees its place.
+#[test]
+fn one_client_cannot_take_every_filter() -> eyre::Result<()> {
+    use serde_json::json;
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(
+        btcr_bin(),
+        dir.path(),
+        &["--block-time", "100ms", "--rpc.max-filters-per-client", "3"],
+    )?;
+    let rpc = &node.rpc;
+    let ids: Vec<serde_json::Value> = [
+        rpc.call("eth_newBlockFilter", json!([]))?,
+        rpc.call("eth_newPendingTransactionFilter", json!([]))?,
+        rpc.call("eth_newFilter", json!([{}]))?,
+    ]
+    .into();
+    for method in ["eth_newBlockFilter", "eth_newPendingTransactionFilter"] {
+        let e = crate::rpc::rpc_error(rpc.call(method, json!([])));
+        assert_eq!(e.code, -32005, "{}", e.message);
+        assert!(e.message.contains("--rpc.max-filters-per-client"), "{}", e.message);
+    }
+    // Over WebSocket it is the same client.
+    let mut ws = btcr_testkit::WsClient::connect(&rpc.url().replace("http://", "ws://"))?;
+    let refused = ws.call("eth_newBlockFilter", json!([]));
+    assert!(format!("{:#}", refused.expect_err("a fourth filter")).contains("per-client"));
+
+    assert_eq!(rpc.call("eth_uninstallFilter", json!([ids[0]]))?, true);
+    rpc.call("eth_newBlockFilter", json!([]))?;
+    assert!(rpc.call("eth_getFilterChanges", json!([ids[1]])).is_ok(), "the others still work");
+    Ok(())
+}
