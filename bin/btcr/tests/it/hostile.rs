@@ -270,3 +270,38 @@ fn one_client_cannot_take_every_filter() -> eyre::Result<()> {
     assert!(rpc.call("eth_getFilterChanges", json!([ids[1]])).is_ok(), "the others still work");
     Ok(())
 }
+
+/// REST handlers once took no connection permit, so REST requests could pile up past
+/// `--rpc.max-connections`. Every request but a CORS preflight now takes one: with the only
+/// place held by a WebSocket session, REST is answered 503 in the API's error shape, and
+/// served again once the place is free.
+#[test]
+fn rest_requests_take_a_connection_place_like_json_rpc() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(
+        btcr_bin(),
+        dir.path(),
+        &["--block-time", "100ms", "--rpc.max-connections", "1"],
+    )?;
+    let url = node.rpc.url().to_owned();
+    let ws = btcr_testkit::WsClient::connect(&url.replace("http://", "ws://"))?;
+    let (status, body) = exchange(&url, "GET /api/v1/summary HTTP/1.1", "")?;
+    assert_eq!(status, 503, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body)?;
+    assert!(
+        error["error"]["message"].as_str().unwrap_or_default().contains("too many connections"),
+        "{body}"
+    );
+    drop(ws);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = exchange(&url, "GET /api/v1/summary HTTP/1.1", "")?;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(std::time::Instant::now() < deadline, "the place was never given back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
