@@ -193,7 +193,7 @@ impl<T: PoolTransaction> TxPool<T> {
 
         let freed_bytes = displaced.as_ref().map_or(0, |old| old.size);
         let added_count = usize::from(displaced.is_none());
-        let arriving_pending = nonce < known.pending_end() || nonce == known.pending_end();
+        let arriving_pending = nonce <= known.pending_end();
         let victims =
             self.plan_eviction(address, added_count, freed_bytes, size, tip, arriving_pending)?;
         for (victim, victim_nonce) in victims {

@@ -1,54 +1,15 @@
 //! What a hostile client or web page sends, and the refusal it gets: each test names the
 //! weakness it closes, and checks that the node keeps serving afterwards.
 
-use std::{
-    io::{BufRead, BufReader, Read, Write},
-    net::TcpStream,
-    time::Duration,
-};
+use std::time::Duration;
 
 use btcr_testkit::DevProcess;
 
-use crate::btcr_bin;
+use crate::{btcr_bin, raw_request};
 
-/// Sends `head` (request line and headers, without the blank line; `Host` and
-/// `Connection: close` unless it names them) and `body` on a fresh connection; the answer's status and, unless it is
-/// switching protocols, its body.
+/// [`raw_request`] for the status and body alone.
 fn exchange(url: &str, head: &str, body: &str) -> eyre::Result<(u16, String)> {
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut host_header =
-        if head.contains("\r\nHost: ") { String::new() } else { format!("\r\nHost: {host}") };
-    if !head.contains("\r\nConnection: ") {
-        host_header.push_str("\r\nConnection: close");
-    }
-    write!(stream, "{head}{host_header}\r\nContent-Length: {}\r\n\r\n{body}", body.len())?;
-    let mut reader = BufReader::new(stream);
-    let mut status_line = String::new();
-    reader.read_line(&mut status_line)?;
-    let status = status_line.split(' ').nth(1).unwrap_or("0").parse()?;
-    if status == 101 {
-        return Ok((status, String::new()));
-    }
-    // The headers, then as many bytes as they announce (the connection may stay open).
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse()?;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    Ok((status, String::from_utf8(body)?))
+    raw_request(url, head, body).map(|(status, _, body)| (status, body))
 }
 
 const CHAIN_ID_CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;

@@ -296,26 +296,12 @@ fn the_node_serves_the_portal_at_every_route_of_the_app_and_its_assets() -> eyre
     Ok(())
 }
 
-/// An answer as the bytes came: the status, the headers (names lowercase) and the body.
-type RawAnswer = (u16, Vec<(String, String)>, String);
-
-/// One request on a fresh connection.
-fn raw_get(url: &str, path: &str, extra: &str) -> eyre::Result<RawAnswer> {
-    use std::io::{Read, Write};
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n")?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).unwrap_or("0").parse()?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+/// `GET path` on a fresh connection, with the `extra` header lines (each ending in CRLF).
+fn raw_get(url: &str, path: &str, extra: &str) -> eyre::Result<crate::RawAnswer> {
+    let head: String = std::iter::once(format!("GET {path} HTTP/1.1"))
+        .chain(extra.lines().map(|line| format!("\r\n{line}")))
         .collect();
-    Ok((status, headers, body.to_owned()))
+    crate::raw_request(url, &head, "")
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
