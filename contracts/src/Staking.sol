@@ -352,10 +352,11 @@ contract Staking {
     }
 
     /// Evidence that `validator` signed two different messages of one kind (0 proposal,
-    /// 1 prevote, 2 precommit) at `height` and `round`. Anyone may submit it; the nodes do
-    /// when their consensus engine sees it. The validator loses `slashBps` of its bonded and
-    /// unbonding stake (burned) and is left out of the next `jailEpochs` sets. Evidence
-    /// must be newer than the unbonding period, and one height is punished once.
+    /// 1 prevote, 2 precommit, 3 the signed end of a proposal stream) at `height` and
+    /// `round`. Anyone may submit it; the nodes do when their consensus engine sees it. The
+    /// validator loses `slashBps` of its bonded and unbonding stake (burned) and is left out
+    /// of the next `jailEpochs` sets. Evidence must be newer than the unbonding period, and
+    /// one height is punished once.
     function submitEvidence(
         address validator,
         uint64 height,
@@ -366,7 +367,7 @@ contract Staking {
     ) external notPoa {
         Validator storage v = validators[validator];
         require(v.registered, "Staking: no such validator");
-        require(kind <= 2, "Staking: unknown kind of evidence");
+        require(kind <= 3, "Staking: unknown kind of evidence");
         require(height < block.number, "Staking: evidence from a future height");
         require(
             block.number - height <= uint256(params.unbondingEpochs) * params.epochLength,
@@ -537,6 +538,13 @@ contract Staking {
         view
         returns (bytes memory)
     {
+        if (kind == 3) {
+            // Two proposal streams: what each stream's Fin part signed.
+            int64 pol3 = m.polRound == 0 ? int64(-1) : int64(m.polRound - 1);
+            return abi.encodePacked(
+                "btcr/bft/parts", bytes1(0), uint64(block.chainid), height, int64(uint64(round)), validator, pol3, m.value
+            );
+        }
         string memory tag = kind == 0 ? "btcr/bft/proposal" : (kind == 1 ? "btcr/bft/prevote" : "btcr/bft/precommit");
         bytes memory head =
             abi.encodePacked(tag, bytes1(0), uint64(block.chainid), height, int64(uint64(round)));

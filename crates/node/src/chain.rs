@@ -37,6 +37,9 @@ mod build;
 const BATCH_SIZE: usize = 256;
 /// How far ahead of our clock a proposer's timestamp may be.
 const MAX_CLOCK_DRIFT_MS: u64 = 2_000;
+/// Blocks executed and not committed that are kept at once (consensus executes one per
+/// round of a height; a height needing more rounds than this is far gone already).
+const MAX_EXECUTED: usize = 32;
 
 /// Opening the chain failed.
 #[derive(Debug, thiserror::Error)]
@@ -324,6 +327,26 @@ impl BlockPipeline for Chain {
         if header.poh_start_hash != parent.poh_end_hash {
             return Err(PipelineError::invalid("PoH does not start at the parent's end hash"));
         }
+        // Bounds that need no signature: every transaction costs at least its intrinsic gas,
+        // so a block cannot hold more than its gas limit pays for (a 64 MiB block of tiny
+        // transactions would otherwise cost each validator 600,000 recoveries first).
+        if header.gas_limit != self.genesis.gas_limit {
+            return Err(PipelineError::invalid(format!(
+                "gas limit {} is not the chain's {}",
+                header.gas_limit, self.genesis.gas_limit
+            )));
+        }
+        let mut intrinsic = 0u64;
+        for tx in &block.body.transactions {
+            intrinsic = intrinsic.saturating_add(btcr_execution::intrinsic_gas(tx));
+            if intrinsic > header.gas_limit {
+                return Err(PipelineError::invalid(format!(
+                    "{} transactions need more than the gas limit of {} before executing",
+                    block.body.transactions.len(),
+                    header.gas_limit
+                )));
+            }
+        }
         // Transactions this node already pooled were recovered when they arrived.
         let known: Vec<Option<RecoveredTx>> = {
             let pool = self.pool.lock();
@@ -392,7 +415,7 @@ impl BlockPipeline for Chain {
             };
             return Err(PipelineError::invalid(format!("{what} differs after re-execution")));
         }
-        self.executed.lock().insert(block.hash(), executed);
+        self.keep_executed(executed);
         Ok(())
     }
 

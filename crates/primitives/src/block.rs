@@ -135,6 +135,9 @@ pub enum MisbehaviorKind {
     DoublePrevote,
     /// Two different precommits.
     DoublePrecommit,
+    /// Two different proposal streams (the signed `Fin` of each, over a different block or
+    /// proof-of-lock round) for one height and round.
+    DoubleProposalParts,
 }
 
 impl MisbehaviorKind {
@@ -144,6 +147,7 @@ impl MisbehaviorKind {
             Self::DoubleProposal => 0,
             Self::DoublePrevote => 1,
             Self::DoublePrecommit => 2,
+            Self::DoubleProposalParts => 3,
         }
     }
 
@@ -153,6 +157,7 @@ impl MisbehaviorKind {
             0 => Some(Self::DoubleProposal),
             1 => Some(Self::DoublePrevote),
             2 => Some(Self::DoublePrecommit),
+            3 => Some(Self::DoubleProposalParts),
             _ => None,
         }
     }
@@ -182,7 +187,8 @@ pub struct Misbehavior {
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SignedValue {
-    /// The block it was for; zero for a vote for nil.
+    /// The block it was for (for proposal parts, the hash of the encoded block); zero for a
+    /// vote for nil.
     pub value: B256,
     /// For a proposal, its proof-of-lock round plus one (zero for none); zero for a vote.
     pub pol_round: u64,

@@ -12,6 +12,7 @@ use malachitebft_app_channel::app::types::core::{
     NilOrVal, Round, SignedProposal, SignedVote, VoteType,
 };
 
+use super::parts::{ProposalInit, parts_sign_bytes};
 use super::context::{
     BftSignature, BlockId, BtcrContext, Height, Proposal, Validator, ValidatorAddress,
     ValidatorKey, ValidatorPrivateKey, ValidatorSet, Vote,
@@ -156,6 +157,34 @@ pub fn double_proposal(
     }
 }
 
+/// Evidence from two proposal streams of one validator for one height and round, told apart
+/// by what their `Fin` parts signed: the hash of the block and the proof-of-lock round.
+pub fn double_proposal_parts(
+    first: (&ProposalInit, B256, &BftSignature),
+    second: (&ProposalInit, B256, &BftSignature),
+) -> Misbehavior {
+    let init = first.0;
+    let message = |(init, hash, signature): (&ProposalInit, B256, &BftSignature)| {
+        signed_value(NilOrVal::Val(hash), init.pol_round, signature)
+    };
+    Misbehavior {
+        validator: init.proposer.0,
+        height: init.height.0,
+        round: init.round.as_u32().unwrap_or(0),
+        kind: MisbehaviorKind::DoubleProposalParts,
+        first: message(first),
+        second: message(second),
+    }
+}
+
+/// The proof-of-lock round a [`SignedValue`] encodes (its round plus one, zero for none).
+fn pol_round_of(m: &SignedValue) -> Round {
+    match m.pol_round {
+        0 => Round::Nil,
+        n => Round::new(u32::try_from(n - 1).unwrap_or(u32::MAX)),
+    }
+}
+
 /// The sign bytes of one message of `evidence`.
 fn misbehavior_sign_bytes(chain_id: u64, evidence: &Misbehavior, m: &SignedValue) -> Vec<u8> {
     let who = ValidatorAddress(evidence.validator);
@@ -168,12 +197,13 @@ fn misbehavior_sign_bytes(chain_id: u64, evidence: &Misbehavior, m: &SignedValue
         MisbehaviorKind::DoublePrevote => vote(VoteType::Prevote),
         MisbehaviorKind::DoublePrecommit => vote(VoteType::Precommit),
         MisbehaviorKind::DoubleProposal => {
-            let pol_round = match m.pol_round {
-                0 => Round::Nil,
-                n => Round::new(u32::try_from(n - 1).unwrap_or(u32::MAX)),
-            };
+            let pol_round = pol_round_of(m);
             Proposal { height, round, value: BlockId(m.value), pol_round, validator_address: who }
                 .sign_bytes(chain_id)
+        }
+        MisbehaviorKind::DoubleProposalParts => {
+            let init = ProposalInit { height, round, proposer: who, pol_round: pol_round_of(m) };
+            parts_sign_bytes(chain_id, &init, &m.value)
         }
     }
 }

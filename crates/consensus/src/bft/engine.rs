@@ -47,10 +47,12 @@ use tracing::{debug, error, info, warn};
 use btcr_crypto::SecretKey;
 
 use super::{
-    certificate::{consensus_key, double_proposal, double_vote, validator_set},
+    certificate::{
+        consensus_key, double_proposal, double_proposal_parts, double_vote, validator_set,
+    },
     codec::{BtcrCodec, MAX_SYNC_VALUES},
     context::{BftSignature, BtcrContext, Height, ValidatorAddress, ValidatorSet},
-    parts::{self, Assembled, ProposalInit, Streams},
+    parts::{self, Assembled, Inserted, ProposalInit, Streams},
     proposals::ProposalStore,
     signing::{BtcrSigner, BtcrVerifier},
     wal::{WalCheck, check_wal},
@@ -62,8 +64,8 @@ const MAX_FUTURE_HEIGHTS: u64 = 4;
 /// How many rounds past the current one a proposal may be for (a node a little behind its
 /// peers in rounds still takes the proposal it is about to need).
 const ROUNDS_AHEAD: i64 = 3;
-/// How many proposals of one future height are kept.
-const MAX_FUTURE_PROPOSALS: usize = 4;
+/// How many proposals of one future height are kept (one per round).
+const MAX_FUTURE_PROPOSALS: usize = ROUNDS_AHEAD as usize + 1;
 /// How many proposals for the next height, from validators the current set does not name
 /// as that round's proposer, are kept unchecked (one per publishing peer) until the node
 /// enters that height and knows its set; and how many bytes of blocks they may hold in all.
@@ -292,7 +294,10 @@ struct App<P> {
     /// (re)starts that round.
     undecided: HashMap<Round, Vec<ProposedValue<BtcrContext>>>,
     /// The parts of every value seen at the current height, to stream again on request.
-    seen_parts: HashMap<B256, Vec<parts::Assembled>>,
+    seen_parts: HashMap<B256, Vec<(ProposalInit, Vec<super::ProposalPart>)>>,
+    /// The one proposal taken for each round of the current height: a second, different
+    /// one from the same proposer is evidence, not another block to execute.
+    taken: HashMap<Round, Taken>,
     /// Verdicts on blocks already verified at the current height.
     verdicts: HashMap<B256, Validity>,
     /// What this validator proposed at the current height, by round: a round asked again
@@ -302,6 +307,33 @@ struct App<P> {
     committed: bool,
     /// This validator's proposals, on disk until decided.
     proposals: ProposalStore,
+}
+
+/// What the proposer of a round signed for it, as first taken.
+struct Taken {
+    init: ProposalInit,
+    data_hash: B256,
+    signature: BftSignature,
+    /// Refused for this node's clock alone: the same proposal is verified again if it
+    /// comes again.
+    recheck: bool,
+    /// Whether a second, different proposal for the round was recorded as evidence.
+    reported: bool,
+}
+
+/// Whether a proposal stream's header is one this node may need: for the current height, a
+/// round consensus can be in soon and that round's proposer; for a later height, one near
+/// enough. Checked as the header arrives, before any of the stream's data is kept.
+fn expected(init: &ProposalInit, height: Height, round: Round, validators: &ValidatorSet) -> bool {
+    if init.height < height || init.height.0 > height.0 + MAX_FUTURE_HEIGHTS {
+        return false;
+    }
+    let current = init.height == height;
+    let latest = if current { round.as_i64().max(0) } else { 0 } + ROUNDS_AHEAD;
+    if init.round.as_i64() < 0 || init.round.as_i64() > latest {
+        return false;
+    }
+    !current || *bft::Validator::address(validators.proposer(init.height, init.round)) == init.proposer
 }
 
 fn blocking<T: Send + 'static>(
@@ -338,6 +370,7 @@ impl<P: BlockPipeline> App<P> {
             unchecked: Vec::new(),
             undecided: HashMap::new(),
             seen_parts: HashMap::new(),
+            taken: HashMap::new(),
             verdicts: HashMap::new(),
             own: HashMap::new(),
             committed: false,
@@ -351,11 +384,13 @@ impl<P: BlockPipeline> App<P> {
     /// Moves to `height`: everything kept for the previous one is dropped, and the set is
     /// the one the committed state names for `height`.
     fn enter_height(&mut self, height: Height) -> Result<(), PipelineError> {
+        debug!(target: "btcr::consensus", %height, held = self.held_bytes(), "entering height; proposal bytes held for the last one");
         self.height = height;
         self.round = Round::ZERO;
         self.proposals.prune(height);
         self.undecided.clear();
         self.seen_parts.clear();
+        self.taken.clear();
         self.verdicts.clear();
         self.own.clear();
         self.committed = false;
@@ -405,19 +440,15 @@ impl<P: BlockPipeline> App<P> {
                 self.get_value(height, round, timeout, reply, network).await?;
             }
             AppMsg::ReceivedProposalPart { from, published_by, part, reply } => {
-                let publisher = published_by.unwrap_or(from);
-                let value = match self.streams.insert(publisher, part) {
-                    Some(parts) => self.received_proposal(publisher, parts).await?,
-                    None => None,
-                };
+                let value = self.received_part(published_by.unwrap_or(from), part).await?;
                 let _ = reply.send(value);
             }
             AppMsg::RestreamProposal { height, value_id, .. } => {
                 if height == self.height
-                    && let Some(assembled) = self.seen_parts.get(&value_id).and_then(|v| v.first())
+                    && let Some((init, seen)) = self.seen_parts.get(&value_id).and_then(|v| v.first())
                 {
-                    let id = parts::stream_id(assembled.init.height, assembled.init.round);
-                    for message in parts::stream_messages(id, &assembled.parts) {
+                    let id = parts::stream_id(init.height, init.round);
+                    for message in parts::stream_messages(id, seen) {
                         publish(network, message).await?;
                     }
                 }
@@ -529,14 +560,48 @@ impl<P: BlockPipeline> App<P> {
             proposer: ValidatorAddress::of(&signer.public_key()),
             pol_round: Round::Nil,
         };
+        let data_hash = alloy_primitives::keccak256(&encoded);
         let proposal_parts = parts::split(self.chain_id, &signer, init, &Bytes::from(encoded));
         let id = parts::stream_id(height, round);
         for message in parts::stream_messages(id, &proposal_parts) {
             publish(network, message).await?;
         }
-        let assembled = Assembled { init, block: Bytes::new(), parts: proposal_parts };
-        self.seen_parts.entry(hash).or_default().push(assembled);
+        if let Some(super::ProposalPart::Fin(signature)) = proposal_parts.last() {
+            let signature = signature.clone();
+            let taken = Taken { init, data_hash, signature, recheck: false, reported: false };
+            self.taken.insert(round, taken);
+        }
+        self.seen_parts.entry(hash).or_default().push((init, proposal_parts));
         Ok(())
+    }
+
+    /// One message of a proposal stream from `publisher`: kept until its stream is complete,
+    /// or refused as it arrives when its header is not one this node expects.
+    async fn received_part(
+        &mut self,
+        publisher: PeerId,
+        message: malachitebft_app_channel::app::streaming::StreamMessage<super::ProposalPart>,
+    ) -> Result<Option<ProposedValue<BtcrContext>>, PipelineError> {
+        let (height, round, validators) = (self.height, self.round, &self.validators);
+        match self.streams.insert(publisher, message, |init| expected(init, height, round, validators))
+        {
+            Inserted::Complete(parts) => self.received_proposal(publisher, parts).await,
+            Inserted::Pending => Ok(None),
+            Inserted::Refused(why) => {
+                debug!(target: "btcr::consensus", %publisher, ?why, "dropped a proposal part");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Bytes of proposals this node holds for the current and later heights: incomplete
+    /// streams, the parts of the values seen, and proposals waiting for their height.
+    fn held_bytes(&self) -> usize {
+        let seen: usize =
+            self.seen_parts.values().flatten().map(|(_, p)| parts::data_bytes(p)).sum();
+        let future: usize = self.future.values().flatten().map(|a| a.block.len()).sum();
+        let unchecked: usize = self.unchecked.iter().map(|(_, _, p)| parts::data_bytes(p)).sum();
+        self.streams.bytes() + seen + future + unchecked
     }
 
     /// The proposals that arrived before this node reached `height`, now that it has: the
@@ -612,8 +677,10 @@ impl<P: BlockPipeline> App<P> {
         }
         if height > self.height {
             let waiting = self.future.entry(height).or_default();
+            // One per round: a proposer's variants of its round cannot crowd out the others.
             if height.0 - self.height.0 <= MAX_FUTURE_HEIGHTS
                 && waiting.len() < MAX_FUTURE_PROPOSALS
+                && waiting.iter().all(|a| a.init.round != round)
             {
                 waiting.push(assembled);
             }
@@ -622,12 +689,41 @@ impl<P: BlockPipeline> App<P> {
         self.accept(assembled).await
     }
 
-    /// Verifies a proposal of the current height and records the verdict.
+    /// Verifies a proposal of the current height and records the verdict: the first one of
+    /// its round only. The same one again is not executed again; a different one signed
+    /// by the same proposer is kept as evidence and goes no further.
     async fn accept(
         &mut self,
         assembled: Assembled,
     ) -> Result<Option<ProposedValue<BtcrContext>>, PipelineError> {
         let init = assembled.init;
+        if let Some(taken) = self.taken.get_mut(&init.round) {
+            if taken.init == init && taken.data_hash == assembled.data_hash {
+                if !taken.recheck {
+                    return Ok(None);
+                }
+            } else {
+                if !taken.reported {
+                    taken.reported = true;
+                    let evidence = double_proposal_parts(
+                        (&taken.init, taken.data_hash, &taken.signature),
+                        (&init, assembled.data_hash, &assembled.signature),
+                    );
+                    warn!(target: "btcr::consensus", proposer = %init.proposer, height = %init.height, round = %init.round, "a proposer streamed two different proposals for one round");
+                    let pipeline = self.pipeline.clone();
+                    blocking(move || pipeline.record_misbehavior(&evidence)).await??;
+                }
+                return Ok(None);
+            }
+        }
+        let taken = Taken {
+            init,
+            data_hash: assembled.data_hash,
+            signature: assembled.signature.clone(),
+            recheck: false,
+            reported: false,
+        };
+        let reported = self.taken.insert(init.round, taken).is_some_and(|t| t.reported);
         let block = match Block::decode(&mut assembled.block.as_ref()) {
             Ok(block) => block,
             Err(e) => {
@@ -641,6 +737,10 @@ impl<P: BlockPipeline> App<P> {
         }
         let hash = block.hash();
         let validity = self.verify(block).await?;
+        if let Some(taken) = self.taken.get_mut(&init.round) {
+            taken.recheck = !self.verdicts.contains_key(&hash);
+            taken.reported = reported;
+        }
         let value = ProposedValue {
             height: init.height,
             round: init.round,
@@ -649,8 +749,10 @@ impl<P: BlockPipeline> App<P> {
             value: super::BlockId(hash),
             validity,
         };
-        let stored = Assembled { init, block: Bytes::new(), parts: assembled.parts };
-        self.seen_parts.entry(hash).or_default().push(stored);
+        let seen = self.seen_parts.entry(hash).or_default();
+        if seen.iter().all(|(i, _)| *i != init) {
+            seen.push((init, assembled.parts));
+        }
         let round_values = self.undecided.entry(init.round).or_default();
         if !round_values.contains(&value) {
             round_values.push(value.clone());
@@ -846,11 +948,25 @@ mod tests {
     use super::*;
     use crate::bft::{Validator, context::ValidatorKey, test_header};
 
-    /// A pipeline that counts verifications and knows nothing else.
+    /// A pipeline that counts verifications, and keeps the blocks committed and the
+    /// evidence recorded.
     struct Counting {
         verified: AtomicUsize,
         /// The set per height; a height not listed is not known.
         validators: parking_lot::Mutex<std::collections::BTreeMap<u64, Vec<GenesisValidator>>>,
+        committed: parking_lot::Mutex<Vec<B256>>,
+        evidence: parking_lot::Mutex<Vec<Misbehavior>>,
+    }
+
+    impl Counting {
+        fn new(validators: std::collections::BTreeMap<u64, Vec<GenesisValidator>>) -> Self {
+            Self {
+                verified: AtomicUsize::new(0),
+                validators: parking_lot::Mutex::new(validators),
+                committed: Default::default(),
+                evidence: Default::default(),
+            }
+        }
     }
 
     use crate::bft::test_validators as listed;
@@ -881,9 +997,11 @@ mod tests {
             Ok(())
         }
         fn commit(&self, hash: B256, _: CommitCertificate) -> Result<(), PipelineError> {
-            Err(PipelineError::UnknownBlock(hash))
+            self.committed.lock().push(hash);
+            Ok(())
         }
-        fn record_misbehavior(&self, _: &Misbehavior) -> Result<bool, PipelineError> {
+        fn record_misbehavior(&self, m: &Misbehavior) -> Result<bool, PipelineError> {
+            self.evidence.lock().push(m.clone());
             Ok(true)
         }
         fn validators(&self, height: u64) -> Result<Vec<GenesisValidator>, PipelineError> {
@@ -912,8 +1030,7 @@ mod tests {
     #[tokio::test]
     async fn only_the_rounds_proposer_gets_its_block_verified() {
         let (keys, set, dir, config) = four_validators();
-        let validators = parking_lot::Mutex::new([(1, listed(&keys))].into());
-        let pipeline = Arc::new(Counting { verified: AtomicUsize::new(0), validators });
+        let pipeline = Arc::new(Counting::new([(1, listed(&keys))].into()));
         let proposals = ProposalStore::open(&dir.path().join("proposals")).unwrap();
         let mut app = App::new(pipeline.clone(), &config, proposals).unwrap();
         app.enter_height(Height(1)).unwrap();
@@ -991,28 +1108,42 @@ mod tests {
         }
     }
 
-    /// A verdict refused for local clock skew was kept for the whole height, so that a node
-    /// whose clock lagged voted against the block in every round. Now it is checked again.
-    #[tokio::test]
-    async fn a_proposal_refused_by_this_nodes_clock_is_checked_again_when_it_comes_again() {
-        let (keys, set, dir, config) = four_validators();
-        let validators = parking_lot::Mutex::new([(1, listed(&keys))].into());
-        let pipeline = Arc::new(Skewed {
-            inner: Counting { verified: AtomicUsize::new(0), validators },
-            clock_ok: std::sync::atomic::AtomicBool::new(false),
-        });
+    /// A node's app over `pipeline`, entered at height 1.
+    fn app_at_height_one<P: BlockPipeline>(
+        pipeline: &Arc<P>,
+        dir: &tempfile::TempDir,
+        config: &BftConfig,
+    ) -> App<P> {
         let proposals = ProposalStore::open(&dir.path().join("proposals")).unwrap();
-        let mut app = App::new(pipeline.clone(), &config, proposals).unwrap();
+        let mut app = App::new(pipeline.clone(), config, proposals).unwrap();
         app.enter_height(Height(1)).unwrap();
+        app
+    }
+
+    /// The signer of height 1 round 0's proposer among `keys`, and the Init of its stream.
+    fn first_proposer(keys: &[SecretKey], set: &ValidatorSet) -> (BtcrSigner, ProposalInit) {
         let r0 = Round::new(0);
         let address = *bft::Validator::address(set.proposer(Height(1), r0));
         let key = keys.iter().find(|k| k.address() == address.0).unwrap();
         let signer = BtcrSigner::new(consensus_key(key), 7);
         let proposer = ValidatorAddress::of(&signer.public_key());
-        let block = Block { header: test_header(1, proposer.0), body: BlockBody::default() };
+        (signer, ProposalInit { height: Height(1), round: r0, proposer, pol_round: Round::Nil })
+    }
+
+    /// A verdict refused for local clock skew was kept for the whole height, so that a node
+    /// whose clock lagged voted against the block in every round. Now it is checked again.
+    #[tokio::test]
+    async fn a_proposal_refused_by_this_nodes_clock_is_checked_again_when_it_comes_again() {
+        let (keys, set, dir, config) = four_validators();
+        let pipeline = Arc::new(Skewed {
+            inner: Counting::new([(1, listed(&keys))].into()),
+            clock_ok: std::sync::atomic::AtomicBool::new(false),
+        });
+        let mut app = app_at_height_one(&pipeline, &dir, &config);
+        let (signer, init) = first_proposer(&keys, &set);
+        let block = Block { header: test_header(1, init.proposer.0), body: BlockBody::default() };
         let mut encoded = Vec::new();
         block.encode(&mut encoded);
-        let init = ProposalInit { height: Height(1), round: r0, proposer, pol_round: Round::Nil };
         let parts = parts::split(7, &signer, init, &Bytes::from(encoded));
         let peer = test_peer(1);
 
@@ -1022,6 +1153,87 @@ mod tests {
         let again = app.received_proposal(peer, parts).await.unwrap();
         assert_eq!(again.map(|v| v.validity), Some(Validity::Valid), "checked again");
         assert_eq!(pipeline.inner.verified.load(Ordering::SeqCst), 2);
+    }
+
+    /// The audit's byzantine proposer: a thousand different blocks for its one round (empty
+    /// blocks a millisecond apart), each a correctly signed stream, published by it and
+    /// relayed by others. Each was executed and kept until the height ended. Now the first
+    /// is executed, the second is kept as evidence that verifies, the rest cost a signature
+    /// check each and nothing more, what is held stays within one block in flight and one
+    /// seen, and the height is decided on the block taken.
+    #[tokio::test]
+    async fn a_proposer_streaming_a_thousand_variants_of_its_round_is_executed_once_and_caught() {
+        const VARIANTS: u64 = 1_000;
+        let (keys, set, dir, config) = four_validators();
+        let pipeline = Arc::new(Counting::new([(1, listed(&keys)), (2, listed(&keys))].into()));
+        let mut app = app_at_height_one(&pipeline, &dir, &config);
+        let (signer, init) = first_proposer(&keys, &set);
+        let (r0, proposer) = (init.round, init.proposer);
+        let variant = |i: u64| {
+            let mut header = test_header(1, proposer.0);
+            header.timestamp_ms = 1_000_000 + i; // every variant encodes to the same size
+            let block = Block { header, body: BlockBody::default() };
+            let mut encoded = Vec::new();
+            block.encode(&mut encoded);
+            (block.hash(), parts::split(7, &signer, init, &Bytes::from(encoded)))
+        };
+
+        let (first_hash, first_parts) = variant(0);
+        let block_bytes = parts::data_bytes(&first_parts);
+        let mut values = Vec::new();
+        let mut peak = 0;
+        for i in 0..VARIANTS {
+            let (_, proposal) = variant(i);
+            let publisher = test_peer(1 + (i % 8) as u8);
+            for message in parts::stream_messages(parts::stream_id(Height(1), r0), &proposal) {
+                values.extend(app.received_part(publisher, message).await.unwrap());
+                peak = peak.max(app.held_bytes());
+            }
+        }
+        // One stream in flight and the one block taken.
+        let bound = 2 * block_bytes;
+        println!(
+            "{VARIANTS} variants of one round: peak held {peak} bytes (bound {bound}: one block of {block_bytes} bytes seen, one in flight); verified {}",
+            pipeline.verified.load(Ordering::SeqCst)
+        );
+        assert!(peak <= bound, "held {peak} bytes, more than {bound}");
+        assert_eq!(pipeline.verified.load(Ordering::SeqCst), 1, "executed once");
+        assert_eq!(values.len(), 1, "one value offered to consensus");
+        assert_eq!((values[0].value.0, values[0].validity), (first_hash, Validity::Valid));
+        assert_eq!(app.undecided.get(&r0).map(Vec::len), Some(1));
+        assert_eq!(app.seen_parts.len(), 1);
+
+        let evidence = pipeline.evidence.lock().clone();
+        assert_eq!(evidence.len(), 1, "the equivocation is recorded once");
+        let m = &evidence[0];
+        assert_eq!((m.validator, m.height, m.round), (proposer.0, 1, 0));
+        assert_eq!(m.kind, btcr_primitives::MisbehaviorKind::DoubleProposalParts);
+        crate::bft::certificate::verify_misbehavior(7, m, &signer.public_key())
+            .expect("the evidence verifies against the proposer's key");
+
+        // The height decides the block taken; the next one starts with nothing held.
+        let signatures = keys
+            .iter()
+            .take(3)
+            .map(|k| {
+                let s = crate::bft::certificate::sign_commit(k, 7, 1, 0, first_hash);
+                bft::CommitSignature::new(
+                    ValidatorAddress(s.validator),
+                    BftSignature::from_slice(&s.signature).unwrap(),
+                )
+            })
+            .collect();
+        let certificate = BftCertificate {
+            height: Height(1),
+            round: r0,
+            value_id: first_hash,
+            commit_signatures: signatures,
+        };
+        app.decided(certificate).await.unwrap();
+        assert!(app.committed);
+        assert_eq!(*pipeline.committed.lock(), vec![first_hash]);
+        app.enter_height(Height(2)).unwrap();
+        assert_eq!(app.held_bytes(), 0);
     }
 
     fn test_peer(seed: u8) -> PeerId {
@@ -1045,12 +1257,7 @@ mod tests {
                 break (keys, five);
             }
         };
-        let pipeline = Arc::new(Counting {
-            verified: AtomicUsize::new(0),
-            validators: parking_lot::Mutex::new(
-                [(1, listed(&keys[..4])), (2, listed(&keys))].into(),
-            ),
-        });
+        let pipeline = Arc::new(Counting::new([(1, listed(&keys[..4])), (2, listed(&keys))].into()));
         let proposals = ProposalStore::open(&dir.path().join("proposals")).unwrap();
         let mut app = App::new(pipeline.clone(), &config, proposals).unwrap();
         app.enter_height(Height(1)).unwrap();
@@ -1110,10 +1317,7 @@ mod tests {
         let config = test_config(dir.path());
         let four = listed(&keys[..4]);
         let five = listed(&keys);
-        let pipeline = Arc::new(Counting {
-            verified: AtomicUsize::new(0),
-            validators: parking_lot::Mutex::new([(1, four.clone()), (2, five.clone())].into()),
-        });
+        let pipeline = Arc::new(Counting::new([(1, four.clone()), (2, five.clone())].into()));
         let proposals = ProposalStore::open(&dir.path().join("proposals")).unwrap();
         let mut app = App::new(pipeline.clone(), &config, proposals).unwrap();
         assert_eq!(app.validators, validator_set(&four).unwrap());

@@ -21,10 +21,19 @@ use super::{
 pub const PART_DATA_BYTES: usize = 256 * 1024;
 /// The largest encoded block accepted from a proposer.
 pub const MAX_BLOCK_BYTES: usize = 64 * 1024 * 1024;
-/// Streams collected at once; the oldest is dropped to make room.
-pub const MAX_STREAMS: usize = 32;
-/// Bytes held by all incomplete streams together; the oldest are dropped to stay below.
-pub const MAX_BUFFERED_BYTES: usize = 2 * MAX_BLOCK_BYTES;
+/// Incomplete streams held at once, from all publishers together.
+pub const MAX_STREAMS: usize = 64;
+/// Incomplete streams held for one publisher: a proposer has a round or two in flight, and
+/// a validator that restreams a locked value one more. Its own oldest make room, so no
+/// publisher can push another's stream out by opening many.
+pub const MAX_STREAMS_PER_PEER: usize = 4;
+/// Bytes held for one publisher's incomplete streams: two of the largest blocks.
+pub const MAX_PEER_BYTES: usize = 2 * MAX_BLOCK_BYTES;
+/// Bytes held by all incomplete streams together.
+pub const MAX_BUFFERED_BYTES: usize = 4 * MAX_BLOCK_BYTES;
+/// Streams refused at their `Init` that are remembered, so that their later parts are
+/// dropped on arrival instead of opening the stream again.
+const MAX_REFUSED: usize = 256;
 
 /// The header of a proposal stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +49,10 @@ pub struct ProposalInit {
 }
 
 /// The bytes a proposer signs in the `Fin` part: the stream's header and the hash of its
-/// data.
+/// data. The stream id is covered too: a stream is taken only under the id its header
+/// names ([`stream_id`]), so its parts cannot be published again under other ids. The
+/// publisher is not: a validator that restreams a value it is locked on publishes another
+/// proposer's parts.
 pub fn parts_sign_bytes(chain_id: u64, init: &ProposalInit, data_hash: &B256) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(b"btcr/bft/parts\0");
@@ -109,6 +121,10 @@ pub struct Assembled {
     pub init: ProposalInit,
     /// The encoded block.
     pub block: Bytes,
+    /// The hash of the encoded block, as the `Fin` signed it.
+    pub data_hash: B256,
+    /// The proposer's signature in the `Fin`.
+    pub signature: BftSignature,
     /// The parts as received, to stream again if asked.
     pub parts: Vec<ProposalPart>,
 }
@@ -151,10 +167,11 @@ pub fn assemble(
     }
     let key = key_of(init.height, &init.proposer)
         .ok_or_else(|| format!("{} is not a validator at height {}", init.proposer, init.height))?;
-    let bytes = parts_sign_bytes(chain_id, &init, &keccak256(&block));
+    let data_hash = keccak256(&block);
+    let bytes = parts_sign_bytes(chain_id, &init, &data_hash);
     key.verify(&bytes, &signature)
         .map_err(|_| format!("bad proposal signature from {}", init.proposer))?;
-    Ok(Assembled { init, block: Bytes::from(block), parts })
+    Ok(Assembled { init, block: Bytes::from(block), data_hash, signature, parts })
 }
 
 #[derive(Default)]
@@ -162,83 +179,225 @@ struct PartialStream {
     parts: BTreeMap<u64, ProposalPart>,
     end: Option<u64>,
     bytes: usize,
+    /// When it was opened, in messages taken: the smallest is the oldest.
+    opened: u64,
 }
 
-/// Collects proposal streams from every publisher until they are complete.
+/// Why a message was not taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A sequence number no block can reach.
+    Sequence,
+    /// An `Init` anywhere but first, or something else first.
+    Misplaced,
+    /// The stream id is not the one its `Init` names.
+    StreamId,
+    /// The caller refused the stream's `Init` (a height, round or proposer it does not
+    /// expect).
+    Init,
+    /// A stream refused before.
+    Refused,
+    /// A `Data` part larger than [`PART_DATA_BYTES`], or a stream grown past the largest
+    /// block.
+    TooLarge,
+}
+
+/// What [`Streams::insert`] did with a message.
+#[derive(Debug)]
+pub enum Inserted {
+    /// Kept; the stream is not complete yet.
+    Pending,
+    /// The stream's parts, in order: all have arrived.
+    Complete(Vec<ProposalPart>),
+    /// Dropped, and why.
+    Refused(Refusal),
+}
+
+/// Collects proposal streams from every publisher until they are complete, within bounds
+/// per publisher and in all (see the constants above).
 #[derive(Default)]
 pub struct Streams {
     streams: HashMap<(PeerId, StreamId), PartialStream>,
-    /// Insertion order, oldest first, for eviction.
-    order: VecDeque<(PeerId, StreamId)>,
+    /// Streams and bytes per publisher.
+    peers: HashMap<PeerId, (usize, usize)>,
+    /// Streams refused at their `Init`, oldest first.
+    refused: VecDeque<(PeerId, StreamId)>,
     bytes: usize,
+    clock: u64,
 }
 
 /// The most messages one stream may hold: every data part of the largest block, the `Init`,
 /// the `Fin` and the end marker.
 const MAX_STREAM_MESSAGES: u64 = (MAX_BLOCK_BYTES / PART_DATA_BYTES) as u64 + 3;
 
+fn part_bytes(part: &ProposalPart) -> usize {
+    match part {
+        ProposalPart::Data(d) => d.len(),
+        _ => 0,
+    }
+}
+
 impl Streams {
-    /// Adds a message from `publisher`. Returns the stream's parts, in order, once all have
-    /// arrived. Messages with impossible sequence numbers are dropped.
+    /// Adds a message from `publisher`. An `Init` is shown to `admit` as it arrives, before
+    /// any of the stream's data is collected; a stream it refuses is dropped and its later
+    /// parts with it. Returns the stream's parts, in order, once all have arrived.
     pub fn insert(
         &mut self,
         publisher: PeerId,
         message: StreamMessage<ProposalPart>,
-    ) -> Option<Vec<ProposalPart>> {
-        if message.sequence >= MAX_STREAM_MESSAGES {
-            return None;
-        }
+        admit: impl FnOnce(&ProposalInit) -> bool,
+    ) -> Inserted {
         let key = (publisher, message.stream_id.clone());
-        if !self.streams.contains_key(&key) {
-            while self.streams.len() >= MAX_STREAMS {
-                self.evict_oldest();
+        match self.check(&key, &message, admit) {
+            Ok(()) => {}
+            Err(refusal) => {
+                if matches!(refusal, Refusal::Init | Refusal::Misplaced | Refusal::StreamId) {
+                    self.refuse(key);
+                }
+                return Inserted::Refused(refusal);
             }
-            self.order.push_back(key.clone());
         }
-        let stream = self.streams.entry(key.clone()).or_default();
+        if !self.streams.contains_key(&key) {
+            self.make_room(publisher);
+            self.clock += 1;
+            let stream = PartialStream { opened: self.clock, ..Default::default() };
+            self.streams.insert(key.clone(), stream);
+            self.peers.entry(publisher).or_default().0 += 1;
+        }
+        let stream = self.streams.get_mut(&key).expect("just inserted");
+        let (mut added, mut taken) = (0, 0);
         match message.content {
             StreamContent::Fin => stream.end = Some(message.sequence),
             StreamContent::Data(part) => {
-                let size = match &part {
-                    ProposalPart::Data(d) => d.len(),
-                    _ => 0,
-                };
-                if stream.parts.insert(message.sequence, part).is_none() {
-                    stream.bytes += size;
-                    self.bytes += size;
+                added = part_bytes(&part);
+                if let Some(old) = stream.parts.insert(message.sequence, part) {
+                    taken = part_bytes(&old);
                 }
             }
         }
+        stream.bytes = stream.bytes + added - taken;
+        self.bytes = self.bytes + added - taken;
+        let peer = self.peers.get_mut(&publisher).expect("counted with its stream");
+        peer.1 = peer.1 + added - taken;
         let complete = stream.end.is_some_and(|end| {
             stream.parts.len() as u64 == end
                 && stream.parts.keys().next_back().copied() == end.checked_sub(1)
         });
         if complete {
-            let stream = self.remove(&key)?;
-            return Some(stream.parts.into_values().collect());
+            let parts = self.remove(&key).map(|s| s.parts.into_values().collect());
+            return parts.map_or(Inserted::Pending, Inserted::Complete);
         }
-        if self.streams.get(&key).is_some_and(|s| s.bytes > MAX_BLOCK_BYTES + PART_DATA_BYTES) {
+        if stream.bytes > MAX_BLOCK_BYTES + PART_DATA_BYTES {
             self.remove(&key);
+            return Inserted::Refused(Refusal::TooLarge);
+        }
+        while self.peers.get(&publisher).is_some_and(|p| p.1 > MAX_PEER_BYTES) {
+            self.evict_oldest_of(publisher);
         }
         while self.bytes > MAX_BUFFERED_BYTES {
-            self.evict_oldest();
+            let heaviest = self.peers.iter().max_by_key(|(_, p)| p.1).map(|(peer, _)| *peer);
+            match heaviest {
+                Some(peer) => self.evict_oldest_of(peer),
+                None => break,
+            }
         }
-        None
+        Inserted::Pending
+    }
+
+    /// The checks a message passes before anything of it is kept.
+    fn check(
+        &self,
+        key: &(PeerId, StreamId),
+        message: &StreamMessage<ProposalPart>,
+        admit: impl FnOnce(&ProposalInit) -> bool,
+    ) -> Result<(), Refusal> {
+        if message.sequence >= MAX_STREAM_MESSAGES {
+            return Err(Refusal::Sequence);
+        }
+        if self.refused.contains(key) {
+            return Err(Refusal::Refused);
+        }
+        match &message.content {
+            StreamContent::Data(ProposalPart::Init { height, round, proposer, pol_round }) => {
+                if message.sequence != 0 {
+                    return Err(Refusal::Misplaced);
+                }
+                if message.stream_id != stream_id(*height, *round) {
+                    return Err(Refusal::StreamId);
+                }
+                let init = ProposalInit {
+                    height: *height,
+                    round: *round,
+                    proposer: *proposer,
+                    pol_round: *pol_round,
+                };
+                if !admit(&init) {
+                    return Err(Refusal::Init);
+                }
+            }
+            StreamContent::Data(_) if message.sequence == 0 => return Err(Refusal::Misplaced),
+            StreamContent::Data(ProposalPart::Data(data)) if data.len() > PART_DATA_BYTES => {
+                return Err(Refusal::TooLarge);
+            }
+            StreamContent::Fin if message.sequence < 2 => return Err(Refusal::Misplaced),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Drops a stream and remembers it as refused.
+    fn refuse(&mut self, key: (PeerId, StreamId)) {
+        self.remove(&key);
+        if self.refused.len() >= MAX_REFUSED {
+            self.refused.pop_front();
+        }
+        self.refused.push_back(key);
+    }
+
+    /// Room for one more stream of `publisher`: its own oldest goes when it holds its
+    /// share, and the oldest of the publisher holding the most when all streams are taken.
+    fn make_room(&mut self, publisher: PeerId) {
+        while self.peers.get(&publisher).is_some_and(|p| p.0 >= MAX_STREAMS_PER_PEER) {
+            self.evict_oldest_of(publisher);
+        }
+        while self.streams.len() >= MAX_STREAMS {
+            let busiest = self.peers.iter().max_by_key(|(_, p)| p.0).map(|(peer, _)| *peer);
+            match busiest {
+                Some(peer) => self.evict_oldest_of(peer),
+                None => break,
+            }
+        }
+    }
+
+    fn evict_oldest_of(&mut self, publisher: PeerId) {
+        let oldest = self
+            .streams
+            .iter()
+            .filter(|((peer, _), _)| *peer == publisher)
+            .min_by_key(|(_, s)| s.opened)
+            .map(|(key, _)| key.clone());
+        match oldest {
+            Some(key) => {
+                self.remove(&key);
+            }
+            // Nothing of it is held: its count is stale.
+            None => {
+                self.peers.remove(&publisher);
+            }
+        }
     }
 
     fn remove(&mut self, key: &(PeerId, StreamId)) -> Option<PartialStream> {
         let stream = self.streams.remove(key)?;
         self.bytes -= stream.bytes;
-        self.order.retain(|k| k != key);
-        Some(stream)
-    }
-
-    fn evict_oldest(&mut self) {
-        if let Some(key) = self.order.pop_front()
-            && let Some(stream) = self.streams.remove(&key)
-        {
-            self.bytes -= stream.bytes;
+        if let Some(peer) = self.peers.get_mut(&key.0) {
+            peer.0 -= 1;
+            peer.1 -= stream.bytes;
+            if peer.0 == 0 {
+                self.peers.remove(&key.0);
+            }
         }
+        Some(stream)
     }
 
     /// Streams still incomplete.
@@ -249,6 +408,16 @@ impl Streams {
     /// Whether no stream is incomplete.
     pub fn is_empty(&self) -> bool {
         self.streams.is_empty()
+    }
+
+    /// Bytes of data held by incomplete streams.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Incomplete streams held for `publisher`.
+    pub fn of(&self, publisher: &PeerId) -> usize {
+        self.peers.get(publisher).map_or(0, |p| p.0)
     }
 }
 
@@ -288,7 +457,9 @@ mod tests {
         let mut done = None;
         for m in messages {
             assert!(done.is_none(), "complete only with the last message");
-            done = streams.insert(peer(1), m);
+            if let Inserted::Complete(parts) = streams.insert(peer(1), m, |_| true) {
+                done = Some(parts);
+            }
         }
         let parts = done.expect("complete");
         assert!(streams.is_empty());
@@ -328,8 +499,23 @@ mod tests {
         assert!(assemble(5, parts, key_of).is_err());
     }
 
+    fn complete(inserted: Inserted) -> bool {
+        matches!(inserted, Inserted::Complete(_))
+    }
+
+    fn pending(inserted: Inserted) -> bool {
+        matches!(inserted, Inserted::Pending)
+    }
+
+    /// The first message (the `Init`) of a stream for `height`.
+    fn opening(signer: &BtcrSigner, init: ProposalInit, height: u64) -> StreamMessage<ProposalPart> {
+        let init = ProposalInit { height: Height(height), ..init };
+        let parts = split(5, signer, init, &Bytes::from_static(b"block"));
+        stream_messages(stream_id(init.height, init.round), &parts).remove(0)
+    }
+
     #[test]
-    fn streams_are_kept_apart_and_bounded() {
+    fn streams_are_kept_apart_and_bounded_per_publisher() {
         let (signer, _, init) = setup();
         let block = Bytes::from_static(b"block");
         let parts = split(5, &signer, init, &block);
@@ -337,23 +523,106 @@ mod tests {
         let mut streams = Streams::default();
         // The same stream id from two publishers is two streams.
         for m in &messages[..messages.len() - 1] {
-            assert!(streams.insert(peer(1), m.clone()).is_none());
-            assert!(streams.insert(peer(2), m.clone()).is_none());
+            assert!(pending(streams.insert(peer(1), m.clone(), |_| true)));
+            assert!(pending(streams.insert(peer(2), m.clone(), |_| true)));
         }
         assert_eq!(streams.len(), 2);
-        assert!(streams.insert(peer(1), messages.last().unwrap().clone()).is_some());
+        assert!(complete(streams.insert(peer(1), messages.last().unwrap().clone(), |_| true)));
         assert_eq!(streams.len(), 1);
-        // Many half-sent streams: only the newest MAX_STREAMS are kept.
-        for i in 0..(MAX_STREAMS as u64 + 10) {
-            let id = stream_id(Height(100 + i), Round::new(0));
-            streams
-                .insert(peer(3), StreamMessage::new(id, 0, StreamContent::Data(parts[0].clone())));
+        // One publisher opening stream after stream keeps only its newest few, and pushes
+        // out no one else's (the 32 one-message streams of the audit evicted all others).
+        for h in 100..200 {
+            assert!(pending(streams.insert(peer(3), opening(&signer, init, h), |_| true)));
         }
-        assert_eq!(streams.len(), MAX_STREAMS);
+        assert_eq!(streams.of(&peer(3)), MAX_STREAMS_PER_PEER);
+        assert_eq!(streams.of(&peer(2)), 1, "the honest stream is still there");
+        // Many publishers together: the busiest lose theirs first; the one-stream
+        // publisher keeps its own.
+        for seed in 10..60 {
+            for h in 0..MAX_STREAMS_PER_PEER as u64 {
+                streams.insert(peer(seed), opening(&signer, init, 300 + h), |_| true);
+            }
+        }
+        assert!(streams.len() <= MAX_STREAMS);
+        assert_eq!(streams.of(&peer(2)), 1, "the honest stream is still there");
+        assert!(complete(streams.insert(peer(2), messages.last().unwrap().clone(), |_| true)));
         // A sequence number no block can reach is dropped.
         let id = stream_id(Height(1), Round::new(0));
         let far = StreamMessage::new(id, MAX_STREAM_MESSAGES, StreamContent::Fin);
-        assert!(streams.insert(peer(4), far).is_none());
-        assert_eq!(streams.len(), MAX_STREAMS);
+        assert!(matches!(streams.insert(peer(4), far, |_| true), Inserted::Refused(Refusal::Sequence)));
+        assert_eq!(streams.of(&peer(4)), 0);
+    }
+
+    #[test]
+    fn an_init_is_checked_on_arrival_and_a_refused_stream_stays_refused() {
+        let (signer, _, init) = setup();
+        let block: Bytes = vec![7u8; PART_DATA_BYTES + 1].into();
+        let parts = split(5, &signer, init, &block);
+        let id = stream_id(init.height, init.round);
+        let messages = stream_messages(id.clone(), &parts);
+        let mut streams = Streams::default();
+        // The caller does not expect this proposer here: nothing of the stream is kept, and
+        // its data that follows is dropped on arrival.
+        let mut shown = None;
+        let refused = streams.insert(peer(1), messages[0].clone(), |i| {
+            shown = Some(*i);
+            false
+        });
+        assert!(matches!(refused, Inserted::Refused(Refusal::Init)));
+        assert_eq!(shown, Some(init), "the Init is shown as it arrives");
+        for m in &messages[1..] {
+            let again = streams.insert(peer(1), m.clone(), |_| true);
+            assert!(matches!(again, Inserted::Refused(Refusal::Refused)));
+        }
+        assert!(streams.is_empty());
+        assert_eq!(streams.bytes(), 0);
+        // A stream under another id than its Init names (parts published again under a new
+        // id) is refused.
+        let other = stream_messages(stream_id(init.height, Round::new(1)), &parts);
+        let renamed = streams.insert(peer(2), other[0].clone(), |_| true);
+        assert!(matches!(renamed, Inserted::Refused(Refusal::StreamId)));
+        // An Init anywhere but first, data first, an end before any data, an oversized part.
+        let mut late = messages[0].clone();
+        late.sequence = 1;
+        assert!(matches!(streams.insert(peer(3), late, |_| true), Inserted::Refused(Refusal::Misplaced)));
+        let mut first = messages[1].clone();
+        first.sequence = 0;
+        assert!(matches!(streams.insert(peer(4), first, |_| true), Inserted::Refused(Refusal::Misplaced)));
+        let early = StreamMessage::new(id.clone(), 1, StreamContent::Fin);
+        assert!(matches!(streams.insert(peer(5), early, |_| true), Inserted::Refused(Refusal::Misplaced)));
+        let huge = ProposalPart::Data(vec![0u8; PART_DATA_BYTES + 1].into());
+        let huge = StreamMessage::new(id, 1, StreamContent::Data(huge));
+        assert!(matches!(streams.insert(peer(6), huge, |_| true), Inserted::Refused(Refusal::TooLarge)));
+        assert!(streams.is_empty());
+    }
+
+    #[test]
+    fn a_part_sent_again_is_counted_at_its_new_size() {
+        let (signer, _, init) = setup();
+        let id = stream_id(init.height, init.round);
+        let mut streams = Streams::default();
+        let data = |n: usize| {
+            StreamMessage::new(id.clone(), 1, StreamContent::Data(ProposalPart::Data(vec![1u8; n].into())))
+        };
+        assert!(pending(streams.insert(peer(1), opening(&signer, init, init.height.0), |_| true)));
+        assert!(pending(streams.insert(peer(1), data(10), |_| true)));
+        // Before, a part replaced by a larger one kept its first size in the count, so a
+        // publisher could hold any amount behind a small figure.
+        for n in [PART_DATA_BYTES, 3, PART_DATA_BYTES / 2] {
+            assert!(pending(streams.insert(peer(1), data(n), |_| true)));
+            assert_eq!(streams.bytes(), n);
+        }
+        // One publisher's streams hold at most MAX_PEER_BYTES: its oldest go first.
+        for h in 0..3u64 {
+            let stream = stream_id(Height(h + 50), init.round);
+            assert!(pending(streams.insert(peer(2), opening(&signer, init, h + 50), |_| true)));
+            for seq in 1..=(MAX_BLOCK_BYTES / PART_DATA_BYTES) as u64 {
+                let part = ProposalPart::Data(vec![2u8; PART_DATA_BYTES].into());
+                streams.insert(peer(2), StreamMessage::new(stream.clone(), seq, StreamContent::Data(part)), |_| true);
+            }
+        }
+        assert_eq!(streams.of(&peer(2)), 2);
+        assert_eq!(streams.bytes(), MAX_PEER_BYTES + PART_DATA_BYTES / 2);
+        assert_eq!(streams.of(&peer(1)), 1, "another publisher's stream stays");
     }
 }

@@ -130,8 +130,21 @@ impl Chain {
         let executed =
             self.seal(&parent, &ctx, self.proposer, included, poh, &snapshot, outcome)?;
         let block = executed.block.clone();
-        self.executed.lock().insert(block.hash(), executed);
+        self.keep_executed(executed);
         Ok(block)
+    }
+
+    /// Keeps an executed block until it is committed: only blocks of its height, and at
+    /// most [`super::MAX_EXECUTED`] of them.
+    pub(super) fn keep_executed(&self, executed: super::Executed) {
+        let number = executed.block.number();
+        let mut map = self.executed.lock();
+        map.retain(|_, e| e.block.number() == number);
+        while map.len() >= super::MAX_EXECUTED {
+            let Some(any) = map.keys().next().copied() else { break };
+            map.remove(&any);
+        }
+        map.insert(executed.block.hash(), executed);
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -176,20 +176,41 @@ fn a_verifier_that_pooled_the_transactions_reuses_their_senders_and_agrees() {
     assert_eq!(b.chain.pool_counts(), (0, 0), "the verifier's pool forgot them too");
 }
 
+/// Two nodes of one chain and a block of pooled transfers that the first proposed, for the
+/// second to verify once tampered with.
+struct Tampering {
+    genesis: Genesis,
+    validator: SecretKey,
+    verifier: Node,
+    block: Block,
+}
+
+impl Tampering {
+    fn new() -> Self {
+        let validator = SecretKey::random();
+        let genesis = genesis(&validator);
+        let proposer = node(&genesis, &validator);
+        let verifier = node(&genesis, &validator);
+        load(&proposer.chain);
+        let block = propose(&proposer.chain);
+        assert!(block.body.transactions.len() > 2);
+        Self { genesis, validator, verifier, block }
+    }
+
+    /// Why the verifier refuses `block`; panics if it does not.
+    fn refused(&self, block: &Block) -> String {
+        match self.verifier.chain.verify(block) {
+            Err(PipelineError::InvalidBlock(reason)) => reason.to_string(),
+            other => panic!("tampered block was not refused: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn tampered_blocks_are_refused() {
-    let validator = SecretKey::random();
-    let genesis = genesis(&validator);
-    let a = node(&genesis, &validator);
-    let b = node(&genesis, &validator);
-    load(&a.chain);
-    let block = propose(&a.chain);
-    assert!(block.body.transactions.len() > 2);
-
-    let refused = |block: &Block| match b.chain.verify(block) {
-        Err(PipelineError::InvalidBlock(reason)) => reason.to_string(),
-        other => panic!("tampered block was not refused: {other:?}"),
-    };
+    let tampering = Tampering::new();
+    let (validator, b, block) = (&tampering.validator, &tampering.verifier, &tampering.block);
+    let refused = |block: &Block| tampering.refused(block);
 
     let mut t = block.clone();
     t.header.state_root = B256::repeat_byte(1);
@@ -239,14 +260,34 @@ fn tampered_blocks_are_refused() {
     assert!(refused(&t).contains("PoH"));
 
     // The untouched block still verifies.
-    b.chain.verify(&block).unwrap();
+    b.chain.verify(block).unwrap();
     // A block nobody proposed or verified cannot be committed.
     let mut unknown = block.clone();
     unknown.header.extra_data = Bytes::from_static(b"x");
     assert!(matches!(
-        b.chain.commit(unknown.hash(), certificate(&validator, &unknown)),
+        b.chain.commit(unknown.hash(), certificate(validator, &unknown)),
         Err(PipelineError::UnknownBlock(_))
     ));
+}
+
+/// A block of more transactions than its gas limit could ever pay for is refused on that
+/// count alone: before, each of them had its sender recovered first (a 64 MiB block of tiny
+/// transactions cost each validator some 600,000 recoveries before the block was full).
+#[test]
+fn a_block_of_more_transactions_than_its_gas_pays_for_is_refused_before_recovering_senders() {
+    let tampering = Tampering::new();
+    let block = &tampering.block;
+    let mut t = block.clone();
+    let one = t.body.transactions[0].clone();
+    let room = (tampering.genesis.gas_limit / 21_000) as usize + 1;
+    t.body.transactions = vec![one; room];
+    let reason = tampering.refused(&t);
+    assert!(reason.contains("need more than the gas limit"), "{reason}");
+    let mut t = block.clone();
+    t.header.gas_limit += 1;
+    let reason = tampering.refused(&t);
+    assert!(reason.contains("is not the chain's"), "{reason}");
+    tampering.verifier.chain.verify(block).unwrap();
 }
 
 #[test]
