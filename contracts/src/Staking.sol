@@ -172,14 +172,27 @@ contract Staking {
     /// End of every block: what the contract received beyond what it owes (priority fees
     /// and the block reward) is shared by the current set in proportion to stake. Each
     /// validator keeps its commission; the rest goes to its bonded shares.
+    ///
+    ///         A validator earns on the stake that was both elected with it and is still
+    ///         bonded: stake undelegated or slashed since the election earns nothing, so a
+    ///         1-wei delegation to a validator emptied since earns a 1-wei part, not the
+    ///         validator's whole reward.
     function onBlock() external onlySystem {
         uint256 incoming = address(this).balance - accounted;
-        uint256 total = totalActiveStake;
-        if (incoming == 0 || total == 0 || params.poa) return;
+        if (incoming == 0 || params.poa) return;
+        uint256 n = active.length;
+        uint256[] memory earning = new uint256[](n);
+        uint256 total;
+        for (uint256 i = 0; i < n; i++) {
+            uint256 bonded = validators[active[i]].tokens;
+            earning[i] = bonded < activeStake[i] ? bonded : activeStake[i];
+            total += earning[i];
+        }
+        if (total == 0) return;
         uint256 given;
-        for (uint256 i = 0; i < active.length; i++) {
+        for (uint256 i = 0; i < n; i++) {
             Validator storage v = validators[active[i]];
-            uint256 part = incoming * activeStake[i] / total;
+            uint256 part = incoming * earning[i] / total;
             uint256 cut = part * v.commissionBps / MAX_BPS;
             uint256 rest = part - cut;
             if (v.shares == 0) {
@@ -254,13 +267,17 @@ contract Staking {
     /// Registers the sender as a validator. `publicKey` is its 64-byte uncompressed
     /// secp256k1 consensus key (x ‖ y), whose address must be the sender: the validator
     /// signs this transaction with its consensus key. The value sent is its self-stake.
+    /// When `MAX_CANDIDATES` are registered, the candidate outside the set with the least
+    /// stake gives way to a registration whose self-stake is larger than that stake (and
+    /// is deregistered, its delegators keeping their stakes to undelegate), so that
+    /// registrations at the minimum stake cannot fill the list for good.
     function register(bytes calldata publicKey, uint16 commissionBps) external payable notPoa {
         require(publicKey.length == 64, "Staking: publicKey must be the 64-byte uncompressed key");
         require(_keyAddress(publicKey) == msg.sender, "Staking: publicKey is not the sender's key");
         require(!validators[msg.sender].registered, "Staking: already registered");
         require(commissionBps <= MAX_BPS, "Staking: commission above 100%");
         require(msg.value >= params.minStake, "Staking: self-stake below the minimum stake");
-        require(candidates.length < MAX_CANDIDATES, "Staking: too many validators registered");
+        if (candidates.length >= MAX_CANDIDATES) _makeRoomFor(msg.value);
         _addValidator(msg.sender, publicKey, commissionBps);
         accounted += msg.value;
         _delegate(msg.sender, msg.sender, msg.value);
@@ -276,8 +293,8 @@ contract Staking {
     }
 
     /// Starts unbonding `amount` wei of the sender's stake with `validator`; it can be
-    /// withdrawn once `unbondingEpochs` epochs have begun. Until then it can still be
-    /// slashed, and it earns nothing.
+    /// withdrawn once `unbondingEpochs` whole epochs have passed. Until then it can still
+    /// be slashed, also once the validator is deregistered, and it earns nothing.
     function undelegate(address validator, uint256 amount) external notPoa {
         Validator storage v = validators[validator];
         Delegation storage d = delegations[validator][msg.sender];
@@ -296,7 +313,9 @@ contract Staking {
             v.unbondingShares == 0 ? amount : amount * v.unbondingShares / v.unbondingTokens;
         v.unbondingTokens += amount;
         v.unbondingShares += unbondingShares;
-        uint64 release = epoch + params.unbondingEpochs;
+        // One epoch more than the period, so that at least `unbondingEpochs` whole epochs
+        // (the window in which evidence is accepted) pass before the stake can leave.
+        uint64 release = epoch + params.unbondingEpochs + 1;
         unbondingsOf[msg.sender].push(Unbonding(validator, unbondingShares, release));
         emit Undelegated(msg.sender, validator, amount, release);
     }
@@ -356,7 +375,9 @@ contract Staking {
     /// `round`. Anyone may submit it; the nodes do when their consensus engine sees it. The
     /// validator loses `slashBps` of its bonded and unbonding stake (burned) and is left out
     /// of the next `jailEpochs` sets. Evidence must be newer than the unbonding period, and
-    /// one height is punished once.
+    /// one height is punished once. A validator deregistered since (it undelegated
+    /// everything, or gave way to a larger registration) is still slashed: its stake is
+    /// unbonding for the whole period the evidence is accepted in.
     function submitEvidence(
         address validator,
         uint64 height,
@@ -366,7 +387,7 @@ contract Staking {
         SignedMessage calldata second
     ) external notPoa {
         Validator storage v = validators[validator];
-        require(v.registered, "Staking: no such validator");
+        require(v.publicKey.length != 0, "Staking: no such validator");
         require(kind <= 3, "Staking: unknown kind of evidence");
         require(height < block.number, "Staking: evidence from a future height");
         require(
@@ -465,6 +486,28 @@ contract Staking {
         v.commissionBps = commissionBps;
         v.registered = true;
         candidates.push(a);
+    }
+
+    /// Deregisters the candidate outside the set with the least stake, if `selfStake` is
+    /// larger than it; reverts otherwise.
+    function _makeRoomFor(uint256 selfStake) internal {
+        uint256 n = candidates.length;
+        uint256 least = n;
+        uint256 leastStake = type(uint256).max;
+        for (uint256 i = 0; i < n; i++) {
+            Validator storage v = validators[candidates[i]];
+            if (!v.inSet && v.tokens < leastStake) {
+                least = i;
+                leastStake = v.tokens;
+            }
+        }
+        require(
+            least < n && selfStake > leastStake,
+            "Staking: too many validators registered; a self-stake above the least candidate's stake is needed"
+        );
+        validators[candidates[least]].registered = false;
+        candidates[least] = candidates[n - 1];
+        candidates.pop();
     }
 
     function _delegate(address validator, address delegator, uint256 amount) internal {

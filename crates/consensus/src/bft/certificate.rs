@@ -12,11 +12,11 @@ use malachitebft_app_channel::app::types::core::{
     NilOrVal, Round, SignedProposal, SignedVote, VoteType,
 };
 
-use super::parts::{ProposalInit, parts_sign_bytes};
 use super::context::{
     BftSignature, BlockId, BtcrContext, Height, Proposal, Validator, ValidatorAddress,
     ValidatorKey, ValidatorPrivateKey, ValidatorSet, Vote,
 };
+use super::parts::{ProposalInit, parts_sign_bytes};
 
 /// The BFT form of an account key (both are secp256k1 keys).
 pub fn consensus_key(key: &SecretKey) -> ValidatorPrivateKey {
@@ -47,6 +47,28 @@ pub fn sign_commit(
     let who = ValidatorAddress::of(&private.public_key());
     let signature = private.sign(&precommit_bytes(chain_id, height, round, block_hash, who));
     ValidatorSignature { validator: who.0, signature: Bytes::from(signature.to_vec()) }
+}
+
+/// What `key` signs at the end of its proposal stream for the block hashed `data_hash` at
+/// `height` and `round` (with no proof-of-lock round), as evidence carries it: for tools and
+/// tests that build `double-proposal-parts` evidence outside the engine.
+pub fn sign_proposal_stream(
+    key: &SecretKey,
+    chain_id: u64,
+    height: u64,
+    round: u32,
+    data_hash: B256,
+) -> SignedValue {
+    let private = consensus_key(key);
+    let proposer = ValidatorAddress::of(&private.public_key());
+    let init = ProposalInit {
+        height: Height(height),
+        round: Round::new(round),
+        proposer,
+        pol_round: Round::Nil,
+    };
+    let signature = private.sign(&parts_sign_bytes(chain_id, &init, &data_hash));
+    signed_value(NilOrVal::Val(data_hash), Round::Nil, &signature)
 }
 
 /// Why a certificate does not prove a decision.

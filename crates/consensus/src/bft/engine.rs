@@ -333,7 +333,8 @@ fn expected(init: &ProposalInit, height: Height, round: Round, validators: &Vali
     if init.round.as_i64() < 0 || init.round.as_i64() > latest {
         return false;
     }
-    !current || *bft::Validator::address(validators.proposer(init.height, init.round)) == init.proposer
+    !current
+        || *bft::Validator::address(validators.proposer(init.height, init.round)) == init.proposer
 }
 
 fn blocking<T: Send + 'static>(
@@ -445,7 +446,8 @@ impl<P: BlockPipeline> App<P> {
             }
             AppMsg::RestreamProposal { height, value_id, .. } => {
                 if height == self.height
-                    && let Some((init, seen)) = self.seen_parts.get(&value_id).and_then(|v| v.first())
+                    && let Some((init, seen)) =
+                        self.seen_parts.get(&value_id).and_then(|v| v.first())
                 {
                     let id = parts::stream_id(init.height, init.round);
                     for message in parts::stream_messages(id, seen) {
@@ -583,7 +585,9 @@ impl<P: BlockPipeline> App<P> {
         message: malachitebft_app_channel::app::streaming::StreamMessage<super::ProposalPart>,
     ) -> Result<Option<ProposedValue<BtcrContext>>, PipelineError> {
         let (height, round, validators) = (self.height, self.round, &self.validators);
-        match self.streams.insert(publisher, message, |init| expected(init, height, round, validators))
+        match self
+            .streams
+            .insert(publisher, message, |init| expected(init, height, round, validators))
         {
             Inserted::Complete(parts) => self.received_proposal(publisher, parts).await,
             Inserted::Pending => Ok(None),
@@ -1257,7 +1261,8 @@ mod tests {
                 break (keys, five);
             }
         };
-        let pipeline = Arc::new(Counting::new([(1, listed(&keys[..4])), (2, listed(&keys))].into()));
+        let pipeline =
+            Arc::new(Counting::new([(1, listed(&keys[..4])), (2, listed(&keys))].into()));
         let proposals = ProposalStore::open(&dir.path().join("proposals")).unwrap();
         let mut app = App::new(pipeline.clone(), &config, proposals).unwrap();
         app.enter_height(Height(1)).unwrap();

@@ -508,7 +508,11 @@ mod tests {
     }
 
     /// The first message (the `Init`) of a stream for `height`.
-    fn opening(signer: &BtcrSigner, init: ProposalInit, height: u64) -> StreamMessage<ProposalPart> {
+    fn opening(
+        signer: &BtcrSigner,
+        init: ProposalInit,
+        height: u64,
+    ) -> StreamMessage<ProposalPart> {
         let init = ProposalInit { height: Height(height), ..init };
         let parts = split(5, signer, init, &Bytes::from_static(b"block"));
         stream_messages(stream_id(init.height, init.round), &parts).remove(0)
@@ -549,7 +553,10 @@ mod tests {
         // A sequence number no block can reach is dropped.
         let id = stream_id(Height(1), Round::new(0));
         let far = StreamMessage::new(id, MAX_STREAM_MESSAGES, StreamContent::Fin);
-        assert!(matches!(streams.insert(peer(4), far, |_| true), Inserted::Refused(Refusal::Sequence)));
+        assert!(matches!(
+            streams.insert(peer(4), far, |_| true),
+            Inserted::Refused(Refusal::Sequence)
+        ));
         assert_eq!(streams.of(&peer(4)), 0);
     }
 
@@ -584,15 +591,27 @@ mod tests {
         // An Init anywhere but first, data first, an end before any data, an oversized part.
         let mut late = messages[0].clone();
         late.sequence = 1;
-        assert!(matches!(streams.insert(peer(3), late, |_| true), Inserted::Refused(Refusal::Misplaced)));
+        assert!(matches!(
+            streams.insert(peer(3), late, |_| true),
+            Inserted::Refused(Refusal::Misplaced)
+        ));
         let mut first = messages[1].clone();
         first.sequence = 0;
-        assert!(matches!(streams.insert(peer(4), first, |_| true), Inserted::Refused(Refusal::Misplaced)));
+        assert!(matches!(
+            streams.insert(peer(4), first, |_| true),
+            Inserted::Refused(Refusal::Misplaced)
+        ));
         let early = StreamMessage::new(id.clone(), 1, StreamContent::Fin);
-        assert!(matches!(streams.insert(peer(5), early, |_| true), Inserted::Refused(Refusal::Misplaced)));
+        assert!(matches!(
+            streams.insert(peer(5), early, |_| true),
+            Inserted::Refused(Refusal::Misplaced)
+        ));
         let huge = ProposalPart::Data(vec![0u8; PART_DATA_BYTES + 1].into());
         let huge = StreamMessage::new(id, 1, StreamContent::Data(huge));
-        assert!(matches!(streams.insert(peer(6), huge, |_| true), Inserted::Refused(Refusal::TooLarge)));
+        assert!(matches!(
+            streams.insert(peer(6), huge, |_| true),
+            Inserted::Refused(Refusal::TooLarge)
+        ));
         assert!(streams.is_empty());
     }
 
@@ -602,7 +621,11 @@ mod tests {
         let id = stream_id(init.height, init.round);
         let mut streams = Streams::default();
         let data = |n: usize| {
-            StreamMessage::new(id.clone(), 1, StreamContent::Data(ProposalPart::Data(vec![1u8; n].into())))
+            StreamMessage::new(
+                id.clone(),
+                1,
+                StreamContent::Data(ProposalPart::Data(vec![1u8; n].into())),
+            )
         };
         assert!(pending(streams.insert(peer(1), opening(&signer, init, init.height.0), |_| true)));
         assert!(pending(streams.insert(peer(1), data(10), |_| true)));
@@ -618,7 +641,11 @@ mod tests {
             assert!(pending(streams.insert(peer(2), opening(&signer, init, h + 50), |_| true)));
             for seq in 1..=(MAX_BLOCK_BYTES / PART_DATA_BYTES) as u64 {
                 let part = ProposalPart::Data(vec![2u8; PART_DATA_BYTES].into());
-                streams.insert(peer(2), StreamMessage::new(stream.clone(), seq, StreamContent::Data(part)), |_| true);
+                streams.insert(
+                    peer(2),
+                    StreamMessage::new(stream.clone(), seq, StreamContent::Data(part)),
+                    |_| true,
+                );
             }
         }
         assert_eq!(streams.of(&peer(2)), 2);

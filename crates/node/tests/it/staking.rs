@@ -9,7 +9,7 @@ use alloy_rpc_types_eth::TransactionRequest;
 use alloy_sol_types::{SolCall, SolValue};
 use btcr_consensus::{
     BlockPipeline,
-    bft::certificate::{sign_commit, verify_misbehavior},
+    bft::certificate::{sign_commit, sign_proposal_stream, verify_misbehavior},
 };
 use btcr_crypto::SecretKey;
 use btcr_execution::CallOutcome;
@@ -45,10 +45,20 @@ impl Harness {
 
     /// Sends `value` and `input` to the staking contract from `key`; returns the hash.
     fn send(&mut self, key: &SecretKey, value: U256, input: Vec<u8>) -> B256 {
+        self.send_with_gas(key, value, input, 1_000_000)
+    }
+
+    /// Starts unbonding `amount` of `key`'s stake with `validator`; returns the hash.
+    fn undelegate(&mut self, key: &SecretKey, validator: Address, amount: U256) -> B256 {
+        let call = Staking::undelegateCall { validator, amount };
+        self.send(key, U256::ZERO, call.abi_encode())
+    }
+
+    fn send_with_gas(&mut self, key: &SecretKey, value: U256, input: Vec<u8>, gas: u64) -> B256 {
         let nonce = self.nonces.entry(key.address()).or_default();
         let tx = TxBuilder {
             value,
-            ..TxBuilder::call(CHAIN_ID, *nonce, STAKING_ADDRESS, input.into(), 1_000_000)
+            ..TxBuilder::call(CHAIN_ID, *nonce, STAKING_ADDRESS, input.into(), gas)
         };
         *nonce += 1;
         self.chain().submit_raw(&tx.eip1559(key)).unwrap()
@@ -79,8 +89,15 @@ impl Harness {
     /// Runs calldata (a view, or a would-be transaction from `from`) on the head state;
     /// a revert gives its reason.
     fn call_raw(&self, from: Address, data: Bytes) -> Result<Bytes, String> {
-        let request =
-            TransactionRequest::default().from(from).to(STAKING_ADDRESS).input(data.into());
+        self.call_with_value(from, U256::ZERO, data)
+    }
+
+    fn call_with_value(&self, from: Address, value: U256, data: Bytes) -> Result<Bytes, String> {
+        let request = TransactionRequest::default()
+            .from(from)
+            .to(STAKING_ADDRESS)
+            .value(value)
+            .input(data.into());
         match self.node.view().call(&request, None, 30_000_000).unwrap() {
             CallOutcome::Success { output, .. } => Ok(output),
             CallOutcome::Revert { output, .. } => {
@@ -185,11 +202,7 @@ fn stake_elects_the_set_each_epoch_and_rewards_unbonding_and_slashing_follow_the
     );
     h.block();
     assert!(h.succeeded(reg_m) && h.succeeded(del));
-    let undel = h.send(
-        &delegator,
-        U256::ZERO,
-        Staking::undelegateCall { validator: n.address(), amount: btcr(100) }.abi_encode(),
-    );
+    let undel = h.undelegate(&delegator, n.address(), btcr(100));
     h.block();
     assert!(h.succeeded(undel));
     let early = h.call_raw(delegator.address(), Staking::withdrawCall {}.abi_encode().into());
@@ -255,11 +268,7 @@ fn stake_elects_the_set_each_epoch_and_rewards_unbonding_and_slashing_follow_the
     let before = h.balance(delegator.address());
     let withdraw = h.send(&delegator, U256::ZERO, Staking::withdrawCall {}.abi_encode());
     // M unbonds all of its stake, so it leaves the set at the next epoch.
-    let leave = h.send(
-        &m,
-        U256::ZERO,
-        Staking::undelegateCall { validator: m.address(), amount: btcr(150) }.abi_encode(),
-    );
+    let leave = h.undelegate(&m, m.address(), btcr(150));
     h.block();
     assert!(h.succeeded(withdraw) && h.succeeded(leave));
     let gained = h.balance(delegator.address()) + btcr(1) - before;
@@ -401,4 +410,136 @@ fn double_signing_stored_before_the_reporter_was_known_is_reported_when_it_is() 
     assert!(!punished(&h, n.address(), 1));
     let nonce = h.node.view().account(&v0.address()).unwrap().unwrap_or_default().nonce;
     assert_eq!(nonce, 1, "one report; the fault too old to punish was not sent");
+}
+
+fn register(key: &SecretKey) -> Vec<u8> {
+    Staking::registerCall {
+        publicKey: key.public_key_uncompressed().to_vec().into(),
+        commissionBps: 0,
+    }
+    .abi_encode()
+}
+
+/// Two proposal streams N signed for one round, as the engine records them.
+fn double_stream(key: &SecretKey, height: u64) -> Misbehavior {
+    let signed = |byte| sign_proposal_stream(key, CHAIN_ID, height, 0, B256::repeat_byte(byte));
+    Misbehavior {
+        validator: key.address(),
+        height,
+        round: 0,
+        kind: MisbehaviorKind::DoubleProposalParts,
+        first: signed(1),
+        second: signed(2),
+    }
+}
+
+/// A validator that undelegated everything was deregistered at the epoch's end, and from
+/// then on evidence against it reverted ("no such validator") while its stake was still
+/// unbonding. Now slashing reaches it for the whole window in which evidence is accepted,
+/// and the stake cannot leave before that window has passed.
+#[test]
+fn a_validator_deregistered_after_undelegating_everything_is_slashed_while_its_stake_unbonds() {
+    let (mut h, _, n) = two_validators();
+    let reporter = dev_key(0);
+    let leave = h.undelegate(&n, n.address(), btcr(500));
+    h.until(9);
+    assert!(h.succeeded(leave));
+    let gone = h.call_raw(
+        Address::ZERO,
+        Staking::getValidatorCall { validator: n.address() }.abi_encode().into(),
+    );
+    assert!(gone.unwrap_err().contains("no such validator"), "deregistered at block 9");
+
+    // N's two proposal streams for block 7, round 0: evidence of the kind the BFT engine
+    // records, checked by the contract as the consensus crate checks it.
+    let evidence = double_stream(&n, 7);
+    let key = btcr_consensus::bft::certificate::consensus_key(&n).public_key();
+    verify_misbehavior(CHAIN_ID, &evidence, &key).unwrap();
+    let early = h.call_raw(n.address(), Staking::withdrawCall {}.abi_encode().into());
+    assert!(early.unwrap_err().contains("nothing to withdraw yet"), "the window is not over");
+    let slash = h.send(&reporter, U256::ZERO, submit_evidence_call(&evidence).to_vec());
+    h.block();
+    assert!(h.succeeded(slash), "evidence against a deregistered validator is taken");
+    assert!(punished(&h, n.address(), 7));
+    let unbonding = h.view(Staking::getUnbondingsCall { delegator: n.address() });
+    assert_eq!(unbonding[0].amount, btcr(450), "10% of the unbonding stake");
+    let never =
+        h.call_raw(reporter.address(), submit_evidence_call(&double_stream(&dev_key(2), 7)));
+    assert!(never.unwrap_err().contains("no such validator"), "never registered");
+
+    // Once the window has passed (undelegated in epoch 1, one epoch of unbonding: from
+    // epoch 3), the rest is N's again.
+    h.until(14);
+    let withdraw = h.send(&n, U256::ZERO, Staking::withdrawCall {}.abi_encode());
+    h.block();
+    assert!(h.succeeded(withdraw));
+    assert!(h.balance(STAKING_ADDRESS) >= h.view(Staking::accountedCall {}));
+}
+
+/// A validator elected with 500 BTCR undelegates it all in its epoch; a 1-wei delegation
+/// then held all of its shares and was paid the validator's whole part of each block's
+/// reward, computed on the stake it was elected with. Now it earns on the stake still
+/// bonded: a 1-wei part, next to nothing.
+#[test]
+fn a_one_wei_delegation_to_a_validator_emptied_since_its_election_earns_only_on_its_wei() {
+    let (mut h, v0, n) = two_validators();
+    let delegator = dev_key(2);
+    let leave = h.undelegate(&n, n.address(), btcr(500));
+    h.block();
+    assert!(h.succeeded(leave));
+    let wei = h.send(
+        &delegator,
+        U256::from(1),
+        Staking::delegateCall { validator: n.address() }.abi_encode(),
+    );
+    h.block();
+    assert!(h.succeeded(wei));
+    assert_eq!(set_of(&h), sorted(vec![v0.address(), n.address()]), "N is in the set until 9");
+    let v0_before = h.view(Staking::pendingRewardsCall { delegator: v0.address() });
+    h.until(8);
+    let captured = h.view(Staking::pendingRewardsCall { delegator: delegator.address() });
+    assert!(captured < U256::from(1_000_000), "the wei earned {captured} wei");
+    let v0_earned = h.view(Staking::pendingRewardsCall { delegator: v0.address() }) - v0_before;
+    assert!(v0_earned >= btcr(2), "the stake still bonded earned the two blocks: {v0_earned}");
+    assert!(h.balance(STAKING_ADDRESS) >= h.view(Staking::accountedCall {}));
+}
+
+/// 199 registrations at the minimum stake, beside the genesis validator, filled the
+/// candidate list, and every later registration reverted for good. Now a registration with
+/// more self-stake than the least candidate outside the set takes that candidate's place.
+#[test]
+fn registrations_at_the_minimum_stake_fill_the_candidate_list_only_until_a_larger_one_comes() {
+    let v0 = SecretKey::random();
+    let mut genesis = staking_genesis(&v0);
+    let keys: Vec<SecretKey> = (0..201).map(|_| SecretKey::random()).collect();
+    for key in &keys {
+        let funded = btcr_primitives::GenesisAccount { balance: btcr(1_000), ..Default::default() };
+        genesis.alloc.insert(key.address(), funded);
+    }
+    let mut h = Harness::new(genesis, v0.clone());
+    let min = h.view(Staking::getParamsCall {}).minStake;
+    let (fillers, late) = keys.split_at(199);
+    let sent: Vec<B256> = fillers.iter().map(|k| h.send(k, min, register(k))).collect();
+    while h.chain().pool_counts().0 > 0 {
+        h.block();
+    }
+    assert!(sent.iter().all(|t| h.succeeded(*t)));
+    assert_eq!(h.view(Staking::getValidatorsCall {}).len(), 200, "the list is full");
+
+    let (equal, larger) = (&late[0], &late[1]);
+    let refused = h.call_with_value(equal.address(), min, register(equal).into()).unwrap_err();
+    assert!(refused.contains("above the least candidate's stake"), "{refused}");
+    let joined = h.send_with_gas(larger, min + U256::from(1), register(larger), 5_000_000);
+    h.block();
+    assert!(h.succeeded(joined), "a larger self-stake takes a place");
+    let listed: Vec<Address> =
+        h.view(Staking::getValidatorsCall {}).iter().map(|v| v.validator).collect();
+    assert_eq!(listed.len(), 200);
+    assert!(listed.contains(&larger.address()) && listed.contains(&v0.address()));
+    let gone: Vec<&SecretKey> = fillers.iter().filter(|k| !listed.contains(&k.address())).collect();
+    assert_eq!(gone.len(), 1, "one candidate at the minimum gave way");
+    // Its stake is still its own to take back.
+    let back = h.undelegate(gone[0], gone[0].address(), min);
+    h.block();
+    assert!(h.succeeded(back));
 }
