@@ -312,8 +312,14 @@ impl BlockPipeline for Chain {
                 header.number, parent.number
             )));
         }
-        if header.timestamp_ms <= parent.timestamp_ms {
-            return Err(PipelineError::invalid("timestamp does not increase"));
+        let earliest = parent.timestamp_ms + self.genesis.min_block_interval_ms();
+        if header.timestamp_ms < earliest {
+            return Err(PipelineError::invalid(format!(
+                "timestamp {} is less than {} ms after the parent's {}",
+                header.timestamp_ms,
+                self.genesis.min_block_interval_ms(),
+                parent.timestamp_ms
+            )));
         }
         if header.timestamp_ms > now_ms() + MAX_CLOCK_DRIFT_MS {
             return Err(PipelineError::too_early(format!(

@@ -152,6 +152,15 @@ impl Genesis {
         Duration::from_millis(self.block_time_ms)
     }
 
+    /// The least time a block's timestamp may be after its parent's: half the block
+    /// interval (at least 1 ms). Each block's PoH is paced over its slot, and a slot runs at
+    /// least half the interval (a proposer catching up after a slow block shortens it no
+    /// more than that), so honest proposers never need less; a byzantine one can no longer
+    /// stamp its blocks a millisecond apart and slow the chain's clock at will.
+    pub fn min_block_interval_ms(&self) -> u64 {
+        (self.block_time_ms / 2).max(1)
+    }
+
     /// Checks that the parameters can run a chain.
     pub fn validate(&self) -> Result<(), GenesisError> {
         let invalid = |m: String| Err(GenesisError::Invalid(m));

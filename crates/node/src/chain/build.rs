@@ -26,7 +26,7 @@ impl Chain {
         let ctx = self.block_context(
             &parent,
             height,
-            now_ms().max(parent.timestamp_ms + 1),
+            now_ms().max(parent.timestamp_ms + self.genesis.min_block_interval_ms()),
             self.proposer,
         );
         let slot = deadline.saturating_duration_since(Instant::now());

@@ -290,6 +290,24 @@ fn a_block_of_more_transactions_than_its_gas_pays_for_is_refused_before_recoveri
     tampering.verifier.chain.verify(block).unwrap();
 }
 
+/// A proposer could stamp each block a millisecond after its parent forever, holding the
+/// chain's clock (and every contract's `block.timestamp`) back at will. Now a block comes at
+/// least half a block interval after its parent, as every block's paced PoH slot does.
+#[test]
+fn a_block_stamped_less_than_half_an_interval_after_its_parent_is_refused() {
+    let tampering = Tampering::new();
+    let parent = tampering.verifier.chain.head_header();
+    let least = tampering.genesis.min_block_interval_ms();
+    assert_eq!(least, tampering.genesis.block_time_ms / 2);
+    let mut t = tampering.block.clone();
+    t.header.timestamp_ms = parent.timestamp_ms + 1;
+    let reason = tampering.refused(&t);
+    assert!(reason.contains(&format!("less than {least} ms after the parent's")), "{reason}");
+    t.header.timestamp_ms = parent.timestamp_ms + least;
+    tampering.verifier.chain.verify(&t).unwrap();
+    assert!(tampering.block.header.timestamp_ms >= parent.timestamp_ms + least);
+}
+
 #[test]
 fn reopening_checks_the_genesis() {
     let validator = SecretKey::random();
