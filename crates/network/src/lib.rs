@@ -7,6 +7,11 @@
 //!                     ─▶ Accept (forwarded) │ Ignore (dropped) │ Reject (dropped, peer penalized)
 //! ```
 //!
+//! Transactions this node has already (pooled, committed, or their nonce used) are stale:
+//! cheap to check, but a peer that sends more than [`MAX_STALE_TXS`] of them with nothing
+//! new in between has its next such message reported invalid, so that replaying old
+//! transactions costs the replayer its standing.
+//!
 //! Peers are found from a bootstrap list: the node dials each address, learns its peers'
 //! listen addresses through identify, and asks Kademlia for more; it dials what it finds up
 //! to its connection limits. Every message is bounded ([`MAX_MESSAGE_BYTES`]), every
@@ -16,7 +21,7 @@
 mod batch;
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -38,7 +43,7 @@ use libp2p::{
     swarm::{NetworkBehaviour, SwarmEvent},
 };
 use tokio::{
-    sync::{Semaphore, mpsc},
+    sync::{Semaphore, mpsc, oneshot},
     task::JoinHandle,
     time::{Instant, MissedTickBehavior},
 };
@@ -54,6 +59,9 @@ const OUTBOX_CAPACITY: usize = 16_384;
 const MAX_VALIDATIONS: usize = 64;
 /// How often the node looks for more peers.
 const DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
+/// Stale transactions a peer may send with nothing new among them (four full messages)
+/// before its next message of only stale ones is reported invalid.
+pub const MAX_STALE_TXS: u32 = 4 * MAX_BATCH_TXS as u32;
 
 /// A failure to start the network.
 #[derive(Debug, thiserror::Error)]
@@ -91,8 +99,12 @@ pub struct GossipConfig {
 pub enum Verdict {
     /// New and valid: pass it on.
     Accept,
-    /// Valid but not wanted (already known, nonce used, pool full): drop it quietly.
+    /// Valid but not wanted now through no fault of the sender (pool full, fee too low for
+    /// this node, funds not there yet): drop it quietly.
     Ignore,
+    /// Already known here (pooled or committed) or its nonce used: drop it, and count it
+    /// against the peer (see [`MAX_STALE_TXS`]).
+    Stale,
     /// Invalid (undecodable, bad signature, another chain): drop it and penalize the sender.
     Reject,
 }
@@ -103,14 +115,70 @@ pub trait TxSink: Send + Sync + 'static {
     fn receive(&self, transactions: &[Bytes]) -> Vec<Verdict>;
 }
 
-/// The verdict on a message: any invalid transaction rejects it, else any new one accepts it.
-fn message_verdict(verdicts: &[Verdict]) -> MessageAcceptance {
-    if verdicts.contains(&Verdict::Reject) {
-        MessageAcceptance::Reject
-    } else if verdicts.contains(&Verdict::Accept) {
-        MessageAcceptance::Accept
-    } else {
-        MessageAcceptance::Ignore
+/// What a message's transactions came to: any invalid transaction rejects it, else any new
+/// one accepts it; and how many were stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    verdict: Verdict,
+    stale: u32,
+}
+
+impl Tally {
+    fn of(verdicts: &[Verdict]) -> Self {
+        let stale = verdicts.iter().filter(|v| **v == Verdict::Stale).count() as u32;
+        let verdict = if verdicts.contains(&Verdict::Reject) {
+            Verdict::Reject
+        } else if verdicts.contains(&Verdict::Accept) {
+            Verdict::Accept
+        } else if stale > 0 {
+            Verdict::Stale
+        } else {
+            Verdict::Ignore
+        };
+        Self { verdict, stale }
+    }
+
+    fn only(verdict: Verdict) -> Self {
+        Self { verdict, stale: 0 }
+    }
+}
+
+/// Per peer, the stale transactions it sent since its last message that brought something
+/// new. Only peers with a count are kept, and a peer is forgotten when it disconnects.
+#[derive(Debug, Default)]
+struct Staleness {
+    peers: HashMap<PeerId, u32>,
+}
+
+impl Staleness {
+    /// The verdict to report on a message from `peer`.
+    fn judge(&mut self, peer: PeerId, tally: Tally) -> MessageAcceptance {
+        match tally.verdict {
+            Verdict::Accept => {
+                self.peers.remove(&peer);
+                MessageAcceptance::Accept
+            }
+            Verdict::Reject => {
+                self.peers.remove(&peer);
+                MessageAcceptance::Reject
+            }
+            Verdict::Ignore => MessageAcceptance::Ignore,
+            Verdict::Stale => {
+                let count = self.peers.entry(peer).or_default();
+                *count = count.saturating_add(tally.stale);
+                if *count > MAX_STALE_TXS {
+                    warn!(target: "btcr::network", %peer, stale = *count, "a peer keeps sending transactions this node already has");
+                    self.peers.remove(&peer);
+                    MessageAcceptance::Reject
+                } else {
+                    MessageAcceptance::Ignore
+                }
+            }
+        }
+    }
+
+    fn forget(&mut self, peer: &PeerId) {
+        self.peers.remove(peer);
     }
 }
 
@@ -145,6 +213,7 @@ struct Behaviour {
 #[derive(Debug)]
 pub struct Gossip {
     publisher: TxPublisher,
+    scores: mpsc::Sender<oneshot::Sender<Vec<(PeerId, f64)>>>,
     peer_id: PeerId,
     listen: Multiaddr,
     task: JoinHandle<()>,
@@ -184,6 +253,7 @@ impl Gossip {
         info!(target: "btcr::network", %peer_id, %listen, "transaction network listening");
         let (outbox_tx, outbox) = mpsc::channel(OUTBOX_CAPACITY);
         let peers = Arc::new(AtomicUsize::new(0));
+        let (scores, score_queries) = mpsc::channel(8);
         let node = Node {
             swarm,
             topic,
@@ -192,9 +262,16 @@ impl Gossip {
             peers: peers.clone(),
             max_peers: config.max_peers as usize,
             validations: Arc::new(Semaphore::new(MAX_VALIDATIONS)),
+            staleness: Staleness::default(),
         };
-        let task = tokio::spawn(node.run(outbox, shutdown));
-        Ok(Self { publisher: TxPublisher { outbox: outbox_tx, peers }, peer_id, listen, task })
+        let task = tokio::spawn(node.run(outbox, score_queries, shutdown));
+        Ok(Self {
+            publisher: TxPublisher { outbox: outbox_tx, peers },
+            scores,
+            peer_id,
+            listen,
+            task,
+        })
     }
 
     /// A handle that publishes transactions.
@@ -205,6 +282,16 @@ impl Gossip {
     /// Peers connected now.
     pub fn peers(&self) -> usize {
         self.publisher.peers()
+    }
+
+    /// The score this node gives each connected peer: below zero for invalid or stale
+    /// messages, and below -80 nothing it sends is taken. Empty once the network stopped.
+    pub async fn peer_scores(&self) -> Vec<(PeerId, f64)> {
+        let (reply, scores) = oneshot::channel();
+        if self.scores.send(reply).await.is_err() {
+            return Vec::new();
+        }
+        scores.await.unwrap_or_default()
     }
 
     /// This node's id on the network.
@@ -301,12 +388,18 @@ struct Node {
     peers: Arc<AtomicUsize>,
     max_peers: usize,
     validations: Arc<Semaphore>,
+    staleness: Staleness,
 }
 
-type Checked = (MessageId, PeerId, MessageAcceptance);
+type Checked = (MessageId, PeerId, Tally);
 
 impl Node {
-    async fn run(mut self, mut outbox: mpsc::Receiver<Bytes>, shutdown: CancellationToken) {
+    async fn run(
+        mut self,
+        mut outbox: mpsc::Receiver<Bytes>,
+        mut score_queries: mpsc::Receiver<oneshot::Sender<Vec<(PeerId, f64)>>>,
+        shutdown: CancellationToken,
+    ) {
         for address in &self.bootstrap {
             if let Err(e) = self.swarm.dial(address.clone()) {
                 debug!(target: "btcr::network", %address, error = %e, "cannot dial bootstrap peer");
@@ -351,11 +444,21 @@ impl Node {
                     pending_bytes = 0;
                     flush_at = None;
                 }
-                Some((id, source, acceptance)) = checked.recv() => {
+                Some((id, source, tally)) = checked.recv() => {
+                    let acceptance = self.staleness.judge(source, tally);
                     // `false` only when the message already left the cache: nothing to do.
                     let _ = self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
                         &id, &source, acceptance,
                     );
+                }
+                Some(reply) = score_queries.recv() => {
+                    let gossipsub = &self.swarm.behaviour().gossipsub;
+                    let scores = self
+                        .swarm
+                        .connected_peers()
+                        .filter_map(|p| gossipsub.peer_score(p).map(|s| (*p, s)))
+                        .collect();
+                    let _ = reply.send(scores);
                 }
                 _ = discovery.tick() => self.discover(),
                 event = self.swarm.select_next_some() => self.on_event(event, &checked_tx),
@@ -391,7 +494,14 @@ impl Node {
 
     fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>, checked: &mpsc::Sender<Checked>) {
         match event {
-            SwarmEvent::ConnectionEstablished { .. } | SwarmEvent::ConnectionClosed { .. } => {
+            SwarmEvent::ConnectionEstablished { .. } => {
+                let n = self.swarm.connected_peers().count();
+                self.peers.store(n, Ordering::Relaxed);
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
+                if num_established == 0 {
+                    self.staleness.forget(&peer_id);
+                }
                 let n = self.swarm.connected_peers().count();
                 self.peers.store(n, Ordering::Relaxed);
             }
@@ -435,25 +545,24 @@ impl Node {
             Ok(txs) => txs,
             Err(e) => {
                 warn!(target: "btcr::network", peer = %source, error = %e, "undecodable transaction message");
-                let _ = checked.try_send((id, source, MessageAcceptance::Reject));
+                let _ = checked.try_send((id, source, Tally::only(Verdict::Reject)));
                 return;
             }
         };
         let Ok(permit) = self.validations.clone().try_acquire_owned() else {
             // Too much to check at once: drop it without blaming the peer.
-            let _ = checked.try_send((id, source, MessageAcceptance::Ignore));
+            let _ = checked.try_send((id, source, Tally::only(Verdict::Ignore)));
             return;
         };
         let sink = self.sink.clone();
         let checked = checked.clone();
         tokio::task::spawn_blocking(move || {
-            let verdicts = sink.receive(&transactions);
-            let acceptance = message_verdict(&verdicts);
-            if matches!(acceptance, MessageAcceptance::Reject) {
+            let tally = Tally::of(&sink.receive(&transactions));
+            if tally.verdict == Verdict::Reject {
                 warn!(target: "btcr::network", peer = %source, "invalid transaction from a peer");
             }
             drop(permit);
-            let _ = checked.blocking_send((id, source, acceptance));
+            let _ = checked.blocking_send((id, source, tally));
         });
     }
 }
@@ -477,26 +586,39 @@ mod tests {
 
     use super::*;
 
-    /// Accepts transactions starting with `ok` (once each), rejects those starting with `bad`.
+    /// Rejects transactions starting with `bad`, finds those starting with `old` stale, and
+    /// accepts the rest once each (again, they are stale). Keeps every transaction it is
+    /// given with its verdict.
     #[derive(Default)]
     struct Recorder {
-        seen: Mutex<Vec<Bytes>>,
+        received: Mutex<Vec<(Bytes, Verdict)>>,
+    }
+
+    impl Recorder {
+        fn got(&self, tx: &[u8], verdict: Verdict) -> bool {
+            self.received.lock().unwrap().iter().any(|(t, v)| t == tx && *v == verdict)
+        }
+
+        fn count(&self, verdict: Verdict) -> usize {
+            self.received.lock().unwrap().iter().filter(|(_, v)| *v == verdict).count()
+        }
     }
 
     impl TxSink for Recorder {
         fn receive(&self, transactions: &[Bytes]) -> Vec<Verdict> {
-            let mut seen = self.seen.lock().unwrap();
+            let mut received = self.received.lock().unwrap();
             transactions
                 .iter()
                 .map(|tx| {
-                    if tx.starts_with(b"bad") {
+                    let verdict = if tx.starts_with(b"bad") {
                         Verdict::Reject
-                    } else if seen.contains(tx) {
-                        Verdict::Ignore
+                    } else if tx.starts_with(b"old") || received.iter().any(|(t, _)| t == tx) {
+                        Verdict::Stale
                     } else {
-                        seen.push(tx.clone());
                         Verdict::Accept
-                    }
+                    };
+                    received.push((tx.clone(), verdict));
+                    verdict
                 })
                 .collect()
         }
@@ -513,22 +635,51 @@ mod tests {
         Gossip::start(config, sink, CancellationToken::new()).await.expect("starts")
     }
 
-    async fn wait_until(mut f: impl FnMut() -> bool) -> bool {
-        for _ in 0..400 {
-            if f() {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
+    /// The score `of` has at `at`, once it has one.
+    async fn score(at: &Gossip, of: &Gossip) -> Option<f64> {
+        at.peer_scores().await.into_iter().find(|(p, _)| *p == of.peer_id()).map(|(_, s)| s)
     }
 
     #[test]
     fn verdicts_combine_into_a_message_verdict() {
         use Verdict::*;
-        assert!(matches!(message_verdict(&[Accept, Ignore]), MessageAcceptance::Accept));
-        assert!(matches!(message_verdict(&[Ignore, Ignore]), MessageAcceptance::Ignore));
-        assert!(matches!(message_verdict(&[Accept, Reject]), MessageAcceptance::Reject));
+        let tally = |v: &[Verdict]| Tally::of(v).verdict;
+        assert_eq!(tally(&[Accept, Ignore, Stale]), Accept);
+        assert_eq!(tally(&[Ignore, Ignore]), Ignore);
+        assert_eq!(tally(&[Ignore, Stale, Stale]), Stale);
+        assert_eq!(Tally::of(&[Ignore, Stale, Stale]).stale, 2);
+        assert_eq!(tally(&[Accept, Reject, Stale]), Reject);
+    }
+
+    #[test]
+    fn a_peer_sending_only_stale_transactions_is_reported_once_past_the_bound() {
+        let mut staleness = Staleness::default();
+        let (peer, other) = (PeerId::random(), PeerId::random());
+        let full = Tally { verdict: Verdict::Stale, stale: MAX_BATCH_TXS as u32 };
+        for _ in 0..4 {
+            assert!(matches!(staleness.judge(peer, full), MessageAcceptance::Ignore));
+        }
+        // Messages refused through no fault of the peer do not count.
+        assert!(matches!(
+            staleness.judge(peer, Tally::only(Verdict::Ignore)),
+            MessageAcceptance::Ignore
+        ));
+        assert!(matches!(staleness.judge(peer, full), MessageAcceptance::Reject), "past 2,048");
+        // The count starts again after a report, after anything new, and per peer.
+        for _ in 0..4 {
+            assert!(matches!(staleness.judge(peer, full), MessageAcceptance::Ignore));
+        }
+        assert!(matches!(
+            staleness.judge(peer, Tally::only(Verdict::Accept)),
+            MessageAcceptance::Accept
+        ));
+        assert!(staleness.peers.is_empty());
+        for _ in 0..4 {
+            assert!(matches!(staleness.judge(peer, full), MessageAcceptance::Ignore));
+            assert!(matches!(staleness.judge(other, full), MessageAcceptance::Ignore));
+        }
+        staleness.forget(&peer);
+        assert_eq!(staleness.peers.len(), 1, "a disconnected peer is forgotten");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,22 +694,56 @@ mod tests {
         // Give the mesh a heartbeat to form, then publish from C until A has it.
         let tx = Bytes::from_static(b"ok-1");
         assert!(
-            wait_until(|| {
+            btcr_testkit::eventually_async(|| {
                 c.publisher().publish(tx.clone());
-                a_sink.seen.lock().unwrap().contains(&tx)
+                std::future::ready(a_sink.got(&tx, Verdict::Accept))
             })
             .await,
             "a transaction published on C reached A"
         );
-        assert!(wait_until(|| b_sink.seen.lock().unwrap().contains(&tx)).await);
-        // Invalid transactions are not accepted anywhere.
-        c.publisher().publish(Bytes::from_static(b"bad-1"));
-        let next = Bytes::from_static(b"ok-2");
-        c.publisher().publish(next.clone());
-        assert!(wait_until(|| a_sink.seen.lock().unwrap().contains(&next)).await);
-        for sink in [&a_sink, &b_sink] {
-            assert!(!sink.seen.lock().unwrap().iter().any(|t| t.starts_with(b"bad")));
+        let at_b = || std::future::ready(b_sink.got(&tx, Verdict::Accept));
+        assert!(btcr_testkit::eventually_async(at_b).await);
+        assert_eq!(score(&a, &c).await.map(|s| s >= 0.0), Some(true), "C is in good standing");
+
+        // An invalid transaction reaches both, is refused, and costs C its standing there:
+        // below the graylist threshold, nothing more from C is taken.
+        let bad = Bytes::from_static(b"bad-1");
+        c.publisher().publish(bad.clone());
+        let refused = || {
+            std::future::ready(
+                a_sink.got(&bad, Verdict::Reject) && b_sink.got(&bad, Verdict::Reject),
+            )
+        };
+        assert!(btcr_testkit::eventually_async(refused).await);
+        for at in [&a, &b] {
+            let penalised = || async { score(at, &c).await.is_some_and(|s| s < -80.0) };
+            assert!(btcr_testkit::eventually_async(penalised).await, "C is graylisted");
         }
-        assert!(c_sink.seen.lock().unwrap().is_empty(), "a node does not receive its own");
+        assert_eq!(a_sink.count(Verdict::Accept) + b_sink.count(Verdict::Accept), 2);
+        assert!(c_sink.received.lock().unwrap().is_empty(), "a node does not receive its own");
+    }
+
+    /// Replaying transactions a node already has cost it a lookup each and the peer nothing,
+    /// for ever. Now, past the bound, the peer is penalised like one sending invalid ones.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_peer_replaying_transactions_this_node_has_loses_its_standing() {
+        let [d_sink, e_sink] = [(); 2].map(|_| Arc::new(Recorder::default()));
+        let d = node(4, vec![], d_sink.clone()).await;
+        let e = node(5, vec![d.listen_addr().to_string()], e_sink.clone()).await;
+        assert!(wait_for_peers(&e, 1, Duration::from_secs(20)).await);
+        let first = Bytes::from_static(b"ok-first");
+        assert!(
+            btcr_testkit::eventually_async(|| {
+                e.publisher().publish(first.clone());
+                std::future::ready(d_sink.got(&first, Verdict::Accept))
+            })
+            .await
+        );
+        for i in 0..MAX_STALE_TXS + 2 * MAX_BATCH_TXS as u32 {
+            e.publisher().publish(Bytes::from(format!("old-{i}")));
+        }
+        let penalised = || async { score(&d, &e).await.is_some_and(|s| s < 0.0) };
+        assert!(btcr_testkit::eventually_async(penalised).await, "E lost its standing at D");
+        assert!(d_sink.count(Verdict::Stale) > MAX_STALE_TXS as usize);
     }
 }

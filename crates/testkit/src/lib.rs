@@ -1,11 +1,12 @@
 //! Test harness: JSON-RPC clients (HTTP and WebSocket), transaction signing, empty headers, a `btcr dev` process that tests
-//! can start, kill and restart, and the repository's compiled contracts.
+//! can start, kill and restart, the repository's compiled contracts, and waiting on state.
 
 pub mod block;
 pub mod contracts;
 pub mod http;
 pub mod node;
 pub mod tx;
+pub mod wait;
 pub mod ws;
 
 pub use block::empty_header;
@@ -14,6 +15,7 @@ pub use http::HttpConnection;
 pub use node::DevProcess;
 pub use rpc::RpcClient;
 pub use tx::{TxBuilder, dev_key};
+pub use wait::{eventually, eventually_async, eventually_within};
 pub use ws::WsClient;
 
 /// The JSON-RPC error inside `report`, from the wallet's client (a [`btcr_wallet::WalletError`])

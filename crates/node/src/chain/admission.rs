@@ -10,9 +10,30 @@ use btcr_interfaces::SubmitError;
 use btcr_network::{TxPublisher, TxSink, Verdict};
 use btcr_primitives::{RecoveredTx, StateReader, decode_transaction};
 use btcr_storage::Snapshot;
-use btcr_txpool::{AddOutcome, SenderState};
+use btcr_txpool::{AddOutcome, PoolError, SenderState};
 
 use super::Chain;
+
+/// Whose fault a refused transaction is, which decides what a peer that sent it is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// The transaction is invalid: whoever sent it is at fault.
+    Invalid,
+    /// This node has it already (pooled, committed, or its nonce used).
+    Stale,
+    /// Unwanted now, through no fault of the sender (pool full, funds not there yet, a node
+    /// error).
+    None,
+}
+
+impl Fault {
+    fn of_pool(error: &PoolError) -> Self {
+        match error {
+            PoolError::AlreadyKnown | PoolError::NonceTooLow { .. } => Self::Stale,
+            _ => Self::None,
+        }
+    }
+}
 
 impl Chain {
     /// Adds a raw signed transaction to the pool after every check that does not need
@@ -33,19 +54,17 @@ impl Chain {
         Ok(hash)
     }
 
-    /// Adds a transaction to the pool; an error says whether the transaction itself is
-    /// invalid (`true`: whoever sent it is at fault) or only unwanted now (nonce used, pool
-    /// full, already known, not enough funds at this state).
+    /// Adds a transaction to the pool; an error says whose fault the refusal is.
     /// On success, the hash and whether the transaction is executable (pending, not queued).
-    fn admit(&self, raw: &[u8]) -> Result<(B256, bool), (bool, SubmitError)> {
-        let invalid = |e: &dyn std::fmt::Display| (true, SubmitError(e.to_string()));
+    fn admit(&self, raw: &[u8]) -> Result<(B256, bool), (Fault, SubmitError)> {
+        let invalid = |e: &dyn std::fmt::Display| (Fault::Invalid, SubmitError(e.to_string()));
         let envelope = decode_transaction(raw).map_err(|e| invalid(&e))?;
         self.admission_recoveries.fetch_add(1, Ordering::Relaxed);
         let tx = RecoveredTx::recover(envelope).map_err(|e| invalid(&e))?;
         validate_transaction(&tx, self.genesis.chain_id, self.genesis.gas_limit)
             .map_err(|e| invalid(&e))?;
         let node_error =
-            |e: &dyn std::fmt::Display| (false, SubmitError(format!("node error: {e}")));
+            |e: &dyn std::fmt::Display| (Fault::None, SubmitError(format!("node error: {e}")));
         let account = self
             .store
             .snapshot()
@@ -59,7 +78,7 @@ impl Chain {
             .pool
             .lock()
             .add(tx, SenderState { nonce: account.nonce, balance: account.balance }, base_fee)
-            .map_err(|e| (false, SubmitError(e.to_string())))?;
+            .map_err(|e| (Fault::of_pool(&e), SubmitError(e.to_string())))?;
         let executable =
             matches!(outcome, AddOutcome::Pending | AddOutcome::Replaced { pending: true, .. });
         Ok((hash, executable))
@@ -83,9 +102,9 @@ impl Chain {
         &self,
         raw: &[u8],
         snapshot: Option<&Snapshot>,
-    ) -> Result<(B256, bool), (bool, SubmitError)> {
+    ) -> Result<(B256, bool), (Fault, SubmitError)> {
         if self.already_have(raw, snapshot) {
-            return Err((false, SubmitError("already known".into())));
+            return Err((Fault::Stale, SubmitError("already known".into())));
         }
         self.admit(raw)
     }
@@ -103,8 +122,9 @@ impl TxSink for Chain {
             .iter()
             .map(|raw| match self.admit_from_peer(raw, snapshot.as_deref()) {
                 Ok(_) => Verdict::Accept,
-                Err((true, _)) => Verdict::Reject,
-                Err((false, _)) => Verdict::Ignore,
+                Err((Fault::Invalid, _)) => Verdict::Reject,
+                Err((Fault::Stale, _)) => Verdict::Stale,
+                Err((Fault::None, _)) => Verdict::Ignore,
             })
             .collect()
     }

@@ -515,9 +515,10 @@ fn token_transfers_are_indexed_by_holder_and_an_older_store_is_indexed_again_on_
 
 /// Gossip recovered each transaction's sender before its duplicate and nonce checks, so that
 /// replaying committed transactions cost the victim an ECDSA recovery each and the peer
-/// nothing. Pooled and committed transactions are now known by hash first.
+/// nothing. Pooled and committed transactions are now known by hash first, and found stale
+/// (the network counts them against the peer; see `btcr_network::MAX_STALE_TXS`).
 #[test]
-fn transactions_a_peer_replays_are_ignored_before_any_signature_is_recovered() {
+fn transactions_a_peer_replays_are_found_stale_before_any_signature_is_recovered() {
     use btcr_network::{TxSink, Verdict};
     let validator = SecretKey::random();
     let genesis = genesis(&validator);
@@ -533,7 +534,7 @@ fn transactions_a_peer_replays_are_ignored_before_any_signature_is_recovered() {
     assert_eq!(a.chain.admission_recoveries(), 3);
 
     // Pooled: known by hash.
-    assert_eq!(a.chain.receive(&raws[..3]), vec![Verdict::Ignore; 3]);
+    assert_eq!(a.chain.receive(&raws[..3]), vec![Verdict::Stale; 3]);
     assert_eq!(a.chain.admission_recoveries(), 3, "no recovery for pooled transactions");
 
     // Committed: known by hash too, though no longer pooled.
@@ -541,10 +542,18 @@ fn transactions_a_peer_replays_are_ignored_before_any_signature_is_recovered() {
     assert_eq!(block.body.transactions.len(), 3);
     a.chain.commit(block.hash(), certificate(&validator, &block)).unwrap();
     assert_eq!(a.chain.pool_counts(), (0, 0));
-    assert_eq!(a.chain.receive(&raws[..3]), vec![Verdict::Ignore; 3]);
+    assert_eq!(a.chain.receive(&raws[..3]), vec![Verdict::Stale; 3]);
     assert_eq!(a.chain.admission_recoveries(), 3, "no recovery for committed transactions");
 
     // New ones still go through in full.
     assert_eq!(a.chain.receive(&raws[3..]), vec![Verdict::Accept; 2]);
     assert_eq!(a.chain.admission_recoveries(), 5);
+
+    // A different transaction whose nonce is used is stale too; one its sender cannot pay
+    // for is only unwanted now.
+    let reused = TxBuilder::transfer(CHAIN_ID, 0, Address::repeat_byte(8), U256::from(1));
+    let broke = TxBuilder::transfer(CHAIN_ID, 0, Address::repeat_byte(8), U256::from(1));
+    let raws = [reused.eip1559(&key), broke.eip1559(&SecretKey::random())]
+        .map(|raw| bytes::Bytes::from(raw.to_vec()));
+    assert_eq!(a.chain.receive(&raws), vec![Verdict::Stale, Verdict::Ignore]);
 }
