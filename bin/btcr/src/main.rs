@@ -191,6 +191,10 @@ struct RpcArgs {
     /// may use together.
     #[arg(long = "rpc.batch-gas-cap", default_value_t = 250_000_000)]
     batch_gas_cap: u64,
+    /// Longest time one eth_call, eth_estimateGas or eth_createAccessList may run, in
+    /// milliseconds (all the runs of an estimate together); past it the call is aborted.
+    #[arg(long = "rpc.evm-timeout-ms", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    evm_timeout_ms: u64,
     /// Requests executed at once; the rest wait (default: the number of cores).
     #[arg(long = "rpc.workers")]
     workers: Option<usize>,
@@ -222,6 +226,7 @@ impl RpcArgs {
             max_state_overrides: self.max_state_overrides,
             max_response_bytes: self.max_response_bytes,
             batch_gas_cap: self.batch_gas_cap,
+            evm_timeout: std::time::Duration::from_millis(self.evm_timeout_ms),
         }
     }
 }

@@ -5,23 +5,106 @@
 //! fees (then no fee is charged and the base fee does not apply) and the nonce (then it is
 //! not checked). State overrides replace an account's balance, nonce, code or storage for
 //! the one request.
+//!
+//! Each call has a [`CallBudget`]: gas for one run, gas for all its runs together (an
+//! estimate runs the request a dozen times), and a deadline, checked every
+//! [`STEPS_PER_CLOCK_READ`] instructions, past which the run is aborted in every frame.
 
-use std::collections::HashMap;
+use std::{
+    cell::Cell,
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_primitives::{Address, B256, Bytes, Log, TxKind, U256, keccak256};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_primitives::{Account, EMPTY_CODE_HASH, StateError, StateReader};
 use revm::{
-    Context, ExecuteEvm, MainBuilder, MainContext,
+    Context, MainBuilder, MainContext,
     context::{BlockEnv, CfgEnv, TxEnv},
     context_interface::result::{EVMError, ExecutionResult, InvalidTransaction},
+    inspector::{InspectEvm, Inspector},
+    interpreter::{InstructionResult, Interpreter},
 };
 
 use crate::{BlockContext, SPEC, db::BlockDb};
 
 /// Gas below which no transaction can run: the intrinsic cost of a plain transfer.
 const MIN_GAS: u64 = 21_000;
+/// Instructions run between two looks at the clock: a look costs some 20 ns, 1,024 cheap
+/// instructions some 10 µs, so a run overshoots its deadline by microseconds.
+pub const STEPS_PER_CLOCK_READ: u32 = 1_024;
+
+/// What one call (`eth_call`, `eth_estimateGas`, `eth_createAccessList`) may spend.
+#[derive(Debug)]
+pub struct CallBudget {
+    gas: u64,
+    total_gas: u64,
+    timeout: Option<(Duration, Instant)>,
+    spent: Cell<u64>,
+}
+
+impl CallBudget {
+    /// At most `gas` for each run, with no limit on all runs together and no deadline.
+    pub fn new(gas: u64) -> Self {
+        Self { gas, total_gas: u64::MAX, timeout: None, spent: Cell::new(0) }
+    }
+
+    /// At most `total` gas used by all the runs of the call together.
+    pub fn with_total_gas(mut self, total: u64) -> Self {
+        self.total_gas = total;
+        self
+    }
+
+    /// Aborted once `timeout` has passed from now.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some((timeout, Instant::now() + timeout));
+        self
+    }
+
+    /// Gas of one run.
+    pub fn gas(&self) -> u64 {
+        self.gas
+    }
+
+    /// Gas the runs so far used together.
+    pub fn spent(&self) -> u64 {
+        self.spent.get()
+    }
+
+    /// Refuses another run once the runs so far used all the gas allowed.
+    fn check(&self) -> Result<(), CallError> {
+        if self.spent.get() >= self.total_gas {
+            return Err(CallError::Exhausted { spent: self.spent.get(), allowed: self.total_gas });
+        }
+        Ok(())
+    }
+
+    fn charge(&self, gas: u64) {
+        self.spent.set(self.spent.get().saturating_add(gas));
+    }
+}
+
+/// Aborts a run past its deadline: every frame halts at its next instruction.
+struct Deadline {
+    at: Option<Instant>,
+    steps: u32,
+    passed: bool,
+}
+
+impl<CTX> Inspector<CTX> for Deadline {
+    fn step(&mut self, interp: &mut Interpreter, _context: &mut CTX) {
+        let Some(at) = self.at else { return };
+        self.steps = self.steps.wrapping_add(1);
+        if !self.passed && self.steps.is_multiple_of(STEPS_PER_CLOCK_READ) {
+            self.passed = Instant::now() >= at;
+        }
+        if self.passed {
+            interp.halt(InstructionResult::OutOfGas);
+        }
+    }
+}
 
 /// How a simulated call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,33 +155,44 @@ pub enum CallError {
     /// The state could not be read.
     #[error("execution failed: {0}")]
     Fatal(String),
+    /// The call ran past its time (worded as Ethereum clients word it).
+    #[error("execution aborted (timeout = {0:?})")]
+    Timeout(Duration),
+    /// The call's runs used all the gas its budget allows.
+    #[error("the runs of this call used {spent} gas, all that its budget allows ({allowed})")]
+    Exhausted {
+        /// Gas used by the runs so far.
+        spent: u64,
+        /// Gas they may use together.
+        allowed: u64,
+    },
 }
 
 /// Runs `request` on top of `state` in a block with context `ctx`, changing nothing. Gas is
-/// the request's, or `gas_cap` when it names none, and never more than `gas_cap`.
+/// the request's, or the budget's when it names none, and never more than the budget's.
 pub fn simulate<S: StateReader + ?Sized>(
     state: &S,
     ctx: &BlockContext,
     request: &TransactionRequest,
     overrides: Option<&StateOverride>,
-    gas_cap: u64,
+    budget: &CallBudget,
 ) -> Result<CallOutcome, CallError> {
-    let gas = request.gas.unwrap_or(gas_cap).min(gas_cap);
-    Simulator::new(state, ctx, request, overrides)?.run(gas)
+    let gas = request.gas.unwrap_or(budget.gas).min(budget.gas);
+    Simulator::new(state, ctx, request, overrides, budget)?.run(gas)
 }
 
 /// The least gas with which `request` succeeds, found by bisection between what one run
-/// uses and `gas_cap` (or the request's own gas). A request that fails even with the most
-/// gas returns that failure as `Err(Ok(outcome))`.
+/// uses and the budget's gas (or the request's own). A request that fails even with the
+/// most gas returns that failure as `Err(Ok(outcome))`. Every run is charged to `budget`.
 pub fn estimate_gas<S: StateReader + ?Sized>(
     state: &S,
     ctx: &BlockContext,
     request: &TransactionRequest,
     overrides: Option<&StateOverride>,
-    gas_cap: u64,
+    budget: &CallBudget,
 ) -> Result<u64, Result<CallOutcome, CallError>> {
-    let mut sim = Simulator::new(state, ctx, request, overrides).map_err(Err)?;
-    let mut hi = request.gas.unwrap_or(gas_cap).min(gas_cap);
+    let mut sim = Simulator::new(state, ctx, request, overrides, budget).map_err(Err)?;
+    let mut hi = request.gas.unwrap_or(budget.gas).min(budget.gas);
     // With a fee, the sender cannot pay for more gas than its balance covers.
     if let Some(price) = sim.fee_per_gas().filter(|p| *p > 0) {
         let balance = sim.balance_of_sender().map_err(Err)?;
@@ -149,10 +243,10 @@ pub fn create_access_list<S: StateReader + ?Sized>(
     ctx: &BlockContext,
     request: &TransactionRequest,
     overrides: Option<&StateOverride>,
-    gas_cap: u64,
+    budget: &CallBudget,
 ) -> Result<(AccessList, CallOutcome), CallError> {
-    let gas = request.gas.unwrap_or(gas_cap).min(gas_cap);
-    let mut sim = Simulator::new(state, ctx, request, overrides)?;
+    let gas = request.gas.unwrap_or(budget.gas).min(budget.gas);
+    let mut sim = Simulator::new(state, ctx, request, overrides, budget)?;
     let mut list = sim.tx.access_list.clone();
     // Declaring slots can change the path a call takes (gas-dependent code); a few rounds
     // settle it.
@@ -200,6 +294,7 @@ struct Simulator<'a, S: ?Sized> {
     tx: TxEnv,
     /// The request names no fee: none is charged and the base fee is not enforced.
     free: bool,
+    budget: &'a CallBudget,
 }
 
 impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
@@ -208,6 +303,7 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
         ctx: &'a BlockContext,
         request: &TransactionRequest,
         overrides: Option<&StateOverride>,
+        budget: &'a CallBudget,
     ) -> Result<Self, CallError> {
         let input = request.input.input().cloned().unwrap_or_default();
         if let (Some(a), Some(b)) = (&request.input.input, &request.input.data)
@@ -256,7 +352,13 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
             access_list: request.access_list.clone().unwrap_or_default(),
             ..Default::default()
         };
-        Ok(Self { state: Overridden::new(state, overrides)?, ctx, tx, free: gas_price == 0 })
+        Ok(Self {
+            state: Overridden::new(state, overrides)?,
+            ctx,
+            tx,
+            free: gas_price == 0,
+            budget,
+        })
     }
 
     fn fee_per_gas(&self) -> Option<u128> {
@@ -275,6 +377,7 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
     /// Runs with `gas` and also returns every account the run loaded, with the storage
     /// slots it read or wrote.
     fn run_traced(&mut self, gas: u64) -> Result<(CallOutcome, Touched), CallError> {
+        self.budget.check()?;
         let mut cfg = CfgEnv::new_with_spec(SPEC);
         cfg.chain_id = self.ctx.chain_id;
         // A request's nonce is never checked, as Ethereum clients do not: a wallet estimates
@@ -297,9 +400,19 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
             .with_db(BlockDb::new(&self.state))
             .with_cfg(cfg)
             .with_block(block)
-            .build_mainnet();
+            .build_mainnet_with_inspector(Deadline {
+                at: self.budget.timeout.map(|(_, at)| at),
+                steps: 0,
+                passed: false,
+            });
         let tx = TxEnv { gas_limit: gas, ..self.tx.clone() };
-        let result = evm.transact(tx).map_err(|e| match e {
+        let result = evm.inspect_tx(tx);
+        if evm.inspector.passed {
+            self.budget.charge(gas);
+            let timeout = self.budget.timeout.map(|(t, _)| t).unwrap_or_default();
+            return Err(CallError::Timeout(timeout));
+        }
+        let result = result.map_err(|e| match e {
             // Worded as Ethereum clients word it, which wallets recognise.
             EVMError::Transaction(InvalidTransaction::LackOfFundForMaxFee { fee, balance }) => {
                 CallError::Invalid(format!(
@@ -320,6 +433,7 @@ impl<'a, S: StateReader + ?Sized> Simulator<'a, S> {
             })
             .collect();
         let gas_used = result.result.tx_gas_used();
+        self.budget.charge(gas_used);
         let outcome = match result.result {
             ExecutionResult::Success { output, logs, .. } => {
                 CallOutcome::Success { output: output.into_data(), gas_used, logs }
@@ -456,5 +570,92 @@ impl<S: StateReader + ?Sized> StateReader for Overridden<'_, S> {
 
     fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
         self.base.block_hash(number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_rpc_types_eth::state::AccountOverride;
+
+    use super::*;
+    use crate::EmptyState as Empty;
+
+    fn context() -> BlockContext {
+        BlockContext {
+            chain_id: 7,
+            number: 1,
+            timestamp_ms: 1_700_000_000_000,
+            fee_recipient: Address::ZERO,
+            base_fee: 0,
+            gas_limit: 30_000_000,
+            prev_randao: B256::ZERO,
+        }
+    }
+
+    /// A call to `code` placed at 0x…42 for the one request.
+    fn call_to(code: &'static [u8]) -> (TransactionRequest, StateOverride) {
+        let target = Address::repeat_byte(0x42);
+        let mut overrides = StateOverride::default();
+        let account =
+            AccountOverride { code: Some(Bytes::from_static(code)), ..Default::default() };
+        overrides.insert(target, account);
+        (TransactionRequest::default().to(target), overrides)
+    }
+
+    /// `JUMPDEST PUSH1 0 JUMP`: loops until its gas runs out.
+    const LOOP: &[u8] = &[0x5b, 0x60, 0x00, 0x56];
+
+    /// A call of 50 million gas spent in a loop runs for as long as that gas lasts: with a
+    /// deadline it is aborted by it, in time, and says so.
+    #[test]
+    fn a_call_past_its_deadline_is_aborted() {
+        let (request, overrides) = call_to(LOOP);
+        let started = Instant::now();
+        let free = simulate(
+            &Empty::default(),
+            &context(),
+            &request,
+            Some(&overrides),
+            &CallBudget::new(50_000_000),
+        );
+        let full = started.elapsed();
+        assert!(matches!(free, Ok(CallOutcome::Halt { ref reason, .. }) if reason == "out of gas"));
+
+        let timeout = full / 20;
+        let budget = CallBudget::new(50_000_000).with_timeout(timeout);
+        let started = Instant::now();
+        let aborted = simulate(&Empty::default(), &context(), &request, Some(&overrides), &budget);
+        let took = started.elapsed();
+        println!(
+            "50M gas of loop: {full:?} to the end, aborted after {took:?} (timeout {timeout:?})"
+        );
+        assert_eq!(aborted, Err(CallError::Timeout(timeout)));
+        assert!(took < full / 2, "aborted after {took:?}, the whole run takes {full:?}");
+        assert_eq!(budget.spent(), 50_000_000, "the aborted run is charged its gas");
+        assert!(
+            CallError::Timeout(timeout).to_string().starts_with("execution aborted (timeout = ")
+        );
+    }
+
+    /// An estimate runs its request several times (here: once with all the gas, once with
+    /// what that run used); all the runs are charged to the budget, and past its total the
+    /// estimate is refused rather than run on.
+    #[test]
+    fn an_estimate_is_charged_for_every_run_and_stops_at_its_total() {
+        // PUSH1 1 PUSH1 0 SSTORE STOP
+        const STORE: &[u8] = &[0x60, 0x01, 0x60, 0x00, 0x55, 0x00];
+        let (request, overrides) = call_to(STORE);
+        let budget = CallBudget::new(1_000_000);
+        let estimate =
+            estimate_gas(&Empty::default(), &context(), &request, Some(&overrides), &budget)
+                .unwrap();
+        let runs = budget.spent();
+        assert_eq!(runs, 2 * estimate, "two runs charged for an estimate of {estimate}");
+
+        let tight = CallBudget::new(1_000_000).with_total_gas(runs / 2);
+        let refused =
+            estimate_gas(&Empty::default(), &context(), &request, Some(&overrides), &tight);
+        assert!(matches!(refused, Err(Err(CallError::Exhausted { .. }))), "{refused:?}");
+        assert!(tight.spent() >= runs / 2 && tight.spent() < runs);
     }
 }

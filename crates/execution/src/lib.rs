@@ -22,10 +22,15 @@ mod recover;
 mod root;
 mod validate;
 
-pub use call::{CallError, CallOutcome, create_access_list, estimate_gas, simulate};
+pub use call::{
+    CallBudget, CallError, CallOutcome, STEPS_PER_CLOCK_READ, create_access_list, estimate_gas,
+    simulate,
+};
 pub use db::DbError;
 pub use executor::{BlockContext, BlockExecutor, ExecError, ExecutionOutcome, SPEC};
 pub use proof::{AccountProof, StorageProof, account_proof};
 pub use recover::{recover_transactions, recover_transactions_reusing};
-pub use root::{RootError, StateRootOutput, account_key, compute_state_root, storage_key};
+pub use root::{
+    EmptyState, RootError, StateRootOutput, account_key, compute_state_root, storage_key,
+};
 pub use validate::{TxError, intrinsic_gas, validate_transaction};

@@ -2,9 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use alloy_primitives::{Address, B256, U256, keccak256};
-use btcr_primitives::{StateChanges, StateReader};
-use btcr_trie::{NodeReader, NodeWrites, TreeId, TrieError, update};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use btcr_primitives::{Account, StateChanges, StateError, StateReader};
+use btcr_trie::{
+    MemoryNodeStore, NodeKey, NodeReader, NodeWrites, Page, TreeId, TrieError, update,
+};
 
 /// Key of an account in the account tree.
 pub fn account_key(address: &Address) -> B256 {
@@ -75,4 +77,30 @@ pub fn compute_state_root<R: StateReader + NodeReader + ?Sized>(
     }
     let state_root = update(&reader, TreeId::ACCOUNTS, &account_updates, &mut writes)?;
     Ok(StateRootOutput { state_root, node_writes: writes, changes })
+}
+
+/// A state with nothing in it and no tree nodes: where genesis starts, and what tests run
+/// calls against.
+#[derive(Debug, Default)]
+pub struct EmptyState(MemoryNodeStore);
+
+impl StateReader for EmptyState {
+    fn account(&self, _: &Address) -> Result<Option<Account>, StateError> {
+        Ok(None)
+    }
+    fn storage(&self, _: &Address, _: &U256) -> Result<U256, StateError> {
+        Ok(U256::ZERO)
+    }
+    fn code(&self, _: &B256) -> Result<Option<Bytes>, StateError> {
+        Ok(None)
+    }
+    fn block_hash(&self, _: u64) -> Result<Option<B256>, StateError> {
+        Ok(None)
+    }
+}
+
+impl NodeReader for EmptyState {
+    fn page(&self, key: &NodeKey) -> Result<Option<Page>, TrieError> {
+        self.0.page(key)
+    }
 }

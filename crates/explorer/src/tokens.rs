@@ -45,7 +45,7 @@ impl<'a> TokenViews<'a> {
         let request = alloy_rpc_types_eth::TransactionRequest::default()
             .to(token)
             .input(alloy_primitives::Bytes::from(call.abi_encode()).into());
-        let outcome = self.view.call(&request, None, gas).ok()?;
+        let outcome = self.view.call(&request, None, &btcr_execution::CallBudget::new(gas)).ok()?;
         self.gas_left = self.gas_left.saturating_sub(outcome.gas_used());
         match outcome {
             btcr_execution::CallOutcome::Success { output, .. } => {

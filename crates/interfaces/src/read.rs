@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 use alloy_eips::eip2930::AccessList;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
-use btcr_execution::{AccountProof, CallError, CallOutcome};
+use btcr_execution::{AccountProof, CallBudget, CallError, CallOutcome};
 use btcr_primitives::{
     Account, Block, BlockReceipt, CommitCertificate, GenesisValidator, Header, Misbehavior,
     ReceiptEnvelope, TxEnvelope,
@@ -114,12 +114,12 @@ pub trait StateView {
     fn proof(&self, address: &Address, slots: &[U256]) -> Result<AccountProof, ReadError>;
     /// The sum of every balance (wei).
     fn supply(&self) -> Result<U256, ReadError>;
-    /// Runs `request` in the context of the head block, changing nothing.
+    /// Runs `request` in the context of the head block, changing nothing, within `budget`.
     fn call(
         &self,
         request: &TransactionRequest,
         overrides: Option<&StateOverride>,
-        gas_cap: u64,
+        budget: &CallBudget,
     ) -> Result<CallOutcome, CallError>;
     /// The least gas with which `request` succeeds; a request that fails with all the gas
     /// allowed returns that failure as `Err(Ok(outcome))`.
@@ -127,14 +127,14 @@ pub trait StateView {
         &self,
         request: &TransactionRequest,
         overrides: Option<&StateOverride>,
-        gas_cap: u64,
+        budget: &CallBudget,
     ) -> Result<u64, Result<CallOutcome, CallError>>;
     /// The access list of `request` and how its run with that list ended.
     fn create_access_list(
         &self,
         request: &TransactionRequest,
         overrides: Option<&StateOverride>,
-        gas_cap: u64,
+        budget: &CallBudget,
     ) -> Result<(AccessList, CallOutcome), CallError>;
 }
 

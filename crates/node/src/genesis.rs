@@ -3,36 +3,10 @@
 use std::collections::BTreeMap;
 
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
-use btcr_execution::{StateRootOutput, compute_state_root};
+use btcr_execution::{EmptyState, StateRootOutput, compute_state_root};
 use btcr_primitives::{
     Account, AccountChange, Block, BlockBody, EMPTY_CODE_HASH, Genesis, Header, StateChanges,
-    StateError, StateReader,
 };
-use btcr_trie::{MemoryNodeStore, NodeKey, NodeReader, Page, TrieError};
-
-/// An empty state, for building genesis.
-struct Empty(MemoryNodeStore);
-
-impl StateReader for Empty {
-    fn account(&self, _: &Address) -> Result<Option<Account>, StateError> {
-        Ok(None)
-    }
-    fn storage(&self, _: &Address, _: &U256) -> Result<U256, StateError> {
-        Ok(U256::ZERO)
-    }
-    fn code(&self, _: &B256) -> Result<Option<Bytes>, StateError> {
-        Ok(None)
-    }
-    fn block_hash(&self, _: u64) -> Result<Option<B256>, StateError> {
-        Ok(None)
-    }
-}
-
-impl NodeReader for Empty {
-    fn page(&self, key: &NodeKey) -> Result<Option<Page>, TrieError> {
-        self.0.page(key)
-    }
-}
 
 /// Block 0 and its state. The PoH chain starts from a hash of the genesis file, so two
 /// chains with different parameters never share a PoH history.
@@ -68,8 +42,7 @@ pub fn genesis_block(genesis: &Genesis) -> Result<(Block, StateRootOutput), Stri
         );
     }
     btcr_staking::genesis_state(genesis, &mut changes).map_err(|e| e.to_string())?;
-    let root = compute_state_root(&Empty(MemoryNodeStore::default()), changes)
-        .map_err(|e| e.to_string())?;
+    let root = compute_state_root(&EmptyState::default(), changes).map_err(|e| e.to_string())?;
     let poh_seed = keccak256(genesis.to_json());
     let header = Header {
         parent_hash: B256::ZERO,

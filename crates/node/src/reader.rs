@@ -227,29 +227,29 @@ impl StateView for SnapshotView {
         &self,
         request: &TransactionRequest,
         overrides: Option<&StateOverride>,
-        gas_cap: u64,
+        budget: &btcr_execution::CallBudget,
     ) -> Result<CallOutcome, CallError> {
-        btcr_execution::simulate(&*self.snapshot, &self.call_context(), request, overrides, gas_cap)
+        btcr_execution::simulate(&*self.snapshot, &self.call_context(), request, overrides, budget)
     }
 
     fn estimate_gas(
         &self,
         request: &TransactionRequest,
         overrides: Option<&StateOverride>,
-        gas_cap: u64,
+        budget: &btcr_execution::CallBudget,
     ) -> Result<u64, Result<CallOutcome, CallError>> {
         let ctx = self.call_context();
-        btcr_execution::estimate_gas(&*self.snapshot, &ctx, request, overrides, gas_cap)
+        btcr_execution::estimate_gas(&*self.snapshot, &ctx, request, overrides, budget)
     }
 
     fn create_access_list(
         &self,
         request: &TransactionRequest,
         overrides: Option<&StateOverride>,
-        gas_cap: u64,
+        budget: &btcr_execution::CallBudget,
     ) -> Result<(AccessList, CallOutcome), CallError> {
         let ctx = self.call_context();
-        btcr_execution::create_access_list(&*self.snapshot, &ctx, request, overrides, gas_cap)
+        btcr_execution::create_access_list(&*self.snapshot, &ctx, request, overrides, budget)
     }
 }
 

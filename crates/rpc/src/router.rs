@@ -44,6 +44,8 @@ pub struct RpcConfig {
     /// Most gas all the calls of one batch (`eth_call`, `eth_estimateGas`,
     /// `eth_createAccessList`) may use together.
     pub batch_gas_cap: u64,
+    /// Longest time one call (all the runs of an estimate together) may run.
+    pub evm_timeout: std::time::Duration,
 }
 
 impl Default for RpcConfig {
@@ -60,6 +62,7 @@ impl Default for RpcConfig {
             max_state_overrides: 256,
             max_response_bytes: 25 * 1024 * 1024,
             batch_gas_cap: 250_000_000,
+            evm_timeout: std::time::Duration::from_secs(5),
         }
     }
 }

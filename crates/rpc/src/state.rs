@@ -3,7 +3,7 @@
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
-use btcr_execution::{CallError, CallOutcome};
+use btcr_execution::{CallBudget, CallError, CallOutcome};
 use btcr_trie::Proof;
 use serde_json::{Value, json};
 
@@ -117,46 +117,46 @@ fn call_params(
     Ok((request, overrides))
 }
 
-/// The gas a call may use: [`RpcConfig::gas_cap`](crate::RpcConfig::gas_cap), or less when
-/// the calls before it in the same batch used most of the batch's budget; refused when they
-/// left less than any transaction needs (21,000).
-fn gas_for_call(ctx: &Ctx<'_>) -> Result<u64, RpcError> {
+/// What a call may spend: each run at most [`RpcConfig::gas_cap`](crate::RpcConfig::gas_cap)
+/// or what the calls before it in the same batch left of the batch's budget, all its runs
+/// together no more than that budget, and [`RpcConfig::evm_timeout`](crate::RpcConfig::evm_timeout).
+/// Refused when the calls before it left less than any transaction needs (21,000).
+fn budget_for_call(ctx: &Ctx<'_>) -> Result<CallBudget, RpcError> {
     match ctx.gas_left.get() {
         left if left < 21_000 => Err(RpcError::limit_exceeded(format!(
             "the calls before this one in its batch used its {} gas (--rpc.batch-gas-cap)",
             ctx.config.batch_gas_cap
         ))),
-        left => Ok(left.min(ctx.config.gas_cap)),
+        left => Ok(CallBudget::new(left.min(ctx.config.gas_cap))
+            .with_total_gas(left)
+            .with_timeout(ctx.config.evm_timeout)),
     }
 }
 
-fn charge_gas(ctx: &Ctx<'_>, used: u64) {
-    ctx.gas_left.set(ctx.gas_left.get().saturating_sub(used));
+/// Charges the batch for every run of a call, whatever the call answered.
+fn charge(ctx: &Ctx<'_>, budget: &CallBudget) {
+    ctx.gas_left.set(ctx.gas_left.get().saturating_sub(budget.spent()));
 }
 
 pub(crate) fn call(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let (request, overrides) = call_params(ctx, params)?;
-    let cap = gas_for_call(ctx)?;
-    let outcome = ctx.view.call(&request, overrides.as_ref(), cap).map_err(call_error)?;
-    charge_gas(ctx, outcome.gas_used());
-    match outcome {
+    let budget = budget_for_call(ctx)?;
+    let outcome = ctx.view.call(&request, overrides.as_ref(), &budget);
+    charge(ctx, &budget);
+    match outcome.map_err(call_error)? {
         CallOutcome::Success { output, .. } => Ok(json!(output)),
-        failure => Err(failed(failure, cap)),
+        failure => Err(failed(failure, budget.gas())),
     }
 }
 
 pub(crate) fn estimate_gas(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let (request, overrides) = call_params(ctx, params)?;
-    let cap = gas_for_call(ctx)?;
-    match ctx.view.estimate_gas(&request, overrides.as_ref(), cap) {
-        Ok(gas) => {
-            charge_gas(ctx, gas);
-            Ok(u64_json(gas))
-        }
-        Err(Ok(outcome)) => {
-            charge_gas(ctx, outcome.gas_used());
-            Err(failed(outcome, request.gas.unwrap_or(cap)))
-        }
+    let budget = budget_for_call(ctx)?;
+    let estimate = ctx.view.estimate_gas(&request, overrides.as_ref(), &budget);
+    charge(ctx, &budget);
+    match estimate {
+        Ok(gas) => Ok(u64_json(gas)),
+        Err(Ok(outcome)) => Err(failed(outcome, request.gas.unwrap_or(budget.gas()))),
         Err(Err(e)) => Err(call_error(e)),
     }
 }
@@ -179,16 +179,19 @@ fn call_error(e: CallError) -> RpcError {
     match e {
         CallError::Invalid(message) => RpcError::server(message),
         CallError::Fatal(message) => RpcError::internal(message),
+        e @ CallError::Timeout(_) => RpcError::server(format!("{e} (--rpc.evm-timeout-ms)")),
+        e @ CallError::Exhausted { .. } => {
+            RpcError::limit_exceeded(format!("{e} (--rpc.gas-cap, --rpc.batch-gas-cap)"))
+        }
     }
 }
 
 pub(crate) fn create_access_list(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let (request, overrides) = call_params(ctx, params)?;
-    let (list, outcome) = ctx
-        .view
-        .create_access_list(&request, overrides.as_ref(), gas_for_call(ctx)?)
-        .map_err(call_error)?;
-    charge_gas(ctx, outcome.gas_used());
+    let budget = budget_for_call(ctx)?;
+    let listed = ctx.view.create_access_list(&request, overrides.as_ref(), &budget);
+    charge(ctx, &budget);
+    let (list, outcome) = listed.map_err(call_error)?;
     let mut out = json!({ "accessList": list, "gasUsed": u64_json(outcome.gas_used()) });
     if !matches!(outcome, CallOutcome::Success { .. }) {
         out["error"] = json!(failed(outcome, ctx.config.gas_cap).message);

@@ -79,7 +79,8 @@ fn peak_rss_kib(pid: u32) -> eyre::Result<u64> {
 /// A batch once collected every answer in memory with no budget: 1,000 × `txpool_content`
 /// over a full pool took a node to 2 GiB. Answers are now written as they are made and
 /// stop at `--rpc.max-response-bytes`; the rest of the batch is answered `-32005` without
-/// running; and the calls of one batch share `--rpc.batch-gas-cap`.
+/// running; and the calls of one batch share `--rpc.batch-gas-cap`, an estimate paying for
+/// every run it makes.
 #[test]
 fn a_batch_stops_at_its_answer_budget_and_its_calls_share_one_gas_budget() -> eyre::Result<()> {
     use alloy_primitives::{Address, U256};
@@ -97,7 +98,7 @@ fn a_batch_stops_at_its_answer_budget_and_its_calls_share_one_gas_budget() -> ey
             "--rpc.max-response-bytes",
             &BUDGET.to_string(),
             "--rpc.batch-gas-cap",
-            "50000",
+            "100000",
             "--accounts",
             "20",
         ],
@@ -138,8 +139,9 @@ fn a_batch_stops_at_its_answer_budget_and_its_calls_share_one_gas_budget() -> ey
     println!("peak RSS {before} KiB before the batch, {after} KiB after ({one}-byte answers)");
     assert!(after < before + 256 * 1024, "peak RSS grew from {before} to {after} KiB");
 
-    // The calls of one batch share 50,000 gas: two plain transfers (21,000 each) fit; the
-    // 8,000 left is less than any call needs, so the rest are refused by name.
+    // The calls of one batch share 100,000 gas. Estimating a plain transfer takes two runs
+    // (all the gas, then the 21,000 the first used): 42,000 each, so two fit; the 16,000
+    // left is less than any call needs, and the rest are refused by name.
     let from = dev_key(1).address();
     let estimates: Vec<Value> = (0..5)
         .map(|i| {
@@ -264,5 +266,38 @@ fn rest_requests_take_a_connection_place_like_json_rpc() -> eyre::Result<()> {
         assert!(std::time::Instant::now() < deadline, "the place was never given back");
         std::thread::sleep(Duration::from_millis(50));
     }
+    Ok(())
+}
+
+/// `eth_call` and `eth_estimateGas` had no time limit: 50 million gas of a tight loop held a
+/// worker for as long as it ran. Past `--rpc.evm-timeout-ms` a call is now aborted with the
+/// words Ethereum clients use, and the node keeps serving.
+#[test]
+fn a_call_running_past_its_time_is_aborted() -> eyre::Result<()> {
+    use serde_json::json;
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(
+        btcr_bin(),
+        dir.path(),
+        &["--block-time", "100ms", "--rpc.evm-timeout-ms", "50"],
+    )?;
+    let rpc = &node.rpc;
+    // JUMPDEST PUSH1 0 JUMP, placed at an address for the one call.
+    let looping = "0x0000000000000000000000000000000000000042";
+    let overrides = json!({ looping: { "code": "0x5b600056" } });
+    let started = std::time::Instant::now();
+    let aborted = rpc
+        .call("eth_call", json!([{ "to": looping, "gas": "0x2faf080" }, "latest", overrides]))
+        .unwrap_err();
+    let took = started.elapsed();
+    let error = btcr_testkit::rpc_error_of(aborted.into()).expect("a JSON-RPC error");
+    assert_eq!(error.code, -32000, "{error:?}");
+    assert!(error.message.starts_with("execution aborted (timeout = 50ms)"), "{error:?}");
+    assert!(took < std::time::Duration::from_secs(2), "answered after {took:?}");
+    let estimate =
+        rpc.call("eth_estimateGas", json!([{ "to": looping }, "latest", overrides])).unwrap_err();
+    let error = btcr_testkit::rpc_error_of(estimate.into()).expect("a JSON-RPC error");
+    assert!(error.message.contains("execution aborted"), "{error:?}");
+    assert!(rpc.block_number().is_ok(), "the node keeps serving");
     Ok(())
 }

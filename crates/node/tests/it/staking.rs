@@ -98,7 +98,12 @@ impl Harness {
             .to(STAKING_ADDRESS)
             .value(value)
             .input(data.into());
-        match self.node.view().call(&request, None, 30_000_000).unwrap() {
+        match self
+            .node
+            .view()
+            .call(&request, None, &btcr_execution::CallBudget::new(30_000_000))
+            .unwrap()
+        {
             CallOutcome::Success { output, .. } => Ok(output),
             CallOutcome::Revert { output, .. } => {
                 Err(String::abi_decode(&output[4..]).unwrap_or_else(|_| format!("revert {output}")))
