@@ -83,8 +83,13 @@ impl ExplorerShared {
             })
             .await;
         match result {
-            Some(result) => result.map(axum::Json),
-            None => Err(ApiError::internal("the request failed on the node")),
+            Ok(result) => result.map(axum::Json),
+            Err(busy @ btcr_http::WorkerError::Busy) => {
+                Err(ApiError::unavailable(busy.to_string(), 1))
+            }
+            Err(btcr_http::WorkerError::Failed) => {
+                Err(ApiError::internal("the request failed on the node"))
+            }
         }
     }
 }

@@ -28,4 +28,4 @@ pub use error::{ApiError, ApiErrorBody, ApiErrorDetail, ApiResult};
 pub use middleware::{ConnectionPermit, RequestId, RequestOrigin, origin_allowed};
 pub use query::{ApiQuery, parse as parse_query};
 pub use server::{HttpConfig, HttpServer, HttpServerHandle, default_cors_origins};
-pub use workers::{Workers, default_workers};
+pub use workers::{MAX_QUEUED_JOBS, WorkerError, Workers, default_workers};

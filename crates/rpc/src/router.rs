@@ -11,7 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{MethodRouter, get, post},
 };
-use btcr_http::{ConnectionPermit, RequestOrigin, Workers};
+use btcr_http::{ConnectionPermit, RequestOrigin, WorkerError, Workers};
 use btcr_interfaces::{ChainReader, Mempool, NodeStatus};
 use serde_json::Value;
 
@@ -193,11 +193,21 @@ async fn handle_http(
         })
         .await;
     match result {
-        Some(Some(answer)) => {
+        Ok(Some(answer)) => {
             (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], answer).into_response()
         }
-        Some(None) => StatusCode::NO_CONTENT.into_response(),
-        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Ok(None) => StatusCode::NO_CONTENT.into_response(),
+        Err(busy @ WorkerError::Busy) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_vec(&jsonrpc::error_response(
+                Value::Null,
+                &RpcError::limit_exceeded(busy.to_string()),
+            ))
+            .unwrap_or_default(),
+        )
+            .into_response(),
+        Err(WorkerError::Failed) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 

@@ -2,7 +2,8 @@
 //! `newHeads`, `logs` and `newPendingTransactions`.
 //!
 //! Requests on one connection run concurrently and are answered as they finish (clients
-//! match answers by id), up to a budget of request bytes in flight per connection.
+//! match answers by id), up to a budget of request bytes in flight per connection. When the
+//! connection closes, its requests still waiting for a worker are dropped unrun.
 //!
 //! Each subscription is a task that forwards what it sees to the connection's outbox, a
 //! bounded channel the session writes to the socket. A client that reads too slowly fills
@@ -15,7 +16,7 @@ use std::{collections::HashMap, sync::Arc};
 use alloy_primitives::{B256, U128};
 use alloy_rpc_types_eth::Filter;
 use axum::extract::ws::{Message, WebSocket};
-use btcr_http::ConnectionPermit;
+use btcr_http::{ConnectionPermit, WorkerError, Workers};
 use btcr_interfaces::{ChainReader, Mempool};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -23,6 +24,7 @@ use tokio::{
     sync::{Semaphore, broadcast::error::RecvError, mpsc},
     task::AbortHandle,
 };
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     RpcConfig, RpcError, eth::Params, format::header_json, jsonrpc, logs, router::RpcState,
@@ -47,6 +49,7 @@ struct WsSession {
     pool: Arc<dyn Mempool>,
     config: Arc<RpcConfig>,
     runtime: tokio::runtime::Handle,
+    workers: Workers,
     outbox: mpsc::Sender<String>,
     subscriptions: Mutex<Subscriptions>,
 }
@@ -93,7 +96,7 @@ impl Session for WsSession {
             "logs" => {
                 let filter: Filter = params.optional(1, "filter")?.unwrap_or_default();
                 let filter = crate::logs::bounded(filter)?;
-                self.runtime.spawn(logs_task(chain, outbox, id, filter))
+                self.runtime.spawn(logs_task(chain, self.workers.clone(), outbox, id, filter))
             }
             "newPendingTransactions" => self.runtime.spawn(pending(self.pool.clone(), outbox, id)),
             other => {
@@ -135,6 +138,7 @@ async fn new_heads(chain: Arc<dyn ChainReader>, outbox: mpsc::Sender<String>, id
 
 async fn logs_task(
     chain: Arc<dyn ChainReader>,
+    workers: Workers,
     outbox: mpsc::Sender<String>,
     id: U128,
     filter: Filter,
@@ -151,15 +155,18 @@ async fn logs_task(
         let from = next.unwrap_or(head).max(head.saturating_sub(LOGS_CATCH_UP - 1));
         next = Some(head + 1);
         let (chain2, filter2) = (chain.clone(), filter.clone());
-        let found = tokio::task::spawn_blocking(move || {
-            let view = chain2.view().map_err(RpcError::internal)?;
-            let mut out = Vec::new();
-            for number in from..=head.min(view.head().number) {
-                logs::block_logs(view.as_ref(), &filter2, number, &mut out)?;
-            }
-            Ok::<_, RpcError>(out)
-        })
-        .await;
+        // Scanned on the request workers, like `eth_getLogs`: however many subscriptions a
+        // head wakes, they take the same few threads as every other request.
+        let found = workers
+            .run(move || {
+                let view = chain2.view().map_err(RpcError::internal)?;
+                let mut out = Vec::new();
+                for number in from..=head.min(view.head().number) {
+                    logs::block_logs(view.as_ref(), &filter2, number, &mut out)?;
+                }
+                Ok::<_, RpcError>(out)
+            })
+            .await;
         let Ok(Ok(found)) = found else {
             tracing::warn!(target: "btcr::rpc", "a logs subscription could not read block {head}");
             continue;
@@ -202,6 +209,7 @@ pub(crate) async fn serve(
         pool: state.pool.clone(),
         config: config.clone(),
         runtime: tokio::runtime::Handle::current(),
+        workers: state.workers.clone(),
         outbox,
         subscriptions: Mutex::new(Subscriptions::default()),
     });
@@ -210,6 +218,9 @@ pub(crate) async fn serve(
     // holds more request data than one message of the largest size allowed.
     let budget = u32::try_from(config.max_ws_message_bytes).unwrap_or(u32::MAX).max(1);
     let in_flight = Arc::new(Semaphore::new(budget as usize));
+    // Cancelled when the connection ends: its requests still queued are dropped unrun.
+    let closed = CancellationToken::new();
+    let _cancel_on_close = closed.clone().drop_guard();
     'connection: loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -234,24 +245,32 @@ pub(crate) async fn serve(
                         }
                     }
                 };
-                let (state, session) = (state.clone(), session.clone());
+                let (state, session, closed) = (state.clone(), session.clone(), closed.clone());
                 tokio::spawn(async move {
                     let _permit = permit;
                     let outbox = session.outbox.clone();
                     let parsed = jsonrpc::parse_small(&body);
                     let quick = parsed.as_ref().is_some_and(jsonrpc::is_quick);
+                    let id = parsed.as_ref().and_then(|p| p.get("id")).cloned().unwrap_or(Value::Null);
                     let workers = state.workers.clone();
-                    let response = workers
-                        .handle(quick, move || {
-                            let session = Some(session.as_ref() as &dyn Session);
-                            state.handle(parsed, &body, session, client)
-                        })
-                        .await;
-                    if let Some(Some(response)) = response {
-                        // The connection may have closed meanwhile; then nobody is waiting.
-                        let text = String::from_utf8(response).expect("JSON text is UTF-8");
-                        let _ = outbox.send(text).await;
-                    }
+                    let handled = workers.handle(quick, move || {
+                        let session = Some(session.as_ref() as &dyn Session);
+                        state.handle(parsed, &body, session, client)
+                    });
+                    let text = tokio::select! {
+                        // Dropping the job's future before a worker takes it cancels it.
+                        _ = closed.cancelled() => return,
+                        response = handled => match response {
+                            Ok(Some(response)) => String::from_utf8(response).expect("JSON text is UTF-8"),
+                            Ok(None) | Err(WorkerError::Failed) => return,
+                            Err(busy @ WorkerError::Busy) => {
+                                jsonrpc::error_response(id, &RpcError::limit_exceeded(busy.to_string()))
+                                    .to_string()
+                            }
+                        },
+                    };
+                    // The connection may have closed meanwhile; then nobody is waiting.
+                    let _ = outbox.send(text).await;
                 });
             }
             Some(note) = outgoing.recv() => {

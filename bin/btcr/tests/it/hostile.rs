@@ -269,6 +269,15 @@ fn rest_requests_take_a_connection_place_like_json_rpc() -> eyre::Result<()> {
     Ok(())
 }
 
+/// Where [`looping_code`] puts its loop.
+const LOOPING: &str = "0x0000000000000000000000000000000000000042";
+
+/// State overrides placing `JUMPDEST PUSH1 0 JUMP` (a loop that ends when its gas does) at
+/// [`LOOPING`] for one call.
+fn looping_code() -> serde_json::Value {
+    serde_json::json!({ LOOPING: { "code": "0x5b600056" } })
+}
+
 /// `eth_call` and `eth_estimateGas` had no time limit: 50 million gas of a tight loop held a
 /// worker for as long as it ran. Past `--rpc.evm-timeout-ms` a call is now aborted with the
 /// words Ethereum clients use, and the node keeps serving.
@@ -282,9 +291,7 @@ fn a_call_running_past_its_time_is_aborted() -> eyre::Result<()> {
         &["--block-time", "100ms", "--rpc.evm-timeout-ms", "50"],
     )?;
     let rpc = &node.rpc;
-    // JUMPDEST PUSH1 0 JUMP, placed at an address for the one call.
-    let looping = "0x0000000000000000000000000000000000000042";
-    let overrides = json!({ looping: { "code": "0x5b600056" } });
+    let (looping, overrides) = (LOOPING, looping_code());
     let started = std::time::Instant::now();
     let aborted = rpc
         .call("eth_call", json!([{ "to": looping, "gas": "0x2faf080" }, "latest", overrides]))
@@ -299,5 +306,41 @@ fn a_call_running_past_its_time_is_aborted() -> eyre::Result<()> {
     let error = btcr_testkit::rpc_error_of(estimate.into()).expect("a JSON-RPC error");
     assert!(error.message.contains("execution aborted"), "{error:?}");
     assert!(rpc.block_number().is_ok(), "the node keeps serving");
+    Ok(())
+}
+
+/// WebSocket requests outlived their connection: a client could queue hundreds of slow calls,
+/// hang up, and the workers ran every one of them for nobody. Now the requests still queued
+/// when a connection closes are dropped: here, with one worker and calls of 500 ms each, the
+/// next client is served after the call already running, not after all 100.
+#[test]
+fn the_queued_requests_of_a_closed_websocket_are_dropped_unrun() -> eyre::Result<()> {
+    use serde_json::json;
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(
+        btcr_bin(),
+        dir.path(),
+        &["--block-time", "100ms", "--rpc.workers", "1", "--rpc.evm-timeout-ms", "500"],
+    )?;
+    let rpc = &node.rpc;
+    let looping = LOOPING;
+    let call = |id: u64| {
+        json!({ "jsonrpc": "2.0", "id": id, "method": "eth_call",
+                "params": [{ "to": looping }, "latest", looping_code()] })
+    };
+    let mut ws = btcr_testkit::WsClient::connect(&rpc.url().replace("http://", "ws://"))?;
+    for id in 0..100 {
+        ws.send_text(call(id).to_string())?;
+    }
+    // The first is running (aborted at 500 ms); the other 99 wait for the one worker.
+    let first = ws.read()?;
+    assert!(first["error"]["message"].as_str().unwrap_or("").contains("execution aborted"));
+    drop(ws);
+    let started = std::time::Instant::now();
+    let answer = rpc.call("eth_call", json!([{ "to": looping }]))?;
+    let waited = started.elapsed();
+    println!("served {waited:?} after the connection with 99 queued calls closed");
+    assert_eq!(answer, "0x");
+    assert!(waited < Duration::from_secs(20), "waited {waited:?}: the queued calls ran (~50 s)");
     Ok(())
 }
