@@ -14,6 +14,8 @@
 //! validators implements the same loop on top of the same pipeline.
 
 pub mod bft;
+#[doc(hidden)]
+pub mod fuzzing;
 mod single;
 
 pub use single::{EngineConfig, EngineHandle, SingleValidatorEngine};

@@ -7,6 +7,8 @@ use alloy_primitives::{Address, B256, Signature};
 use alloy_signer::SignerSync;
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner};
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keystore;
 
 /// The well-known BIP-39 test mnemonic that local development chains fund. Its keys are

@@ -29,6 +29,23 @@ use utoipa::OpenApi;
 
 mod handlers;
 mod params;
+
+/// Entry point for the REST query fuzz target (`fuzz/`).
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::params::{BlocksQuery, HistoryQuery, NoQuery, PageQuery, SearchQuery};
+
+    /// Parses `data` as the query string of each REST endpoint: accepted or refused with a
+    /// message, never a panic.
+    pub fn query(data: &[u8]) {
+        let Ok(raw) = std::str::from_utf8(data) else { return };
+        let _ = btcr_http::parse_query::<NoQuery>(raw);
+        let _ = btcr_http::parse_query::<BlocksQuery>(raw);
+        let _ = btcr_http::parse_query::<PageQuery>(raw);
+        let _ = btcr_http::parse_query::<HistoryQuery>(raw);
+        let _ = btcr_http::parse_query::<SearchQuery>(raw);
+    }
+}
 mod tokens;
 mod views;
 

@@ -20,6 +20,19 @@
 
 mod batch;
 
+/// Entry point for the gossip-batch fuzz target (`fuzz/`).
+#[doc(hidden)]
+pub mod fuzzing {
+    use bytes::Bytes;
+
+    /// Decodes `data` as a received gossip message; what decodes encodes back to it.
+    pub fn batch(data: &[u8]) {
+        let data = Bytes::copy_from_slice(data);
+        let Ok(transactions) = super::decode_batch(&data) else { return };
+        assert_eq!(super::encode_batch(&transactions), data, "a batch encodes to its bytes");
+    }
+}
+
 use std::{
     collections::{HashMap, HashSet},
     sync::{

@@ -25,6 +25,8 @@ pub mod dev;
 mod error;
 pub mod events;
 mod evidence;
+#[doc(hidden)]
+pub mod fuzzing;
 mod genesis;
 mod launch;
 mod reader;

@@ -12,6 +12,8 @@
 //! ```
 
 mod block;
+#[doc(hidden)]
+pub mod fuzzing;
 mod genesis;
 mod state;
 mod token;

@@ -24,4 +24,4 @@ mod state;
 mod ws;
 
 pub use error::RpcError;
-pub use router::{RpcConfig, RpcRoutes, router};
+pub use router::{RpcConfig, RpcHandler, RpcRoutes, router};

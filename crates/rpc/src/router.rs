@@ -149,6 +149,36 @@ pub fn router(
     }
 }
 
+/// JSON-RPC without the HTTP server: answers a body as the HTTP endpoint would, for the
+/// fuzz targets. Pending-transaction filters are not fed.
+#[doc(hidden)]
+pub struct RpcHandler(RpcState);
+
+impl RpcHandler {
+    /// A handler over `chain`, `pool` and `status`, with one worker for its sessions.
+    pub fn new(
+        chain: Arc<dyn ChainReader>,
+        pool: Arc<dyn Mempool>,
+        status: Arc<dyn NodeStatus>,
+        config: RpcConfig,
+    ) -> std::io::Result<Self> {
+        Ok(Self(Arc::new(RpcShared {
+            chain,
+            pool,
+            status,
+            filters: Filters::new(config.max_filters),
+            config: Arc::new(config),
+            tips: Arc::new(TipCache::default()),
+            workers: Workers::new(1)?,
+        })))
+    }
+
+    /// The answer to `body`, as JSON text; `None` for notifications only.
+    pub fn answer(&self, body: &[u8]) -> Option<Vec<u8>> {
+        self.0.handle(jsonrpc::parse_small(body), body, None, None)
+    }
+}
+
 /// Whether a POST says its body is JSON. Anything else (`text/plain` above all, which a
 /// page on any site may send without a preflight) is refused before it is read as JSON-RPC.
 fn says_json(headers: &HeaderMap) -> bool {

@@ -136,11 +136,8 @@ fn consumer_progress(
 
 /// Waits for the receipt of `hash`: its block is committed.
 fn wait_receipt(rpc: &btcr_testkit::RpcClient, hash: B256) -> eyre::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while rpc.receipt(hash)?.is_none() {
-        eyre::ensure!(Instant::now() < deadline, "no receipt for {hash}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let found = btcr_testkit::eventually(|| rpc.receipt(hash).is_ok_and(|r| r.is_some()));
+    eyre::ensure!(found, "no receipt for {hash}");
     Ok(())
 }
 
@@ -200,15 +197,10 @@ fn a_kill_between_a_commit_and_the_index_checkpoint_loses_and_repeats_no_row() -
     // On restart the index replays from its checkpoint, in one pass, no fault this time.
     let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "50ms"])?;
     let rpc = &node.rpc;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (applied, _) = consumer_progress(rpc, "address-index")?;
-        if applied.is_some_and(|a| a >= head) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the index did not catch up: {applied:?} of {head}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let caught_up = btcr_testkit::eventually(|| {
+        consumer_progress(rpc, "address-index").is_ok_and(|(applied, _)| applied >= Some(head))
+    });
+    assert!(caught_up, "the index did not catch up to {head}");
     for (address, expected) in &sent {
         let listed = history(rpc, *address)?;
         let mut unique = listed.clone();

@@ -22,7 +22,7 @@ use btcr_consensus::bft::{
 };
 use btcr_primitives::Misbehavior;
 use btcr_staking::{STAKING_ADDRESS, Staking};
-use btcr_testkit::{DevProcess, RpcClient, TxBuilder, dev_key};
+use btcr_testkit::{DevProcess, RpcClient, TxBuilder, dev_key, eventually_within};
 use serde_json::{Value, json};
 
 use crate::btcr_bin;
@@ -108,16 +108,12 @@ impl Network {
 
     /// Waits until node `i` reaches `height`, or fails with the logs' tails.
     fn wait_for(&self, i: usize, height: u64, timeout: Duration) -> eyre::Result<()> {
-        let start = Instant::now();
-        while self.height(i)? < height {
-            if start.elapsed() > timeout {
-                eyre::bail!(
-                    "node{i} stuck at {} waiting for {height}\n{}",
-                    self.height(i)?,
-                    self.log_tails()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        if !eventually_within(timeout, || self.height(i).is_ok_and(|h| h >= height)) {
+            eyre::bail!(
+                "node{i} stuck at {} waiting for {height}\n{}",
+                self.height(i)?,
+                self.log_tails()
+            );
         }
         Ok(())
     }
@@ -188,21 +184,20 @@ impl Network {
         signs: bool,
         timeout: Duration,
     ) -> eyre::Result<u64> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let head = self.height(i)?;
-            if head >= height && self.signers(i, head)?.contains(&validator) == signs {
-                return Ok(head);
-            }
-            if Instant::now() > deadline {
-                eyre::bail!(
-                    "{validator} {} sign from height {height} on\n{}",
-                    if signs { "did not" } else { "still did" },
-                    self.log_tails()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(200));
+        let mut found = 0;
+        let seen = eventually_within(timeout, || {
+            let Ok(head) = self.height(i) else { return false };
+            found = head;
+            head >= height && self.signers(i, head).is_ok_and(|s| s.contains(&validator) == signs)
+        });
+        if !seen {
+            eyre::bail!(
+                "{validator} {} sign from height {height} on\n{}",
+                if signs { "did not" } else { "still did" },
+                self.log_tails()
+            );
         }
+        Ok(found)
     }
 
     /// Validators whose precommits finalized block `height`, as node `i` stored them.
@@ -288,15 +283,12 @@ fn four_validators_finalize_the_same_chain_and_survive_faults() -> eyre::Result<
     let target = net.height(0)? + 5;
     net.wait_for(3, target, Duration::from_secs(120))?;
     let me = address_of(&net.homes[3]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let head = net.height(0)?;
-        if net.signers(0, head)?.contains(&me) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "node3 never signed again\n{}", net.log_tails());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let signs = || net.height(0).and_then(|h| net.signers(0, h)).is_ok_and(|s| s.contains(&me));
+    assert!(
+        eventually_within(Duration::from_secs(60), signs),
+        "node3 never signed again\n{}",
+        net.log_tails()
+    );
     let head = net.height(3)?.min(net.height(0)?);
     net.check_agreement(1..=head)?;
 
@@ -581,11 +573,12 @@ fn a_validator_killed_at_random_moments_never_signs_twice_on_a_poa_network_that_
     let me = address_of(&net.homes[3]);
     let target = net.height(0)? + 10;
     net.wait_for(3, target, Duration::from_secs(120))?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !net.signers(0, net.height(0)?)?.contains(&me) {
-        assert!(Instant::now() < deadline, "node3 never signed again\n{}", net.log_tails());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let signs = || net.height(0).and_then(|h| net.signers(0, h)).is_ok_and(|s| s.contains(&me));
+    assert!(
+        eventually_within(Duration::from_secs(60), signs),
+        "node3 never signed again\n{}",
+        net.log_tails()
+    );
     for i in 0..3 {
         let records = net.rpc(i).call("btcr_getMisbehavior", json!([]))?;
         assert_eq!(records, json!([]), "node{i} saw double signing");

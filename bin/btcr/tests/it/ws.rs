@@ -35,18 +35,14 @@ fn transfer_call(to: Address, amount: u64) -> Bytes {
 
 /// Polls a filter until it reports something, for up to 20 seconds.
 fn poll_until_changes(rpc: &RpcClient, id: &Value) -> eyre::Result<Vec<Value>> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let changes = rpc.call("eth_getFilterChanges", json!([id]))?;
-        let changes = changes.as_array().cloned().unwrap_or_default();
-        if !changes.is_empty() {
-            return Ok(changes);
-        }
-        if Instant::now() > deadline {
-            eyre::bail!("filter {id} reported nothing");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut changes = Vec::new();
+    let reported = btcr_testkit::eventually(|| {
+        let polled = rpc.call("eth_getFilterChanges", json!([id])).ok();
+        changes = polled.and_then(|c| c.as_array().cloned()).unwrap_or_default();
+        !changes.is_empty()
+    });
+    eyre::ensure!(reported, "filter {id} reported nothing");
+    Ok(changes)
 }
 
 #[test]
@@ -191,11 +187,10 @@ fn every_limit_answers_clearly_and_the_node_keeps_serving() -> eyre::Result<()> 
     assert!(response.header("retry-after").is_some());
     assert!(response.body.contains("too many connections (at most 3)"), "{}", response.body);
     open.pop();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while rpc.block_number().is_err() {
-        assert!(Instant::now() < deadline, "HTTP served again once a connection closed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        btcr_testkit::eventually(|| rpc.block_number().is_ok()),
+        "HTTP served again once a connection closed"
+    );
     drop(open);
 
     // CORS: localhost pages may call, others may not.

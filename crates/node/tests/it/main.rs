@@ -25,6 +25,7 @@ use btcr_testkit::{
 use btcr_txpool::PoolConfig;
 use tokio_util::sync::CancellationToken;
 
+mod fuzz_corpora;
 mod staking;
 
 const CHAIN_ID: u64 = 1337;
