@@ -46,19 +46,24 @@ where
 
 static FULL_PART: [u8; parts::PART_DATA_BYTES] = [0; parts::PART_DATA_BYTES];
 
-/// Feeds [`Streams`] the messages `data` describes: each is a publisher (one byte, of
-/// eight), a stream (one byte, of four), a sequence number (one byte) and a part (a tag
-/// byte, then for data a length byte and that many bytes). The buffers stay within their
-/// bounds after every message, and a complete stream is in order.
-pub fn reassembly(data: &[u8]) {
-    let peers: Vec<PeerId> = (0..8u8)
+/// Eight publishers, made once (a key each costs more than the rest of an input).
+static PEERS: std::sync::LazyLock<Vec<PeerId>> = std::sync::LazyLock::new(|| {
+    (0..8u8)
         .map(|i| {
             let keypair =
                 malachitebft_app_channel::app::types::Keypair::ed25519_from_bytes([i + 1; 32])
                     .expect("a valid key");
             PeerId::from_bytes(&keypair.public().to_peer_id().to_bytes()).expect("a peer id")
         })
-        .collect();
+        .collect()
+});
+
+/// Feeds [`Streams`] the messages `data` describes: each is a publisher (one byte, of
+/// eight), a stream (one byte, of four), a sequence number (one byte) and a part (a tag
+/// byte, then for data a length byte and that many bytes). The buffers stay within their
+/// bounds after every message, and a complete stream is in order.
+pub fn reassembly(data: &[u8]) {
+    let peers = &*PEERS;
     let mut streams = Streams::default();
     let mut rest = data;
     while let [publisher, stream, sequence, tag, tail @ ..] = rest {
