@@ -149,4 +149,7 @@ pub trait BlockPipeline: Send + Sync + 'static {
 
     /// A committed block and its certificate, for peers catching up; `None` above the head.
     fn decided(&self, height: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError>;
+
+    /// The engine started `round` of `height`: where consensus stands, for the node's status.
+    fn entered_round(&self, height: u64, round: u32);
 }

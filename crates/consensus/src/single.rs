@@ -113,6 +113,8 @@ impl<P: BlockPipeline> SingleValidatorEngine<P> {
             let head = self.pipeline.head()?;
             let height = head.number + 1;
             let deadline = slot_start + self.config.block_time;
+            // One validator decides every height in its first round.
+            self.pipeline.entered_round(height, 0);
             let block = match self.pipeline.propose(height, deadline) {
                 Ok(block) => block,
                 Err(PipelineError::Fatal(e)) => return Err(PipelineError::Fatal(e)),

@@ -27,4 +27,4 @@ pub use read::{
     BlockReader, BoxError, ChainReader, ChainView, IndexReader, ReadError, RegisteredValidator,
     StakingView, StateView, Uptime, ValidatorStatus,
 };
-pub use status::{BlockActivity, ConsumerProgress, NodeStatus};
+pub use status::{BlockActivity, ConsensusPosition, ConsumerProgress, NodeStatus};

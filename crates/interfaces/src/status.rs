@@ -23,6 +23,15 @@ pub struct ConsumerProgress {
     pub applied: Option<u64>,
 }
 
+/// Where this node's consensus engine stands: the height it is deciding and its round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsensusPosition {
+    /// The height being decided (the head's successor).
+    pub height: u64,
+    /// The round of it under way; rounds past 0 mean earlier ones did not decide.
+    pub round: u32,
+}
+
 /// The node itself.
 pub trait NodeStatus: Send + Sync + 'static {
     /// Software version.
@@ -37,4 +46,6 @@ pub trait NodeStatus: Send + Sync + 'static {
     fn recent_activity(&self) -> Vec<BlockActivity>;
     /// Each consumer of committed blocks and how far it has come.
     fn consumers(&self) -> Vec<ConsumerProgress>;
+    /// Where consensus stands; `None` until the engine has started its first round.
+    fn consensus(&self) -> Option<ConsensusPosition>;
 }

@@ -17,7 +17,7 @@ use btcr_execution::{
     BlockContext, BlockExecutor, ExecError, StateRootOutput, recover_transactions_reusing,
     validate_transaction,
 };
-use btcr_interfaces::{ChainEvent, CommittedBlock, PoolContent};
+use btcr_interfaces::{ChainEvent, CommittedBlock, ConsensusPosition, PoolContent};
 use btcr_network::TxPublisher;
 use btcr_primitives::{
     Block, CommitCertificate, ConsensusMode, Genesis, GenesisValidator, Header, Misbehavior,
@@ -94,6 +94,8 @@ pub struct Chain {
     /// Senders recovered from transactions offered to the pool (the costly step of
     /// admission, which the cheap checks before it spare for known and replayed ones).
     admission_recoveries: AtomicU64,
+    /// The height and round the consensus engine last started.
+    position: Mutex<Option<ConsensusPosition>>,
 }
 
 impl std::fmt::Debug for Chain {
@@ -179,6 +181,7 @@ impl Chain {
             publisher: OnceLock::new(),
             events,
             admission_recoveries: AtomicU64::new(0),
+            position: Mutex::new(None),
         })
     }
 
@@ -222,6 +225,11 @@ impl Chain {
     /// Hashes of transactions that become pending in the pool.
     pub fn subscribe_pending(&self) -> broadcast::Receiver<B256> {
         self.pool.lock().subscribe_pending()
+    }
+
+    /// Where the consensus engine stands; `None` before its first round.
+    pub fn consensus_position(&self) -> Option<ConsensusPosition> {
+        *self.position.lock()
     }
 
     /// Connected peers on the transaction network.
@@ -283,6 +291,10 @@ impl BlockPipeline for Chain {
             self.events.publish(ChainEvent::Misbehavior(Arc::new(evidence.clone())));
         }
         Ok(new)
+    }
+
+    fn entered_round(&self, height: u64, round: u32) {
+        *self.position.lock() = Some(ConsensusPosition { height, round });
     }
 
     fn decided(&self, height: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {

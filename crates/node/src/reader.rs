@@ -9,9 +9,9 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_execution::{AccountProof, BlockContext, CallError, CallOutcome};
 use btcr_interfaces::{
-    BlockActivity, BlockReader, ChainReader, ChainView, ConsumerProgress, IndexReader, Mempool,
-    NodeStatus, PoolContent, ReadError, RegisteredValidator, StakingView, StateView, SubmitError,
-    Uptime, ValidatorStatus,
+    BlockActivity, BlockReader, ChainReader, ChainView, ConsensusPosition, ConsumerProgress,
+    IndexReader, Mempool, NodeStatus, PoolContent, ReadError, RegisteredValidator, StakingView,
+    StateView, SubmitError, Uptime, ValidatorStatus,
 };
 use btcr_primitives::{
     Account, Block, BlockReceipt, CommitCertificate, Genesis, GenesisValidator, Header,
@@ -115,6 +115,10 @@ impl NodeStatus for NodeApi {
 
     fn consumers(&self) -> Vec<ConsumerProgress> {
         self.chain.events().progress()
+    }
+
+    fn consensus(&self) -> Option<ConsensusPosition> {
+        self.chain.consensus_position()
     }
 }
 

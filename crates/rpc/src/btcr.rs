@@ -35,6 +35,10 @@ pub(crate) fn node_info(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
         "peers": u64_json(ctx.status.peers()),
         "validators": validators,
         "consumers": consumers,
+        "consensus": ctx.status.consensus().map(|p| json!({
+            "height": u64_json(p.height),
+            "round": u64_json(p.round.into()),
+        })),
     }))
 }
 

@@ -15,7 +15,7 @@ pub use http::HttpConnection;
 pub use node::DevProcess;
 pub use rpc::RpcClient;
 pub use tx::{TxBuilder, dev_key};
-pub use wait::{eventually, eventually_async, eventually_within};
+pub use wait::{eventually, eventually_async, eventually_within, holds_for};
 pub use ws::WsClient;
 
 /// The JSON-RPC error inside `report`, from the wallet's client (a [`btcr_wallet::WalletError`])

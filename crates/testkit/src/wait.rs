@@ -31,6 +31,21 @@ pub fn eventually_within(limit: Duration, mut condition: impl FnMut() -> bool) -
     }
 }
 
+/// Checks `condition` throughout `window`: `false` the first time it does not hold. For what
+/// must stay true, which no single look can show (a halted chain stays halted).
+pub fn holds_for(window: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + window;
+    loop {
+        if !condition() {
+            return false;
+        }
+        if Instant::now() >= end {
+            return true;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
 /// [`eventually`] for async tests: the condition is a future, made afresh for each look,
 /// and the wait between looks does not hold the runtime's thread.
 pub async fn eventually_async<F: Future<Output = bool>>(mut condition: impl FnMut() -> F) -> bool {
@@ -63,6 +78,19 @@ mod tests {
         let started = Instant::now();
         assert!(!eventually_within(Duration::from_millis(100), || false));
         assert!(started.elapsed() >= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn holds_for_watches_the_whole_window_and_stops_at_the_first_failure() {
+        let started = Instant::now();
+        assert!(holds_for(Duration::from_millis(100), || true));
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        let mut looks = 0;
+        assert!(!holds_for(Duration::from_secs(60), || {
+            looks += 1;
+            looks < 3
+        }));
+        assert_eq!(looks, 3);
     }
 
     #[tokio::test]

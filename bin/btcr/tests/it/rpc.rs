@@ -304,6 +304,11 @@ fn blocks_transactions_fees_logs_pool_and_node_methods() -> eyre::Result<()> {
     let info = rpc.call("btcr_nodeInfo", json!([]))?;
     assert_eq!(info["chainId"], format!("{CHAIN_ID:#x}"));
     assert_eq!(info["genesisHash"], rpc.block("earliest", false)?["hash"]);
+    // One validator decides each height in its first round, past the head it has.
+    let quantity =
+        |v: &Value| u64::from_str_radix(v.as_str().unwrap_or("").trim_start_matches("0x"), 16);
+    assert_eq!(info["consensus"]["round"], "0x0", "{info}");
+    assert!(quantity(&info["consensus"]["height"])? > quantity(&info["head"]["number"])?, "{info}");
     let poh = rpc.call("btcr_getPoh", json!([format!("{number:#x}")]))?;
     assert_eq!(poh["verified"], true, "{poh}");
     assert_eq!(poh["endHash"], head_of(rpc, number)?["mixHash"]);

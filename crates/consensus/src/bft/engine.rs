@@ -433,6 +433,9 @@ impl<P: BlockPipeline> App<P> {
                     self.enter_height(height)?;
                 }
                 self.round = round;
+                if let Some(r) = round.as_u32() {
+                    self.pipeline.entered_round(height.0, r);
+                }
                 self.resume_waiting(height).await?;
                 let values = self.undecided.get(&round).cloned().unwrap_or_default();
                 let _ = reply_value.send(values);
@@ -1018,6 +1021,7 @@ mod tests {
         fn decided(&self, _: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
             Ok(None)
         }
+        fn entered_round(&self, _: u64, _: u32) {}
     }
 
     /// Four validators of power 1, and a full node's configuration in a fresh directory.
@@ -1109,6 +1113,9 @@ mod tests {
         }
         fn decided(&self, h: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
             self.inner.decided(h)
+        }
+        fn entered_round(&self, height: u64, round: u32) {
+            self.inner.entered_round(height, round)
         }
     }
 
