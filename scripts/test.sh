@@ -4,6 +4,8 @@
 # Uses cargo-nextest when installed (parallel, per-test processes), cargo test otherwise.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# PostgreSQL, which the accounts tests start on their own ports (installed when missing).
+scripts/services.sh
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
 else

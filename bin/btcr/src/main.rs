@@ -3,6 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+mod accounts;
 mod wallet;
 
 use btcr_http::HttpConfig;
@@ -49,6 +50,8 @@ enum Command {
     Testnet(TestnetArgs),
     /// Start a node of a multi-validator network from its home directory.
     Node(NodeArgs),
+    /// Administer the accounts service: create an administrator, check the audit log.
+    Accounts(accounts::AccountsArgs),
 }
 
 /// Options of `btcr testnet`.
@@ -259,6 +262,7 @@ fn run() -> eyre::Result<()> {
     match command {
         Command::Dev(args) => runtime.block_on(run_dev(args)),
         Command::Node(args) => runtime.block_on(run_node(args)),
+        Command::Accounts(args) => runtime.block_on(accounts::run(args)),
         Command::Wallet(_) | Command::Testnet(_) => unreachable!("handled above"),
     }
 }

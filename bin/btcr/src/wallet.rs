@@ -149,7 +149,7 @@ fn first_line(path: &Path) -> eyre::Result<String> {
 }
 
 /// A secret from `file`, or typed at a prompt without echo.
-fn secret(file: Option<&Path>, prompt: &str) -> eyre::Result<String> {
+pub(crate) fn secret(file: Option<&Path>, prompt: &str) -> eyre::Result<String> {
     match file {
         Some(path) => first_line(path),
         None => {
@@ -175,18 +175,23 @@ impl WalletArgs {
 
     /// A password for a new key file: from the file, or typed twice.
     fn new_password(&self) -> eyre::Result<String> {
-        if self.password_file.is_some() {
-            return self.password();
-        }
-        let first = secret(None, "New password")?;
-        if first.is_empty() {
-            bail!("the password is empty");
-        }
-        if secret(None, "Repeat the password")? != first {
-            bail!("the passwords differ");
-        }
-        Ok(first)
+        new_secret(self.password_file.as_deref())
     }
+}
+
+/// A new password: the first line of `file`, or typed twice at the terminal.
+pub(crate) fn new_secret(file: Option<&Path>) -> eyre::Result<String> {
+    if file.is_some() {
+        return secret(file, "Password");
+    }
+    let first = secret(None, "New password")?;
+    if first.is_empty() {
+        bail!("the password is empty");
+    }
+    if secret(None, "Repeat the password")? != first {
+        bail!("the passwords differ");
+    }
+    Ok(first)
 }
 
 pub fn run(args: WalletArgs) -> eyre::Result<()> {

@@ -1,5 +1,6 @@
 //! End-to-end tests: `btcr dev` runs as a separate process and is driven over JSON-RPC.
 
+mod accounts;
 mod crash;
 mod erc20;
 mod hostile;

@@ -1,0 +1,79 @@
+//! `btcr accounts` as an operator runs it, on the embedded database of a data directory.
+
+use std::{path::Path, process::Command};
+
+use crate::btcr_bin;
+
+/// Runs `btcr accounts ARGS --datadir DIR`: success, stdout, stderr.
+fn accounts(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(btcr_bin())
+        .arg("accounts")
+        .args(args)
+        .arg("--datadir")
+        .arg(dir)
+        .env_remove("BTCR_ACCOUNTS_DATABASE_URL")
+        .output()
+        .expect("btcr runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_operator_creates_an_administrator_and_checks_the_audit_log() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let password = dir.path().join("password");
+    std::fs::write(&password, "correct horse battery staple\n")?;
+    let file = password.to_str().unwrap();
+
+    let (ok, out, err) = accounts(
+        dir.path(),
+        &["create-admin", "--email", "Root@Example.org", "--password-file", file],
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("created administrator root@example.org (id "), "{out}");
+    let (ok, out, err) = accounts(dir.path(), &["audit-verify"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("the audit log holds: 1 records, head "), "{out}");
+
+    // The same address again, a malformed one, a weak password: refused, and said why.
+    let (ok, _, err) = accounts(
+        dir.path(),
+        &["create-admin", "--email", "root@example.org", "--password-file", file],
+    );
+    assert!(!ok && err.contains("an account with this e-mail address exists"), "{err}");
+    let (ok, _, err) =
+        accounts(dir.path(), &["create-admin", "--email", "root", "--password-file", file]);
+    assert!(!ok && err.contains("invalid e-mail address"), "{err}");
+    std::fs::write(&password, "short\n")?;
+    let (ok, _, err) = accounts(
+        dir.path(),
+        &["create-admin", "--email", "two@example.org", "--password-file", file],
+    );
+    assert!(!ok && err.contains("at least 12 characters"), "{err}");
+    // No terminal and no file: it says so rather than hang.
+    let (ok, _, err) = accounts(dir.path(), &["create-admin", "--email", "two@example.org"]);
+    assert!(!ok && err.contains("no terminal"), "{err}");
+    // No such data directory.
+    let (ok, _, err) = accounts(&dir.path().join("absent"), &["audit-verify"]);
+    assert!(!ok && err.contains("no data directory"), "{err}");
+
+    // A record changed behind the service's back (its guards dropped first) is found.
+    let db = dir.path().join("accounts.db");
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await?;
+        sqlx::query("DROP TRIGGER audit_log_no_update").execute(&pool).await?;
+        sqlx::query("UPDATE audit_log SET actor = 99 WHERE seq = 1").execute(&pool).await?;
+        pool.close().await;
+        eyre::Ok(())
+    })?;
+    let (ok, out, err) = accounts(dir.path(), &["audit-verify"]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("the audit log is broken at record 1: its contents do not match its hash"),
+        "{err}"
+    );
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! What the accounts service refuses, and why.
+
+/// An accounts operation that did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountsError {
+    /// The e-mail address is not one.
+    #[error("invalid e-mail address: {0}")]
+    InvalidEmail(&'static str),
+    /// The password is shorter than the policy asks.
+    #[error("the password must be at least {min} characters long")]
+    PasswordTooShort {
+        /// The policy's minimum, in characters.
+        min: usize,
+    },
+    /// The password is longer than the service hashes.
+    #[error("the password must be at most {max} bytes long")]
+    PasswordTooLong {
+        /// The policy's maximum, in bytes.
+        max: usize,
+    },
+    /// Another user has this e-mail address.
+    #[error("an account with this e-mail address exists")]
+    EmailTaken,
+    /// Unknown e-mail address or wrong password (which of the two is not said).
+    #[error("wrong e-mail address or password")]
+    InvalidCredentials,
+    /// The account was disabled by an administrator.
+    #[error("this account is disabled")]
+    Disabled,
+    /// The caller may not do this (not an administrator).
+    #[error("only an administrator may do this")]
+    Forbidden,
+    /// No such user.
+    #[error("no such user")]
+    NoSuchUser,
+    /// An access or refresh token that is malformed, forged or unknown.
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
+    /// A token past its lifetime.
+    #[error("the token has expired")]
+    TokenExpired,
+    /// A refresh token that was already rotated came back: its whole session is revoked.
+    #[error("this refresh token was already used; its session is revoked")]
+    RefreshReused,
+    /// The session was ended (logout, revoked, or a reused refresh token).
+    #[error("this session has ended")]
+    SessionEnded,
+    /// Too many password hashes are waiting; try again shortly.
+    #[error("the service is busy; try again")]
+    Busy,
+    /// The audit log's hash chain does not hold at record `seq`.
+    #[error("the audit log is broken at record {seq}: {reason}")]
+    AuditBroken {
+        /// The first record that does not check.
+        seq: i64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The database URL names no backend this service speaks.
+    #[error("unsupported database URL {0:?}: expected sqlite:PATH or postgres://…")]
+    UnsupportedDatabase(String),
+    /// A password hash could not be made or read.
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("database migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}

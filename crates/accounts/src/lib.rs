@@ -1,0 +1,36 @@
+//! The accounts service: users, their passwords, sessions and tokens, and the audit log of
+//! every security event. Non-custodial: it never sees a private key (the keystore backup it
+//! will keep is encrypted in the browser or the CLI).
+//!
+//! ```text
+//!  register / login ─▶ Accounts ─▶ Passwords (argon2id, on the blocking pool, bounded)
+//!                         │      ─▶ Tokens: access JWT (EdDSA, ~10 min, pinned algorithm,
+//!                         │                 issuer and audience) + opaque refresh token
+//!                         │                 (stored hashed, rotated on every use; a rotated
+//!                         │                 token coming back revokes its whole family)
+//!                         ▼
+//!                      Database: SQLite (a file: WAL, busy timeout, immediate write
+//!                                transactions) or PostgreSQL, same queries, migrations
+//!                                embedded per backend
+//!                         │
+//!                         └─▶ audit_log: append-only (triggers), each record hashed with
+//!                             the one before it; `Accounts::verify_audit` walks the chain
+//! ```
+//!
+//! Times come from a [`Clock`], so that tests can move past a token's expiry.
+
+mod audit;
+mod clock;
+mod db;
+mod error;
+mod password;
+mod service;
+mod tokens;
+
+pub use audit::{AuditCheck, AuditEvent, AuditRecord};
+pub use clock::Clock;
+pub use db::Database;
+pub use error::AccountsError;
+pub use password::{PasswordPolicy, Passwords};
+pub use service::{Accounts, AccountsConfig, RequestMeta, Role, Session, TokenPair, User};
+pub use tokens::{ACCESS_TOKEN_TTL, AccessClaims, REFRESH_TOKEN_TTL};

@@ -1,0 +1,91 @@
+//! The accounts service, each scenario run on SQLite and on a PostgreSQL of the test's own.
+
+mod scenarios;
+
+use btcr_accounts::{Accounts, AccountsConfig, Clock, Database, PasswordPolicy};
+use btcr_testkit::TempPostgres;
+
+/// One backend under test, with what keeps it alive.
+pub(crate) struct Backend {
+    pub(crate) accounts: Accounts,
+    pub(crate) clock: Clock,
+    pub(crate) url: String,
+    pub(crate) config: AccountsConfig,
+    _sqlite: Option<tempfile::TempDir>,
+    _postgres: Option<TempPostgres>,
+}
+
+impl Backend {
+    /// Another service on the same database (a second replica, or a restart).
+    pub(crate) async fn reopen(&self, config: AccountsConfig) -> eyre::Result<Accounts> {
+        Ok(Accounts::open(Database::open(&self.url).await?, config).await?)
+    }
+}
+
+/// Cheap hashing: these tests are about behaviour, and the benchmark measures the real cost.
+pub(crate) fn test_config(clock: &Clock) -> AccountsConfig {
+    AccountsConfig {
+        passwords: PasswordPolicy { memory_kib: 1024, iterations: 1, ..Default::default() },
+        clock: clock.clone(),
+        ..Default::default()
+    }
+}
+
+async fn open(
+    url: String,
+    sqlite: Option<tempfile::TempDir>,
+    postgres: Option<TempPostgres>,
+) -> eyre::Result<Backend> {
+    let clock = Clock::manual(1_800_000_000_000);
+    let config = test_config(&clock);
+    let accounts = Accounts::open(Database::open(&url).await?, config.clone()).await?;
+    Ok(Backend { accounts, clock, url, config, _sqlite: sqlite, _postgres: postgres })
+}
+
+pub(crate) async fn on_sqlite() -> eyre::Result<Backend> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite:{}", dir.path().join("accounts.db").display());
+    open(url, Some(dir), None).await
+}
+
+pub(crate) async fn on_postgres() -> eyre::Result<Backend> {
+    let server = TempPostgres::start()?;
+    let url = server.create_database("accounts")?;
+    open(url, None, Some(server)).await
+}
+
+/// Runs each named scenario of `scenarios` once per backend.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> eyre::Result<()> {
+                    super::scenarios::$name(super::on_sqlite().await?).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> eyre::Result<()> {
+                    super::scenarios::$name(super::on_postgres().await?).await
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    a_user_registers_logs_in_and_refreshes,
+    a_taken_or_malformed_address_and_a_weak_password_are_refused,
+    a_wrong_password_and_an_unknown_address_get_one_answer_and_are_audited,
+    an_access_token_expires_and_a_session_ends_unrefreshed,
+    a_reused_refresh_token_revokes_its_whole_session_only,
+    two_refreshes_racing_with_one_token_cannot_both_win,
+    logout_and_revoke_end_a_session_and_only_their_own,
+    an_admin_disables_a_user_who_then_cannot_log_in_or_refresh,
+    a_login_rehashes_a_password_when_the_parameters_rise,
+    replicas_on_one_database_share_the_token_key,
+    the_audit_log_is_append_only_and_a_changed_record_breaks_its_chain,
+);
