@@ -45,6 +45,30 @@ pub enum AccountsError {
     /// The session was ended (logout, revoked, or a reused refresh token).
     #[error("this session has ended")]
     SessionEnded,
+    /// A TOTP or recovery code that is wrong, or was used already.
+    #[error("wrong or already used code")]
+    InvalidCode,
+    /// Too many wrong codes for one login: sign in again.
+    #[error("too many wrong codes; sign in again")]
+    TooManyAttempts,
+    /// The user has no second factor to check or turn off.
+    #[error("two-factor authentication is not on")]
+    TotpNotEnabled,
+    /// The user has a second factor already (turn it off first).
+    #[error("two-factor authentication is already on")]
+    TotpAlreadyEnabled,
+    /// An API key's name or scopes are not acceptable.
+    #[error("invalid API key: {0}")]
+    InvalidApiKey(&'static str),
+    /// The user holds as many API keys as allowed.
+    #[error("at most {max} API keys per user")]
+    TooManyApiKeys {
+        /// The bound.
+        max: usize,
+    },
+    /// The API key does not carry the scope the request needs.
+    #[error("this API key lacks the {0:?} scope")]
+    MissingScope(&'static str),
     /// Too many password hashes are waiting; try again shortly.
     #[error("the service is busy; try again")]
     Busy,

@@ -17,20 +17,31 @@
 //!                             the one before it; `Accounts::verify_audit` walks the chain
 //! ```
 //!
+//! A user may add TOTP (RFC 6238, with ten single-use recovery codes): a correct password
+//! then answers a login challenge that a code completes, each code accepted once. API keys
+//! (`btcr_ak_…`, stored hashed, scoped `read`/`write`) act for their owner.
+//!
 //! Times come from a [`Clock`], so that tests can move past a token's expiry.
 
+mod api_keys;
 mod audit;
 mod clock;
 mod db;
 mod error;
 mod password;
+mod second_factor;
 mod service;
 mod tokens;
+mod totp;
 
+pub use api_keys::{ApiKey, ApiKeyPrincipal, MAX_API_KEYS, Scope};
 pub use audit::{AuditCheck, AuditEvent, AuditRecord};
 pub use clock::Clock;
 pub use db::Database;
 pub use error::AccountsError;
 pub use password::{PasswordPolicy, Passwords};
-pub use service::{Accounts, AccountsConfig, RequestMeta, Role, Session, TokenPair, User};
+pub use second_factor::{LOGIN_CHALLENGE_TTL, MAX_CODE_ATTEMPTS, RECOVERY_CODES, TotpSetup};
+pub use service::{
+    Accounts, AccountsConfig, LoginOutcome, RequestMeta, Role, Session, TokenPair, User,
+};
 pub use tokens::{ACCESS_TOKEN_TTL, AccessClaims, REFRESH_TOKEN_TTL};

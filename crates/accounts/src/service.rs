@@ -14,6 +14,19 @@ use crate::{
     tokens::{self, ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, TokenKeys},
 };
 
+/// Stores `$hash` as user `$id`'s password hash, in transaction `$tx`.
+macro_rules! store_password_hash {
+    ($tx:expr, $hash:expr, $now:expr, $id:expr) => {
+        sqlx::query("UPDATE users SET password_hash = $1, updated_ms = $2 WHERE id = $3")
+            .bind($hash)
+            .bind($now)
+            .bind($id)
+            .execute(&mut *$tx)
+            .await?;
+    };
+}
+pub(crate) use store_password_hash;
+
 /// The longest e-mail address accepted (RFC 5321's path limit).
 const MAX_EMAIL_BYTES: usize = 254;
 
@@ -126,7 +139,8 @@ pub struct RequestMeta {
 }
 
 impl RequestMeta {
-    fn event(
+    /// An audit event of this request.
+    pub(crate) fn event(
         &self,
         actor: Option<i64>,
         action: &'static str,
@@ -147,21 +161,45 @@ impl RequestMeta {
 /// The accounts service over one database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Accounts {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Inner {
-    db: Database,
-    passwords: Passwords,
-    keys: TokenKeys,
-    clock: Clock,
+pub(crate) struct Inner {
+    pub(crate) db: Database,
+    pub(crate) passwords: Passwords,
+    pub(crate) keys: TokenKeys,
+    pub(crate) clock: Clock,
+    pub(crate) issuer: String,
+}
+
+/// What a correct password gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// A session: the user has no second factor.
+    Signed(User, TokenPair),
+    /// The user has TOTP on: answer [`Accounts::login_totp`] with this challenge and a code
+    /// (or a recovery code) within five minutes.
+    TotpRequired {
+        /// Single use; five wrong codes end it.
+        challenge: String,
+    },
+}
+
+impl LoginOutcome {
+    /// The session, for a user without a second factor.
+    pub fn signed(self) -> Option<(User, TokenPair)> {
+        match self {
+            LoginOutcome::Signed(user, pair) => Some((user, pair)),
+            LoginOutcome::TotpRequired { .. } => None,
+        }
+    }
 }
 
 /// A user's row: id, e-mail, password hash, role, disabled, created.
-type UserRow = (i64, String, String, String, bool, i64);
+pub(crate) type UserRow = (i64, String, String, String, bool, i64);
 
-fn user_of(row: &UserRow) -> Result<User, AccountsError> {
+pub(crate) fn user_of(row: &UserRow) -> Result<User, AccountsError> {
     Ok(User {
         id: row.0,
         email: row.1.clone(),
@@ -201,7 +239,8 @@ type TokenRow = (String, Option<i64>, i64, Option<i64>, i64);
 /// A session's row: id, created, last used, expires, IP, user agent.
 type SessionRow = (String, i64, i64, i64, Option<String>, Option<String>);
 
-const SELECT_USER: &str = "SELECT id, email, password_hash, role, disabled, created_ms FROM users";
+pub(crate) const SELECT_USER: &str =
+    "SELECT id, email, password_hash, role, disabled, created_ms FROM users";
 
 impl Accounts {
     /// The service over `db`, with the token key the database holds (made on first use, so
@@ -224,8 +263,9 @@ impl Accounts {
         let secret: [u8; 32] = secret
             .try_into()
             .map_err(|_| AccountsError::Hashing("the stored token key is not 32 bytes".into()))?;
+        let issuer = config.issuer.clone();
         let keys = TokenKeys::new(secret, config.issuer, config.audience);
-        Ok(Self { inner: Arc::new(Inner { db, passwords, keys, clock: config.clock }) })
+        Ok(Self { inner: Arc::new(Inner { db, passwords, keys, clock: config.clock, issuer }) })
     }
 
     /// The database it runs on.
@@ -349,14 +389,14 @@ impl Accounts {
         self.user(id).await
     }
 
-    /// Checks an e-mail address and password and opens a session. Unknown addresses and
-    /// wrong passwords get the same answer, in the same time.
+    /// Checks an e-mail address and password and opens a session, or asks for the second
+    /// factor. Unknown addresses and wrong passwords get the same answer, in the same time.
     pub async fn login(
         &self,
         email: &str,
         password: &str,
         meta: &RequestMeta,
-    ) -> Result<(User, TokenPair), AccountsError> {
+    ) -> Result<LoginOutcome, AccountsError> {
         let email = normalise_email(email).map_err(|_| AccountsError::InvalidCredentials)?;
         let sql = format!("{SELECT_USER} WHERE email = $1");
         let row: Option<UserRow> = on_backend!(self.inner.db, pool => {
@@ -399,19 +439,31 @@ impl Accounts {
         } else {
             None
         };
+        if let Some(challenge) = self.totp_challenge(user.id, rehash.as_deref()).await? {
+            return Ok(LoginOutcome::TotpRequired { challenge });
+        }
+        let detail = json!({ "rehashed": rehash.is_some() });
+        let pair = self.open_session(&user, rehash.as_deref(), detail, meta).await?;
+        Ok(LoginOutcome::Signed(user, pair))
+    }
+
+    /// Opens a session for `user` (storing `rehash` as its new password hash if given) and
+    /// records the login with `detail`.
+    pub(crate) async fn open_session(
+        &self,
+        user: &User,
+        rehash: Option<&str>,
+        detail: serde_json::Value,
+        meta: &RequestMeta,
+    ) -> Result<TokenPair, AccountsError> {
         let now = self.inner.clock.now_db();
         let family = tokens::fresh_id();
         let (refresh, refresh_hash) = tokens::fresh_refresh_token();
         let expires = now.saturating_add(REFRESH_TOKEN_TTL.as_millis() as i64);
         on_backend!(self.inner.db, pool => {
             let mut tx = pool.begin_write().await?;
-            if let Some(hash) = &rehash {
-                sqlx::query("UPDATE users SET password_hash = $1, updated_ms = $2 WHERE id = $3")
-                    .bind(hash)
-                    .bind(now)
-                    .bind(user.id)
-                    .execute(&mut *tx)
-                    .await?;
+            if let Some(hash) = rehash {
+                store_password_hash!(tx, hash, now, user.id);
             }
             sqlx::query(
                 "INSERT INTO sessions (family, user_id, created_ms, last_used_ms, expires_ms, ip, user_agent) \
@@ -431,12 +483,11 @@ impl Accounts {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            let event = meta.event(Some(user.id), "login", Some(family.clone()), json!({ "rehashed": rehash.is_some() }));
+            let event = meta.event(Some(user.id), "login", Some(family.clone()), detail);
             append_in!(tx, &event, now);
             tx.commit().await?;
         });
-        let pair = self.pair(&user, family, refresh);
-        Ok((user, pair))
+        Ok(self.pair(user, family, refresh))
     }
 
     fn pair(&self, user: &User, family: String, refresh_token: String) -> TokenPair {
@@ -626,7 +677,7 @@ impl Accounts {
     }
 
     /// Records an event on its own.
-    async fn record(&self, event: AuditEvent) -> Result<(), AccountsError> {
+    pub(crate) async fn record(&self, event: AuditEvent) -> Result<(), AccountsError> {
         let now = self.inner.clock.now_db();
         on_backend!(self.inner.db, pool => {
             let mut tx = pool.begin_write().await?;

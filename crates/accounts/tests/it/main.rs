@@ -88,4 +88,7 @@ on_both!(
     a_login_rehashes_a_password_when_the_parameters_rise,
     replicas_on_one_database_share_the_token_key,
     the_audit_log_is_append_only_and_a_changed_record_breaks_its_chain,
+    totp_is_confirmed_by_a_code_and_then_guards_every_login,
+    a_recovery_code_works_once_and_wrong_codes_end_the_challenge,
+    api_keys_act_for_their_owner_within_their_scopes,
 );

@@ -15,6 +15,17 @@ fn meta() -> RequestMeta {
     RequestMeta { ip: Some("192.0.2.7".into()), user_agent: Some("scenario/1".into()) }
 }
 
+/// Logs in a user without a second factor.
+async fn sign_in(
+    accounts: &btcr_accounts::Accounts,
+    email: &str,
+    password: &str,
+    meta: &RequestMeta,
+) -> eyre::Result<(btcr_accounts::User, btcr_accounts::TokenPair)> {
+    let outcome = accounts.login(email, password, meta).await?;
+    outcome.signed().ok_or_else(|| eyre::eyre!("a second factor was asked for"))
+}
+
 /// The actions of the audit log, oldest first.
 async fn actions(b: &Backend) -> eyre::Result<Vec<String>> {
     Ok(b.accounts.audit(0, 1000).await?.into_iter().map(|r| r.action).collect())
@@ -26,7 +37,7 @@ pub async fn a_user_registers_logs_in_and_refreshes(b: Backend) -> eyre::Result<
         (user.email.as_str(), user.role, user.disabled),
         ("ann@example.org", Role::User, false)
     );
-    let (logged, pair) = b.accounts.login("ann@example.org", PASSWORD, &meta()).await?;
+    let (logged, pair) = sign_in(&b.accounts, "ann@example.org", PASSWORD, &meta()).await?;
     assert_eq!(logged, user);
     let claims = b.accounts.check_access(&pair.access_token)?;
     assert_eq!(
@@ -108,7 +119,7 @@ pub async fn an_access_token_expires_and_a_session_ends_unrefreshed(
     b: Backend,
 ) -> eyre::Result<()> {
     b.accounts.register("ann@example.org", PASSWORD, &meta()).await?;
-    let (_, pair) = b.accounts.login("ann@example.org", PASSWORD, &meta()).await?;
+    let (_, pair) = sign_in(&b.accounts, "ann@example.org", PASSWORD, &meta()).await?;
     b.clock.advance(ACCESS_TOKEN_TTL - Duration::from_secs(1));
     assert!(b.accounts.check_access(&pair.access_token).is_ok());
     b.clock.advance(Duration::from_secs(1));
@@ -128,8 +139,8 @@ pub async fn an_access_token_expires_and_a_session_ends_unrefreshed(
 
 pub async fn a_reused_refresh_token_revokes_its_whole_session_only(b: Backend) -> eyre::Result<()> {
     let user = b.accounts.register("ann@example.org", PASSWORD, &meta()).await?;
-    let (_, first) = b.accounts.login("ann@example.org", PASSWORD, &meta()).await?;
-    let (_, other) = b.accounts.login("ann@example.org", PASSWORD, &meta()).await?;
+    let (_, first) = sign_in(&b.accounts, "ann@example.org", PASSWORD, &meta()).await?;
+    let (_, other) = sign_in(&b.accounts, "ann@example.org", PASSWORD, &meta()).await?;
     let second = b.accounts.refresh(&first.refresh_token, &meta()).await?;
     // The first token again, as a thief who copied it would send it.
     assert!(matches!(
@@ -179,7 +190,7 @@ pub async fn a_reused_refresh_token_revokes_its_whole_session_only(b: Backend) -
 pub async fn two_refreshes_racing_with_one_token_cannot_both_win(b: Backend) -> eyre::Result<()> {
     b.accounts.register("ann@example.org", PASSWORD, &meta()).await?;
     for _ in 0..5 {
-        let (_, pair) = b.accounts.login("ann@example.org", PASSWORD, &meta()).await?;
+        let (_, pair) = sign_in(&b.accounts, "ann@example.org", PASSWORD, &meta()).await?;
         let (a, c) = (b.accounts.clone(), b.accounts.clone());
         let (t1, t2) = (pair.refresh_token.clone(), pair.refresh_token.clone());
         let one = tokio::spawn(async move { a.refresh(&t1, &RequestMeta::default()).await });
@@ -206,8 +217,8 @@ pub async fn two_refreshes_racing_with_one_token_cannot_both_win(b: Backend) -> 
 pub async fn logout_and_revoke_end_a_session_and_only_their_own(b: Backend) -> eyre::Result<()> {
     let ann = b.accounts.register("ann@example.org", PASSWORD, &meta()).await?;
     let bob = b.accounts.register("bob@example.org", PASSWORD, &meta()).await?;
-    let (_, one) = b.accounts.login("ann@example.org", PASSWORD, &meta()).await?;
-    let (_, two) = b.accounts.login("ann@example.org", PASSWORD, &meta()).await?;
+    let (_, one) = sign_in(&b.accounts, "ann@example.org", PASSWORD, &meta()).await?;
+    let (_, two) = sign_in(&b.accounts, "ann@example.org", PASSWORD, &meta()).await?;
     b.accounts.logout(&one.refresh_token, &meta()).await?;
     assert!(matches!(
         b.accounts.refresh(&one.refresh_token, &meta()).await,
@@ -238,7 +249,7 @@ pub async fn an_admin_disables_a_user_who_then_cannot_log_in_or_refresh(
 ) -> eyre::Result<()> {
     let admin = b.accounts.create_admin("root@example.org", PASSWORD, &meta()).await?;
     let ann = b.accounts.register("ann@example.org", PASSWORD, &meta()).await?;
-    let (_, pair) = b.accounts.login("ann@example.org", PASSWORD, &meta()).await?;
+    let (_, pair) = sign_in(&b.accounts, "ann@example.org", PASSWORD, &meta()).await?;
     // A user is no administrator.
     assert!(matches!(
         b.accounts.update_user(ann.id, admin.id, None, Some(true), &meta()).await,
@@ -263,7 +274,7 @@ pub async fn an_admin_disables_a_user_who_then_cannot_log_in_or_refresh(
     let back =
         b.accounts.update_user(admin.id, ann.id, Some(Role::Admin), Some(false), &meta()).await?;
     assert!(!back.disabled && back.role == Role::Admin);
-    let (_, pair) = b.accounts.login("ann@example.org", PASSWORD, &meta()).await?;
+    let (_, pair) = sign_in(&b.accounts, "ann@example.org", PASSWORD, &meta()).await?;
     assert_eq!(b.accounts.check_access(&pair.access_token)?.role, "admin");
     let updates: Vec<_> = b
         .accounts
@@ -287,7 +298,7 @@ pub async fn a_login_rehashes_a_password_when_the_parameters_rise(b: Backend) ->
         ..b.config.clone()
     };
     let upgraded = b.reopen(stronger).await?;
-    let (_, _) = upgraded.login("ann@example.org", PASSWORD, &meta()).await?;
+    let (_, _) = sign_in(&upgraded, "ann@example.org", PASSWORD, &meta()).await?;
     let login =
         upgraded.audit(0, 100).await?.into_iter().rfind(|r| r.action == "login").expect("a login");
     assert!(login.detail.contains(r#""rehashed":true"#), "{login:?}");
@@ -305,7 +316,7 @@ pub async fn a_login_rehashes_a_password_when_the_parameters_rise(b: Backend) ->
 pub async fn replicas_on_one_database_share_the_token_key(b: Backend) -> eyre::Result<()> {
     let replica = b.reopen(b.config.clone()).await?;
     b.accounts.register("ann@example.org", PASSWORD, &meta()).await?;
-    let (_, pair) = b.accounts.login("ann@example.org", PASSWORD, &meta()).await?;
+    let (_, pair) = sign_in(&b.accounts, "ann@example.org", PASSWORD, &meta()).await?;
     assert!(replica.check_access(&pair.access_token).is_ok());
     let next = replica.refresh(&pair.refresh_token, &meta()).await?;
     assert!(b.accounts.check_access(&next.access_token).is_ok());
@@ -375,4 +386,226 @@ impl Raw {
             Raw::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
         }
     }
+}
+
+/// The code an authenticator app shows for `secret` (base32) at `now_ms`: RFC 6238 computed
+/// here on its own, not with the service's code.
+fn app_code(secret: &str, now_ms: u64) -> String {
+    use hmac12::{Hmac, Mac};
+    let key = data_encoding::BASE32_NOPAD.decode(secret.as_bytes()).expect("base32");
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).unwrap();
+    mac.update(&(now_ms / 30_000).to_be_bytes());
+    let h = mac.finalize().into_bytes();
+    let o = (h[19] & 15) as usize;
+    let n = u32::from_be_bytes([h[o] & 0x7f, h[o + 1], h[o + 2], h[o + 3]]) % 1_000_000;
+    format!("{n:06}")
+}
+
+/// Registers Ann and turns TOTP on: her id, the secret and the recovery codes.
+async fn ann_with_totp(b: &Backend) -> eyre::Result<(i64, String, Vec<String>)> {
+    let ann = b.accounts.register("ann@example.org", PASSWORD, &meta()).await?;
+    let setup = b.accounts.totp_begin(ann.id).await?;
+    assert!(
+        setup.uri.starts_with("otpauth://totp/btcr:ann%40example.org?secret="),
+        "{}",
+        setup.uri
+    );
+    assert!(setup.uri.contains(&setup.secret));
+    let codes = b
+        .accounts
+        .totp_confirm(ann.id, &app_code(&setup.secret, b.clock.now_ms()), &meta())
+        .await?;
+    Ok((ann.id, setup.secret, codes))
+}
+
+fn challenge_of(outcome: btcr_accounts::LoginOutcome) -> String {
+    match outcome {
+        btcr_accounts::LoginOutcome::TotpRequired { challenge } => challenge,
+        other => panic!("expected a TOTP challenge, got {other:?}"),
+    }
+}
+
+pub async fn totp_is_confirmed_by_a_code_and_then_guards_every_login(
+    b: Backend,
+) -> eyre::Result<()> {
+    let bob = b.accounts.register("bob@example.org", PASSWORD, &meta()).await?;
+    let setup = b.accounts.totp_begin(bob.id).await?;
+    // A wrong code does not turn it on; a login still needs no code.
+    assert!(
+        matches!(
+            b.accounts.totp_confirm(bob.id, "000000", &meta()).await,
+            Err(AccountsError::InvalidCode)
+        ) || app_code(&setup.secret, b.clock.now_ms()) == "000000"
+    );
+    assert!(!b.accounts.totp_enabled(bob.id).await?);
+    assert!(b.accounts.login("bob@example.org", PASSWORD, &meta()).await?.signed().is_some());
+
+    let (ann, secret, codes) = ann_with_totp(&b).await?;
+    assert_eq!(codes.len(), btcr_accounts::RECOVERY_CODES);
+    assert!(codes.iter().all(|c| c.len() == 11 && c.as_bytes()[5] == b'-'), "{codes:?}");
+    assert!(matches!(b.accounts.totp_begin(ann).await, Err(AccountsError::TotpAlreadyEnabled)));
+
+    // The password alone opens only a challenge; the code that confirmed TOTP is spent.
+    let challenge = challenge_of(b.accounts.login("ann@example.org", PASSWORD, &meta()).await?);
+    let spent = app_code(&secret, b.clock.now_ms());
+    assert!(matches!(
+        b.accounts.login_totp(&challenge, &spent, &meta()).await,
+        Err(AccountsError::InvalidCode)
+    ));
+    b.clock.advance(Duration::from_secs(30));
+    let code = app_code(&secret, b.clock.now_ms());
+    let (user, pair) = b.accounts.login_totp(&challenge, &code, &meta()).await?;
+    assert_eq!(user.id, ann);
+    assert!(b.accounts.check_access(&pair.access_token).is_ok());
+    // The challenge is single use, and the code too, on a fresh challenge.
+    assert!(matches!(
+        b.accounts.login_totp(&challenge, &code, &meta()).await,
+        Err(AccountsError::TokenExpired)
+    ));
+    let again = challenge_of(b.accounts.login("ann@example.org", PASSWORD, &meta()).await?);
+    assert!(matches!(
+        b.accounts.login_totp(&again, &code, &meta()).await,
+        Err(AccountsError::InvalidCode)
+    ));
+    // A wrong password never reaches the challenge.
+    assert!(matches!(
+        b.accounts.login("ann@example.org", "wrong password here", &meta()).await,
+        Err(AccountsError::InvalidCredentials)
+    ));
+    // Forged and expired challenges.
+    for forged in ["", "btcr_lc_x", &format!("btcr_lc_{}", "A".repeat(43))] {
+        assert!(
+            matches!(
+                b.accounts.login_totp(forged, &code, &meta()).await,
+                Err(AccountsError::InvalidToken(_))
+            ),
+            "{forged}"
+        );
+    }
+    b.clock.advance(btcr_accounts::LOGIN_CHALLENGE_TTL);
+    let late = app_code(&secret, b.clock.now_ms());
+    assert!(matches!(
+        b.accounts.login_totp(&again, &late, &meta()).await,
+        Err(AccountsError::TokenExpired)
+    ));
+    let acts = actions(&b).await?;
+    assert!(
+        acts.contains(&"totp.enabled".to_owned()) && acts.contains(&"login.totp-failed".to_owned()),
+        "{acts:?}"
+    );
+    Ok(())
+}
+
+pub async fn a_recovery_code_works_once_and_wrong_codes_end_the_challenge(
+    b: Backend,
+) -> eyre::Result<()> {
+    let (ann, secret, codes) = ann_with_totp(&b).await?;
+    let challenge = challenge_of(b.accounts.login("ann@example.org", PASSWORD, &meta()).await?);
+    b.accounts.login_totp(&challenge, &codes[0].to_uppercase(), &meta()).await?;
+    assert_eq!(b.accounts.recovery_codes_left(ann).await?, 9);
+    let challenge = challenge_of(b.accounts.login("ann@example.org", PASSWORD, &meta()).await?);
+    assert!(matches!(
+        b.accounts.login_totp(&challenge, &codes[0], &meta()).await,
+        Err(AccountsError::InvalidCode)
+    ));
+    // Five wrong codes in all, then even a right one is refused on this challenge.
+    for wrong in ["123456", "abcde-fghij", "", "99999999"] {
+        assert!(
+            matches!(
+                b.accounts.login_totp(&challenge, wrong, &meta()).await,
+                Err(AccountsError::InvalidCode)
+            ),
+            "{wrong}"
+        );
+    }
+    b.clock.advance(Duration::from_secs(30));
+    let right = app_code(&secret, b.clock.now_ms());
+    assert!(matches!(
+        b.accounts.login_totp(&challenge, &right, &meta()).await,
+        Err(AccountsError::TooManyAttempts)
+    ));
+    // New codes replace the old; turning TOTP off needs a code too.
+    let fresh = b.accounts.regenerate_recovery_codes(ann, &right, &meta()).await?;
+    assert_eq!(b.accounts.recovery_codes_left(ann).await?, 10);
+    assert!(matches!(
+        b.accounts.totp_disable(ann, &codes[1], &meta()).await,
+        Err(AccountsError::InvalidCode)
+    ));
+    b.accounts.totp_disable(ann, &fresh[3], &meta()).await?;
+    assert!(!b.accounts.totp_enabled(ann).await?);
+    assert!(b.accounts.login("ann@example.org", PASSWORD, &meta()).await?.signed().is_some());
+    assert!(matches!(
+        b.accounts.totp_disable(ann, &fresh[4], &meta()).await,
+        Err(AccountsError::TotpNotEnabled)
+    ));
+    b.accounts.verify_audit().await?;
+    Ok(())
+}
+
+pub async fn api_keys_act_for_their_owner_within_their_scopes(b: Backend) -> eyre::Result<()> {
+    use btcr_accounts::Scope;
+    let ann = b.accounts.register("ann@example.org", PASSWORD, &meta()).await?;
+    let bob = b.accounts.register("bob@example.org", PASSWORD, &meta()).await?;
+    let (made, key) =
+        b.accounts.create_api_key(ann.id, "  indexer  ", &[Scope::Read], &meta()).await?;
+    assert_eq!(made.name, "indexer");
+    assert!(key.starts_with(&made.prefix) && key.len() == 8 + 12 + 43, "{key}");
+    let principal = b.accounts.check_api_key(&key).await?;
+    assert_eq!((principal.user.id, principal.key_id), (ann.id, made.id));
+    principal.require(Scope::Read)?;
+    assert!(matches!(principal.require(Scope::Write), Err(AccountsError::MissingScope("write"))));
+    let listed = b.accounts.api_keys(ann.id).await?;
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].last_used_ms.is_some());
+    assert!(!format!("{listed:?}").contains(&key[20..]), "the secret is never shown again");
+    assert!(b.accounts.api_keys(bob.id).await?.is_empty());
+
+    // Forged keys: right prefix with another secret, wrong shapes.
+    let forged = format!("{}{}", &key[..20], "B".repeat(43));
+    for bad in [forged.as_str(), "", "btcr_ak_", &key[..key.len() - 1], &format!("{key}x")] {
+        assert!(
+            matches!(b.accounts.check_api_key(bad).await, Err(AccountsError::InvalidToken(_))),
+            "{bad}"
+        );
+    }
+    // Bad names and scopes; the per-user bound.
+    for (name, scopes) in [
+        ("", &[Scope::Read][..]),
+        (&"n".repeat(65)[..], &[Scope::Read][..]),
+        ("tab\there", &[Scope::Read][..]),
+        ("ok", &[][..]),
+    ] {
+        assert!(
+            matches!(
+                b.accounts.create_api_key(ann.id, name, scopes, &meta()).await,
+                Err(AccountsError::InvalidApiKey(_))
+            ),
+            "{name:?}"
+        );
+    }
+    for i in 1..btcr_accounts::MAX_API_KEYS {
+        b.accounts
+            .create_api_key(ann.id, &format!("k{i}"), &[Scope::Read, Scope::Write], &meta())
+            .await?;
+    }
+    assert!(matches!(
+        b.accounts.create_api_key(ann.id, "one more", &[Scope::Read], &meta()).await,
+        Err(AccountsError::TooManyApiKeys { max: 50 })
+    ));
+    // Bob cannot revoke Ann's key; Ann can, and it stops working.
+    assert!(matches!(
+        b.accounts.revoke_api_key(bob.id, made.id, &meta()).await,
+        Err(AccountsError::InvalidApiKey(_))
+    ));
+    b.accounts.revoke_api_key(ann.id, made.id, &meta()).await?;
+    assert!(matches!(
+        b.accounts.check_api_key(&key).await,
+        Err(AccountsError::InvalidToken("revoked API key"))
+    ));
+    // A disabled owner's keys stop too.
+    let admin = b.accounts.create_admin("root@example.org", PASSWORD, &meta()).await?;
+    let (_, bobs) = b.accounts.create_api_key(bob.id, "bot", &[Scope::Write], &meta()).await?;
+    b.accounts.update_user(admin.id, bob.id, None, Some(true), &meta()).await?;
+    assert!(matches!(b.accounts.check_api_key(&bobs).await, Err(AccountsError::Disabled)));
+    Ok(())
 }
