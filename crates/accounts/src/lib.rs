@@ -28,6 +28,7 @@ mod audit;
 mod clock;
 mod db;
 mod error;
+pub mod http;
 mod password;
 mod second_factor;
 mod service;

@@ -160,6 +160,15 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
     let head = chain.head_header();
     info!(target: "btcr::node", number = head.number, hash = %head.hash(), "opened chain");
 
+    // The accounts service on its embedded database, next to the chain.
+    let accounts_db = btcr_accounts::Database::open_sqlite(&config.datadir.join("accounts.db"))
+        .await
+        .wrap_err("opening the accounts database")?;
+    let accounts =
+        btcr_accounts::Accounts::open(accounts_db, btcr_accounts::AccountsConfig::default())
+            .await
+            .wrap_err("starting the accounts service")?;
+
     let workers = Workers::new(config.http.workers).wrap_err("starting the HTTP workers")?;
     let api = services.api.clone();
     let rpc = btcr_rpc::router(
@@ -172,6 +181,7 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
     let http = HttpServer::new(config.http.clone())
         .root(rpc.http, rpc.websocket)
         .api(btcr_explorer::router(api.clone(), api, workers))
+        .api(btcr_accounts::http::router(accounts))
         .fallback(btcr_portal::router())
         .start(shutdown.clone())
         .await

@@ -113,7 +113,7 @@ fn dependencies_point_one_way() {
             assert_none(name, deps, &["eyre", "anyhow"]);
         }
     }
-    const HTTP_CRATES: [&str; 4] = ["http", "rpc", "explorer", "portal"];
+    const HTTP_CRATES: [&str; 5] = ["http", "rpc", "explorer", "portal", "accounts"];
     for (name, deps) in &all {
         if !HTTP_CRATES.contains(&name.as_str()) {
             assert_none(name, deps, &["axum", "hyper", "jsonrpsee", "tower"]);

@@ -77,3 +77,56 @@ fn an_operator_creates_an_administrator_and_checks_the_audit_log() -> eyre::Resu
     );
     Ok(())
 }
+
+/// `METHOD PATH` with a JSON body to the node: status, headers, body.
+fn api(
+    url: &str,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &str,
+) -> eyre::Result<crate::RawAnswer> {
+    let head = format!("{method} {path} HTTP/1.1\r\nContent-Type: application/json{extra}");
+    crate::raw_request(url, &head, body)
+}
+
+#[test]
+fn btcr_dev_serves_the_accounts_routes_beside_the_explorer() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = btcr_testkit::DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "100ms"])?;
+    let url = node.rpc.url().to_owned();
+    let body = r#"{"email":"ann@example.org","password":"correct horse battery staple"}"#;
+    let (status, _, user) = api(&url, "POST", "/api/v1/auth/register", "", body)?;
+    assert_eq!(status, 201, "{user}");
+    let (status, headers, signed) = api(&url, "POST", "/api/v1/auth/login", "", body)?;
+    assert_eq!(status, 200, "{signed}");
+    let cookie =
+        headers.iter().find(|(k, _)| k == "set-cookie").map(|(_, v)| v.clone()).unwrap_or_default();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let signed: serde_json::Value = serde_json::from_str(&signed)?;
+    let token = signed["accessToken"].as_str().unwrap_or_default();
+    let (status, _, me) =
+        api(&url, "GET", "/api/v1/me", &format!("\r\nAuthorization: Bearer {token}"), "")?;
+    assert!(status == 200 && me.contains("ann@example.org"), "{status} {me}");
+    // The explorer's routes and its answer for unknown paths are as they were.
+    let (status, _, _) = api(&url, "GET", "/api/v1/blocks", "", "")?;
+    assert_eq!(status, 200);
+    let (status, _, missing) = api(&url, "GET", "/api/v1/nothing", "", "")?;
+    assert!(status == 404 && missing.contains("not_found"), "{status} {missing}");
+    // A cross-site form post and an oversized body are refused; the node keeps serving.
+    let (status, _, _) = crate::raw_request(
+        &url,
+        "POST /api/v1/auth/login HTTP/1.1\r\nContent-Type: text/plain",
+        body,
+    )?;
+    assert_eq!(status, 415);
+    let huge = format!(r#"{{"email":"ann@example.org","password":"{}"}}"#, "p".repeat(6 << 20));
+    let (status, _, _) = api(&url, "POST", "/api/v1/auth/login", "", &huge)?;
+    assert_eq!(status, 413);
+    assert!(node.rpc.block_number().is_ok());
+    // Its data stays in the data directory, where `btcr accounts` finds it.
+    drop(node);
+    let (ok, out, err) = accounts(dir.path(), &["audit-verify"]);
+    assert!(ok && out.contains("holds: 2 records"), "{out}{err}");
+    Ok(())
+}

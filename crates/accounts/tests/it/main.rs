@@ -1,5 +1,6 @@
 //! The accounts service, each scenario run on SQLite and on a PostgreSQL of the test's own.
 
+mod http;
 mod scenarios;
 
 use btcr_accounts::{Accounts, AccountsConfig, Clock, Database, PasswordPolicy};
@@ -61,7 +62,7 @@ macro_rules! on_both {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() -> eyre::Result<()> {
-                    super::scenarios::$name(super::on_sqlite().await?).await
+                    super::$name(super::on_sqlite().await?).await
                 }
             )*
         }
@@ -69,12 +70,15 @@ macro_rules! on_both {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() -> eyre::Result<()> {
-                    super::scenarios::$name(super::on_postgres().await?).await
+                    super::$name(super::on_postgres().await?).await
                 }
             )*
         }
     };
 }
+
+use http::*;
+use scenarios::*;
 
 on_both!(
     a_user_registers_logs_in_and_refreshes,
@@ -91,4 +95,7 @@ on_both!(
     totp_is_confirmed_by_a_code_and_then_guards_every_login,
     a_recovery_code_works_once_and_wrong_codes_end_the_challenge,
     api_keys_act_for_their_owner_within_their_scopes,
+    the_auth_routes_sign_in_refresh_and_out_with_a_strict_cookie,
+    admin_routes_refuse_users_and_serve_admins,
+    totp_and_api_keys_over_http,
 );

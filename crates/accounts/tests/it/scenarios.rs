@@ -390,7 +390,7 @@ impl Raw {
 
 /// The code an authenticator app shows for `secret` (base32) at `now_ms`: RFC 6238 computed
 /// here on its own, not with the service's code.
-fn app_code(secret: &str, now_ms: u64) -> String {
+pub(crate) fn app_code(secret: &str, now_ms: u64) -> String {
     use hmac12::{Hmac, Mac};
     let key = data_encoding::BASE32_NOPAD.decode(secret.as_bytes()).expect("base32");
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).unwrap();

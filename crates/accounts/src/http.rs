@@ -1,0 +1,517 @@
+//! The accounts service's REST routes under `/api/v1`: `auth/*` (register, login, the TOTP
+//! step, refresh, logout), `me*` (the signed-in user's account, sessions, second factor and
+//! API keys) and `admin/*` (enforced here: the caller's token must say `admin`, and the
+//! service checks the stored role again). Errors have the API's one shape.
+//!
+//! In a browser the refresh token travels only as an `HttpOnly; Secure; SameSite=Strict`
+//! cookie scoped to `/api/v1/auth`, never in a body a script could read; other clients ask
+//! for it in the body (`"refreshTokenInBody": true`) and send it back the same way. Every
+//! body is JSON (`Content-Type: application/json`), which a cross-site form cannot send, and
+//! the cookie is never sent cross-site: refresh and logout are safe from CSRF.
+
+use std::net::SocketAddr;
+
+use axum::{
+    Json, Router,
+    extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+    routing::{delete, get, patch, post},
+};
+use btcr_http::{ApiError, ApiQuery};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::{
+    AccessClaims, Accounts, AccountsError, ApiKey, AuditRecord, LoginOutcome, RequestMeta, Role,
+    Scope, Session, TokenPair, User, tokens::REFRESH_TOKEN_TTL,
+};
+
+/// The refresh-token cookie's name.
+pub const REFRESH_COOKIE: &str = "btcr_refresh";
+
+/// The accounts routes, `/api/v1/…` in full.
+pub fn router(accounts: Accounts) -> Router {
+    Router::new()
+        .route("/api/v1/auth/register", post(register))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/login/totp", post(login_totp))
+        .route("/api/v1/auth/refresh", post(refresh))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/me/sessions", get(sessions))
+        .route("/api/v1/me/sessions/{id}", delete(revoke_session))
+        .route("/api/v1/me/totp", post(totp_begin).delete(totp_disable))
+        .route("/api/v1/me/totp/confirm", post(totp_confirm))
+        .route("/api/v1/me/recovery-codes", post(recovery_codes))
+        .route("/api/v1/me/api-keys", get(api_keys).post(create_api_key))
+        .route("/api/v1/me/api-keys/{id}", delete(revoke_api_key))
+        .route("/api/v1/admin/users/{id}", patch(update_user))
+        .route("/api/v1/admin/audit", get(audit))
+        .with_state(accounts)
+}
+
+/// How the client sees a refusal of the service.
+impl From<AccountsError> for ApiError {
+    fn from(e: AccountsError) -> Self {
+        use AccountsError as E;
+        let message = e.to_string();
+        match e {
+            E::InvalidEmail(_)
+            | E::PasswordTooShort { .. }
+            | E::PasswordTooLong { .. }
+            | E::InvalidApiKey(_)
+            | E::TooManyApiKeys { .. } => ApiError::bad_request(message),
+            E::EmailTaken | E::TotpNotEnabled | E::TotpAlreadyEnabled => {
+                ApiError::conflict(message)
+            }
+            E::InvalidCredentials
+            | E::InvalidToken(_)
+            | E::TokenExpired
+            | E::RefreshReused
+            | E::SessionEnded
+            | E::InvalidCode => ApiError::unauthorized(message),
+            E::Disabled | E::Forbidden | E::MissingScope(_) => ApiError::forbidden(message),
+            E::NoSuchUser => ApiError::not_found(message),
+            E::TooManyAttempts => ApiError::too_many_requests(message, 1),
+            E::Busy => ApiError::unavailable(message, 1),
+            E::AuditBroken { .. }
+            | E::UnsupportedDatabase(_)
+            | E::Hashing(_)
+            | E::Database(_)
+            | E::Migration(_) => {
+                tracing::error!(target: "btcr::accounts", error = %message, "accounts request failed");
+                ApiError::internal("the accounts service failed")
+            }
+        }
+    }
+}
+
+/// A JSON body, refused in the API's error shape when it is not JSON or not the type.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        use axum::extract::rejection::JsonRejection as R;
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(R::MissingJsonContentType(_)) => {
+                Err(ApiError::unsupported_media_type("send the body as application/json"))
+            }
+            Err(R::JsonDataError(e)) => Err(ApiError::bad_request(e.body_text())),
+            Err(R::JsonSyntaxError(e)) => Err(ApiError::bad_request(e.body_text())),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::too_large("the body is larger than the node takes"))
+            }
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
+        }
+    }
+}
+
+/// Where the request came from.
+fn meta_of(headers: &HeaderMap, peer: Option<SocketAddr>) -> RequestMeta {
+    RequestMeta {
+        ip: peer.map(|a| a.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+/// The request's origin, as an extractor.
+pub struct Meta(pub RequestMeta);
+
+impl<S: Send + Sync> FromRequestParts<S> for Meta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        Ok(Meta(meta_of(&parts.headers, peer)))
+    }
+}
+
+/// A caller signed in with an access token (`Authorization: Bearer …`).
+pub struct Caller(pub AccessClaims);
+
+impl Caller {
+    fn user_id(&self) -> Result<i64, ApiError> {
+        self.0.sub.parse().map_err(|_| ApiError::unauthorized("invalid token: malformed subject"))
+    }
+}
+
+impl FromRequestParts<Accounts> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, accounts: &Accounts) -> Result<Self, ApiError> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("sign in: no Authorization header"))?;
+        let token =
+            value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header is not `Bearer <token>`")
+            })?;
+        Ok(Caller(accounts.check_access(token.trim())?))
+    }
+}
+
+/// A caller whose token says `admin`.
+pub struct Admin(pub i64);
+
+impl FromRequestParts<Accounts> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, accounts: &Accounts) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, accounts).await?;
+        if caller.0.role != Role::Admin.as_str() {
+            return Err(ApiError::forbidden("only an administrator may do this"));
+        }
+        Ok(Admin(caller.user_id()?))
+    }
+}
+
+/// The refresh token from the cookie, if the request carries one.
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == REFRESH_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+fn set_cookie(token: Option<&str>) -> HeaderValue {
+    let text = match token {
+        Some(t) => format!(
+            "{REFRESH_COOKIE}={t}; Path=/api/v1/auth; Max-Age={}; HttpOnly; Secure; SameSite=Strict",
+            REFRESH_TOKEN_TTL.as_secs()
+        ),
+        None => format!(
+            "{REFRESH_COOKIE}=; Path=/api/v1/auth; Max-Age=0; HttpOnly; Secure; SameSite=Strict"
+        ),
+    };
+    HeaderValue::from_str(&text).expect("a refresh token is a valid header value")
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Credentials {
+    email: String,
+    password: String,
+    #[serde(default)]
+    refresh_token_in_body: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Signed {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    session: String,
+    user: User,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+/// The answer of a login or refresh: the access token in the body, the refresh token in
+/// the cookie or, when asked, the body.
+fn signed(user: User, pair: TokenPair, in_body: bool) -> Response {
+    let body = Signed {
+        access_token: pair.access_token,
+        token_type: "Bearer",
+        expires_in: pair.expires_in,
+        session: pair.session,
+        user,
+        refresh_token: in_body.then(|| pair.refresh_token.clone()),
+    };
+    let mut response = Json(body).into_response();
+    if !in_body {
+        response.headers_mut().insert(header::SET_COOKIE, set_cookie(Some(&pair.refresh_token)));
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn register(
+    State(accounts): State<Accounts>,
+    Meta(meta): Meta,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
+    let user = accounts.register(&body.email, &body.password, &meta).await?;
+    Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+async fn login(
+    State(accounts): State<Accounts>,
+    Meta(meta): Meta,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
+    match accounts.login(&body.email, &body.password, &meta).await? {
+        LoginOutcome::Signed(user, pair) => Ok(signed(user, pair, body.refresh_token_in_body)),
+        LoginOutcome::TotpRequired { challenge } => Ok(Json(serde_json::json!({
+            "totpRequired": true,
+            "challenge": challenge,
+        }))
+        .into_response()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TotpLogin {
+    challenge: String,
+    code: String,
+    #[serde(default)]
+    refresh_token_in_body: bool,
+}
+
+async fn login_totp(
+    State(accounts): State<Accounts>,
+    Meta(meta): Meta,
+    ApiJson(body): ApiJson<TotpLogin>,
+) -> Result<Response, ApiError> {
+    let (user, pair) = accounts.login_totp(&body.challenge, &body.code, &meta).await?;
+    Ok(signed(user, pair, body.refresh_token_in_body))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RefreshBody {
+    refresh_token: Option<String>,
+}
+
+/// The refresh token of a request, and whether it came in the body.
+fn refresh_token_of(headers: &HeaderMap, body: RefreshBody) -> Result<(String, bool), ApiError> {
+    match (body.refresh_token, cookie_token(headers)) {
+        (Some(token), _) => Ok((token, true)),
+        (None, Some(token)) => Ok((token, false)),
+        (None, None) => Err(ApiError::unauthorized("no refresh token (cookie or body)")),
+    }
+}
+
+async fn refresh(
+    State(accounts): State<Accounts>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Response, ApiError> {
+    let (token, in_body) = refresh_token_of(&headers, body)?;
+    let pair = accounts.refresh(&token, &meta).await?;
+    let claims = accounts.check_access(&pair.access_token)?;
+    let user = accounts.user(Caller(claims).user_id()?).await?;
+    Ok(signed(user, pair, in_body))
+}
+
+async fn logout(
+    State(accounts): State<Accounts>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Response, ApiError> {
+    let (token, _) = refresh_token_of(&headers, body)?;
+    let outcome = accounts.logout(&token, &meta).await;
+    // The cookie goes either way: a client logging out of an ended session is done too.
+    let mut response = match outcome {
+        Ok(()) | Err(AccountsError::SessionEnded) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    };
+    response.headers_mut().insert(header::SET_COOKIE, set_cookie(None));
+    Ok(response)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Me {
+    #[serde(flatten)]
+    user: User,
+    totp: bool,
+    recovery_codes_left: i64,
+    session: String,
+}
+
+async fn me(State(accounts): State<Accounts>, caller: Caller) -> Result<Json<Me>, ApiError> {
+    let id = caller.user_id()?;
+    let user = accounts.user(id).await?;
+    let totp = accounts.totp_enabled(id).await?;
+    let recovery_codes_left = accounts.recovery_codes_left(id).await?;
+    Ok(Json(Me { user, totp, recovery_codes_left, session: caller.0.sid }))
+}
+
+async fn sessions(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+) -> Result<Json<Vec<Session>>, ApiError> {
+    Ok(Json(accounts.sessions(caller.user_id()?).await?))
+}
+
+async fn revoke_session(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    accounts.revoke_session(caller.user_id()?, &id, &meta).await.map_err(|e| match e {
+        AccountsError::SessionEnded => ApiError::not_found("no such session"),
+        e => e.into(),
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn totp_begin(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let setup = accounts.totp_begin(caller.user_id()?).await?;
+    Ok(Json(serde_json::json!({ "secret": setup.secret, "uri": setup.uri })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Code {
+    code: String,
+}
+
+async fn totp_confirm(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    Meta(meta): Meta,
+    ApiJson(body): ApiJson<Code>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let codes =
+        accounts.totp_confirm(caller.user_id()?, &body.code, &meta).await.map_err(code_refused)?;
+    Ok(Json(serde_json::json!({ "recoveryCodes": codes })))
+}
+
+/// A wrong code from a signed-in user is a bad request, not a failed sign-in.
+fn code_refused(e: AccountsError) -> ApiError {
+    match e {
+        AccountsError::InvalidCode => ApiError::bad_request(e.to_string()),
+        e => e.into(),
+    }
+}
+
+async fn totp_disable(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    Meta(meta): Meta,
+    ApiJson(body): ApiJson<Code>,
+) -> Result<StatusCode, ApiError> {
+    accounts.totp_disable(caller.user_id()?, &body.code, &meta).await.map_err(code_refused)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn recovery_codes(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    Meta(meta): Meta,
+    ApiJson(body): ApiJson<Code>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let codes = accounts
+        .regenerate_recovery_codes(caller.user_id()?, &body.code, &meta)
+        .await
+        .map_err(code_refused)?;
+    Ok(Json(serde_json::json!({ "recoveryCodes": codes })))
+}
+
+async fn api_keys(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+) -> Result<Json<Vec<ApiKey>>, ApiError> {
+    Ok(Json(accounts.api_keys(caller.user_id()?).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    name: String,
+    scopes: Vec<String>,
+}
+
+async fn create_api_key(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    Meta(meta): Meta,
+    ApiJson(body): ApiJson<NewKey>,
+) -> Result<Response, ApiError> {
+    if body.scopes.len() > 8 {
+        return Err(ApiError::bad_request("at most 8 scopes"));
+    }
+    let scopes = body
+        .scopes
+        .iter()
+        .map(|s| {
+            Scope::parse(s)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown scope {s:?}: read or write")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (key, secret) =
+        accounts.create_api_key(caller.user_id()?, &body.name, &scopes, &meta).await?;
+    let body = serde_json::json!({ "key": key, "secret": secret });
+    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+async fn revoke_api_key(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    Meta(meta): Meta,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    accounts.revoke_api_key(caller.user_id()?, id, &meta).await.map_err(|e| match e {
+        AccountsError::InvalidApiKey(_) => ApiError::not_found("no such API key"),
+        e => e.into(),
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserChange {
+    role: Option<String>,
+    disabled: Option<bool>,
+}
+
+async fn update_user(
+    State(accounts): State<Accounts>,
+    Admin(admin): Admin,
+    Meta(meta): Meta,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<UserChange>,
+) -> Result<Json<User>, ApiError> {
+    let role = match body.role.as_deref() {
+        None => None,
+        Some("user") => Some(Role::User),
+        Some("admin") => Some(Role::Admin),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("unknown role {other:?}: user or admin")));
+        }
+    };
+    Ok(Json(accounts.update_user(admin, id, role, body.disabled, &meta).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditPage {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn audit(
+    State(accounts): State<Accounts>,
+    Admin(admin): Admin,
+    ApiQuery(page): ApiQuery<AuditPage>,
+) -> Result<Json<Vec<AuditRecord>>, ApiError> {
+    // The stored role is checked too: a token minted before a demotion does not read the log.
+    if accounts.user(admin).await?.role != Role::Admin {
+        return Err(ApiError::forbidden("only an administrator may do this"));
+    }
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be 1 to 1000"));
+    }
+    Ok(Json(accounts.audit(page.after.unwrap_or(0).max(0), limit).await?))
+}
