@@ -69,6 +69,12 @@ pub enum AccountsError {
     /// The API key does not carry the scope the request needs.
     #[error("this API key lacks the {0:?} scope")]
     MissingScope(&'static str),
+    /// Too many attempts from this address or on this account: wait.
+    #[error("too many attempts; try again in {retry_after_s} s")]
+    RateLimited {
+        /// Seconds until the lockout ends.
+        retry_after_s: u64,
+    },
     /// Too many password hashes are waiting; try again shortly.
     #[error("the service is busy; try again")]
     Busy,

@@ -73,6 +73,7 @@ impl From<AccountsError> for ApiError {
             E::Disabled | E::Forbidden | E::MissingScope(_) => ApiError::forbidden(message),
             E::NoSuchUser => ApiError::not_found(message),
             E::TooManyAttempts => ApiError::too_many_requests(message, 1),
+            E::RateLimited { retry_after_s } => ApiError::too_many_requests(message, retry_after_s),
             E::Busy => ApiError::unavailable(message, 1),
             E::AuditBroken { .. }
             | E::UnsupportedDatabase(_)

@@ -29,6 +29,7 @@ mod clock;
 mod db;
 mod error;
 pub mod http;
+mod limits;
 mod password;
 mod second_factor;
 mod service;
@@ -40,6 +41,7 @@ pub use audit::{AuditCheck, AuditEvent, AuditRecord};
 pub use clock::Clock;
 pub use db::Database;
 pub use error::AccountsError;
+pub use limits::{Limit, RateLimits};
 pub use password::{PasswordPolicy, Passwords};
 pub use second_factor::{LOGIN_CHALLENGE_TTL, MAX_CODE_ATTEMPTS, RECOVERY_CODES, TotpSetup};
 pub use service::{

@@ -302,8 +302,11 @@ impl Accounts {
         if attempts >= MAX_CODE_ATTEMPTS {
             return Err(AccountsError::TooManyAttempts);
         }
+        let email = self.user(user_id).await?.email;
+        self.login_allowed(&email, meta)?;
         if let Err(e) = self.spend_code(user_id, code).await {
             if matches!(e, AccountsError::InvalidCode) {
+                self.count_failure(&email, Some(user_id), meta).await?;
                 on_backend!(self.inner.db, pool => {
                     let mut tx = pool.begin_write().await?;
                     sqlx::query("UPDATE login_challenges SET attempts = attempts + 1 WHERE hash = $1")
@@ -336,6 +339,7 @@ impl Accounts {
         if user.disabled {
             return Err(AccountsError::Disabled);
         }
+        self.inner.limiter.clear(crate::limits::Kind::LoginAccount, &email);
         let pair = self.open_session(&user, None, json!({ "second_factor": "totp" }), meta).await?;
         Ok((user, pair))
     }

@@ -8,9 +8,10 @@ use serde_json::json;
 
 use crate::{
     AccessClaims, AccountsError, AuditCheck, AuditEvent, AuditRecord, Clock, Database,
-    PasswordPolicy, Passwords,
+    PasswordPolicy, Passwords, RateLimits,
     audit::{self, append_in},
     db::{BeginWrite, on_backend},
+    limits::{Kind, Limiter},
     tokens::{self, ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, TokenKeys},
 };
 
@@ -41,6 +42,8 @@ pub struct AccountsConfig {
     pub passwords: PasswordPolicy,
     /// Where times come from.
     pub clock: Clock,
+    /// Bounds on repeated registrations, logins, codes and refreshes.
+    pub limits: RateLimits,
 }
 
 impl Default for AccountsConfig {
@@ -50,6 +53,7 @@ impl Default for AccountsConfig {
             audience: "btcr-api".into(),
             passwords: PasswordPolicy::default(),
             clock: Clock::system(),
+            limits: RateLimits::default(),
         }
     }
 }
@@ -171,6 +175,7 @@ pub(crate) struct Inner {
     pub(crate) keys: TokenKeys,
     pub(crate) clock: Clock,
     pub(crate) issuer: String,
+    pub(crate) limiter: Limiter,
 }
 
 /// What a correct password gets.
@@ -265,7 +270,10 @@ impl Accounts {
             .map_err(|_| AccountsError::Hashing("the stored token key is not 32 bytes".into()))?;
         let issuer = config.issuer.clone();
         let keys = TokenKeys::new(secret, config.issuer, config.audience);
-        Ok(Self { inner: Arc::new(Inner { db, passwords, keys, clock: config.clock, issuer }) })
+        let limiter = Limiter::new(config.limits);
+        Ok(Self {
+            inner: Arc::new(Inner { db, passwords, keys, clock: config.clock, issuer, limiter }),
+        })
     }
 
     /// The database it runs on.
@@ -285,7 +293,58 @@ impl Accounts {
         password: &str,
         meta: &RequestMeta,
     ) -> Result<User, AccountsError> {
+        if let Some(ip) = &meta.ip {
+            let now = self.inner.clock.now_ms();
+            self.limited(Kind::RegisterIp, ip, now)?;
+            self.inner.limiter.count(Kind::RegisterIp, ip, now);
+        }
         self.create(email, password, Role::User, meta, "user.registered").await
+    }
+
+    /// Refuses while `key` is locked out for `kind`.
+    pub(crate) fn limited(&self, kind: Kind, key: &str, now_ms: u64) -> Result<(), AccountsError> {
+        self.inner
+            .limiter
+            .check(kind, key, now_ms)
+            .map_err(|l| AccountsError::RateLimited { retry_after_s: l.retry_after_s })
+    }
+
+    /// Counts a failed login or code for `email` and the request's address, recording a
+    /// lockout when this one starts it.
+    pub(crate) async fn count_failure(
+        &self,
+        email: &str,
+        actor: Option<i64>,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountsError> {
+        let now = self.inner.clock.now_ms();
+        let mut locked = Vec::new();
+        if self.inner.limiter.count(Kind::LoginAccount, email, now) {
+            locked.push(json!({ "account": email }));
+        }
+        if let Some(ip) = &meta.ip
+            && self.inner.limiter.count(Kind::LoginIp, ip, now)
+        {
+            locked.push(json!({ "ip": ip }));
+        }
+        for detail in locked {
+            self.record(meta.event(actor, "login.locked", None, detail)).await?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a login for `email` from this request while either is locked out.
+    pub(crate) fn login_allowed(
+        &self,
+        email: &str,
+        meta: &RequestMeta,
+    ) -> Result<(), AccountsError> {
+        let now = self.inner.clock.now_ms();
+        self.limited(Kind::LoginAccount, email, now)?;
+        if let Some(ip) = &meta.ip {
+            self.limited(Kind::LoginIp, ip, now)?;
+        }
+        Ok(())
     }
 
     /// Creates an administrator (the command line's `accounts create-admin`).
@@ -398,6 +457,7 @@ impl Accounts {
         meta: &RequestMeta,
     ) -> Result<LoginOutcome, AccountsError> {
         let email = normalise_email(email).map_err(|_| AccountsError::InvalidCredentials)?;
+        self.login_allowed(&email, meta)?;
         let sql = format!("{SELECT_USER} WHERE email = $1");
         let row: Option<UserRow> = on_backend!(self.inner.db, pool => {
             sqlx::query_as(&sql).bind(&email).fetch_optional(pool).await?
@@ -411,6 +471,7 @@ impl Accounts {
                 json!({ "email": email, "reason": "unknown e-mail address" }),
             ))
             .await?;
+            self.count_failure(&email, None, meta).await?;
             return Err(AccountsError::InvalidCredentials);
         };
         let user = user_of(&row)?;
@@ -422,6 +483,7 @@ impl Accounts {
                 json!({ "reason": "wrong password" }),
             ))
             .await?;
+            self.count_failure(&email, Some(user.id), meta).await?;
             return Err(AccountsError::InvalidCredentials);
         };
         if user.disabled {
@@ -442,6 +504,7 @@ impl Accounts {
         if let Some(challenge) = self.totp_challenge(user.id, rehash.as_deref()).await? {
             return Ok(LoginOutcome::TotpRequired { challenge });
         }
+        self.inner.limiter.clear(Kind::LoginAccount, &email);
         let detail = json!({ "rehashed": rehash.is_some() });
         let pair = self.open_session(&user, rehash.as_deref(), detail, meta).await?;
         Ok(LoginOutcome::Signed(user, pair))
@@ -512,6 +575,11 @@ impl Accounts {
         refresh_token: &str,
         meta: &RequestMeta,
     ) -> Result<TokenPair, AccountsError> {
+        if let Some(ip) = &meta.ip {
+            let now = self.inner.clock.now_ms();
+            self.limited(Kind::RefreshIp, ip, now)?;
+            self.inner.limiter.count(Kind::RefreshIp, ip, now);
+        }
         let hash = tokens::parse_refresh_token(refresh_token)
             .ok_or(AccountsError::InvalidToken("not a refresh token"))?;
         let now = self.inner.clock.now_db();

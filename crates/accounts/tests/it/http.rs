@@ -209,6 +209,18 @@ pub async fn the_auth_routes_sign_in_refresh_and_out_with_a_strict_cookie(
     )
     .await?;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Four more wrong passwords lock the account: 429 with the seconds to wait.
+    let wrong = json!({ "email": "ann@example.org", "password": "wrong password here" });
+    for _ in 0..4 {
+        call(&app, Method::POST, "/api/v1/auth/login", &[], Some(wrong.clone())).await?;
+    }
+    let (status, headers, error) =
+        call(&app, Method::POST, "/api/v1/auth/login", &[], Some(wrong)).await?;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests"))
+    );
+    assert_eq!(headers[header::RETRY_AFTER], "900");
     Ok(())
 }
 

@@ -98,4 +98,5 @@ on_both!(
     the_auth_routes_sign_in_refresh_and_out_with_a_strict_cookie,
     admin_routes_refuse_users_and_serve_admins,
     totp_and_api_keys_over_http,
+    repeated_logins_registrations_and_refreshes_are_locked_out_for_a_while,
 );

@@ -533,6 +533,13 @@ pub async fn a_recovery_code_works_once_and_wrong_codes_end_the_challenge(
     ));
     b.accounts.totp_disable(ann, &fresh[3], &meta()).await?;
     assert!(!b.accounts.totp_enabled(ann).await?);
+    // The five wrong codes locked the account's logins for a while, and the lockout is audited.
+    assert!(matches!(
+        b.accounts.login("ann@example.org", PASSWORD, &meta()).await,
+        Err(AccountsError::RateLimited { retry_after_s: 1..=900 })
+    ));
+    assert!(actions(&b).await?.contains(&"login.locked".to_owned()));
+    b.clock.advance(Duration::from_secs(15 * 60));
     assert!(b.accounts.login("ann@example.org", PASSWORD, &meta()).await?.signed().is_some());
     assert!(matches!(
         b.accounts.totp_disable(ann, &fresh[4], &meta()).await,
@@ -607,5 +614,59 @@ pub async fn api_keys_act_for_their_owner_within_their_scopes(b: Backend) -> eyr
     let (_, bobs) = b.accounts.create_api_key(bob.id, "bot", &[Scope::Write], &meta()).await?;
     b.accounts.update_user(admin.id, bob.id, None, Some(true), &meta()).await?;
     assert!(matches!(b.accounts.check_api_key(&bobs).await, Err(AccountsError::Disabled)));
+    Ok(())
+}
+
+fn from(ip: &str) -> RequestMeta {
+    RequestMeta { ip: Some(ip.into()), user_agent: None }
+}
+
+pub async fn repeated_logins_registrations_and_refreshes_are_locked_out_for_a_while(
+    b: Backend,
+) -> eyre::Result<()> {
+    // Registrations: ten an hour from one address; another address is not held back.
+    for i in 0..10 {
+        b.accounts.register(&format!("u{i}@example.org"), PASSWORD, &from("198.51.100.1")).await?;
+    }
+    let refused = b.accounts.register("u10@example.org", PASSWORD, &from("198.51.100.1")).await;
+    assert!(
+        matches!(refused, Err(AccountsError::RateLimited { retry_after_s: 3600 })),
+        "{refused:?}"
+    );
+    b.accounts.register("u10@example.org", PASSWORD, &from("198.51.100.2")).await?;
+
+    // Five wrong passwords lock the account, even for the right one and from elsewhere;
+    // other accounts go on; the lockout ends.
+    for _ in 0..5 {
+        let wrong = b
+            .accounts
+            .login("u0@example.org", "not the password at all", &from("203.0.113.9"))
+            .await;
+        assert!(matches!(wrong, Err(AccountsError::InvalidCredentials)));
+    }
+    let locked = b.accounts.login("u0@example.org", PASSWORD, &from("203.0.113.10")).await;
+    assert!(matches!(locked, Err(AccountsError::RateLimited { .. })), "{locked:?}");
+    sign_in(&b.accounts, "u1@example.org", PASSWORD, &from("203.0.113.9")).await?;
+    b.clock.advance(Duration::from_secs(15 * 60));
+    sign_in(&b.accounts, "u0@example.org", PASSWORD, &from("203.0.113.10")).await?;
+
+    // Fifty failures from one address over many accounts (or none) lock that address.
+    for i in 0..50 {
+        let _ =
+            b.accounts.login(&format!("guess{i}@example.org"), PASSWORD, &from("192.0.2.66")).await;
+    }
+    let locked = b.accounts.login("u2@example.org", PASSWORD, &from("192.0.2.66")).await;
+    assert!(matches!(locked, Err(AccountsError::RateLimited { .. })), "{locked:?}");
+    sign_in(&b.accounts, "u2@example.org", PASSWORD, &from("192.0.2.67")).await?;
+
+    // Refreshes: 120 a minute from one address, valid or not.
+    let (_, mut pair) =
+        sign_in(&b.accounts, "u3@example.org", PASSWORD, &from("192.0.2.80")).await?;
+    for _ in 0..120 {
+        pair = b.accounts.refresh(&pair.refresh_token, &from("192.0.2.80")).await?;
+    }
+    let held = b.accounts.refresh(&pair.refresh_token, &from("192.0.2.80")).await;
+    assert!(matches!(held, Err(AccountsError::RateLimited { retry_after_s: 60 })), "{held:?}");
+    b.accounts.refresh(&pair.refresh_token, &from("192.0.2.81")).await?;
     Ok(())
 }
