@@ -99,8 +99,11 @@ fn key_hash(key: &str) -> Vec<u8> {
 /// A key's row: id, name, prefix, scopes, created, last used.
 type KeyRow = (i64, String, String, String, i64, Option<i64>);
 
-/// What checking a key reads: id, owner, hash, scopes, revoked.
-type StoredKey = (i64, i64, Vec<u8>, String, Option<i64>);
+/// What checking a key reads: id, owner, hash, scopes, revoked, last used.
+type StoredKey = (i64, i64, Vec<u8>, String, Option<i64>, Option<i64>);
+/// How stale a key's "last used" may get before a use writes it again (a key used many
+/// times a second writes once a minute).
+const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 fn key_of(row: KeyRow) -> ApiKey {
     let (id, name, prefix, scopes, created_ms, last_used_ms) = row;
@@ -224,7 +227,8 @@ impl Accounts {
         Ok(())
     }
 
-    /// Who `key` acts as, if it is a live key of an enabled user; records its use.
+    /// Who `key` acts as, if it is a live key of an enabled user; records its use (to the
+    /// minute).
     pub async fn check_api_key(&self, key: &str) -> Result<ApiKeyPrincipal, AccountsError> {
         let Some(rest) = key.strip_prefix(KEY_PREFIX) else {
             return Err(AccountsError::InvalidToken("not an API key"));
@@ -235,12 +239,12 @@ impl Accounts {
         let prefix = &rest[..PREFIX_CHARS];
         let now = self.inner.clock.now_db();
         let row: Option<StoredKey> = on_backend!(self.inner.db, pool => {
-            sqlx::query_as("SELECT id, user_id, hash, scopes, revoked_ms FROM api_keys WHERE prefix = $1")
+            sqlx::query_as("SELECT id, user_id, hash, scopes, revoked_ms, last_used_ms FROM api_keys WHERE prefix = $1")
                 .bind(prefix)
                 .fetch_optional(pool)
                 .await?
         });
-        let Some((id, user_id, hash, scopes, revoked)) = row else {
+        let Some((id, user_id, hash, scopes, revoked, last_used)) = row else {
             return Err(AccountsError::InvalidToken("unknown API key"));
         };
         if hash != key_hash(key) {
@@ -251,7 +255,13 @@ impl Accounts {
         }
         let sql = format!("{SELECT_USER} WHERE id = $1");
         let user: UserRow = on_backend!(self.inner.db, pool => {
-            sqlx::query("UPDATE api_keys SET last_used_ms = $1 WHERE id = $2").bind(now).bind(id).execute(pool).await?;
+            if last_used.is_none_or(|at| now - at >= LAST_USED_RESOLUTION_MS) {
+                sqlx::query("UPDATE api_keys SET last_used_ms = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(id)
+                    .execute(pool)
+                    .await?;
+            }
             sqlx::query_as(&sql).bind(user_id).fetch_one(pool).await?
         });
         let user = user_of(&user)?;

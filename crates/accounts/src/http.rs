@@ -302,9 +302,7 @@ async fn refresh(
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<Response, ApiError> {
     let (token, in_body) = refresh_token_of(&headers, body)?;
-    let pair = accounts.refresh(&token, &meta).await?;
-    let claims = accounts.check_access(&pair.access_token)?;
-    let user = accounts.user(Caller(claims).user_id()?).await?;
+    let (user, pair) = accounts.refresh_for(&token, &meta).await?;
     Ok(signed(user, pair, in_body))
 }
 

@@ -3,7 +3,7 @@
 //! cannot take every core or queue without end.
 
 use std::sync::{
-    Arc,
+    Arc, OnceLock,
     atomic::{AtomicUsize, Ordering},
 };
 
@@ -58,6 +58,9 @@ pub struct Passwords {
     params: Params,
     permits: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
+    /// A hash under this policy's parameters that no password matches, verified for logins
+    /// of unknown addresses (made on first use).
+    decoy: Arc<OnceLock<String>>,
 }
 
 /// A verified password, and whether its stored hash used weaker parameters than today's.
@@ -72,7 +75,13 @@ impl Passwords {
         let params = Params::new(policy.memory_kib, policy.iterations, policy.parallelism, None)
             .map_err(|e| AccountsError::Hashing(e.to_string()))?;
         let permits = Arc::new(Semaphore::new(policy.concurrent.max(1)));
-        Ok(Self { policy, params, permits, waiting: Arc::new(AtomicUsize::new(0)) })
+        Ok(Self {
+            policy,
+            params,
+            permits,
+            waiting: Arc::new(AtomicUsize::new(0)),
+            decoy: Arc::new(OnceLock::new()),
+        })
     }
 
     /// The policy in force.
@@ -141,7 +150,7 @@ impl Passwords {
     /// Burns the time of one verification, for a login whose e-mail is unknown, so that
     /// its answer takes as long as a wrong password's.
     pub(crate) async fn verify_nothing(&self, password: &str) -> Result<(), AccountsError> {
-        let decoy = DECOY.get_or_init(|| {
+        let decoy = self.decoy.get_or_init(|| {
             let salt = SaltString::from_b64(&fresh_salt()).expect("a fresh salt is valid");
             Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
                 .hash_password(b"no such account", &salt)
@@ -171,8 +180,6 @@ impl Passwords {
         .map_err(|e| AccountsError::Hashing(format!("the hashing task failed: {e}")))?
     }
 }
-
-static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// 16 random bytes, as the unpadded base64 a PHC salt is.
 fn fresh_salt() -> String {

@@ -13,7 +13,6 @@ use crate::{
     audit::append_in,
     db::{BeginWrite, on_backend},
     service::store_password_hash,
-    service::{SELECT_USER, UserRow, user_of},
     totp,
 };
 
@@ -302,7 +301,8 @@ impl Accounts {
         if attempts >= MAX_CODE_ATTEMPTS {
             return Err(AccountsError::TooManyAttempts);
         }
-        let email = self.user(user_id).await?.email;
+        let user = self.user(user_id).await?;
+        let email = user.email.clone();
         self.login_allowed(&email, meta)?;
         if let Err(e) = self.spend_code(user_id, code).await {
             if matches!(e, AccountsError::InvalidCode) {
@@ -331,11 +331,6 @@ impl Accounts {
         if claimed != 1 {
             return Err(AccountsError::TokenExpired);
         }
-        let sql = format!("{SELECT_USER} WHERE id = $1");
-        let row: UserRow = on_backend!(self.inner.db, pool => {
-            sqlx::query_as(&sql).bind(user_id).fetch_one(pool).await?
-        });
-        let user = user_of(&row)?;
         if user.disabled {
             return Err(AccountsError::Disabled);
         }

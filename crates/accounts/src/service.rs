@@ -575,6 +575,15 @@ impl Accounts {
         refresh_token: &str,
         meta: &RequestMeta,
     ) -> Result<TokenPair, AccountsError> {
+        self.refresh_for(refresh_token, meta).await.map(|(_, pair)| pair)
+    }
+
+    /// [`Accounts::refresh`], with the user the session belongs to.
+    pub async fn refresh_for(
+        &self,
+        refresh_token: &str,
+        meta: &RequestMeta,
+    ) -> Result<(User, TokenPair), AccountsError> {
         if let Some(ip) = &meta.ip {
             let now = self.inner.clock.now_ms();
             self.limited(Kind::RefreshIp, ip, now)?;
@@ -647,7 +656,8 @@ impl Accounts {
             }
         });
         let (user, family) = outcome?;
-        Ok(self.pair(&user, family, fresh))
+        let pair = self.pair(&user, family, fresh);
+        Ok((user, pair))
     }
 
     /// Ends the session a refresh token belongs to.
