@@ -12,7 +12,7 @@ use crate::{
     service::{SELECT_USER, UserRow, user_of},
 };
 
-const KEY_PREFIX: &str = "btcr_ak_";
+pub(crate) const KEY_PREFIX: &str = "btcr_ak_";
 /// Hex digits of a key's public prefix.
 const PREFIX_CHARS: usize = 12;
 /// Live keys one user may hold.

@@ -69,6 +69,33 @@ pub enum AccountsError {
     /// The API key does not carry the scope the request needs.
     #[error("this API key lacks the {0:?} scope")]
     MissingScope(&'static str),
+    /// A signed-in user's current password, given to change it, is wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
+    /// Registration is closed by the settings.
+    #[error("registration is closed")]
+    RegistrationClosed,
+    /// Settings an administrator sent that cannot be put in force.
+    #[error("invalid settings: {0}")]
+    InvalidSettings(String),
+    /// A keystore backup that is not a version 3 keystore this node reads.
+    #[error("invalid keystore: {0}")]
+    InvalidKeystore(String),
+    /// Not `0x` and 40 hex digits.
+    #[error("invalid address: expected 0x and 40 hex digits")]
+    InvalidAddress,
+    /// A watched address's label is too long or not printable.
+    #[error("invalid label: at most 64 printable characters")]
+    InvalidLabel,
+    /// The user watches as many addresses as allowed.
+    #[error("at most {max} watched addresses per user")]
+    WatchlistFull {
+        /// The bound.
+        max: i64,
+    },
+    /// A query's parameters are out of range.
+    #[error("invalid query: {0}")]
+    InvalidQuery(&'static str),
     /// Too many attempts from this address or on this account: wait.
     #[error("too many attempts; try again in {retry_after_s} s")]
     RateLimited {

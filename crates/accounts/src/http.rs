@@ -9,29 +9,51 @@
 //! body is JSON (`Content-Type: application/json`), which a cross-site form cannot send, and
 //! the cookie is never sent cross-site: refresh and logout are safe from CSRF.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Json, Router,
-    extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State},
+    extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Path, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
-    routing::{delete, get, patch, post},
+    routing::{delete, get, patch, post, put},
 };
 use btcr_http::{ApiError, ApiQuery};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
-    AccessClaims, Accounts, AccountsError, ApiKey, AuditRecord, LoginOutcome, RequestMeta, Role,
-    Scope, Session, TokenPair, User, tokens::REFRESH_TOKEN_TTL,
+    AccessClaims, AccountStats, Accounts, AccountsError, ApiKey, AuditRecord, ChainFigures,
+    ChainSource, KeystoreBackup, LoginOutcome, PublicSettings, RequestMeta, Role, Scope, Session,
+    Settings, TokenPair, User, UserPage, Watched, tokens::REFRESH_TOKEN_TTL,
 };
 
 /// The refresh-token cookie's name.
 pub const REFRESH_COOKIE: &str = "btcr_refresh";
 
-/// The accounts routes, `/api/v1/…` in full.
-pub fn router(accounts: Accounts) -> Router {
+/// What the routes share: the service, and where the statistics find the chain.
+#[derive(Clone)]
+pub struct AccountsState {
+    accounts: Accounts,
+    chain: Arc<dyn ChainSource>,
+}
+
+impl FromRef<AccountsState> for Accounts {
+    fn from_ref(state: &AccountsState) -> Accounts {
+        state.accounts.clone()
+    }
+}
+
+/// The accounts routes, `/api/v1/…` in full; the statistics read the chain from `chain`.
+pub fn router(accounts: Accounts, chain: Arc<dyn ChainSource>) -> Router {
     Router::new()
+        .route("/api/v1/settings", get(public_settings))
+        .route("/api/v1/me/password", put(change_password))
+        .route("/api/v1/me/keystore", get(keystore).put(put_keystore).delete(delete_keystore))
+        .route("/api/v1/me/watchlist", get(watchlist).post(watch))
+        .route("/api/v1/me/watchlist/{address}", delete(unwatch))
+        .route("/api/v1/admin/users", get(list_users))
+        .route("/api/v1/admin/stats", get(stats))
+        .route("/api/v1/admin/settings", get(settings).put(update_settings))
         .route("/api/v1/auth/register", post(register))
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/login/totp", post(login_totp))
@@ -47,7 +69,7 @@ pub fn router(accounts: Accounts) -> Router {
         .route("/api/v1/me/api-keys/{id}", delete(revoke_api_key))
         .route("/api/v1/admin/users/{id}", patch(update_user))
         .route("/api/v1/admin/audit", get(audit))
-        .with_state(accounts)
+        .with_state(AccountsState { accounts, chain })
 }
 
 /// How the client sees a refusal of the service.
@@ -60,7 +82,14 @@ impl From<AccountsError> for ApiError {
             | E::PasswordTooShort { .. }
             | E::PasswordTooLong { .. }
             | E::InvalidApiKey(_)
-            | E::TooManyApiKeys { .. } => ApiError::bad_request(message),
+            | E::TooManyApiKeys { .. }
+            | E::WrongPassword
+            | E::InvalidSettings(_)
+            | E::InvalidKeystore(_)
+            | E::InvalidAddress
+            | E::InvalidLabel
+            | E::WatchlistFull { .. }
+            | E::InvalidQuery(_) => ApiError::bad_request(message),
             E::EmailTaken | E::TotpNotEnabled | E::TotpAlreadyEnabled => {
                 ApiError::conflict(message)
             }
@@ -70,7 +99,9 @@ impl From<AccountsError> for ApiError {
             | E::RefreshReused
             | E::SessionEnded
             | E::InvalidCode => ApiError::unauthorized(message),
-            E::Disabled | E::Forbidden | E::MissingScope(_) => ApiError::forbidden(message),
+            E::Disabled | E::Forbidden | E::MissingScope(_) | E::RegistrationClosed => {
+                ApiError::forbidden(message)
+            }
             E::NoSuchUser => ApiError::not_found(message),
             E::TooManyAttempts => ApiError::too_many_requests(message, 1),
             E::RateLimited { retry_after_s } => ApiError::too_many_requests(message, retry_after_s),
@@ -142,30 +173,84 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<Accounts> for Caller {
+/// The token of `Authorization: Bearer <token>`.
+fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("sign in: no Authorization header"))?;
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header is not `Bearer <token>`"))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller
+where
+    Accounts: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, accounts: &Accounts) -> Result<Self, ApiError> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("sign in: no Authorization header"))?;
-        let token =
-            value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header is not `Bearer <token>`")
-            })?;
-        Ok(Caller(accounts.check_access(token.trim())?))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let token = bearer_token(parts)?;
+        if token.starts_with(crate::api_keys::KEY_PREFIX) {
+            return Err(ApiError::forbidden("an API key cannot do this: sign in with a password"));
+        }
+        Ok(Caller(Accounts::from_ref(state).check_access(token)?))
+    }
+}
+
+/// A caller acting for a user: signed in (an access token, which may do anything the user
+/// may), or with one of the user's API keys (which may do what its scopes allow).
+pub struct Holder {
+    user_id: i64,
+    /// The key's scopes; `None` for a signed-in user.
+    scopes: Option<Vec<Scope>>,
+}
+
+impl Holder {
+    /// The user, if the caller may act with `scope`.
+    fn with(&self, scope: Scope) -> Result<i64, ApiError> {
+        match &self.scopes {
+            Some(scopes) if !scopes.contains(&scope) => {
+                Err(AccountsError::MissingScope(scope.as_str()).into())
+            }
+            _ => Ok(self.user_id),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Holder
+where
+    Accounts: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let token = bearer_token(parts)?;
+        let accounts = Accounts::from_ref(state);
+        if token.starts_with(crate::api_keys::KEY_PREFIX) {
+            let key = accounts.check_api_key(token).await?;
+            return Ok(Holder { user_id: key.user.id, scopes: Some(key.scopes) });
+        }
+        let caller = Caller(accounts.check_access(token)?);
+        Ok(Holder { user_id: caller.user_id()?, scopes: None })
     }
 }
 
 /// A caller whose token says `admin`.
 pub struct Admin(pub i64);
 
-impl FromRequestParts<Accounts> for Admin {
+impl<S: Send + Sync> FromRequestParts<S> for Admin
+where
+    Accounts: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, accounts: &Accounts) -> Result<Self, ApiError> {
-        let caller = Caller::from_request_parts(parts, accounts).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
         if caller.0.role != Role::Admin.as_str() {
             return Err(ApiError::forbidden("only an administrator may do this"));
         }
@@ -505,12 +590,173 @@ async fn audit(
     ApiQuery(page): ApiQuery<AuditPage>,
 ) -> Result<Json<Vec<AuditRecord>>, ApiError> {
     // The stored role is checked too: a token minted before a demotion does not read the log.
-    if accounts.user(admin).await?.role != Role::Admin {
-        return Err(ApiError::forbidden("only an administrator may do this"));
-    }
+    accounts.require_admin(admin).await?;
     let limit = page.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("limit must be 1 to 1000"));
     }
     Ok(Json(accounts.audit(page.after.unwrap_or(0).max(0), limit).await?))
+}
+
+async fn public_settings(
+    State(accounts): State<Accounts>,
+) -> Result<Json<PublicSettings>, ApiError> {
+    Ok(Json(accounts.public_settings().await?))
+}
+
+async fn settings(
+    State(accounts): State<Accounts>,
+    Admin(admin): Admin,
+) -> Result<Json<Settings>, ApiError> {
+    accounts.require_admin(admin).await?;
+    Ok(Json(Settings::clone(&*accounts.settings().await?)))
+}
+
+async fn update_settings(
+    State(accounts): State<Accounts>,
+    Admin(admin): Admin,
+    Meta(meta): Meta,
+    ApiJson(body): ApiJson<Settings>,
+) -> Result<Json<Settings>, ApiError> {
+    Ok(Json(Settings::clone(&*accounts.update_settings(admin, body, &meta).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsersQuery {
+    search: Option<String>,
+    offset: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list_users(
+    State(accounts): State<Accounts>,
+    Admin(admin): Admin,
+    ApiQuery(query): ApiQuery<UsersQuery>,
+) -> Result<Json<UserPage>, ApiError> {
+    let page = accounts
+        .list_users(
+            admin,
+            query.search.as_deref(),
+            query.offset.unwrap_or(0),
+            query.limit.unwrap_or(50),
+        )
+        .await?;
+    Ok(Json(page))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Stats {
+    accounts: AccountStats,
+    /// `null` when the node could not be asked; `chainError` says why.
+    chain: Option<ChainFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain_error: Option<String>,
+}
+
+async fn stats(
+    State(state): State<AccountsState>,
+    Admin(admin): Admin,
+) -> Result<Json<Stats>, ApiError> {
+    let accounts = state.accounts.account_stats(admin).await?;
+    let (chain, chain_error) = match state.chain.figures().await {
+        Ok(figures) => (Some(figures), None),
+        Err(e) => {
+            tracing::warn!(target: "btcr::accounts", error = %e, "the chain's figures are missing from the statistics");
+            (None, Some(e))
+        }
+    };
+    Ok(Json(Stats { accounts, chain, chain_error }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    Meta(meta): Meta,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    let id = caller.user_id()?;
+    accounts
+        .change_password(id, &caller.0.sid, &body.current_password, &body.new_password, &meta)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn keystore(
+    State(accounts): State<Accounts>,
+    holder: Holder,
+) -> Result<Json<KeystoreBackup>, ApiError> {
+    let backup = accounts.keystore(holder.with(Scope::Read)?).await?;
+    Ok(Json(backup.ok_or_else(|| ApiError::not_found("no keystore backup"))?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeystoreBody {
+    keystore: serde_json::Value,
+}
+
+async fn put_keystore(
+    State(accounts): State<Accounts>,
+    holder: Holder,
+    Meta(meta): Meta,
+    ApiJson(body): ApiJson<KeystoreBody>,
+) -> Result<Json<KeystoreBackup>, ApiError> {
+    Ok(Json(accounts.put_keystore(holder.with(Scope::Write)?, &body.keystore, &meta).await?))
+}
+
+async fn delete_keystore(
+    State(accounts): State<Accounts>,
+    holder: Holder,
+    Meta(meta): Meta,
+) -> Result<StatusCode, ApiError> {
+    if !accounts.delete_keystore(holder.with(Scope::Write)?, &meta).await? {
+        return Err(ApiError::not_found("no keystore backup"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn watchlist(
+    State(accounts): State<Accounts>,
+    holder: Holder,
+) -> Result<Json<Vec<Watched>>, ApiError> {
+    Ok(Json(accounts.watchlist(holder.with(Scope::Read)?).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WatchBody {
+    address: String,
+    #[serde(default)]
+    label: String,
+}
+
+async fn watch(
+    State(accounts): State<Accounts>,
+    holder: Holder,
+    Meta(meta): Meta,
+    ApiJson(body): ApiJson<WatchBody>,
+) -> Result<Json<Watched>, ApiError> {
+    let user = holder.with(Scope::Write)?;
+    Ok(Json(accounts.watch(user, &body.address, &body.label, &meta).await?))
+}
+
+async fn unwatch(
+    State(accounts): State<Accounts>,
+    holder: Holder,
+    Meta(meta): Meta,
+    Path(address): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !accounts.unwatch(holder.with(Scope::Write)?, &address, &meta).await? {
+        return Err(ApiError::not_found("this address is not on the watch list"));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

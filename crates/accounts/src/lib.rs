@@ -23,8 +23,11 @@
 //!
 //! Times come from a [`Clock`], so that tests can move past a token's expiry.
 
+mod account_data;
+mod admin;
 mod api_keys;
 mod audit;
+mod chain;
 mod clock;
 mod db;
 mod error;
@@ -33,11 +36,15 @@ mod limits;
 mod password;
 mod second_factor;
 mod service;
+mod settings;
 mod tokens;
 mod totp;
 
+pub use account_data::{KeystoreBackup, MAX_KEYSTORE_BYTES, MAX_WATCHED, Watched};
+pub use admin::{AccountStats, DayCount, MAX_USERS_PAGE, SIGNUP_DAYS, UserPage};
 pub use api_keys::{ApiKey, ApiKeyPrincipal, MAX_API_KEYS, Scope};
 pub use audit::{AuditCheck, AuditEvent, AuditRecord};
+pub use chain::{ChainFigures, ChainSource, FiguresFuture, NodeClient};
 pub use clock::Clock;
 pub use db::Database;
 pub use error::AccountsError;
@@ -47,4 +54,5 @@ pub use second_factor::{LOGIN_CHALLENGE_TTL, MAX_CODE_ATTEMPTS, RECOVERY_CODES, 
 pub use service::{
     Accounts, AccountsConfig, LoginOutcome, RequestMeta, Role, Session, TokenPair, User,
 };
+pub use settings::{MAX_BANNER_CHARS, PublicSettings, SETTINGS_REFRESH, Settings};
 pub use tokens::{ACCESS_TOKEN_TTL, AccessClaims, REFRESH_TOKEN_TTL};

@@ -6,11 +6,13 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
 
 /// One bound: at most `max` counted events per `window`; the next is refused until
-/// `lockout` after the one that crossed it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `lockout` after the one that crossed it. In settings: `{"max", "windowS", "lockoutS"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "LimitDoc", into = "LimitDoc")]
 pub struct Limit {
     /// Events counted in one window before the key locks.
     pub max: u32,
@@ -26,8 +28,50 @@ impl Limit {
     }
 }
 
-/// Every bound of the service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The most events a limit may allow per window.
+const MAX_LIMIT_COUNT: u32 = 1_000_000;
+/// The longest window or lockout a limit may have: a day.
+const MAX_LIMIT_SECONDS: u64 = 86_400;
+
+/// A [`Limit`] as settings write it.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LimitDoc {
+    max: u32,
+    window_s: u64,
+    lockout_s: u64,
+}
+
+impl TryFrom<LimitDoc> for Limit {
+    type Error = String;
+
+    fn try_from(doc: LimitDoc) -> Result<Self, String> {
+        if !(1..=MAX_LIMIT_COUNT).contains(&doc.max) {
+            return Err(format!("max must be 1 to {MAX_LIMIT_COUNT}"));
+        }
+        for (name, value) in [("windowS", doc.window_s), ("lockoutS", doc.lockout_s)] {
+            if !(1..=MAX_LIMIT_SECONDS).contains(&value) {
+                return Err(format!("{name} must be 1 to {MAX_LIMIT_SECONDS} seconds"));
+            }
+        }
+        Ok(Limit::new(doc.max, doc.window_s, doc.lockout_s))
+    }
+}
+
+impl From<Limit> for LimitDoc {
+    fn from(limit: Limit) -> Self {
+        LimitDoc {
+            max: limit.max,
+            window_s: limit.window.as_secs(),
+            lockout_s: limit.lockout.as_secs(),
+        }
+    }
+}
+
+/// Every bound of the service. Administrators change them in the settings (all but
+/// `max_tracked`, which bounds this process's memory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimits {
     /// Registrations from one address.
     pub register_per_ip: Limit,
@@ -38,6 +82,7 @@ pub struct RateLimits {
     /// Refreshes from one address.
     pub refresh_per_ip: Limit,
     /// Keys tracked at once, past which idle ones are forgotten first.
+    #[serde(skip, default = "default_max_tracked")]
     pub max_tracked: usize,
 }
 
@@ -54,6 +99,10 @@ impl Default for RateLimits {
             max_tracked: 100_000,
         }
     }
+}
+
+fn default_max_tracked() -> usize {
+    RateLimits::default().max_tracked
 }
 
 /// What a key is counted for.
@@ -75,7 +124,7 @@ struct Entry {
 /// The counters.
 #[derive(Debug)]
 pub(crate) struct Limiter {
-    limits: RateLimits,
+    limits: RwLock<RateLimits>,
     entries: Mutex<HashMap<(Kind, String), Entry>>,
 }
 
@@ -87,15 +136,23 @@ pub(crate) struct Locked {
 
 impl Limiter {
     pub(crate) fn new(limits: RateLimits) -> Self {
-        Self { limits, entries: Mutex::new(HashMap::new()) }
+        Self { limits: RwLock::new(limits), entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// Puts new bounds in force (the settings changed); how many keys are tracked stays.
+    pub(crate) fn set_limits(&self, limits: &RateLimits) {
+        let mut current = self.limits.write();
+        let max_tracked = current.max_tracked;
+        *current = RateLimits { max_tracked, ..limits.clone() };
     }
 
     fn limit(&self, kind: Kind) -> Limit {
+        let limits = self.limits.read();
         match kind {
-            Kind::RegisterIp => self.limits.register_per_ip,
-            Kind::LoginAccount => self.limits.login_failures_per_account,
-            Kind::LoginIp => self.limits.login_failures_per_ip,
-            Kind::RefreshIp => self.limits.refresh_per_ip,
+            Kind::RegisterIp => limits.register_per_ip,
+            Kind::LoginAccount => limits.login_failures_per_account,
+            Kind::LoginIp => limits.login_failures_per_ip,
+            Kind::RefreshIp => limits.refresh_per_ip,
         }
     }
 
@@ -114,15 +171,14 @@ impl Limiter {
     pub(crate) fn count(&self, kind: Kind, key: &str, now_ms: u64) -> bool {
         let limit = self.limit(kind);
         let window_ms = limit.window.as_millis() as u64;
+        let max_tracked = self.limits.read().max_tracked;
         let mut entries = self.entries.lock();
-        if entries.len() >= self.limits.max_tracked
-            && !entries.contains_key(&(kind, key.to_owned()))
-        {
+        if entries.len() >= max_tracked && !entries.contains_key(&(kind, key.to_owned())) {
             // Forget what has gone quiet; if that is not enough, what is not locked.
             entries.retain(|_, e| {
                 e.locked_until_ms > now_ms || now_ms < e.window_start_ms + window_ms
             });
-            if entries.len() >= self.limits.max_tracked {
+            if entries.len() >= max_tracked {
                 entries.retain(|_, e| e.locked_until_ms > now_ms);
             }
         }

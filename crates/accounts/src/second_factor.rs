@@ -303,7 +303,7 @@ impl Accounts {
         }
         let user = self.user(user_id).await?;
         let email = user.email.clone();
-        self.login_allowed(&email, meta)?;
+        self.login_allowed(&email, meta).await?;
         if let Err(e) = self.spend_code(user_id, code).await {
             if matches!(e, AccountsError::InvalidCode) {
                 self.count_failure(&email, Some(user_id), meta).await?;

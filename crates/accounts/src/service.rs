@@ -12,6 +12,7 @@ use crate::{
     audit::{self, append_in},
     db::{BeginWrite, on_backend},
     limits::{Kind, Limiter},
+    settings::{Settings, SettingsCache},
     tokens::{self, ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, TokenKeys},
 };
 
@@ -42,8 +43,11 @@ pub struct AccountsConfig {
     pub passwords: PasswordPolicy,
     /// Where times come from.
     pub clock: Clock,
-    /// Bounds on repeated registrations, logins, codes and refreshes.
+    /// Bounds on repeated registrations, logins, codes and refreshes, until an
+    /// administrator's settings replace them.
     pub limits: RateLimits,
+    /// Whether visitors may register, until an administrator's settings say otherwise.
+    pub registration_open: bool,
 }
 
 impl Default for AccountsConfig {
@@ -54,6 +58,7 @@ impl Default for AccountsConfig {
             passwords: PasswordPolicy::default(),
             clock: Clock::system(),
             limits: RateLimits::default(),
+            registration_open: true,
         }
     }
 }
@@ -176,6 +181,7 @@ pub(crate) struct Inner {
     pub(crate) clock: Clock,
     pub(crate) issuer: String,
     pub(crate) limiter: Limiter,
+    pub(crate) settings: SettingsCache,
 }
 
 /// What a correct password gets.
@@ -270,10 +276,14 @@ impl Accounts {
             .map_err(|_| AccountsError::Hashing("the stored token key is not 32 bytes".into()))?;
         let issuer = config.issuer.clone();
         let keys = TokenKeys::new(secret, config.issuer, config.audience);
+        let settings = SettingsCache::new(Settings {
+            registration_open: config.registration_open,
+            banner: None,
+            limits: config.limits.clone(),
+        });
         let limiter = Limiter::new(config.limits);
-        Ok(Self {
-            inner: Arc::new(Inner { db, passwords, keys, clock: config.clock, issuer, limiter }),
-        })
+        let inner = Inner { db, passwords, keys, clock: config.clock, issuer, limiter, settings };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// The database it runs on.
@@ -293,6 +303,9 @@ impl Accounts {
         password: &str,
         meta: &RequestMeta,
     ) -> Result<User, AccountsError> {
+        if !self.settings().await?.registration_open {
+            return Err(AccountsError::RegistrationClosed);
+        }
         if let Some(ip) = &meta.ip {
             let now = self.inner.clock.now_ms();
             self.limited(Kind::RegisterIp, ip, now)?;
@@ -334,11 +347,12 @@ impl Accounts {
     }
 
     /// Refuses a login for `email` from this request while either is locked out.
-    pub(crate) fn login_allowed(
+    pub(crate) async fn login_allowed(
         &self,
         email: &str,
         meta: &RequestMeta,
     ) -> Result<(), AccountsError> {
+        self.settings().await?;
         let now = self.inner.clock.now_ms();
         self.limited(Kind::LoginAccount, email, now)?;
         if let Some(ip) = &meta.ip {
@@ -413,9 +427,7 @@ impl Accounts {
         disabled: Option<bool>,
         meta: &RequestMeta,
     ) -> Result<User, AccountsError> {
-        if self.user(admin).await?.role != Role::Admin {
-            return Err(AccountsError::Forbidden);
-        }
+        self.require_admin(admin).await?;
         let now = self.inner.clock.now_db();
         on_backend!(self.inner.db, pool => {
             let mut tx = pool.begin_write().await?;
@@ -457,7 +469,7 @@ impl Accounts {
         meta: &RequestMeta,
     ) -> Result<LoginOutcome, AccountsError> {
         let email = normalise_email(email).map_err(|_| AccountsError::InvalidCredentials)?;
-        self.login_allowed(&email, meta)?;
+        self.login_allowed(&email, meta).await?;
         let sql = format!("{SELECT_USER} WHERE email = $1");
         let row: Option<UserRow> = on_backend!(self.inner.db, pool => {
             sqlx::query_as(&sql).bind(&email).fetch_optional(pool).await?
@@ -584,6 +596,7 @@ impl Accounts {
         refresh_token: &str,
         meta: &RequestMeta,
     ) -> Result<(User, TokenPair), AccountsError> {
+        self.settings().await?;
         if let Some(ip) = &meta.ip {
             let now = self.inner.clock.now_ms();
             self.limited(Kind::RefreshIp, ip, now)?;

@@ -143,8 +143,25 @@ pub fn address(json: &str) -> Result<Option<alloy_primitives::Address>, Keystore
     Ok(parsed.address.and_then(|a| a.parse().ok()))
 }
 
-/// Decrypts a version 3 keystore.
-pub fn decrypt(json: &str, password: &str) -> Result<SecretKey, KeystoreError> {
+/// How a keystore's key is derived from its password.
+enum Derivation {
+    Scrypt { log_n: u8, r: u32, p: u32 },
+    Pbkdf2 { rounds: u32 },
+}
+
+/// A version 3 keystore, read and checked, still locked.
+struct Locked {
+    address: Option<alloy_primitives::Address>,
+    derivation: Derivation,
+    salt: Vec<u8>,
+    iv: Vec<u8>,
+    ciphertext: Vec<u8>,
+    mac: Vec<u8>,
+}
+
+/// Reads `json` as a version 3 keystore and checks its every field and bound, without the
+/// password.
+fn read_locked(json: &str) -> Result<Locked, KeystoreError> {
     if json.len() > MAX_KEYSTORE_BYTES {
         return Err(KeystoreError::Format(format!(
             "{} bytes: a keystore is at most {MAX_KEYSTORE_BYTES}",
@@ -171,8 +188,7 @@ pub fn decrypt(json: &str, password: &str) -> Result<SecretKey, KeystoreError> {
     if num("dklen")? != 32 {
         return Err(KeystoreError::Format("kdfparams.dklen must be 32".into()));
     }
-    let mut derived = [0u8; 32];
-    match crypto.kdf.as_str() {
+    let derivation = match crypto.kdf.as_str() {
         "scrypt" => {
             let n = num("n")?;
             if !n.is_power_of_two() || n < 2 {
@@ -186,11 +202,7 @@ pub fn decrypt(json: &str, password: &str) -> Result<SecretKey, KeystoreError> {
             }
             let (r, p) = (num("r")?, num("p")?);
             check_scrypt_cost(n, r, p)?;
-            let (r, p) = (r as u32, p as u32);
-            let params = scrypt::Params::new(log_n, r, p)
-                .map_err(|e| KeystoreError::Params(e.to_string()))?;
-            scrypt::scrypt(password.as_bytes(), &salt, &params, &mut derived)
-                .map_err(|e| KeystoreError::Params(e.to_string()))?;
+            Derivation::Scrypt { log_n, r: r as u32, p: p as u32 }
         }
         "pbkdf2" => {
             if kdf["prf"] != "hmac-sha256" {
@@ -204,24 +216,61 @@ pub fn decrypt(json: &str, password: &str) -> Result<SecretKey, KeystoreError> {
             if rounds == 0 || rounds > MAX_PBKDF2_ROUNDS {
                 return Err(KeystoreError::Params(format!("pbkdf2 c = {rounds} out of range")));
             }
-            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), &salt, rounds, &mut derived);
+            Derivation::Pbkdf2 { rounds }
         }
         other => {
             return Err(KeystoreError::Format(format!("kdf {other} (expected scrypt or pbkdf2)")));
         }
-    }
+    };
     let ciphertext = unhex("ciphertext", &crypto.ciphertext)?;
     let mac = unhex("mac", &crypto.mac)?;
-    if keccak256([&derived[16..32], &ciphertext[..]].concat()).as_slice() != mac.as_slice() {
+    let iv = unhex("iv", &crypto.cipherparams.iv)?;
+    if iv.len() != 16 || ciphertext.len() != 32 || mac.len() != 32 {
+        return Err(KeystoreError::Format("iv must be 16 bytes, ciphertext 32 and mac 32".into()));
+    }
+    let address = match parsed.address {
+        Some(a) => {
+            Some(a.parse().map_err(|e| KeystoreError::Format(format!("address {a:?}: {e}")))?)
+        }
+        None => None,
+    };
+    Ok(Locked { address, derivation, salt, iv, ciphertext, mac })
+}
+
+/// Checks that `json` is a version 3 keystore this node could open (fields, sizes, and key
+/// derivation costs within bounds) without opening it; answers the address it names.
+pub fn check(json: &str) -> Result<Option<alloy_primitives::Address>, KeystoreError> {
+    read_locked(json).map(|locked| locked.address)
+}
+
+/// Decrypts a version 3 keystore.
+pub fn decrypt(json: &str, password: &str) -> Result<SecretKey, KeystoreError> {
+    let locked = read_locked(json)?;
+    let mut derived = [0u8; 32];
+    match locked.derivation {
+        Derivation::Scrypt { log_n, r, p } => {
+            let params = scrypt::Params::new(log_n, r, p)
+                .map_err(|e| KeystoreError::Params(e.to_string()))?;
+            scrypt::scrypt(password.as_bytes(), &locked.salt, &params, &mut derived)
+                .map_err(|e| KeystoreError::Params(e.to_string()))?;
+        }
+        Derivation::Pbkdf2 { rounds } => {
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+                password.as_bytes(),
+                &locked.salt,
+                rounds,
+                &mut derived,
+            );
+        }
+    }
+    if keccak256([&derived[16..32], &locked.ciphertext[..]].concat()).as_slice()
+        != locked.mac.as_slice()
+    {
         return Err(KeystoreError::WrongPassword);
     }
-    let iv = unhex("iv", &crypto.cipherparams.iv)?;
-    if iv.len() != 16 || ciphertext.len() != 32 {
-        return Err(KeystoreError::Format("iv must be 16 bytes and ciphertext 32".into()));
-    }
     let mut plain = [0u8; 32];
-    plain.copy_from_slice(&ciphertext);
-    Aes128Ctr::new(derived[..16].into(), iv.as_slice().into()).apply_keystream(&mut plain);
+    plain.copy_from_slice(&locked.ciphertext);
+    Aes128Ctr::new(derived[..16].into(), locked.iv.as_slice().into()).apply_keystream(&mut plain);
     SecretKey::from_bytes(&B256::from(plain)).map_err(|e| KeystoreError::Format(e.to_string()))
 }
 

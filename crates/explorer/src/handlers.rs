@@ -7,7 +7,7 @@ use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256, U256};
 use axum::extract::{Path, State};
 use btcr_http::{ApiError, ApiErrorBody, ApiQuery, ApiResult};
-use btcr_interfaces::{ChainReader, ChainView, ValidatorStatus};
+use btcr_interfaces::{ChainReader, ChainView, NodeStatus, ReadError, ValidatorStatus};
 
 use btcr_primitives::{BlockReceipt, Header, ReceiptEnvelope, RecoveredTx, TokenTransferLog};
 
@@ -175,39 +175,46 @@ pub(crate) async fn summary(
 ) -> ApiResult<Summary> {
     let chain_id = state.chain.chain_id();
     state
-        .read(move |view, status| {
-            let head = view.head();
-            let activity = status.recent_activity();
-            let block_time_ms = match (activity.first(), activity.last()) {
-                (Some(a), Some(b)) if b.number > a.number => {
-                    Some((b.timestamp_ms - a.timestamp_ms) as f64 / (b.number - a.number) as f64)
-                }
-                _ => None,
-            };
-            let recent: Vec<_> = activity
-                .iter()
-                .filter(|a| a.timestamp_ms + THROUGHPUT_WINDOW_MS >= head.timestamp_ms)
-                .collect();
-            let tx_per_second = match (recent.first(), recent.last()) {
-                (Some(a), Some(b)) if b.timestamp_ms > a.timestamp_ms => {
-                    let txs: u64 = recent[1..].iter().map(|a| u64::from(a.transactions)).sum();
-                    txs as f64 * 1000.0 / (b.timestamp_ms - a.timestamp_ms) as f64
-                }
-                _ => 0.0,
-            };
-            Ok(Summary {
-                chain_id,
-                height: head.number,
-                // Every committed block carries its commit certificate: it is final.
-                finalized_height: head.number,
-                block_time_ms,
-                tx_per_second,
-                validators: view.validators().map_err(read_error)?.len(),
-                peers: status.peers(),
-                supply: view.supply().map_err(read_error)?.to_string(),
-            })
-        })
+        .read(move |view, status| network_summary(view, status, chain_id).map_err(read_error))
         .await
+}
+
+/// The network at a glance, as `view` and `status` see it.
+pub fn network_summary(
+    view: &dyn ChainView,
+    status: &dyn NodeStatus,
+    chain_id: u64,
+) -> Result<Summary, ReadError> {
+    let head = view.head();
+    let activity = status.recent_activity();
+    let block_time_ms = match (activity.first(), activity.last()) {
+        (Some(a), Some(b)) if b.number > a.number => {
+            Some((b.timestamp_ms - a.timestamp_ms) as f64 / (b.number - a.number) as f64)
+        }
+        _ => None,
+    };
+    let recent: Vec<_> = activity
+        .iter()
+        .filter(|a| a.timestamp_ms + THROUGHPUT_WINDOW_MS >= head.timestamp_ms)
+        .collect();
+    let tx_per_second = match (recent.first(), recent.last()) {
+        (Some(a), Some(b)) if b.timestamp_ms > a.timestamp_ms => {
+            let txs: u64 = recent[1..].iter().map(|a| u64::from(a.transactions)).sum();
+            txs as f64 * 1000.0 / (b.timestamp_ms - a.timestamp_ms) as f64
+        }
+        _ => 0.0,
+    };
+    Ok(Summary {
+        chain_id,
+        height: head.number,
+        // Every committed block carries its commit certificate: it is final.
+        finalized_height: head.number,
+        block_time_ms,
+        tx_per_second,
+        validators: view.validators()?.len(),
+        peers: status.peers(),
+        supply: view.supply()?.to_string(),
+    })
 }
 
 /// Blocks, newest first.

@@ -49,9 +49,11 @@ pub mod fuzzing {
 mod tokens;
 mod views;
 
+pub use handlers::network_summary;
 use handlers::*;
 pub use params::{DEFAULT_LIMIT, MAX_LIMIT};
 pub use tokens::MAX_TOKENS;
+pub use views::Summary;
 use views::*;
 
 /// What the handlers read, shared: a handler's state is one reference count.

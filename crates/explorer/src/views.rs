@@ -6,22 +6,23 @@ use utoipa::ToSchema;
 /// The network at a glance.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Summary {
-    pub(crate) chain_id: u64,
+pub struct Summary {
+    /// The chain's id.
+    pub chain_id: u64,
     /// The head's height.
-    pub(crate) height: u64,
+    pub height: u64,
     /// The highest finalized block (every committed block is final).
-    pub(crate) finalized_height: u64,
+    pub finalized_height: u64,
     /// Mean interval between the last blocks (ms); `null` until two were seen.
-    pub(crate) block_time_ms: Option<f64>,
+    pub block_time_ms: Option<f64>,
     /// Transactions per second over the last minute of blocks seen by this node.
-    pub(crate) tx_per_second: f64,
+    pub tx_per_second: f64,
     /// Validators in the set deciding the next block.
-    pub(crate) validators: usize,
+    pub validators: usize,
     /// Peers on the transaction network.
-    pub(crate) peers: u64,
+    pub peers: u64,
     /// Every coin in existence after the head block, staked ones included (wei).
-    pub(crate) supply: String,
+    pub supply: String,
 }
 
 /// A block in a list.

@@ -1,6 +1,6 @@
 //! Starting and stopping a node.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 use alloy_primitives::Address;
 use btcr_consensus::{
@@ -20,6 +20,7 @@ use tracing::info;
 use crate::{
     ChainServices,
     error::{Context as _, NodeError, NodeResult, bail},
+    reader::NodeFigures,
 };
 
 /// Everything a node needs to start.
@@ -180,8 +181,8 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
     );
     let http = HttpServer::new(config.http.clone())
         .root(rpc.http, rpc.websocket)
-        .api(btcr_explorer::router(api.clone(), api, workers))
-        .api(btcr_accounts::http::router(accounts))
+        .api(btcr_explorer::router(api.clone(), api.clone(), workers))
+        .api(btcr_accounts::http::router(accounts, Arc::new(NodeFigures(api))))
         .fallback(btcr_portal::router())
         .start(shutdown.clone())
         .await

@@ -92,6 +92,35 @@ impl Mempool for NodeApi {
     }
 }
 
+/// The chain as the administrators' statistics read it from this node, on the blocking pool.
+pub(crate) struct NodeFigures(pub(crate) Arc<NodeApi>);
+
+impl btcr_accounts::ChainSource for NodeFigures {
+    fn figures(&self) -> btcr_accounts::FiguresFuture<'_> {
+        let api = self.0.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let view = api.view().map_err(|e| e.to_string())?;
+                let summary = btcr_explorer::network_summary(&*view, &*api, api.chain_id())
+                    .map_err(|e| e.to_string())?;
+                let (pending, queued) = api.pool_counts();
+                Ok(btcr_accounts::ChainFigures {
+                    height: summary.height,
+                    finalized_height: summary.finalized_height,
+                    block_time_ms: summary.block_time_ms,
+                    tx_per_second: summary.tx_per_second,
+                    validators: summary.validators as u64,
+                    peers: summary.peers,
+                    pending_transactions: pending as u64,
+                    queued_transactions: queued as u64,
+                })
+            })
+            .await
+            .map_err(|e| format!("reading the chain failed: {e}"))?
+        })
+    }
+}
+
 impl NodeStatus for NodeApi {
     fn version(&self) -> &str {
         env!("CARGO_PKG_VERSION")

@@ -281,7 +281,10 @@ export interface components {
              * @description Mean interval between the last blocks (ms); `null` until two were seen.
              */
             blockTimeMs?: number | null;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The chain's id.
+             */
             chainId: number;
             /**
              * Format: int64

@@ -124,9 +124,36 @@ fn btcr_dev_serves_the_accounts_routes_beside_the_explorer() -> eyre::Result<()>
     let (status, _, _) = api(&url, "POST", "/api/v1/auth/login", "", &huge)?;
     assert_eq!(status, 413);
     assert!(node.rpc.block_number().is_ok());
+
+    // An administrator made by the command line while the node runs reads the statistics,
+    // the chain's figures read from the node itself.
+    let password = dir.path().join("admin-password");
+    std::fs::write(&password, "correct horse battery staple\n")?;
+    let file = password.to_str().unwrap();
+    let (ok, _, err) = accounts(
+        dir.path(),
+        &["create-admin", "--email", "root@example.org", "--password-file", file],
+    );
+    assert!(ok, "{err}");
+    let admin = r#"{"email":"root@example.org","password":"correct horse battery staple"}"#;
+    let (status, _, signed) = api(&url, "POST", "/api/v1/auth/login", "", admin)?;
+    assert_eq!(status, 200, "{signed}");
+    let signed: serde_json::Value = serde_json::from_str(&signed)?;
+    let bearer = format!("\r\nAuthorization: Bearer {}", signed["accessToken"].as_str().unwrap());
+    let (status, _, stats) = api(&url, "GET", "/api/v1/admin/stats", &bearer, "")?;
+    assert_eq!(status, 200, "{stats}");
+    let stats: serde_json::Value = serde_json::from_str(&stats)?;
+    assert_eq!(stats["accounts"]["users"], 2, "{stats}");
+    assert_eq!(stats["chain"]["validators"], 1, "{stats}");
+    assert!(stats["chain"]["height"].as_u64().is_some(), "{stats}");
+    assert_eq!(stats["chain"]["pendingTransactions"], 0, "{stats}");
+    let (status, _, _) =
+        api(&url, "GET", "/api/v1/admin/stats", &format!("\r\nAuthorization: Bearer {token}"), "")?;
+    assert_eq!(status, 403);
+
     // Its data stays in the data directory, where `btcr accounts` finds it.
     drop(node);
     let (ok, out, err) = accounts(dir.path(), &["audit-verify"]);
-    assert!(ok && out.contains("holds: 2 records"), "{out}{err}");
+    assert!(ok && out.contains("holds: 4 records"), "{out}{err}");
     Ok(())
 }

@@ -12,6 +12,21 @@ use crate::Backend;
 
 const PASSWORD: &str = "correct horse battery staple";
 
+/// The routes over `b`, with the statistics asking a node that is not there.
+fn app(b: &Backend) -> Router {
+    let nowhere = btcr_accounts::NodeClient::new("http://127.0.0.1:9");
+    btcr_accounts::http::router(b.accounts.clone(), std::sync::Arc::new(nowhere))
+}
+
+/// `Authorization: Bearer <token>`, as a header list.
+fn auth(token: &str) -> Vec<(&'static str, String)> {
+    vec![("authorization", bearer(token))]
+}
+
+fn refs<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    headers.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 /// One request: its status, headers and JSON body (`null` when empty).
 async fn call(
     app: &Router,
@@ -63,7 +78,7 @@ async fn login(app: &Router, email: &str) -> eyre::Result<(String, String)> {
 pub async fn the_auth_routes_sign_in_refresh_and_out_with_a_strict_cookie(
     b: Backend,
 ) -> eyre::Result<()> {
-    let app = btcr_accounts::http::router(b.accounts.clone());
+    let app = app(&b);
     let new = json!({ "email": "ann@example.org", "password": PASSWORD });
     let (status, _, user) =
         call(&app, Method::POST, "/api/v1/auth/register", &[], Some(new.clone())).await?;
@@ -225,7 +240,7 @@ pub async fn the_auth_routes_sign_in_refresh_and_out_with_a_strict_cookie(
 }
 
 pub async fn admin_routes_refuse_users_and_serve_admins(b: Backend) -> eyre::Result<()> {
-    let app = btcr_accounts::http::router(b.accounts.clone());
+    let app = app(&b);
     let meta = btcr_accounts::RequestMeta::default();
     b.accounts.create_admin("root@example.org", PASSWORD, &meta).await?;
     let ann = b.accounts.register("ann@example.org", PASSWORD, &meta).await?;
@@ -310,7 +325,7 @@ pub async fn admin_routes_refuse_users_and_serve_admins(b: Backend) -> eyre::Res
 }
 
 pub async fn totp_and_api_keys_over_http(b: Backend) -> eyre::Result<()> {
-    let app = btcr_accounts::http::router(b.accounts.clone());
+    let app = app(&b);
     b.accounts
         .register("ann@example.org", PASSWORD, &btcr_accounts::RequestMeta::default())
         .await?;
@@ -401,5 +416,194 @@ pub async fn totp_and_api_keys_over_http(b: Backend) -> eyre::Result<()> {
     assert_eq!((status, sessions.as_array().map(Vec::len)), (StatusCode::OK, Some(2)));
     let (status, _, _) = call(&app, Method::DELETE, "/api/v1/me/sessions/nope", &me, None).await?;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    Ok(())
+}
+
+pub async fn settings_users_stats_password_keystore_and_watchlist_over_http(
+    b: Backend,
+) -> eyre::Result<()> {
+    let app = app(&b);
+    let anyone = btcr_accounts::RequestMeta::default();
+    b.accounts.create_admin("root@example.org", PASSWORD, &anyone).await?;
+    let ann = b.accounts.register("ann@example.org", PASSWORD, &anyone).await?;
+    let (user_token, _) = login(&app, "ann@example.org").await?;
+    let (admin_token, _) = login(&app, "root@example.org").await?;
+    let (user, admin) = (auth(&user_token), auth(&admin_token));
+    let (user, admin) = (refs(&user), refs(&admin));
+
+    // Settings: public part for anyone, the whole for administrators only.
+    let (status, _, shown) = call(&app, Method::GET, "/api/v1/settings", &[], None).await?;
+    assert_eq!((status, &shown["registrationOpen"]), (StatusCode::OK, &json!(true)));
+    for (method, body) in [(Method::GET, None), (Method::PUT, Some(json!({})))] {
+        let (status, _, _) =
+            call(&app, method.clone(), "/api/v1/admin/settings", &user, body.clone()).await?;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method}");
+        let (status, _, _) =
+            call(&app, method.clone(), "/api/v1/admin/settings", &[], body).await?;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method}");
+    }
+    let (status, _, mut settings) =
+        call(&app, Method::GET, "/api/v1/admin/settings", &admin, None).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(settings["limits"]["loginFailuresPerAccount"]["max"], 5, "{settings}");
+    let mut bad = Vec::new();
+    for (path, value) in [
+        ("/limits/refreshPerIp/max", json!(0)),
+        ("/limits/registerPerIp/windowS", json!(86_401)),
+        ("/limits/maxTracked", json!(10)),
+        ("/registrationOpen", json!("no")),
+        ("/banner", json!("x".repeat(501))),
+        ("/root", json!(true)),
+    ] {
+        let mut document = settings.clone();
+        let (parent, name) = path.rsplit_once('/').unwrap();
+        let target =
+            if parent.is_empty() { &mut document } else { document.pointer_mut(parent).unwrap() };
+        target[name] = value;
+        bad.push(document);
+    }
+    for document in bad {
+        let (status, _, error) =
+            call(&app, Method::PUT, "/api/v1/admin/settings", &admin, Some(document.clone()))
+                .await?;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{document}: {error}");
+    }
+    settings["registrationOpen"] = json!(false);
+    settings["banner"] = json!("Read-only until noon");
+    let (status, _, applied) =
+        call(&app, Method::PUT, "/api/v1/admin/settings", &admin, Some(settings.clone())).await?;
+    assert_eq!((status, &applied), (StatusCode::OK, &settings));
+    let (_, _, shown) = call(&app, Method::GET, "/api/v1/settings", &[], None).await?;
+    assert_eq!(shown["banner"], "Read-only until noon");
+    let (status, _, error) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/register",
+        &[],
+        Some(json!({ "email": "bob@example.org", "password": PASSWORD })),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
+    assert_eq!(error["error"]["message"], "registration is closed");
+
+    // Users and statistics, for administrators only; the chain's figures are missing,
+    // with the reason, when the node does not answer.
+    let (status, _, page) =
+        call(&app, Method::GET, "/api/v1/admin/users?search=ann&limit=10", &admin, None).await?;
+    assert_eq!((status, &page["total"]), (StatusCode::OK, &json!(1)));
+    assert_eq!(page["users"][0]["email"], "ann@example.org");
+    for bad in ["?limit=0", "?limit=101", "?offset=-1", "?page=2", "?search=a&search=b"] {
+        let (status, _, error) =
+            call(&app, Method::GET, &format!("/api/v1/admin/users{bad}"), &admin, None).await?;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {error}");
+    }
+    for path in ["/api/v1/admin/users", "/api/v1/admin/stats"] {
+        let (status, _, _) = call(&app, Method::GET, path, &user, None).await?;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (status, _, stats) = call(&app, Method::GET, "/api/v1/admin/stats", &admin, None).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (&stats["accounts"]["users"], &stats["accounts"]["activeSessions"]),
+        (&json!(2), &json!(2))
+    );
+    assert_eq!(stats["chain"], Value::Null);
+    assert!(stats["chainError"].as_str().unwrap().contains("127.0.0.1:9"), "{stats}");
+
+    // The keystore backup and the watch list, with a session or an API key's scopes.
+    let (keystore, address) = crate::account::a_keystore()?;
+    let (status, _, _) = call(&app, Method::GET, "/api/v1/me/keystore", &user, None).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, stored) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/me/keystore",
+        &user,
+        Some(json!({ "keystore": keystore })),
+    )
+    .await?;
+    assert_eq!((status, &stored["address"]), (StatusCode::OK, &json!(address)));
+    let (status, _, error) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/me/keystore",
+        &user,
+        Some(json!({ "keystore": { "privateKey": "0x01" } })),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let huge = json!({ "keystore": { "id": "x".repeat(4 << 20) } });
+    let (status, _, _) = call(&app, Method::PUT, "/api/v1/me/keystore", &user, Some(huge)).await?;
+    assert!(matches!(status, StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE), "{status}");
+    let (_, read_key) =
+        b.accounts.create_api_key(ann.id, "reader", &[btcr_accounts::Scope::Read], &anyone).await?;
+    let key = auth(&read_key);
+    let key = refs(&key);
+    let (status, _, backup) = call(&app, Method::GET, "/api/v1/me/keystore", &key, None).await?;
+    assert_eq!((status, &backup["keystore"]), (StatusCode::OK, &keystore));
+    let (status, _, error) = call(&app, Method::DELETE, "/api/v1/me/keystore", &key, None).await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
+    let (status, _, _) =
+        call(&app, Method::POST, "/api/v1/me/watchlist", &key, Some(json!({ "address": address })))
+            .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a read key does not write");
+    // Nor does a key reach what only a session may do.
+    let (status, _, _) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/me/password",
+        &key,
+        Some(json!({ "currentPassword": PASSWORD, "newPassword": "new password here" })),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, _, watched) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/watchlist",
+        &user,
+        Some(json!({ "address": address, "label": "savings" })),
+    )
+    .await?;
+    assert_eq!((status, &watched["label"]), (StatusCode::OK, &json!("savings")));
+    let (status, _, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/me/watchlist",
+        &user,
+        Some(json!({ "address": "0x1234" })),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, list) = call(&app, Method::GET, "/api/v1/me/watchlist", &key, None).await?;
+    assert_eq!((status, list.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    let path = format!("/api/v1/me/watchlist/{address}");
+    let (status, _, _) = call(&app, Method::DELETE, &path, &user, None).await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = call(&app, Method::DELETE, &path, &user, None).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = call(&app, Method::DELETE, "/api/v1/me/keystore", &user, None).await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // The password, with the current one.
+    let change =
+        |current: &str| json!({ "currentPassword": current, "newPassword": "new password here" });
+    let (status, _, error) =
+        call(&app, Method::PUT, "/api/v1/me/password", &user, Some(change("wrong password")))
+            .await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let (status, _, _) =
+        call(&app, Method::PUT, "/api/v1/me/password", &user, Some(change(PASSWORD))).await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/auth/login",
+        &[],
+        Some(json!({ "email": "ann@example.org", "password": "new password here" })),
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK);
     Ok(())
 }

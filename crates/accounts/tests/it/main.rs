@@ -1,5 +1,7 @@
 //! The accounts service, each scenario run on SQLite and on a PostgreSQL of the test's own.
 
+mod account;
+mod admin;
 mod http;
 mod scenarios;
 
@@ -77,6 +79,8 @@ macro_rules! on_both {
     };
 }
 
+use account::*;
+use admin::*;
 use http::*;
 use scenarios::*;
 
@@ -99,4 +103,10 @@ on_both!(
     admin_routes_refuse_users_and_serve_admins,
     totp_and_api_keys_over_http,
     repeated_logins_registrations_and_refreshes_are_locked_out_for_a_while,
+    settings_close_registration_tighten_limits_and_show_a_banner_on_every_replica,
+    an_admin_lists_users_by_search_and_page_and_reads_the_figures,
+    a_password_change_needs_the_current_one_and_ends_the_other_sessions,
+    a_keystore_backup_is_checked_kept_replaced_and_deleted,
+    a_watch_list_holds_checked_addresses_up_to_its_bound,
+    settings_users_stats_password_keystore_and_watchlist_over_http,
 );
