@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs the services the tests start for themselves (each test makes its own server on a
-# free local port and stops it after): PostgreSQL from Debian's `postgresql`. Installs only
+# free local port and stops it after): PostgreSQL and Redis from Debian's `postgresql` and
+# `redis-server`. Installs only
 # what is missing, and only as root with apt-get; otherwise says what to install.
 set -euo pipefail
 
 missing=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -z "${BTCR_PG_BIN:-}" ]; then
   missing+=(postgresql)
+fi
+if ! command -v redis-server >/dev/null && [ -z "${BTCR_REDIS_SERVER:-}" ]; then
+  missing+=(redis-server)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -19,7 +23,10 @@ echo "installing ${missing[*]} from Debian's packages for the tests" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
   { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
-# The package starts a cluster of its own; the tests never use it.
+# The packages start servers of their own; the tests never use them.
+if command -v service >/dev/null; then
+  service redis-server stop >/dev/null 2>&1 || true
+fi
 if command -v pg_lsclusters >/dev/null; then
   pg_lsclusters -h 2>/dev/null | while read -r version name _; do
     pg_ctlcluster "$version" "$name" stop 2>/dev/null || true

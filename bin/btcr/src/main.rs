@@ -52,6 +52,54 @@ enum Command {
     Node(NodeArgs),
     /// Administer the accounts service: create an administrator, check the audit log.
     Accounts(accounts::AccountsArgs),
+    /// Run the accounts service as its own process, over a shared PostgreSQL (and Redis),
+    /// beside the nodes: stateless, so several replicas can serve one address.
+    Api(ApiArgs),
+}
+
+/// Where the accounts service keeps its data and counts its rate limits.
+#[derive(Debug, Args)]
+struct AccountsServiceArgs {
+    /// The accounts database: `postgres://user@host/db` (shared by replicas) or
+    /// `sqlite:PATH`; a node without it uses `accounts.db` in its data directory.
+    #[arg(long = "accounts.database-url", env = "BTCR_ACCOUNTS_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Count rate limits in this Redis (`redis://host:port/db`), shared by every replica
+    /// that names it; without it they are counted in this process.
+    #[arg(long = "redis-url", env = "BTCR_REDIS_URL")]
+    redis_url: Option<String>,
+}
+
+impl AccountsServiceArgs {
+    fn options(&self) -> btcr_node::AccountsOptions {
+        btcr_node::AccountsOptions {
+            database_url: self.database_url.clone(),
+            redis_url: self.redis_url.clone(),
+        }
+    }
+}
+
+/// Options of `btcr api`.
+#[derive(Debug, Args)]
+struct ApiArgs {
+    /// The node whose chain the administrators' statistics show (`http://host:port`).
+    #[arg(long)]
+    node: String,
+    /// Address to serve the accounts routes (`/api/v1/auth`, `/me`, `/admin`, …) on.
+    #[arg(long = "api.addr", default_value = "127.0.0.1:8546")]
+    addr: SocketAddr,
+    /// Most requests in progress at once; the rest are refused with 503.
+    #[arg(long = "api.max-connections", default_value_t = 500)]
+    max_connections: usize,
+    /// Largest request body, in bytes.
+    #[arg(long = "api.max-body-bytes", default_value_t = 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Browser origins allowed to call the service, comma-separated (`*` for any).
+    /// Default: pages from localhost.
+    #[arg(long = "api.cors", value_delimiter = ',')]
+    cors: Option<Vec<String>>,
+    #[command(flatten)]
+    accounts: AccountsServiceArgs,
 }
 
 /// Options of `btcr testnet`.
@@ -124,6 +172,8 @@ struct NodeArgs {
     home: PathBuf,
     #[command(flatten)]
     rpc: RpcArgs,
+    #[command(flatten)]
+    accounts: AccountsServiceArgs,
 }
 
 /// Options of `btcr dev`.
@@ -140,6 +190,8 @@ struct DevArgs {
     genesis: GenesisArgs,
     #[command(flatten)]
     rpc: RpcArgs,
+    #[command(flatten)]
+    accounts: AccountsServiceArgs,
 }
 
 /// JSON-RPC server options; every limit bounds what one client can make the node do.
@@ -263,6 +315,7 @@ fn run() -> eyre::Result<()> {
         Command::Dev(args) => runtime.block_on(run_dev(args)),
         Command::Node(args) => runtime.block_on(run_node(args)),
         Command::Accounts(args) => runtime.block_on(accounts::run(args)),
+        Command::Api(args) => runtime.block_on(run_api(args)),
         Command::Wallet(_) | Command::Testnet(_) => unreachable!("handled above"),
     }
 }
@@ -313,7 +366,9 @@ fn run_testnet(args: TestnetArgs) -> eyre::Result<()> {
 }
 
 async fn run_node(args: NodeArgs) -> eyre::Result<()> {
-    let config = testnet::load_node(&args.home, args.rpc.http(), args.rpc.rpc(), args.rpc.addr)?;
+    let mut config =
+        testnet::load_node(&args.home, args.rpc.http(), args.rpc.rpc(), args.rpc.addr)?;
+    config.accounts = args.accounts.options();
     let node = btcr_node::launch(config.clone()).await?;
     let network = config.network.as_ref().expect("load_node always configures the network");
     // One buffer, written once: the lines come out in order, and a closed standard output
@@ -345,10 +400,42 @@ async fn run_dev(args: DevArgs) -> eyre::Result<()> {
         http: args.rpc.http(),
         rpc: args.rpc.rpc(),
     })?;
-    let node = btcr_node::launch(setup.config.clone()).await?;
+    let mut config = setup.config.clone();
+    config.accounts = args.accounts.options();
+    let node = btcr_node::launch(config).await?;
     print_banner(&setup, node.rpc_addr);
     node.wait().await?;
     drop(setup.tempdir);
+    Ok(())
+}
+
+async fn run_api(args: ApiArgs) -> eyre::Result<()> {
+    let http = HttpConfig {
+        listen: args.addr,
+        max_body_bytes: args.max_body_bytes,
+        max_connections: args.max_connections,
+        cors_origins: args.cors.clone().unwrap_or_else(btcr_http::default_cors_origins),
+        workers: btcr_http::default_workers(),
+    };
+    let service = btcr_node::launch_api(btcr_node::ApiServiceConfig {
+        http,
+        accounts: args.accounts.options(),
+        node_url: args.node.clone(),
+    })
+    .await?;
+    let mut b = String::new();
+    say!(b);
+    say!(b, "BTCR API service (accounts)");
+    say!(b, "Listening       http://{}/api/v1", service.local_addr);
+    say!(b, "Node            {}", args.node);
+    say!(
+        b,
+        "Rate limits     {}",
+        if args.accounts.redis_url.is_some() { "shared (Redis)" } else { "this process" }
+    );
+    say!(b);
+    print_lines(&b);
+    service.wait().await;
     Ok(())
 }
 

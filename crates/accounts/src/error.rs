@@ -102,6 +102,10 @@ pub enum AccountsError {
         /// Seconds until the lockout ends.
         retry_after_s: u64,
     },
+    /// The shared store of the rate limits (Redis) did not answer: limited requests are
+    /// refused rather than let through uncounted.
+    #[error("the rate-limit store is unavailable: {0}")]
+    LimitStore(String),
     /// Too many password hashes are waiting; try again shortly.
     #[error("the service is busy; try again")]
     Busy,

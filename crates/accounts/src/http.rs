@@ -106,6 +106,10 @@ impl From<AccountsError> for ApiError {
             E::TooManyAttempts => ApiError::too_many_requests(message, 1),
             E::RateLimited { retry_after_s } => ApiError::too_many_requests(message, retry_after_s),
             E::Busy => ApiError::unavailable(message, 1),
+            E::LimitStore(_) => {
+                tracing::error!(target: "btcr::accounts", error = %message, "rate-limit store failed");
+                ApiError::unavailable("the service is unavailable; try again", 1)
+            }
             E::AuditBroken { .. }
             | E::UnsupportedDatabase(_)
             | E::Hashing(_)

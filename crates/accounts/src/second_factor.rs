@@ -334,7 +334,7 @@ impl Accounts {
         if user.disabled {
             return Err(AccountsError::Disabled);
         }
-        self.inner.limiter.clear(crate::limits::Kind::LoginAccount, &email);
+        self.inner.limiter.clear(crate::limits::Kind::LoginAccount, &email).await?;
         let pair = self.open_session(&user, None, json!({ "second_factor": "totp" }), meta).await?;
         Ok((user, pair))
     }

@@ -48,6 +48,9 @@ pub struct AccountsConfig {
     pub limits: RateLimits,
     /// Whether visitors may register, until an administrator's settings say otherwise.
     pub registration_open: bool,
+    /// Where the rate limits count: this process (`None`), or the Redis at this URL
+    /// (`redis://host:port/db`), shared by every replica that names it.
+    pub redis_url: Option<String>,
 }
 
 impl Default for AccountsConfig {
@@ -59,6 +62,7 @@ impl Default for AccountsConfig {
             clock: Clock::system(),
             limits: RateLimits::default(),
             registration_open: true,
+            redis_url: None,
         }
     }
 }
@@ -281,7 +285,10 @@ impl Accounts {
             banner: None,
             limits: config.limits.clone(),
         });
-        let limiter = Limiter::new(config.limits);
+        let limiter = match &config.redis_url {
+            Some(url) => Limiter::redis(config.limits, url).await?,
+            None => Limiter::new(config.limits),
+        };
         let inner = Inner { db, passwords, keys, clock: config.clock, issuer, limiter, settings };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -289,6 +296,11 @@ impl Accounts {
     /// The database it runs on.
     pub fn database(&self) -> &Database {
         &self.inner.db
+    }
+
+    /// Where the rate limits count: `local` (this process) or `redis`.
+    pub fn limits_store(&self) -> &'static str {
+        self.inner.limiter.store_name()
     }
 
     /// The password policy in force.
@@ -308,18 +320,23 @@ impl Accounts {
         }
         if let Some(ip) = &meta.ip {
             let now = self.inner.clock.now_ms();
-            self.limited(Kind::RegisterIp, ip, now)?;
-            self.inner.limiter.count(Kind::RegisterIp, ip, now);
+            self.limited(Kind::RegisterIp, ip, now).await?;
+            self.inner.limiter.count(Kind::RegisterIp, ip, now).await?;
         }
         self.create(email, password, Role::User, meta, "user.registered").await
     }
 
     /// Refuses while `key` is locked out for `kind`.
-    pub(crate) fn limited(&self, kind: Kind, key: &str, now_ms: u64) -> Result<(), AccountsError> {
-        self.inner
-            .limiter
-            .check(kind, key, now_ms)
-            .map_err(|l| AccountsError::RateLimited { retry_after_s: l.retry_after_s })
+    pub(crate) async fn limited(
+        &self,
+        kind: Kind,
+        key: &str,
+        now_ms: u64,
+    ) -> Result<(), AccountsError> {
+        match self.inner.limiter.check(kind, key, now_ms).await? {
+            Some(locked) => Err(AccountsError::RateLimited { retry_after_s: locked.retry_after_s }),
+            None => Ok(()),
+        }
     }
 
     /// Counts a failed login or code for `email` and the request's address, recording a
@@ -332,11 +349,11 @@ impl Accounts {
     ) -> Result<(), AccountsError> {
         let now = self.inner.clock.now_ms();
         let mut locked = Vec::new();
-        if self.inner.limiter.count(Kind::LoginAccount, email, now) {
+        if self.inner.limiter.count(Kind::LoginAccount, email, now).await? {
             locked.push(json!({ "account": email }));
         }
         if let Some(ip) = &meta.ip
-            && self.inner.limiter.count(Kind::LoginIp, ip, now)
+            && self.inner.limiter.count(Kind::LoginIp, ip, now).await?
         {
             locked.push(json!({ "ip": ip }));
         }
@@ -354,9 +371,9 @@ impl Accounts {
     ) -> Result<(), AccountsError> {
         self.settings().await?;
         let now = self.inner.clock.now_ms();
-        self.limited(Kind::LoginAccount, email, now)?;
+        self.limited(Kind::LoginAccount, email, now).await?;
         if let Some(ip) = &meta.ip {
-            self.limited(Kind::LoginIp, ip, now)?;
+            self.limited(Kind::LoginIp, ip, now).await?;
         }
         Ok(())
     }
@@ -516,7 +533,7 @@ impl Accounts {
         if let Some(challenge) = self.totp_challenge(user.id, rehash.as_deref()).await? {
             return Ok(LoginOutcome::TotpRequired { challenge });
         }
-        self.inner.limiter.clear(Kind::LoginAccount, &email);
+        self.inner.limiter.clear(Kind::LoginAccount, &email).await?;
         let detail = json!({ "rehashed": rehash.is_some() });
         let pair = self.open_session(&user, rehash.as_deref(), detail, meta).await?;
         Ok(LoginOutcome::Signed(user, pair))
@@ -599,8 +616,8 @@ impl Accounts {
         self.settings().await?;
         if let Some(ip) = &meta.ip {
             let now = self.inner.clock.now_ms();
-            self.limited(Kind::RefreshIp, ip, now)?;
-            self.inner.limiter.count(Kind::RefreshIp, ip, now);
+            self.limited(Kind::RefreshIp, ip, now).await?;
+            self.inner.limiter.count(Kind::RefreshIp, ip, now).await?;
         }
         let hash = tokens::parse_refresh_token(refresh_token)
             .ok_or(AccountsError::InvalidToken("not a refresh token"))?;

@@ -114,6 +114,7 @@ pub fn prepare(options: DevOptions) -> NodeResult<DevSetup> {
         rpc: options.rpc,
         pool: PoolConfig::default(),
         network: None,
+        accounts: Default::default(),
     };
     Ok(DevSetup { config, accounts, mnemonic: DEV_MNEMONIC, created, tempdir })
 }

@@ -19,6 +19,7 @@ use tracing::info;
 
 use crate::{
     ChainServices,
+    api_service::AccountsOptions,
     error::{Context as _, NodeError, NodeResult, bail},
     reader::NodeFigures,
 };
@@ -42,6 +43,9 @@ pub struct NodeConfig {
     pub pool: PoolConfig,
     /// Peers and BFT consensus; `None` runs the single-validator engine of a dev chain.
     pub network: Option<NetworkConfig>,
+    /// The accounts service's database and rate-limit store (default: `accounts.db` in
+    /// the data directory, limits in this process).
+    pub accounts: AccountsOptions,
 }
 
 /// How a node of a multi-validator network reaches its peers.
@@ -107,7 +111,7 @@ impl NodeHandle {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -161,14 +165,8 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
     let head = chain.head_header();
     info!(target: "btcr::node", number = head.number, hash = %head.hash(), "opened chain");
 
-    // The accounts service on its embedded database, next to the chain.
-    let accounts_db = btcr_accounts::Database::open_sqlite(&config.datadir.join("accounts.db"))
-        .await
-        .wrap_err("opening the accounts database")?;
-    let accounts =
-        btcr_accounts::Accounts::open(accounts_db, btcr_accounts::AccountsConfig::default())
-            .await
-            .wrap_err("starting the accounts service")?;
+    // The accounts service: its embedded database next to the chain, unless told otherwise.
+    let accounts = config.accounts.open(Some(&config.datadir)).await?;
 
     let workers = Workers::new(config.http.workers).wrap_err("starting the HTTP workers")?;
     let api = services.api.clone();

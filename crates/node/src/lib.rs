@@ -19,6 +19,7 @@
 //! the shutdown token, and the engine stopping stops the node, so the node is never left
 //! half alive.
 
+mod api_service;
 mod chain;
 mod consumers;
 pub mod dev;
@@ -35,6 +36,7 @@ mod state_check;
 pub mod testnet;
 mod uptime;
 
+pub use api_service::{AccountsOptions, ApiServiceConfig, ApiServiceHandle, launch_api};
 pub use chain::{Chain, ChainError};
 pub use consumers::{AddressIndexer, block_addresses};
 pub use error::{NodeError, NodeResult};

@@ -277,6 +277,7 @@ pub fn load_node(
             gossip_peers: file.gossip_peers,
             gossip_max_peers: 50,
         }),
+        accounts: Default::default(),
     })
 }
 

@@ -74,34 +74,14 @@ impl DevProcess {
         } else {
             Stdio::inherit()
         };
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(args)
             .args(["--rpc.addr", "127.0.0.1:0"])
             .env("BTCR_LOG", if node { "info" } else { "warn" })
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .wrap_err_with(|| format!("starting {}", binary.display()))?;
-        let stdout = child.stdout.take().ok_or_else(|| eyre!("no stdout"))?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("JSON-RPC").map(|rest| rest.trim().to_owned())
-                {
-                    let _ = tx.send(url);
-                }
-            }
-        });
-        let url = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait().ok();
-                bail!("btcr did not print its JSON-RPC address (exit status {status:?})");
-            }
-        };
+            .stderr(stderr);
+        let (child, url) = start_announcing(command, "JSON-RPC", "its JSON-RPC address")?;
         Ok(Self { child, rpc: RpcClient::new(url), datadir: datadir.to_path_buf() })
     }
 
@@ -117,6 +97,70 @@ impl DevProcess {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().wrap_err("sending SIGTERM")?;
         self.child.wait().wrap_err("waiting for btcr")
+    }
+}
+
+/// Spawns `command` (stdin closed, stdout read) and waits for the line that starts with
+/// `marker`: answers the child and the rest of that line.
+fn start_announcing(
+    mut command: Command,
+    marker: &'static str,
+    what: &str,
+) -> eyre::Result<(Child, String)> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .wrap_err_with(|| format!("starting {:?}", command.get_program()))?;
+    let stdout = child.stdout.take().ok_or_else(|| eyre!("no stdout"))?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix(marker) {
+                let _ = tx.send(rest.trim().to_owned());
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(announced) => Ok((child, announced)),
+        Err(_) => {
+            let _ = child.kill();
+            let status = child.wait().ok();
+            bail!("btcr did not print {what} (exit status {status:?})");
+        }
+    }
+}
+
+/// A running `btcr api` child process (the accounts service on its own).
+#[derive(Debug)]
+pub struct ApiProcess {
+    child: Child,
+    /// `http://ADDR`, where it serves `/api/v1/…`.
+    pub url: String,
+}
+
+impl ApiProcess {
+    /// Starts `binary api --api.addr 127.0.0.1:0 ARGS…` and waits until it prints where it
+    /// listens.
+    pub fn start(binary: &Path, args: &[&str]) -> eyre::Result<Self> {
+        let mut command = Command::new(binary);
+        command
+            .args(["api", "--api.addr", "127.0.0.1:0"])
+            .args(args)
+            .env("BTCR_LOG", "warn")
+            .env_remove("BTCR_ACCOUNTS_DATABASE_URL")
+            .env_remove("BTCR_REDIS_URL")
+            .stderr(Stdio::inherit());
+        let (child, listening) = start_announcing(command, "Listening", "where it listens")?;
+        let url = listening.trim_end_matches("/api/v1").to_owned();
+        Ok(Self { child, url })
+    }
+}
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -157,3 +157,117 @@ fn btcr_dev_serves_the_accounts_routes_beside_the_explorer() -> eyre::Result<()>
     assert!(ok && out.contains("holds: 4 records"), "{out}{err}");
     Ok(())
 }
+
+/// The access token of a login answer.
+fn access_token(answer: &str) -> String {
+    let signed: serde_json::Value = serde_json::from_str(answer).unwrap_or_default();
+    signed["accessToken"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The refresh cookie an answer sets, as `btcr_refresh=…`.
+fn refresh_cookie(headers: &[(String, String)]) -> String {
+    let set = headers.iter().find(|(k, _)| k == "set-cookie").map(|(_, v)| v.as_str());
+    set.unwrap_or_default().split(';').next().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn two_api_replicas_share_one_postgres_and_one_redis() -> eyre::Result<()> {
+    let postgres = btcr_testkit::TempPostgres::start()?;
+    let database = postgres.create_database("accounts")?;
+    let redis = btcr_testkit::TempRedis::start()?;
+    let dir = tempfile::tempdir()?;
+    let node = btcr_testkit::DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "100ms"])?;
+    let args = [
+        "--node",
+        node.rpc.url(),
+        "--accounts.database-url",
+        &database,
+        "--redis-url",
+        &redis.url(),
+    ];
+    // Without a database of its own to name, it says what it needs.
+    let out = Command::new(btcr_bin())
+        .args(["api", "--node", node.rpc.url(), "--api.addr", "127.0.0.1:0"])
+        .env_remove("BTCR_ACCOUNTS_DATABASE_URL")
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--accounts.database-url"), "{err}");
+    let out = Command::new(btcr_bin())
+        .args(["api", "--node", node.rpc.url(), "--api.addr", "127.0.0.1:0"])
+        .args(["--accounts.database-url", &database, "--redis-url", "redis://127.0.0.1:1/"])
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("rate-limit store"), "{err}");
+    let one = btcr_testkit::ApiProcess::start(btcr_bin(), &args)?;
+    let two = btcr_testkit::ApiProcess::start(btcr_bin(), &args)?;
+
+    // An administrator made by the command line on the shared database.
+    let password = dir.path().join("admin-password");
+    std::fs::write(&password, "correct horse battery staple\n")?;
+    let out = Command::new(btcr_bin())
+        .args(["accounts", "create-admin", "--email", "root@example.org", "--password-file"])
+        .arg(&password)
+        .args(["--accounts.database-url", &database])
+        .output()?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Register and sign in on one, refresh on the other, read the account on the first.
+    let ann = r#"{"email":"ann@example.org","password":"correct horse battery staple"}"#;
+    let (status, _, user) = api(&one.url, "POST", "/api/v1/auth/register", "", ann)?;
+    assert_eq!(status, 201, "{user}");
+    let (status, headers, _) = api(&one.url, "POST", "/api/v1/auth/login", "", ann)?;
+    assert_eq!(status, 200);
+    let cookie = format!("\r\nCookie: {}", refresh_cookie(&headers));
+    let (status, headers, refreshed) =
+        api(&two.url, "POST", "/api/v1/auth/refresh", &cookie, "{}")?;
+    assert_eq!(status, 200, "{refreshed}");
+    let bearer = format!("\r\nAuthorization: Bearer {}", access_token(&refreshed));
+    let (status, _, me) = api(&one.url, "GET", "/api/v1/me", &bearer, "")?;
+    assert!(status == 200 && me.contains("ann@example.org"), "{status} {me}");
+    // The token the first rotated is spent on both: sent again, it ends the session.
+    let (status, _, _) = api(&one.url, "POST", "/api/v1/auth/refresh", &cookie, "{}")?;
+    assert_eq!(status, 401);
+    let rotated = format!("\r\nCookie: {}", refresh_cookie(&headers));
+    let (status, _, _) = api(&two.url, "POST", "/api/v1/auth/refresh", &rotated, "{}")?;
+    assert_eq!(status, 401, "the whole session ended");
+
+    // Five wrong passwords, alternating between the replicas, lock the account on both.
+    let wrong = r#"{"email":"ann@example.org","password":"not the password"}"#;
+    for i in 0..5 {
+        let replica = if i % 2 == 0 { &one } else { &two };
+        let (status, _, _) = api(&replica.url, "POST", "/api/v1/auth/login", "", wrong)?;
+        assert_eq!(status, 401, "attempt {i}");
+    }
+    for replica in [&one, &two] {
+        let (status, headers, body) = api(&replica.url, "POST", "/api/v1/auth/login", "", ann)?;
+        assert_eq!(status, 429, "{body}");
+        assert!(headers.iter().any(|(k, v)| k == "retry-after" && v.parse::<u64>().is_ok()));
+    }
+
+    // A setting changed on one replica is in force on the other within its refresh time,
+    // and the statistics on either show the node's chain.
+    let admin = r#"{"email":"root@example.org","password":"correct horse battery staple"}"#;
+    let (status, _, signed) = api(&two.url, "POST", "/api/v1/auth/login", "", admin)?;
+    assert_eq!(status, 200, "{signed}");
+    let admin = format!("\r\nAuthorization: Bearer {}", access_token(&signed));
+    let (_, _, settings) = api(&two.url, "GET", "/api/v1/admin/settings", &admin, "")?;
+    let mut settings: serde_json::Value = serde_json::from_str(&settings)?;
+    settings["registrationOpen"] = false.into();
+    let (status, _, _) =
+        api(&two.url, "PUT", "/api/v1/admin/settings", &admin, &settings.to_string())?;
+    assert_eq!(status, 200);
+    let bob = r#"{"email":"bob@example.org","password":"correct horse battery staple"}"#;
+    assert!(btcr_testkit::eventually(|| {
+        api(&one.url, "POST", "/api/v1/auth/register", "", bob).is_ok_and(|(s, _, _)| s == 403)
+    }));
+    let (status, _, stats) = api(&one.url, "GET", "/api/v1/admin/stats", &admin, "")?;
+    assert_eq!(status, 200, "{stats}");
+    let stats: serde_json::Value = serde_json::from_str(&stats)?;
+    // Ann and root, and Bob if his registration reached the first replica before it read
+    // the new settings.
+    let users = stats["accounts"]["users"].as_u64();
+    assert!(matches!(users, Some(2 | 3)), "{stats}");
+    assert_eq!(stats["chain"]["validators"], 1, "{stats}");
+    assert!(stats["chain"]["height"].as_u64().is_some(), "{stats}");
+    Ok(())
+}

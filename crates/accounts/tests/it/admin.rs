@@ -175,3 +175,54 @@ pub async fn an_admin_lists_users_by_search_and_page_and_reads_the_figures(
     assert!(b.accounts.account_stats(ids[2]).await.is_ok());
     Ok(())
 }
+
+pub async fn replicas_count_failures_in_one_redis_and_refuse_while_it_is_down(
+    b: Backend,
+) -> eyre::Result<()> {
+    let mut redis = btcr_testkit::TempRedis::start()?;
+    let shared = btcr_accounts::AccountsConfig { redis_url: Some(redis.url()), ..b.config.clone() };
+    let (one, two) = (b.reopen(shared.clone()).await?, b.reopen(shared.clone()).await?);
+    assert_eq!((one.limits_store(), b.accounts.limits_store()), ("redis", "local"));
+    one.register("ann@example.org", PASSWORD, &from("192.0.2.1")).await?;
+
+    // Five failures, alternating between the replicas from two addresses, lock the account
+    // on both; a replica counting in its own process knows nothing of them.
+    for i in 0..5 {
+        let (replica, ip) = if i % 2 == 0 { (&one, "192.0.2.2") } else { (&two, "192.0.2.3") };
+        assert!(matches!(
+            replica.login("ann@example.org", "wrong password!", &from(ip)).await,
+            Err(AccountsError::InvalidCredentials)
+        ));
+    }
+    for replica in [&one, &two] {
+        assert!(matches!(
+            replica.login("ann@example.org", PASSWORD, &from("192.0.2.4")).await,
+            Err(AccountsError::RateLimited { retry_after_s: 900 })
+        ));
+    }
+    assert!(b.accounts.login("ann@example.org", PASSWORD, &from("192.0.2.4")).await.is_ok());
+    // The lockout ends on both at once.
+    b.clock.advance(Duration::from_secs(900));
+    two.login("ann@example.org", PASSWORD, &from("192.0.2.4")).await?;
+
+    // With Redis gone, what is limited is refused, not let through uncounted; once it is
+    // back on its address, the replicas reconnect by themselves.
+    let port = redis.port();
+    redis.kill();
+    for replica in [&one, &two] {
+        assert!(matches!(
+            replica.login("ann@example.org", PASSWORD, &from("192.0.2.4")).await,
+            Err(AccountsError::LimitStore(_))
+        ));
+    }
+    let _restarted = btcr_testkit::TempRedis::start_on(port)?;
+    let one = Arc::new(one);
+    assert!(
+        eventually_async(|| {
+            let one = one.clone();
+            async move { one.login("ann@example.org", PASSWORD, &from("192.0.2.4")).await.is_ok() }
+        })
+        .await
+    );
+    Ok(())
+}

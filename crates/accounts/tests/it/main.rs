@@ -109,4 +109,5 @@ on_both!(
     a_keystore_backup_is_checked_kept_replaced_and_deleted,
     a_watch_list_holds_checked_addresses_up_to_its_bound,
     settings_users_stats_password_keystore_and_watchlist_over_http,
+    replicas_count_failures_in_one_redis_and_refuse_while_it_is_down,
 );

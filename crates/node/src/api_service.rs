@@ -1,0 +1,114 @@
+//! The accounts service's place in a process. Inside a node it runs on the data directory's
+//! SQLite file unless told otherwise (`AccountsOptions`); as a process of its own (`btcr
+//! api`, [`launch_api`]) it keeps no state: its data is in a shared PostgreSQL, its rate
+//! limits in a shared Redis, and the chain's figures come from a node over HTTP, so that
+//! any number of replicas serve the same users behind one address.
+
+use std::{net::SocketAddr, path::Path, sync::Arc};
+
+use btcr_accounts::{Accounts, AccountsConfig, Database, NodeClient};
+use btcr_http::{HttpConfig, HttpServer};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::{
+    error::{Context as _, NodeResult},
+    launch::shutdown_signal,
+};
+
+/// Where the accounts service keeps its data and counts its limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountsOptions {
+    /// `sqlite:PATH` or `postgres://…`; a node without one uses `accounts.db` in its data
+    /// directory.
+    pub database_url: Option<String>,
+    /// `redis://…` for rate limits shared by replicas; `None` counts in this process.
+    pub redis_url: Option<String>,
+}
+
+impl AccountsOptions {
+    /// Opens the database (`datadir`'s `accounts.db` when no URL is given) and starts the
+    /// service on it.
+    pub async fn open(&self, datadir: Option<&Path>) -> NodeResult<Accounts> {
+        let url = match (&self.database_url, datadir) {
+            (Some(url), _) => url.clone(),
+            (None, Some(dir)) => format!("sqlite:{}", dir.join("accounts.db").display()),
+            (None, None) => {
+                return Err(crate::NodeError::Invalid(
+                    "the accounts service needs a database: --accounts.database-url".into(),
+                ));
+            }
+        };
+        let db = Database::open(&url).await.wrap_err("opening the accounts database")?;
+        let config = AccountsConfig { redis_url: self.redis_url.clone(), ..Default::default() };
+        let accounts =
+            Accounts::open(db, config).await.wrap_err("starting the accounts service")?;
+        info!(
+            target: "btcr::accounts",
+            database = accounts.database().backend_name(),
+            limits = accounts.limits_store(),
+            "accounts service ready"
+        );
+        Ok(accounts)
+    }
+}
+
+/// What `btcr api` runs.
+#[derive(Debug, Clone)]
+pub struct ApiServiceConfig {
+    /// The HTTP server's settings.
+    pub http: HttpConfig,
+    /// The shared database (required) and rate-limit store.
+    pub accounts: AccountsOptions,
+    /// The node whose chain the statistics show (`http://host:port`).
+    pub node_url: String,
+}
+
+/// A running API service.
+#[derive(Debug)]
+pub struct ApiServiceHandle {
+    /// Where it listens.
+    pub local_addr: SocketAddr,
+    shutdown: CancellationToken,
+    accounts: Accounts,
+}
+
+impl ApiServiceHandle {
+    /// Stops it.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.accounts.database().close().await;
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then stops.
+    pub async fn wait(self) {
+        shutdown_signal().await;
+        info!(target: "btcr::accounts", "shutdown requested");
+        self.stop().await;
+    }
+}
+
+/// Starts the accounts routes on their own HTTP server.
+pub async fn launch_api(config: ApiServiceConfig) -> NodeResult<ApiServiceHandle> {
+    if config.accounts.database_url.is_none() {
+        return Err(crate::NodeError::Invalid(
+            "btcr api keeps no data of its own: name the database with --accounts.database-url"
+                .into(),
+        ));
+    }
+    let accounts = config.accounts.open(None).await?;
+    let chain = Arc::new(NodeClient::new(&config.node_url));
+    let shutdown = CancellationToken::new();
+    let http = HttpServer::new(config.http.clone())
+        .api(btcr_accounts::http::router(accounts.clone(), chain))
+        .start(shutdown.clone())
+        .await
+        .wrap_err_with(|| format!("starting the HTTP server on {}", config.http.listen))?;
+    info!(
+        target: "btcr::accounts",
+        listen = %http.local_addr,
+        node = %config.node_url,
+        "API service listening"
+    );
+    Ok(ApiServiceHandle { local_addr: http.local_addr, shutdown, accounts })
+}
