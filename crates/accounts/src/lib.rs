@@ -27,6 +27,7 @@ mod account_data;
 mod admin;
 mod api_keys;
 mod audit;
+mod authenticator;
 mod chain;
 mod clock;
 mod db;
@@ -44,6 +45,7 @@ pub use account_data::{KeystoreBackup, MAX_KEYSTORE_BYTES, MAX_WATCHED, Watched}
 pub use admin::{AccountStats, DayCount, MAX_USERS_PAGE, SIGNUP_DAYS, UserPage};
 pub use api_keys::{ApiKey, ApiKeyPrincipal, MAX_API_KEYS, Scope};
 pub use audit::{AuditCheck, AuditEvent, AuditRecord};
+pub use authenticator::AccountsAuthenticator;
 pub use chain::{ChainFigures, ChainSource, FiguresFuture, NodeClient};
 pub use clock::Clock;
 pub use db::Database;

@@ -2,7 +2,9 @@
 //! issuer and audience, valid [`ACCESS_TOKEN_TTL`]. Refresh tokens: 32 random bytes the
 //! client holds and the database keeps only as a SHA-256 hash.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
+
+use parking_lot::Mutex;
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -47,13 +49,18 @@ struct Header {
     typ: String,
 }
 
+/// Tokens whose signature was checked, remembered until they expire (a client sends the
+/// same token with every request for ten minutes: its signature is checked once).
+const MAX_VERIFIED: usize = 10_000;
+
 /// Signs and checks access tokens with one key.
-#[derive(Clone)]
 pub(crate) struct TokenKeys {
     signing: SigningKey,
     verifying: VerifyingKey,
     issuer: String,
     audience: String,
+    /// SHA-256 of a token whose signature, issuer and audience held, and its claims.
+    verified: Mutex<HashMap<[u8; 32], AccessClaims>>,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -66,7 +73,7 @@ impl TokenKeys {
     pub(crate) fn new(secret: [u8; 32], issuer: String, audience: String) -> Self {
         let signing = SigningKey::from_bytes(&secret);
         let verifying = signing.verifying_key();
-        Self { signing, verifying, issuer, audience }
+        Self { signing, verifying, issuer, audience, verified: Mutex::new(HashMap::new()) }
     }
 
     /// A signed access token for `claims` (issuer and audience are this service's).
@@ -97,6 +104,36 @@ impl TokenKeys {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AccountsError::InvalidToken("too long"));
         }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let remembered = self.verified.lock().get(&digest).cloned();
+        let claims = match remembered {
+            Some(claims) => claims,
+            None => {
+                let claims = self.verify(token)?;
+                let mut verified = self.verified.lock();
+                if verified.len() >= MAX_VERIFIED {
+                    let now = now_ms / 1000;
+                    verified.retain(|_, c| c.exp > now);
+                    if verified.len() >= MAX_VERIFIED {
+                        verified.clear();
+                    }
+                }
+                verified.insert(digest, claims.clone());
+                claims
+            }
+        };
+        let now = now_ms / 1000;
+        if claims.iat > now + CLOCK_LEEWAY_SECS {
+            return Err(AccountsError::InvalidToken("issued in the future"));
+        }
+        if now >= claims.exp {
+            return Err(AccountsError::TokenExpired);
+        }
+        Ok(claims)
+    }
+
+    /// The claims of `token` if its signature, issuer and audience hold (times unchecked).
+    fn verify(&self, token: &str) -> Result<AccessClaims, AccountsError> {
         let mut parts = token.split('.');
         let (Some(header), Some(claims), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -124,13 +161,6 @@ impl TokenKeys {
             .map_err(|_| AccountsError::InvalidToken("malformed claims"))?;
         if claims.iss != self.issuer || claims.aud != self.audience {
             return Err(AccountsError::InvalidToken("wrong issuer or audience"));
-        }
-        let now = now_ms / 1000;
-        if claims.iat > now + CLOCK_LEEWAY_SECS {
-            return Err(AccountsError::InvalidToken("issued in the future"));
-        }
-        if now >= claims.exp {
-            return Err(AccountsError::TokenExpired);
         }
         Ok(claims)
     }
@@ -180,6 +210,26 @@ mod tests {
         let expiry = 1_000_000 + ACCESS_TOKEN_TTL.as_millis() as u64;
         assert!(k.check(&token, expiry - 1000).is_ok());
         assert!(matches!(k.check(&token, expiry), Err(AccountsError::TokenExpired)));
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_the_memory_stays_bounded() {
+        let k = keys();
+        let token = k.issue("1".into(), "user".into(), "s".into(), 1_000_000);
+        k.check(&token, 1_000_000).unwrap();
+        k.check(&token, 1_000_000).unwrap();
+        assert_eq!(k.verified.lock().len(), 1, "checked once, remembered");
+        let expiry = 1_000_000 + ACCESS_TOKEN_TTL.as_millis() as u64;
+        assert!(matches!(k.check(&token, expiry), Err(AccountsError::TokenExpired)));
+        // Only tokens that verified are remembered, and never more than the bound.
+        let [h, c, _]: [&str; 3] = token.split('.').collect::<Vec<_>>().try_into().unwrap();
+        assert!(k.check(&format!("{h}.{c}.{}", "A".repeat(86)), 1_000_000).is_err());
+        assert_eq!(k.verified.lock().len(), 1);
+        for i in 0..MAX_VERIFIED + 500 {
+            let t = k.issue(i.to_string(), "user".into(), "s".into(), 1_000_000);
+            k.check(&t, 1_000_000).unwrap();
+            assert!(k.verified.lock().len() <= MAX_VERIFIED);
+        }
     }
 
     #[test]

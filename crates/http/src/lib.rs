@@ -23,7 +23,7 @@ mod query;
 mod server;
 mod workers;
 
-pub use auth::{AuthError, Authenticator, Principal};
+pub use auth::{AuthError, AuthFuture, Authenticator, Principal};
 pub use error::{ApiError, ApiErrorBody, ApiErrorDetail, ApiResult};
 pub use middleware::{ConnectionPermit, RequestId, RequestOrigin, origin_allowed};
 pub use query::{ApiQuery, parse as parse_query};

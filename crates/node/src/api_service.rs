@@ -101,6 +101,7 @@ pub async fn launch_api(config: ApiServiceConfig) -> NodeResult<ApiServiceHandle
     let shutdown = CancellationToken::new();
     let http = HttpServer::new(config.http.clone())
         .api(btcr_accounts::http::router(accounts.clone(), chain))
+        .authenticator(Arc::new(btcr_accounts::AccountsAuthenticator::new(accounts.clone())))
         .start(shutdown.clone())
         .await
         .wrap_err_with(|| format!("starting the HTTP server on {}", config.http.listen))?;

@@ -180,7 +180,8 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
     let http = HttpServer::new(config.http.clone())
         .root(rpc.http, rpc.websocket)
         .api(btcr_explorer::router(api.clone(), api.clone(), workers))
-        .api(btcr_accounts::http::router(accounts, Arc::new(NodeFigures(api))))
+        .api(btcr_accounts::http::router(accounts.clone(), Arc::new(NodeFigures(api))))
+        .authenticator(Arc::new(btcr_accounts::AccountsAuthenticator::new(accounts)))
         .fallback(btcr_portal::router())
         .start(shutdown.clone())
         .await

@@ -108,6 +108,20 @@ fn btcr_dev_serves_the_accounts_routes_beside_the_explorer() -> eyre::Result<()>
     let (status, _, me) =
         api(&url, "GET", "/api/v1/me", &format!("\r\nAuthorization: Bearer {token}"), "")?;
     assert!(status == 200 && me.contains("ann@example.org"), "{status} {me}");
+    // Every router sees who calls: a token that holds passes anywhere, one that does not
+    // is refused before any handler (even the explorer's), and a scheme that is not ours
+    // (`Basic`, which some tools send) leaves the request anonymous.
+    let (status, _, _) =
+        api(&url, "GET", "/api/v1/blocks", &format!("\r\nAuthorization: Bearer {token}"), "")?;
+    assert_eq!(status, 200);
+    for forged in ["Bearer abc.def.ghi", "Bearer btcr_ak_0000"] {
+        let (status, _, error) =
+            api(&url, "GET", "/api/v1/blocks", &format!("\r\nAuthorization: {forged}"), "")?;
+        assert!(status == 401 && error.contains("unauthorized"), "{forged}: {status} {error}");
+    }
+    let (status, _, _) =
+        api(&url, "GET", "/api/v1/blocks", "\r\nAuthorization: Basic dXNlcjpwYXNz", "")?;
+    assert_eq!(status, 200);
     // The explorer's routes and its answer for unknown paths are as they were.
     let (status, _, _) = api(&url, "GET", "/api/v1/blocks", "", "")?;
     assert_eq!(status, 200);
