@@ -228,6 +228,7 @@ impl Accounts {
             .bind(&address)
             .fetch_optional(&mut *tx)
             .await?;
+            let action = if existing.is_some() { "watchlist.renamed" } else { "watchlist.added" };
             let created_ms = match existing {
                 Some(created_ms) => {
                     sqlx::query("UPDATE watchlist SET label = $1 WHERE user_id = $2 AND address = $3")
@@ -256,7 +257,7 @@ impl Accounts {
                     now
                 }
             };
-            let event = meta.event(Some(user_id), "watchlist.added", Some(address.clone()), json!({ "label": label }));
+            let event = meta.event(Some(user_id), action, Some(address.clone()), json!({ "label": label }));
             append_in!(tx, &event, now);
             tx.commit().await?;
             created_ms

@@ -148,6 +148,9 @@ pub async fn a_watch_list_holds_checked_addresses_up_to_its_bound(b: Backend) ->
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].label, "cold wallet");
     assert!(b.accounts.watchlist(bob.id).await?.is_empty());
+    let records = b.accounts.audit(0, 1000).await?;
+    let actions: Vec<&str> = records.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions[2..], ["watchlist.added", "watchlist.renamed"]);
 
     for bad in [
         "",
