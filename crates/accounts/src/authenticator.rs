@@ -8,6 +8,11 @@ use btcr_http::{AuthError, AuthFuture, Authenticator, Principal};
 
 use crate::{Accounts, api_keys::KEY_PREFIX};
 
+/// The role of a principal that an API key names.
+pub(crate) const API_KEY_ROLE: &str = "api-key";
+/// What each of an API key's scopes becomes among its principal's roles (`scope:read`).
+pub(crate) const SCOPE_ROLE_PREFIX: &str = "scope:";
+
 /// Authenticates requests with [`Accounts`]: an access token gives the user's id and role
 /// (`user` or `admin`); an API key its owner's id, the role `api-key` and one
 /// `scope:<name>` per scope.
@@ -39,8 +44,10 @@ impl Authenticator for AccountsAuthenticator {
                     .check_api_key(token)
                     .await
                     .map_err(|e| AuthError(e.to_string()))?;
-                let mut roles = vec!["api-key".to_owned()];
-                roles.extend(key.scopes.iter().map(|s| format!("scope:{}", s.as_str())));
+                let mut roles = vec![API_KEY_ROLE.to_owned()];
+                roles.extend(
+                    key.scopes.iter().map(|s| format!("{SCOPE_ROLE_PREFIX}{}", s.as_str())),
+                );
                 return Ok(Some(Principal { subject: key.user.id.to_string(), roles }));
             }
             let claims = self.accounts.check_access(token).map_err(|e| AuthError(e.to_string()))?;

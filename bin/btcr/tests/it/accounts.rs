@@ -122,6 +122,22 @@ fn btcr_dev_serves_the_accounts_routes_beside_the_explorer() -> eyre::Result<()>
     let (status, _, _) =
         api(&url, "GET", "/api/v1/blocks", "\r\nAuthorization: Basic dXNlcjpwYXNz", "")?;
     assert_eq!(status, 200);
+    // An API key, checked once by the server's hook, reads within its scope and no further.
+    let (status, _, made) = api(
+        &url,
+        "POST",
+        "/api/v1/me/api-keys",
+        &format!("\r\nAuthorization: Bearer {token}"),
+        r#"{"name":"reader","scopes":["read"]}"#,
+    )?;
+    assert_eq!(status, 201, "{made}");
+    let made: serde_json::Value = serde_json::from_str(&made)?;
+    let key = format!("\r\nAuthorization: Bearer {}", made["secret"].as_str().unwrap_or_default());
+    let (status, _, list) = api(&url, "GET", "/api/v1/me/watchlist", &key, "")?;
+    assert_eq!((status, list.as_str()), (200, "[]"));
+    let watch = r#"{"address":"0x00000000000000000000000000000000000000aa"}"#;
+    let (status, _, error) = api(&url, "POST", "/api/v1/me/watchlist", &key, watch)?;
+    assert!(status == 403 && error.contains("write"), "{status} {error}");
     // The explorer's routes and its answer for unknown paths are as they were.
     let (status, _, _) = api(&url, "GET", "/api/v1/blocks", "", "")?;
     assert_eq!(status, 200);
@@ -168,7 +184,7 @@ fn btcr_dev_serves_the_accounts_routes_beside_the_explorer() -> eyre::Result<()>
     // Its data stays in the data directory, where `btcr accounts` finds it.
     drop(node);
     let (ok, out, err) = accounts(dir.path(), &["audit-verify"]);
-    assert!(ok && out.contains("holds: 4 records"), "{out}{err}");
+    assert!(ok && out.contains("holds: 5 records"), "{out}{err}");
     Ok(())
 }
 
