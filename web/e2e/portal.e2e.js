@@ -288,7 +288,7 @@ test('the explorer: blocks, a block, search, validators, a phone-sized screen, a
   await page.getByTestId('uptime').filter({ hasText: '100%' }).waitFor();
   await shot('staking');
   await page.getByRole('link', { name: 'Admin', exact: true }).click();
-  await page.getByText('/api/v1/admin').waitFor();
+  await page.getByText('as an administrator to see the network').waitFor();
   await shot('admin');
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(node.url);

@@ -1,5 +1,5 @@
 import { type FormEvent, lazy, Suspense, useEffect, useId, useState } from 'react';
-import { NavLink, Route, Routes, useNavigate } from 'react-router';
+import { Link, NavLink, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { api, type SearchResult } from './lib/api';
 import { useLiveHeads } from './lib/live';
 // Each page is its own chunk: the chart library and the wallet's signing code load only
@@ -12,10 +12,13 @@ const Address = lazy(() => import('./pages/Address'));
 const Staking = lazy(() => import('./pages/Staking'));
 const Wallet = lazy(() => import('./pages/Wallet'));
 const Admin = lazy(() => import('./pages/Admin'));
+const Account = lazy(() => import('./pages/Account'));
+const Auth = lazy(() => import('./pages/Auth'));
 import { loadWallet, type SavedWallet, WalletContext } from './wallet/store';
 import { ErrorNote, Loading } from './components/ui';
 import { Button, Input } from './components/forms';
 import { Announcer } from './components/announcer';
+import { SessionProvider, usePublicSettings, useSession } from './lib/session';
 
 type Theme = 'light' | 'dark';
 
@@ -80,6 +83,35 @@ function Search() {
   );
 }
 
+/** Who is signed in, or the way to sign in. */
+function SessionLink() {
+  const { me, ready } = useSession();
+  const { pathname } = useLocation();
+  if (!ready) return null;
+  const cls = 'shrink-0 text-sm text-sky-700 hover:underline dark:text-sky-400';
+  return me ? (
+    <Link className={cls} to="/account" data-testid="session-link">
+      {me.email}
+    </Link>
+  ) : (
+    <Link className={cls} to="/signin" state={{ from: pathname === '/signin' || pathname === '/signup' ? '/account' : pathname }}>
+      Sign in
+    </Link>
+  );
+}
+
+/** The administrators' message to everyone, when there is one. */
+function Banner() {
+  const settings = usePublicSettings();
+  const banner = settings.data?.banner;
+  if (!banner) return null;
+  return (
+    <div role="note" className="border-b border-amber-200 bg-amber-50 text-sm text-amber-900 dark:border-amber-900 dark:bg-amber-950 dark:text-amber-200" data-testid="banner">
+      <p className="mx-auto max-w-6xl px-4 py-2">{banner}</p>
+    </div>
+  );
+}
+
 const nav = [
   { to: '/', label: 'Dashboard' },
   { to: '/blocks', label: 'Blocks' },
@@ -95,6 +127,7 @@ export default function App() {
   const [key, setKey] = useState<`0x${string}` | null>(null);
   return (
     <WalletContext.Provider value={{ saved, key, setSaved, setKey }}>
+    <SessionProvider>
     <Announcer>
     <div className="min-h-screen">
       <header className="border-b border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900">
@@ -128,12 +161,14 @@ export default function App() {
             >
               <span className="sr-only">{live.connected ? 'Live: connected to the node' : 'Not connected to the node'}</span>
             </span>
+            <SessionLink />
             <Button size="sm" onClick={toggleTheme} aria-label="Switch theme">
               {theme === 'dark' ? 'Light' : 'Dark'}
             </Button>
           </div>
         </div>
       </header>
+      <Banner />
       <main className="mx-auto max-w-6xl px-4 py-6">
         <Suspense fallback={<Loading what="the page" />}>
         <Routes>
@@ -145,12 +180,16 @@ export default function App() {
           <Route path="/wallet" element={<Wallet />} />
           <Route path="/staking" element={<Staking />} />
           <Route path="/admin" element={<Admin />} />
+          <Route path="/account" element={<Account />} />
+          <Route path="/signin" element={<Auth mode="signin" />} />
+          <Route path="/signup" element={<Auth mode="signup" />} />
           <Route path="*" element={<ErrorNote error="There is no such page." />} />
         </Routes>
         </Suspense>
       </main>
     </div>
     </Announcer>
+    </SessionProvider>
     </WalletContext.Provider>
   );
 }

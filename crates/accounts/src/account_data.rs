@@ -20,7 +20,7 @@ const MAX_LABEL_CHARS: usize = 64;
 pub const MAX_KEYSTORE_BYTES: usize = 8 * 1024;
 
 /// An address on a watch list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Watched {
     /// `0x` and 40 lower-case hex digits.
@@ -32,12 +32,13 @@ pub struct Watched {
 }
 
 /// A user's keystore backup.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeystoreBackup {
     /// The address the keystore names.
     pub address: String,
     /// The keystore, as stored.
+    #[schema(value_type = Object)]
     pub keystore: serde_json::Value,
     /// When it was stored (Unix ms).
     pub updated_ms: i64,

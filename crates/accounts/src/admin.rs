@@ -19,7 +19,7 @@ pub const SIGNUP_DAYS: i64 = 30;
 const DAY_MS: i64 = 86_400_000;
 
 /// One page of users.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserPage {
     /// The users on it, by id.
@@ -29,7 +29,7 @@ pub struct UserPage {
 }
 
 /// Sign-ups on one day (UTC).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DayCount {
     /// `YYYY-MM-DD`.
@@ -39,7 +39,7 @@ pub struct DayCount {
 }
 
 /// The accounts' figures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountStats {
     /// Users in all.

@@ -21,7 +21,7 @@ pub const MAX_API_KEYS: usize = 50;
 const MAX_NAME_CHARS: usize = 64;
 
 /// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Read the account's own data.
@@ -50,7 +50,7 @@ impl Scope {
 }
 
 /// A key, as its owner sees it (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     /// Its id.
     pub id: i64,

@@ -28,7 +28,7 @@ pub struct AuditEvent {
 }
 
 /// A stored record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// Its place in the chain, from 1.
     pub seq: i64,
@@ -48,9 +48,11 @@ pub struct AuditRecord {
     pub detail: String,
     /// The previous record's hash (zeros for the first).
     #[serde(with = "hex_bytes")]
+    #[schema(value_type = String)]
     pub prev_hash: Vec<u8>,
     /// This record's hash.
     #[serde(with = "hex_bytes")]
+    #[schema(value_type = String)]
     pub hash: Vec<u8>,
 }
 

@@ -7,7 +7,7 @@ use std::{future::Future, pin::Pin, time::Duration};
 use serde::{Deserialize, Serialize};
 
 /// What the statistics show of the chain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainFigures {
     /// The head's height.

@@ -16,15 +16,15 @@ use axum::{
     extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Path, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
-    routing::{delete, get, patch, post, put},
 };
-use btcr_http::{ApiError, ApiQuery, Principal};
+use btcr_http::{ApiError, ApiErrorBody, ApiErrorDetail, ApiQuery, Principal};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::{
     AccessClaims, AccountStats, Accounts, AccountsError, ApiKey, AuditRecord, ChainFigures,
-    ChainSource, KeystoreBackup, LoginOutcome, PublicSettings, RequestMeta, Role, Scope, Session,
-    Settings, TokenPair, User, UserPage, Watched, tokens::REFRESH_TOKEN_TTL,
+    ChainSource, DayCount, KeystoreBackup, LoginOutcome, PublicSettings, RateLimits, RequestMeta,
+    Role, Scope, Session, Settings, TokenPair, User, UserPage, Watched, tokens::REFRESH_TOKEN_TTL,
 };
 
 /// The refresh-token cookie's name.
@@ -45,31 +45,121 @@ impl FromRef<AccountsState> for Accounts {
 
 /// The accounts routes, `/api/v1/…` in full; the statistics read the chain from `chain`.
 pub fn router(accounts: Accounts, chain: Arc<dyn ChainSource>) -> Router {
-    Router::new()
-        .route("/api/v1/settings", get(public_settings))
-        .route("/api/v1/me/password", put(change_password))
-        .route("/api/v1/me/keystore", get(keystore).put(put_keystore).delete(delete_keystore))
-        .route("/api/v1/me/watchlist", get(watchlist).post(watch))
-        .route("/api/v1/me/watchlist/{address}", delete(unwatch))
-        .route("/api/v1/admin/users", get(list_users))
-        .route("/api/v1/admin/stats", get(stats))
-        .route("/api/v1/admin/settings", get(settings).put(update_settings))
-        .route("/api/v1/auth/register", post(register))
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/login/totp", post(login_totp))
-        .route("/api/v1/auth/refresh", post(refresh))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/me/sessions", get(sessions))
-        .route("/api/v1/me/sessions/{id}", delete(revoke_session))
-        .route("/api/v1/me/totp", post(totp_begin).delete(totp_disable))
-        .route("/api/v1/me/totp/confirm", post(totp_confirm))
-        .route("/api/v1/me/recovery-codes", post(recovery_codes))
-        .route("/api/v1/me/api-keys", get(api_keys).post(create_api_key))
-        .route("/api/v1/me/api-keys/{id}", delete(revoke_api_key))
-        .route("/api/v1/admin/users/{id}", patch(update_user))
-        .route("/api/v1/admin/audit", get(audit))
-        .with_state(AccountsState { accounts, chain })
+    routes(Router::new()).with_state(AccountsState { accounts, chain })
+}
+
+btcr_http::documented_routes!(AccountsState;
+    "accounts" => public_settings,
+    "auth" => register,
+    "auth" => login,
+    "auth" => login_totp,
+    "auth" => refresh,
+    "auth" => logout,
+    "me" => me,
+    "me" => sessions,
+    "me" => revoke_session,
+    "me" => totp_begin,
+    "me" => totp_disable,
+    "me" => totp_confirm,
+    "me" => recovery_codes,
+    "me" => api_keys,
+    "me" => create_api_key,
+    "me" => revoke_api_key,
+    "me" => change_password,
+    "me" => keystore,
+    "me" => put_keystore,
+    "me" => delete_keystore,
+    "me" => watchlist,
+    "me" => watch,
+    "me" => unwatch,
+    "admin" => list_users,
+    "admin" => update_user,
+    "admin" => audit,
+    "admin" => stats,
+    "admin" => settings,
+    "admin" => update_settings,
+);
+
+/// The accounts service's part of the OpenAPI document: its operations, their bodies, and
+/// the two ways to authenticate.
+#[derive(OpenApi)]
+#[openapi(
+    modifiers(&Handlers, &Authentication),
+    components(schemas(
+        ApiErrorBody,
+        ApiErrorDetail,
+        User,
+        Role,
+        Session,
+        ApiKey,
+        Scope,
+        AuditRecord,
+        Settings,
+        RateLimits,
+        PublicSettings,
+        UserPage,
+        AccountStats,
+        DayCount,
+        ChainFigures,
+        KeystoreBackup,
+        Watched,
+        Credentials,
+        Signed,
+        TotpChallenge,
+        LoginAnswer,
+        TotpLogin,
+        RefreshBody,
+        Me,
+        TotpSecret,
+        Code,
+        RecoveryCodes,
+        NewKey,
+        CreatedKey,
+        UserChange,
+        Stats,
+        PasswordChange,
+        KeystoreBody,
+        WatchBody
+    ))
+)]
+struct AccountsDoc;
+
+/// The security schemes the operations name.
+struct Authentication;
+
+impl utoipa::Modify for Authentication {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "accessToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from login or refresh (about 10 minutes)."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("btcr_ak_…")
+                    .description(Some(
+                        "An API key, within its scopes: `read` to read, `write` to change.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The accounts service's part of the OpenAPI document (merged with the explorer's where
+/// both are served).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    AccountsDoc::openapi()
 }
 
 /// How the client sees a refusal of the service.
@@ -307,25 +397,51 @@ fn set_cookie(token: Option<&str>) -> HeaderValue {
     HeaderValue::from_str(&text).expect("a refresh token is a valid header value")
 }
 
-#[derive(Deserialize)]
+/// An e-mail address and a password.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Credentials {
     email: String,
     password: String,
+    /// Answer the refresh token in the body instead of the cookie (clients other than a
+    /// browser).
     #[serde(default)]
     refresh_token_in_body: bool,
 }
 
-#[derive(Serialize)]
+/// Signed in.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Signed {
+    /// `Authorization: Bearer <accessToken>` on the next requests.
     access_token: String,
+    #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
+    /// Seconds the access token lives.
     expires_in: u64,
+    /// The session.
     session: String,
     user: User,
+    /// Only when asked for in the body.
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
+}
+
+/// The password was right; a TOTP or recovery code must follow, with this challenge.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct TotpChallenge {
+    totp_required: bool,
+    /// Send it to `/auth/login/totp` with a code, within 5 minutes.
+    challenge: String,
+}
+
+/// What a login answers.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+enum LoginAnswer {
+    Signed(Signed),
+    TotpRequired(TotpChallenge),
 }
 
 /// The answer of a login or refresh: the access token in the body, the refresh token in
@@ -339,7 +455,8 @@ fn signed(user: User, pair: TokenPair, in_body: bool) -> Response {
         user,
         refresh_token: in_body.then(|| pair.refresh_token.clone()),
     };
-    let mut response = Json(body).into_response();
+    // Untagged: the same JSON as `body` alone, which a refresh answers too.
+    let mut response = Json(LoginAnswer::Signed(body)).into_response();
     if !in_body {
         response.headers_mut().insert(header::SET_COOKIE, set_cookie(Some(&pair.refresh_token)));
     }
@@ -347,6 +464,7 @@ fn signed(user: User, pair: TokenPair, in_body: bool) -> Response {
     response
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/register", request_body = Credentials, responses((status = 201, description = "registered", body = User), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 409, description = "in conflict with the account as it is", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody), (status = 429, description = "too many attempts: wait Retry-After seconds", body = ApiErrorBody), (status = 503, description = "the rate-limit store does not answer: try again", body = ApiErrorBody)))]
 async fn register(
     State(accounts): State<Accounts>,
     Meta(meta): Meta,
@@ -356,6 +474,7 @@ async fn register(
     Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login", request_body = Credentials, responses((status = 200, description = "signed in (the refresh token in the cookie unless asked in the body), or a TOTP challenge", body = LoginAnswer), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody), (status = 429, description = "too many attempts: wait Retry-After seconds", body = ApiErrorBody), (status = 503, description = "the rate-limit store does not answer: try again", body = ApiErrorBody)))]
 async fn login(
     State(accounts): State<Accounts>,
     Meta(meta): Meta,
@@ -363,15 +482,15 @@ async fn login(
 ) -> Result<Response, ApiError> {
     match accounts.login(&body.email, &body.password, &meta).await? {
         LoginOutcome::Signed(user, pair) => Ok(signed(user, pair, body.refresh_token_in_body)),
-        LoginOutcome::TotpRequired { challenge } => Ok(Json(serde_json::json!({
-            "totpRequired": true,
-            "challenge": challenge,
-        }))
-        .into_response()),
+        LoginOutcome::TotpRequired { challenge } => {
+            Ok(Json(LoginAnswer::TotpRequired(TotpChallenge { totp_required: true, challenge }))
+                .into_response())
+        }
     }
 }
 
-#[derive(Deserialize)]
+/// The second step of a login.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct TotpLogin {
     challenge: String,
@@ -380,6 +499,7 @@ struct TotpLogin {
     refresh_token_in_body: bool,
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/login/totp", request_body = TotpLogin, responses((status = 200, description = "signed in", body = Signed), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody), (status = 429, description = "too many attempts: wait Retry-After seconds", body = ApiErrorBody), (status = 503, description = "the rate-limit store does not answer: try again", body = ApiErrorBody)))]
 async fn login_totp(
     State(accounts): State<Accounts>,
     Meta(meta): Meta,
@@ -389,7 +509,8 @@ async fn login_totp(
     Ok(signed(user, pair, body.refresh_token_in_body))
 }
 
-#[derive(Deserialize, Default)]
+/// The refresh token, when it is not in the cookie (send `{}` with the cookie).
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RefreshBody {
     refresh_token: Option<String>,
@@ -404,6 +525,7 @@ fn refresh_token_of(headers: &HeaderMap, body: RefreshBody) -> Result<(String, b
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/refresh", request_body = RefreshBody, responses((status = 200, description = "a new access token; the refresh token rotated (a rotated one coming back ends its session)", body = Signed), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody), (status = 429, description = "too many attempts: wait Retry-After seconds", body = ApiErrorBody), (status = 503, description = "the rate-limit store does not answer: try again", body = ApiErrorBody)))]
 async fn refresh(
     State(accounts): State<Accounts>,
     Meta(meta): Meta,
@@ -415,6 +537,7 @@ async fn refresh(
     Ok(signed(user, pair, in_body))
 }
 
+#[utoipa::path(post, path = "/api/v1/auth/logout", request_body = RefreshBody, responses((status = 204, description = "the session ended and the cookie cleared"), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody)))]
 async fn logout(
     State(accounts): State<Accounts>,
     Meta(meta): Meta,
@@ -432,16 +555,20 @@ async fn logout(
     Ok(response)
 }
 
-#[derive(Serialize)]
+/// The signed-in user.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Me {
     #[serde(flatten)]
     user: User,
+    /// Whether TOTP is on.
     totp: bool,
     recovery_codes_left: i64,
+    /// The session of this access token.
     session: String,
 }
 
+#[utoipa::path(get, path = "/api/v1/me", security(("accessToken" = [])), responses((status = 200, body = Me), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody)))]
 async fn me(State(accounts): State<Accounts>, caller: Caller) -> Result<Json<Me>, ApiError> {
     let id = caller.user_id()?;
     let user = accounts.user(id).await?;
@@ -450,6 +577,7 @@ async fn me(State(accounts): State<Accounts>, caller: Caller) -> Result<Json<Me>
     Ok(Json(Me { user, totp, recovery_codes_left, session: caller.0.sid }))
 }
 
+#[utoipa::path(get, path = "/api/v1/me/sessions", security(("accessToken" = [])), responses((status = 200, description = "the sessions not ended nor expired", body = Vec<Session>), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody)))]
 async fn sessions(
     State(accounts): State<Accounts>,
     caller: Caller,
@@ -457,6 +585,7 @@ async fn sessions(
     Ok(Json(accounts.sessions(caller.user_id()?).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", security(("accessToken" = [])), params(("id" = String, Path, description = "the session")), responses((status = 204, description = "ended"), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such thing", body = ApiErrorBody)))]
 async fn revoke_session(
     State(accounts): State<Accounts>,
     caller: Caller,
@@ -470,29 +599,48 @@ async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/me/totp", security(("accessToken" = [])), responses((status = 200, description = "a new secret, on once a code confirms it", body = TotpSecret), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 409, description = "in conflict with the account as it is", body = ApiErrorBody)))]
 async fn totp_begin(
     State(accounts): State<Accounts>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<TotpSecret>, ApiError> {
     let setup = accounts.totp_begin(caller.user_id()?).await?;
-    Ok(Json(serde_json::json!({ "secret": setup.secret, "uri": setup.uri })))
+    Ok(Json(TotpSecret { secret: setup.secret, uri: setup.uri }))
 }
 
-#[derive(Deserialize)]
+/// A new TOTP secret.
+#[derive(Serialize, ToSchema)]
+struct TotpSecret {
+    /// Base32, for typing into an authenticator.
+    secret: String,
+    /// `otpauth://totp/…`, for a QR code.
+    uri: String,
+}
+
+/// Recovery codes, each good once; shown only now.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct RecoveryCodes {
+    recovery_codes: Vec<String>,
+}
+
+/// A TOTP code (6 digits) or, where it says so, a recovery code.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Code {
     code: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/me/totp/confirm", security(("accessToken" = [])), request_body = Code, responses((status = 200, description = "TOTP on, with recovery codes shown once", body = RecoveryCodes), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 409, description = "in conflict with the account as it is", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody), (status = 429, description = "too many attempts: wait Retry-After seconds", body = ApiErrorBody)))]
 async fn totp_confirm(
     State(accounts): State<Accounts>,
     caller: Caller,
     Meta(meta): Meta,
     ApiJson(body): ApiJson<Code>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<RecoveryCodes>, ApiError> {
     let codes =
         accounts.totp_confirm(caller.user_id()?, &body.code, &meta).await.map_err(code_refused)?;
-    Ok(Json(serde_json::json!({ "recoveryCodes": codes })))
+    Ok(Json(RecoveryCodes { recovery_codes: codes }))
 }
 
 /// A wrong code from a signed-in user is a bad request, not a failed sign-in.
@@ -503,6 +651,7 @@ fn code_refused(e: AccountsError) -> ApiError {
     }
 }
 
+#[utoipa::path(delete, path = "/api/v1/me/totp", security(("accessToken" = [])), request_body = Code, responses((status = 204, description = "TOTP off"), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 409, description = "in conflict with the account as it is", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody), (status = 429, description = "too many attempts: wait Retry-After seconds", body = ApiErrorBody)))]
 async fn totp_disable(
     State(accounts): State<Accounts>,
     caller: Caller,
@@ -513,19 +662,21 @@ async fn totp_disable(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/me/recovery-codes", security(("accessToken" = [])), request_body = Code, responses((status = 200, description = "new recovery codes (the old ones no longer work)", body = RecoveryCodes), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 409, description = "in conflict with the account as it is", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody), (status = 429, description = "too many attempts: wait Retry-After seconds", body = ApiErrorBody)))]
 async fn recovery_codes(
     State(accounts): State<Accounts>,
     caller: Caller,
     Meta(meta): Meta,
     ApiJson(body): ApiJson<Code>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<RecoveryCodes>, ApiError> {
     let codes = accounts
         .regenerate_recovery_codes(caller.user_id()?, &body.code, &meta)
         .await
         .map_err(code_refused)?;
-    Ok(Json(serde_json::json!({ "recoveryCodes": codes })))
+    Ok(Json(RecoveryCodes { recovery_codes: codes }))
 }
 
+#[utoipa::path(get, path = "/api/v1/me/api-keys", security(("accessToken" = [])), responses((status = 200, body = Vec<ApiKey>), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody)))]
 async fn api_keys(
     State(accounts): State<Accounts>,
     caller: Caller,
@@ -533,13 +684,15 @@ async fn api_keys(
     Ok(Json(accounts.api_keys(caller.user_id()?).await?))
 }
 
-#[derive(Deserialize)]
+/// A new API key: its name and scopes (`read`, `write`).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewKey {
     name: String,
     scopes: Vec<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/me/api-keys", security(("accessToken" = [])), request_body = NewKey, responses((status = 201, description = "the key, and its secret shown once", body = CreatedKey), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody)))]
 async fn create_api_key(
     State(accounts): State<Accounts>,
     caller: Caller,
@@ -559,10 +712,19 @@ async fn create_api_key(
         .collect::<Result<Vec<_>, _>>()?;
     let (key, secret) =
         accounts.create_api_key(caller.user_id()?, &body.name, &scopes, &meta).await?;
-    let body = serde_json::json!({ "key": key, "secret": secret });
+    let body = CreatedKey { key, secret };
     Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
+/// A new API key and its secret, which is shown only now.
+#[derive(Serialize, ToSchema)]
+struct CreatedKey {
+    key: ApiKey,
+    /// `btcr_ak_…`: `Authorization: Bearer <secret>`.
+    secret: String,
+}
+
+#[utoipa::path(delete, path = "/api/v1/me/api-keys/{id}", security(("accessToken" = [])), params(("id" = i64, Path, description = "the key")), responses((status = 204, description = "revoked"), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such thing", body = ApiErrorBody)))]
 async fn revoke_api_key(
     State(accounts): State<Accounts>,
     caller: Caller,
@@ -576,13 +738,16 @@ async fn revoke_api_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// What an administrator changes of a user (either or both).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserChange {
+    /// `user` or `admin`.
     role: Option<String>,
     disabled: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", security(("accessToken" = [])), params(("id" = i64, Path, description = "the user")), request_body = UserChange, responses((status = 200, description = "the user as changed", body = User), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such thing", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody)))]
 async fn update_user(
     State(accounts): State<Accounts>,
     Admin(admin): Admin,
@@ -601,13 +766,19 @@ async fn update_user(
     Ok(Json(accounts.update_user(admin, id, role, body.disabled, &meta).await?))
 }
 
-#[derive(Deserialize)]
+/// A page of the audit log.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AuditPage {
+    /// The records after this sequence number (default 0: from the first).
     after: Option<i64>,
+    /// How many (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/audit", security(("accessToken" = [])), params(AuditPage), responses((status = 200, description = "records after `after`, oldest first", body = Vec<AuditRecord>), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody)))]
 async fn audit(
     State(accounts): State<Accounts>,
     _: Admin,
@@ -620,16 +791,19 @@ async fn audit(
     Ok(Json(accounts.audit(page.after.unwrap_or(0).max(0), limit).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/settings", responses((status = 200, body = PublicSettings), (status = 503, description = "the rate-limit store does not answer: try again", body = ApiErrorBody)))]
 async fn public_settings(
     State(accounts): State<Accounts>,
 ) -> Result<Json<PublicSettings>, ApiError> {
     Ok(Json(accounts.public_settings().await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/settings", security(("accessToken" = [])), responses((status = 200, body = Settings), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody)))]
 async fn settings(State(accounts): State<Accounts>, _: Admin) -> Result<Json<Settings>, ApiError> {
     Ok(Json(Settings::clone(&*accounts.settings().await?)))
 }
 
+#[utoipa::path(put, path = "/api/v1/admin/settings", security(("accessToken" = [])), request_body = Settings, responses((status = 200, description = "in force now on this replica, within 2 s on the others", body = Settings), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody)))]
 async fn update_settings(
     State(accounts): State<Accounts>,
     Admin(admin): Admin,
@@ -639,14 +813,22 @@ async fn update_settings(
     Ok(Json(Settings::clone(&*accounts.update_settings(admin, body, &meta).await?)))
 }
 
-#[derive(Deserialize)]
+/// A page of users.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct UsersQuery {
+    /// A part of the e-mail address.
     search: Option<String>,
+    /// Users to skip (default 0).
+    #[param(minimum = 0)]
     offset: Option<i64>,
+    /// How many (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/users", security(("accessToken" = [])), params(UsersQuery), responses((status = 200, body = UserPage), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody)))]
 async fn list_users(
     State(accounts): State<Accounts>,
     Admin(admin): Admin,
@@ -663,7 +845,8 @@ async fn list_users(
     Ok(Json(page))
 }
 
-#[derive(Serialize)]
+/// The figures of the accounts and of the chain.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Stats {
     accounts: AccountStats,
@@ -673,6 +856,7 @@ struct Stats {
     chain_error: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/stats", security(("accessToken" = [])), responses((status = 200, body = Stats), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody)))]
 async fn stats(
     State(state): State<AccountsState>,
     Admin(admin): Admin,
@@ -688,13 +872,15 @@ async fn stats(
     Ok(Json(Stats { accounts, chain, chain_error }))
 }
 
-#[derive(Deserialize)]
+/// A new password, with the current one.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PasswordChange {
     current_password: String,
     new_password: String,
 }
 
+#[utoipa::path(put, path = "/api/v1/me/password", security(("accessToken" = [])), request_body = PasswordChange, responses((status = 204, description = "changed; the other sessions ended"), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody), (status = 429, description = "too many attempts: wait Retry-After seconds", body = ApiErrorBody), (status = 503, description = "the rate-limit store does not answer: try again", body = ApiErrorBody)))]
 async fn change_password(
     State(accounts): State<Accounts>,
     caller: Caller,
@@ -708,6 +894,7 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/v1/me/keystore", security(("accessToken" = []), ("apiKey" = [])), responses((status = 200, body = KeystoreBackup), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such thing", body = ApiErrorBody)))]
 async fn keystore(
     State(accounts): State<Accounts>,
     holder: Holder,
@@ -716,12 +903,15 @@ async fn keystore(
     Ok(Json(backup.ok_or_else(|| ApiError::not_found("no keystore backup"))?))
 }
 
-#[derive(Deserialize)]
+/// An encrypted keystore (version 3) to keep, made in the browser or the CLI.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct KeystoreBody {
+    #[schema(value_type = Object)]
     keystore: serde_json::Value,
 }
 
+#[utoipa::path(put, path = "/api/v1/me/keystore", security(("accessToken" = []), ("apiKey" = [])), request_body = KeystoreBody, responses((status = 200, description = "kept (replacing the one before)", body = KeystoreBackup), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 413, description = "the body is too large", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody)))]
 async fn put_keystore(
     State(accounts): State<Accounts>,
     holder: Holder,
@@ -731,6 +921,7 @@ async fn put_keystore(
     Ok(Json(accounts.put_keystore(holder.with(Scope::Write)?, &body.keystore, &meta).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/me/keystore", security(("accessToken" = []), ("apiKey" = [])), responses((status = 204, description = "deleted"), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such thing", body = ApiErrorBody)))]
 async fn delete_keystore(
     State(accounts): State<Accounts>,
     holder: Holder,
@@ -742,6 +933,7 @@ async fn delete_keystore(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/v1/me/watchlist", security(("accessToken" = []), ("apiKey" = [])), responses((status = 200, body = Vec<Watched>), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody)))]
 async fn watchlist(
     State(accounts): State<Accounts>,
     holder: Holder,
@@ -749,7 +941,8 @@ async fn watchlist(
     Ok(Json(accounts.watchlist(holder.with(Scope::Read)?).await?))
 }
 
-#[derive(Deserialize)]
+/// An address to watch, with a label.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WatchBody {
     address: String,
@@ -757,6 +950,7 @@ struct WatchBody {
     label: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/me/watchlist", security(("accessToken" = []), ("apiKey" = [])), request_body = WatchBody, responses((status = 200, description = "watched (or renamed)", body = Watched), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 415, description = "the body is not JSON", body = ApiErrorBody)))]
 async fn watch(
     State(accounts): State<Accounts>,
     holder: Holder,
@@ -767,6 +961,7 @@ async fn watch(
     Ok(Json(accounts.watch(user, &body.address, &body.label, &meta).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/me/watchlist/{address}", security(("accessToken" = []), ("apiKey" = [])), params(("address" = String, Path, description = "0x and 40 hex digits")), responses((status = 204, description = "no longer watched"), (status = 400, description = "a bad body or parameter", body = ApiErrorBody), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such thing", body = ApiErrorBody)))]
 async fn unwatch(
     State(accounts): State<Accounts>,
     holder: Holder,
@@ -777,4 +972,41 @@ async fn unwatch(
         return Err(ApiError::not_found("this address is not on the watch list"));
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_says_who_may_call_it_and_how_it_refuses() {
+        let json = serde_json::to_value(openapi()).unwrap();
+        let mut operations = 0;
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                operations += 1;
+                let open = path.starts_with("/api/v1/auth/") || path == "/api/v1/settings";
+                let security = operation["security"].as_array();
+                assert_eq!(security.is_none(), open, "{method} {path}: security");
+                if path.starts_with("/api/v1/admin/") {
+                    let schemes = security.unwrap();
+                    assert_eq!(schemes.len(), 1, "{method} {path}: an API key is not an admin");
+                    assert!(operation["responses"]["403"].is_object(), "{method} {path}: 403");
+                }
+                let responses = operation["responses"].as_object().unwrap();
+                assert!(responses.keys().any(|c| c.starts_with('2')), "{method} {path}: 2xx");
+                assert!(
+                    responses.keys().filter(|c| c.starts_with('4') || c.starts_with('5')).count()
+                        >= 1,
+                    "{method} {path}: refusals"
+                );
+            }
+        }
+        assert_eq!(operations, 29, "the accounts' surface changed: say so here, on purpose");
+        // The limits' bounds are documented as the settings check them.
+        let limit = &json["components"]["schemas"]["Limit"]["properties"];
+        assert_eq!(limit["max"]["maximum"], crate::limits::MAX_LIMIT_COUNT);
+        assert_eq!(limit["windowS"]["maximum"], crate::limits::MAX_LIMIT_SECONDS);
+        assert_eq!(limit["lockoutS"]["maximum"], crate::limits::MAX_LIMIT_SECONDS);
+    }
 }

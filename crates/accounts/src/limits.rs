@@ -34,16 +34,24 @@ impl Limit {
 }
 
 /// The most events a limit may allow per window.
-const MAX_LIMIT_COUNT: u32 = 1_000_000;
+pub(crate) const MAX_LIMIT_COUNT: u32 = 1_000_000;
 /// The longest window or lockout a limit may have: a day.
-const MAX_LIMIT_SECONDS: u64 = 86_400;
+pub(crate) const MAX_LIMIT_SECONDS: u64 = 86_400;
 
-/// A [`Limit`] as settings write it.
-#[derive(Serialize, Deserialize)]
+/// One rate limit, as settings write it: at most `max` events in `windowS` seconds, then
+/// locked for `lockoutS` seconds.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = Limit)]
 struct LimitDoc {
+    /// Events counted in one window before the key locks.
+    #[schema(minimum = 1, maximum = 1_000_000)] // MAX_LIMIT_COUNT
     max: u32,
+    /// The window, in seconds.
+    #[schema(minimum = 1, maximum = 86_400)] // MAX_LIMIT_SECONDS
     window_s: u64,
+    /// How long a key stays locked once over, in seconds.
+    #[schema(minimum = 1, maximum = 86_400)] // MAX_LIMIT_SECONDS
     lockout_s: u64,
 }
 
@@ -75,16 +83,20 @@ impl From<Limit> for LimitDoc {
 
 /// Every bound of the service. Administrators change them in the settings (all but
 /// `max_tracked`, which bounds this process's memory).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimits {
     /// Registrations from one address.
+    #[schema(value_type = LimitDoc)]
     pub register_per_ip: Limit,
     /// Failed logins (and wrong codes) for one account.
+    #[schema(value_type = LimitDoc)]
     pub login_failures_per_account: Limit,
     /// Failed logins from one address, whatever the account.
+    #[schema(value_type = LimitDoc)]
     pub login_failures_per_ip: Limit,
     /// Refreshes from one address.
+    #[schema(value_type = LimitDoc)]
     pub refresh_per_ip: Limit,
     /// Keys tracked at once, past which idle ones are forgotten first.
     #[serde(skip, default = "default_max_tracked")]

@@ -68,7 +68,7 @@ impl Default for AccountsConfig {
 }
 
 /// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// An ordinary user.
@@ -98,7 +98,7 @@ impl Role {
 }
 
 /// A user, as the service shows it (never its password hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     /// Its id.
     pub id: i64,
@@ -126,7 +126,7 @@ pub struct TokenPair {
 }
 
 /// A live session (one login and the refreshes since).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Session {
     /// Its id.
     pub id: String,

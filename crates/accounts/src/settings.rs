@@ -25,7 +25,7 @@ pub const SETTINGS_REFRESH: Duration = Duration::from_secs(2);
 pub const MAX_BANNER_CHARS: usize = 500;
 
 /// What an administrator decides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Settings {
     /// Whether visitors may register (administrators are made with `btcr accounts
@@ -57,7 +57,7 @@ impl Settings {
 }
 
 /// What every visitor may know of the settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicSettings {
     /// Whether registration is open.

@@ -9,7 +9,8 @@
 //!
 //! Every handler carries the `utoipa` annotation that both routes it ([`router`] binds each
 //! handler at the path its annotation names) and describes it in the OpenAPI document
-//! ([`openapi_document`], served at `/api/v1/openapi.json` and rendered at `/api/v1/docs`);
+//! ([`openapi`], which the node merges with the other routers' parts, serves at
+//! `/api/v1/openapi.json` and renders at `/api/v1/docs`);
 //! the query parameters in the document are the types the handlers decode. Errors have the
 //! server's one shape, `{"error": {"code": "...", "message": "..."}}`: 400 for a bad
 //! parameter (named in the message), 404 for something that does not exist, 500 when the
@@ -17,12 +18,7 @@
 
 use std::sync::Arc;
 
-use axum::{
-    Router,
-    http::header,
-    response::{Html, IntoResponse, Response},
-    routing::get,
-};
+use axum::Router;
 use btcr_http::{ApiError, ApiErrorBody, ApiErrorDetail, Workers};
 use btcr_interfaces::{ChainReader, ChainView, NodeStatus};
 use utoipa::OpenApi;
@@ -118,43 +114,7 @@ pub(crate) fn read_error(e: btcr_interfaces::ReadError) -> ApiError {
     ApiError::internal(e.to_string())
 }
 
-/// The handlers with their tags, each routed at the path of its OpenAPI annotation and
-/// described in the document from that same annotation: one list for both, so the two
-/// cannot disagree.
-macro_rules! handlers {
-    ($($tag:literal => $handler:ident),+ $(,)?) => {
-        /// Routes every handler.
-        fn routes(router: Router<ExplorerState>) -> Router<ExplorerState> {
-            $(
-                let router = paste::paste! {
-                    router.route(&<[<__path_ $handler>] as utoipa::Path>::path(), get($handler))
-                };
-            )+
-            router
-        }
-
-        /// Adds every handler's operation to the document.
-        struct Handlers;
-
-        impl utoipa::Modify for Handlers {
-            fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-                $(
-                    paste::paste! {
-                        let mut operation = <[<__path_ $handler>] as utoipa::Path>::operation();
-                        operation.tags = Some(vec![$tag.to_owned()]);
-                        openapi.paths.add_path_operation(
-                            <[<__path_ $handler>] as utoipa::Path>::path(),
-                            <[<__path_ $handler>] as utoipa::Path>::methods(),
-                            operation,
-                        );
-                    }
-                )+
-            }
-        }
-    };
-}
-
-handlers!(
+btcr_http::documented_routes!(ExplorerState;
     "network" => summary,
     "blocks" => blocks,
     "blocks" => block,
@@ -174,17 +134,7 @@ pub fn router(
     workers: Workers,
 ) -> Router {
     let state = Arc::new(ExplorerShared { chain, status, workers });
-    Router::new()
-        .nest(
-            "/api/v1",
-            Router::new()
-                .route("/openapi.json", get(openapi_json))
-                .route("/docs", get(docs))
-                .route("/docs.js", get(docs_script))
-                .fallback(|| async { ApiError::not_found("no such endpoint") }),
-        )
-        .merge(routes(Router::new()))
-        .with_state(state)
+    routes(Router::new()).with_state(state)
 }
 
 /// The OpenAPI 3.1 document of the REST API.
@@ -218,24 +168,10 @@ pub fn router(
 )]
 pub struct ApiDoc;
 
-/// The document as JSON.
-pub fn openapi_document() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-}
-
-async fn openapi_json() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], openapi_document()).into_response()
-}
-
-/// A page that renders the OpenAPI document, with nothing to fetch but the document and
-/// its script (served apart, so that the page needs no inline script).
-async fn docs() -> Html<&'static str> {
-    Html(include_str!("docs.html"))
-}
-
-async fn docs_script() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("docs.js"))
-        .into_response()
+/// The explorer's part of the OpenAPI document (the node merges it with the other routers'
+/// parts and serves the whole at `/api/v1/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
 }
 
 #[cfg(test)]
@@ -260,7 +196,7 @@ mod tests {
             "/api/v1/validators",
         ];
         assert_eq!(described, surface, "the API's surface changed: say so here, on purpose");
-        let json: serde_json::Value = serde_json::from_str(&openapi_document()).unwrap();
+        let json: serde_json::Value = serde_json::to_value(ApiDoc::openapi()).unwrap();
         assert_eq!(json["openapi"], "3.1.0");
         // Every operation answers 200 and documents its 400.
         for (path, item) in json["paths"].as_object().unwrap() {
@@ -283,24 +219,5 @@ mod tests {
             .find(|p| p["name"] == "limit")
             .unwrap()["schema"];
         assert_eq!((limit["minimum"].as_u64(), limit["maximum"].as_u64()), (Some(1), Some(500)));
-    }
-
-    /// The portal's API types are generated from `web/openapi.json` (`npm run gen:api`), so
-    /// that file must be this document. `BTCR_UPDATE_OPENAPI=1` rewrites it.
-    #[test]
-    fn the_portal_is_built_from_this_document() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/openapi.json");
-        let document = openapi_document();
-        if std::env::var_os("BTCR_UPDATE_OPENAPI").is_some() {
-            std::fs::write(&path, &document).unwrap();
-        }
-        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            checked_in == document,
-            "web/openapi.json differs from the document the handlers make: run \
-             `BTCR_UPDATE_OPENAPI=1 cargo nextest run -p btcr-explorer`, then \
-             scripts/build-portal.sh, and commit web/openapi.json, web/src/lib/api.gen.ts \
-             and web/dist"
-        );
     }
 }

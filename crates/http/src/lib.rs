@@ -19,6 +19,7 @@
 mod auth;
 mod error;
 mod middleware;
+mod openapi;
 mod query;
 mod server;
 mod workers;
@@ -26,6 +27,10 @@ mod workers;
 pub use auth::{AuthError, AuthFuture, Authenticator, Principal};
 pub use error::{ApiError, ApiErrorBody, ApiErrorDetail, ApiResult};
 pub use middleware::{ConnectionPermit, RequestId, RequestOrigin, origin_allowed};
+pub use openapi::{docs_router, document_operation, route_documented};
 pub use query::{ApiQuery, parse as parse_query};
 pub use server::{HttpConfig, HttpServer, HttpServerHandle, default_cors_origins};
 pub use workers::{MAX_QUEUED_JOBS, WorkerError, Workers, default_workers};
+
+#[doc(hidden)]
+pub use paste as __paste;

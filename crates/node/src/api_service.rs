@@ -101,6 +101,7 @@ pub async fn launch_api(config: ApiServiceConfig) -> NodeResult<ApiServiceHandle
     let shutdown = CancellationToken::new();
     let http = HttpServer::new(config.http.clone())
         .api(btcr_accounts::http::router(accounts.clone(), chain))
+        .api(btcr_http::docs_router(crate::accounts_document()))
         .authenticator(Arc::new(btcr_accounts::AccountsAuthenticator::new(accounts.clone())))
         .start(shutdown.clone())
         .await

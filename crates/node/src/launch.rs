@@ -181,6 +181,7 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
         .root(rpc.http, rpc.websocket)
         .api(btcr_explorer::router(api.clone(), api.clone(), workers))
         .api(btcr_accounts::http::router(accounts.clone(), Arc::new(NodeFigures(api))))
+        .api(btcr_http::docs_router(crate::openapi_document()))
         .authenticator(Arc::new(btcr_accounts::AccountsAuthenticator::new(accounts)))
         .fallback(btcr_portal::router())
         .start(shutdown.clone())

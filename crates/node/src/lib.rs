@@ -19,6 +19,7 @@
 //! the shutdown token, and the engine stopping stops the node, so the node is never left
 //! half alive.
 
+mod api_document;
 mod api_service;
 mod chain;
 mod consumers;
@@ -36,6 +37,7 @@ mod state_check;
 pub mod testnet;
 mod uptime;
 
+pub use api_document::{accounts_document, openapi_document};
 pub use api_service::{AccountsOptions, ApiServiceConfig, ApiServiceHandle, launch_api};
 pub use chain::{Chain, ChainError};
 pub use consumers::{AddressIndexer, block_addresses};

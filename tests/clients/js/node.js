@@ -40,6 +40,7 @@ export async function startNode() {
   });
   return {
     url,
+    datadir,
     wsUrl: url.replace('http://', 'ws://'),
     stop() {
       child.kill('SIGTERM');

@@ -36,8 +36,9 @@ export class ApiError extends Error {
   }
 }
 
-/** The document's paths, every one of them a GET. */
-type Path = keyof paths;
+/** The document's paths that answer a GET (the explorer's; the accounts client is in
+ * accounts.ts). */
+type Path = { [P in keyof paths]: paths[P] extends { get: object } ? P : never }[keyof paths];
 type Operation<P extends Path> = paths[P]['get'];
 /** What a path answers with 200, as the document says. */
 type Ok<P extends Path> = Operation<P>['responses'][200]['content']['application/json'];
@@ -50,18 +51,25 @@ async function get<P extends Path>(template: P, params: Params<P>): Promise<Ok<P
   const url = template.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(path?.[name] ?? ''));
   const entries = Object.entries(query ?? {}).filter(([, v]) => v !== undefined) as [string, string | number][];
   const search = entries.length ? `?${new URLSearchParams(entries.map(([k, v]) => [k, String(v)]))}` : '';
+  return (await request(`${url}${search}`)) as Ok<P>;
+}
+
+/** Fetches `url`: the answer's JSON (`undefined` for 204), or an ApiError with the node's
+ * message (status 0 when the node cannot be reached). */
+export async function request(url: string, init?: RequestInit): Promise<unknown> {
   let response: Response;
   try {
-    response = await fetch(`${url}${search}`);
+    response = await fetch(url, init);
   } catch {
     throw new ApiError(0, 'The node cannot be reached. Is it running?');
   }
+  if (response.status === 204) return undefined;
   const body: unknown = await response.json().catch(() => null);
   if (!response.ok) {
     const message = (body as Partial<ApiErrorBody> | null)?.error?.message;
     throw new ApiError(response.status, message ?? `the node answered ${response.status}`);
   }
-  return body as Ok<P>;
+  return body;
 }
 
 export const api = {

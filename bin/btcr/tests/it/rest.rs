@@ -214,7 +214,7 @@ fn the_rest_api_serves_blocks_transactions_addresses_validators_and_search() -> 
     // The OpenAPI document and its page; an unknown endpoint is a JSON 404.
     let doc = ok(rpc, "/api/v1/openapi.json");
     assert_eq!(doc["openapi"], "3.1.0");
-    let built: serde_json::Value = serde_json::from_str(&btcr_explorer::openapi_document())?;
+    let built: serde_json::Value = serde_json::from_str(&btcr_node::openapi_document())?;
     assert_eq!(doc, built, "the node serves the document its handlers make");
     refused(rpc, "/api/v1/nothing", 404, "no such endpoint");
     let (status, kind, page) = rpc.get_text("/api/v1/docs")?;
