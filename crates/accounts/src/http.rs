@@ -559,8 +559,14 @@ async fn logout(
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Me {
-    #[serde(flatten)]
-    user: User,
+    // The user's fields, one by one rather than flattened, so that the document describes
+    // one closed object.
+    id: i64,
+    email: String,
+    role: Role,
+    disabled: bool,
+    #[serde(rename = "created_ms")]
+    created_ms: i64,
     /// Whether TOTP is on.
     totp: bool,
     recovery_codes_left: i64,
@@ -574,7 +580,17 @@ async fn me(State(accounts): State<Accounts>, caller: Caller) -> Result<Json<Me>
     let user = accounts.user(id).await?;
     let totp = accounts.totp_enabled(id).await?;
     let recovery_codes_left = accounts.recovery_codes_left(id).await?;
-    Ok(Json(Me { user, totp, recovery_codes_left, session: caller.0.sid }))
+    let User { id, email, role, disabled, created_ms } = user;
+    Ok(Json(Me {
+        id,
+        email,
+        role,
+        disabled,
+        created_ms,
+        totp,
+        recovery_codes_left,
+        session: caller.0.sid,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/me/sessions", security(("accessToken" = [])), responses((status = 200, description = "the sessions not ended nor expired", body = Vec<Session>), (status = 401, description = "not signed in, or a token refused", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody)))]

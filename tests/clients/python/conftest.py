@@ -41,6 +41,7 @@ def btcr_binary():
 
 class Node:
     def __init__(self, datadir):
+        self.datadir = datadir
         self.process = subprocess.Popen(
             [btcr_binary(), "dev", "--datadir", datadir, "--rpc.addr", "127.0.0.1:0",
              "--block-time", "200ms"],

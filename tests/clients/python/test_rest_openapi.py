@@ -2,8 +2,16 @@
 and every endpoint's real answers against the document's schemas, with undeclared fields
 refused: the document describes what the node serves."""
 
+import base64
 import copy
+import hashlib
+import hmac
 import json
+import os
+import struct
+import subprocess
+import tempfile
+import time
 import urllib.error
 import urllib.request
 
@@ -13,16 +21,29 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from web3 import Web3
 
-from conftest import DEV_KEYS
+from conftest import DEV_KEYS, btcr_binary
 from test_web3py import TOKEN, send
 
 
 def get(node, path):
+    return call(node, "GET", path)
+
+
+def call(node, method, path, body=None, token=None):
+    """`method path` with a JSON body and a bearer token; the status and the JSON answer
+    (None for an empty one)."""
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(node.url.rstrip("/") + path, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(node.url.rstrip("/") + path, timeout=30) as response:
-            return response.status, json.load(response)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read()
+            return response.status, json.loads(text) if text else None
     except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+        text = e.read()
+        return e.code, json.loads(text) if text else None
 
 
 def closed(schema):
@@ -50,9 +71,9 @@ def document(node):
     return doc
 
 
-def check(document, template, status, body):
+def check(document, template, status, body, method="get"):
     """`body` against the schema the document gives `template`'s `status` answer."""
-    response = document["paths"][template]["get"]["responses"][str(status)]
+    response = document["paths"][template][method]["responses"][str(status)]
     schema = response["content"]["application/json"]["schema"]
     root = {**schema, "components": closed(document["components"])}
     errors = sorted(Draft202012Validator(root).iter_errors(body), key=str)
@@ -62,6 +83,108 @@ def check(document, template, status, body):
 def test_the_document_is_valid_openapi_3_1(document):
     assert document["openapi"] == "3.1.0"
     validate(document)
+
+
+ACCOUNTS = ("/api/v1/auth/", "/api/v1/me", "/api/v1/admin/", "/api/v1/settings")
+
+
+def totp(secret, steps=0):
+    """RFC 6238: the code of a base32 secret, `steps` steps of 30 s from now."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    counter = struct.pack(">Q", int(time.time()) // 30 + steps)
+    mac = hmac.new(key, counter, hashlib.sha1).digest()
+    at = mac[19] & 0xF
+    return f"{(struct.unpack('>I', mac[at:at + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def test_every_accounts_answer_matches_the_document(node, document):
+    seen = set()
+
+    def expect(method, template, status, path=None, body=None, token=None):
+        got, answer = call(node, method.upper(), path or template, body, token)
+        assert got == status, f"{method} {path or template}: {got} {answer}"
+        responses = document["paths"][template][method]["responses"]
+        assert str(status) in responses, f"{method} {template} does not document {status}"
+        if answer is not None:
+            check(document, template, status, answer, method)
+        else:
+            assert "content" not in responses[str(status)], f"{method} {template} {status} has a body"
+        seen.add((method, template))
+        return answer
+
+    expect("get", "/api/v1/settings", 200)
+    user = {"email": "schema@btcr.test", "password": "a long password for the schema"}
+    expect("post", "/api/v1/auth/register", 201, body=user)
+    expect("post", "/api/v1/auth/register", 409, body=user)
+    expect("post", "/api/v1/auth/login", 401, body={**user, "password": "wrong password here"})
+    signed = expect("post", "/api/v1/auth/login", 200, body={**user, "refreshTokenInBody": True})
+    signed = expect("post", "/api/v1/auth/refresh", 200, body={"refreshToken": signed["refreshToken"]})
+    token = signed["accessToken"]
+    me = expect("get", "/api/v1/me", 200, token=token)
+    expect("get", "/api/v1/me", 401)
+    sessions = expect("get", "/api/v1/me/sessions", 200, token=token)
+    assert sessions[0]["id"] == me["session"]
+
+    # TOTP on, a login through the challenge, recovery codes, TOTP off.
+    setup = expect("post", "/api/v1/me/totp", 200, token=token)
+    expect("post", "/api/v1/me/totp/confirm", 400, body={"code": "12345"}, token=token)
+    codes = expect("post", "/api/v1/me/totp/confirm", 200, body={"code": totp(setup["secret"])}, token=token)
+    challenge = expect("post", "/api/v1/auth/login", 200, body={**user, "refreshTokenInBody": True})
+    other = expect("post", "/api/v1/auth/login/totp", 200,
+                   body={"challenge": challenge["challenge"], "code": codes["recoveryCodes"][0], "refreshTokenInBody": True})
+    expect("delete", "/api/v1/me/sessions/{id}", 204, path=f"/api/v1/me/sessions/{other['session']}", token=token)
+    expect("delete", "/api/v1/me/sessions/{id}", 404, path="/api/v1/me/sessions/nothing", token=token)
+    fresh = expect("post", "/api/v1/me/recovery-codes", 200, body={"code": totp(setup["secret"], 1)}, token=token)
+    expect("delete", "/api/v1/me/totp", 400, body={"code": codes["recoveryCodes"][1]}, token=token)
+    expect("delete", "/api/v1/me/totp", 204, body={"code": fresh["recoveryCodes"][0]}, token=token)
+
+    # API keys, the keystore backup and the watch list.
+    made = expect("post", "/api/v1/me/api-keys", 201, body={"name": "schema", "scopes": ["read", "write"]}, token=token)
+    key = made["secret"]
+    expect("get", "/api/v1/me/api-keys", 200, token=token)
+    expect("get", "/api/v1/me/keystore", 404, token=key)
+    keystore = Account.encrypt(DEV_KEYS[3], "keystore password", kdf="pbkdf2", iterations=1000)
+    expect("put", "/api/v1/me/keystore", 200, body={"keystore": keystore}, token=key)
+    expect("put", "/api/v1/me/keystore", 400, body={"keystore": {"version": 3}}, token=key)
+    expect("get", "/api/v1/me/keystore", 200, token=key)
+    expect("delete", "/api/v1/me/keystore", 204, token=key)
+    watched = "0x00000000000000000000000000000000000000c2"
+    expect("post", "/api/v1/me/watchlist", 200, body={"address": watched, "label": "schema"}, token=key)
+    expect("post", "/api/v1/me/watchlist", 400, body={"address": "0x12"}, token=key)
+    expect("get", "/api/v1/me/watchlist", 200, token=key)
+    expect("delete", "/api/v1/me/watchlist/{address}", 204, path=f"/api/v1/me/watchlist/{watched}", token=key)
+    expect("delete", "/api/v1/me/api-keys/{id}", 204, path=f"/api/v1/me/api-keys/{made['key']['id']}", token=token)
+    expect("delete", "/api/v1/me/api-keys/{id}", 404, path=f"/api/v1/me/api-keys/{made['key']['id']}", token=token)
+
+    # An administrator, made on the command line in the node's own database.
+    expect("get", "/api/v1/admin/users", 403, token=token)
+    with tempfile.TemporaryDirectory() as scratch:
+        password_file = os.path.join(scratch, "password")
+        with open(password_file, "w") as f:
+            f.write("the administrator's long password\n")
+        subprocess.run([btcr_binary(), "accounts", "--datadir", node.datadir, "create-admin",
+                        "--email", "root@btcr.test", "--password-file", password_file], check=True, capture_output=True)
+    root = expect("post", "/api/v1/auth/login", 200,
+                  body={"email": "root@btcr.test", "password": "the administrator's long password"})["accessToken"]
+    expect("get", "/api/v1/admin/users", 200, path="/api/v1/admin/users?search=schema&limit=10", token=root)
+    expect("get", "/api/v1/admin/users", 400, path="/api/v1/admin/users?limit=1000", token=root)
+    expect("patch", "/api/v1/admin/users/{id}", 200, path=f"/api/v1/admin/users/{me['id']}", body={"role": "admin"}, token=root)
+    expect("patch", "/api/v1/admin/users/{id}", 404, path="/api/v1/admin/users/999999", body={"disabled": True}, token=root)
+    expect("get", "/api/v1/admin/audit", 200, path="/api/v1/admin/audit?limit=1000", token=root)
+    expect("get", "/api/v1/admin/stats", 200, token=root)
+    settings = expect("get", "/api/v1/admin/settings", 200, token=root)
+    expect("put", "/api/v1/admin/settings", 200, body={**settings, "banner": "schema check"}, token=root)
+    expect("put", "/api/v1/admin/settings", 400, body={**settings, "extra": 1}, token=root)
+
+    # Password, then the end of the session.
+    expect("put", "/api/v1/me/password", 400, body={"currentPassword": "not it at all", "newPassword": "x" * 20}, token=token)
+    expect("put", "/api/v1/me/password", 204,
+           body={"currentPassword": user["password"], "newPassword": "another long password here"}, token=token)
+    expect("post", "/api/v1/auth/logout", 204, body={"refreshToken": signed["refreshToken"]})
+    expect("post", "/api/v1/auth/refresh", 401, body={"refreshToken": signed["refreshToken"]})
+
+    documented = {(m, p) for p, item in document["paths"].items() if p.startswith(ACCOUNTS) for m in item}
+    assert seen == documented, f"not exercised: {sorted(documented - seen)}"
 
 
 def test_every_answer_matches_the_document(node, document):
@@ -88,7 +211,8 @@ def test_every_answer_matches_the_document(node, document):
         "/api/v1/search": f"/api/v1/search?q={tx}",
         "/api/v1/tokens/{address}": f"/api/v1/tokens/{address}",
     }
-    assert sorted(answers) == sorted(document["paths"]), "every route is exercised"
+    explorer = [p for p in document["paths"] if not p.startswith(ACCOUNTS)]
+    assert sorted(answers) == sorted(explorer), "every route is exercised"
     for template, path in answers.items():
         status, body = get(node, path)
         assert status == 200, f"{path}: {body}"

@@ -826,9 +826,16 @@ export interface components {
         /** @description What a login answers. */
         LoginAnswer: components["schemas"]["Signed"] | components["schemas"]["TotpChallenge"];
         /** @description The signed-in user. */
-        Me: components["schemas"]["User"] & {
+        Me: {
+            /** Format: int64 */
+            created_ms: number;
+            disabled: boolean;
+            email: string;
+            /** Format: int64 */
+            id: number;
             /** Format: int64 */
             recoveryCodesLeft: number;
+            role: components["schemas"]["Role"];
             /** @description The session of this access token. */
             session: string;
             /** @description Whether TOTP is on. */
