@@ -14,10 +14,12 @@ const Wallet = lazy(() => import('./pages/Wallet'));
 const Admin = lazy(() => import('./pages/Admin'));
 const Account = lazy(() => import('./pages/Account'));
 const Auth = lazy(() => import('./pages/Auth'));
+const Notifications = lazy(() => import('./pages/Notifications'));
 import { loadWallet, type SavedWallet, WalletContext } from './wallet/store';
 import { ErrorNote, Loading } from './components/ui';
 import { Button, Input } from './components/forms';
 import { Announcer } from './components/announcer';
+import { NotificationBell } from './components/bell';
 import { SessionProvider, usePublicSettings, useSession } from './lib/session';
 
 type Theme = 'light' | 'dark';
@@ -161,6 +163,7 @@ export default function App() {
             >
               <span className="sr-only">{live.connected ? 'Live: connected to the node' : 'Not connected to the node'}</span>
             </span>
+            <NotificationBell />
             <SessionLink />
             <Button size="sm" onClick={toggleTheme} aria-label="Switch theme">
               {theme === 'dark' ? 'Light' : 'Dark'}
@@ -181,6 +184,7 @@ export default function App() {
           <Route path="/staking" element={<Staking />} />
           <Route path="/admin" element={<Admin />} />
           <Route path="/account" element={<Account />} />
+          <Route path="/notifications" element={<Notifications />} />
           <Route path="/signin" element={<Auth mode="signin" />} />
           <Route path="/signup" element={<Auth mode="signup" />} />
           <Route path="*" element={<ErrorNote error="There is no such page." />} />

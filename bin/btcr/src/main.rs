@@ -79,6 +79,28 @@ impl AccountsServiceArgs {
     }
 }
 
+/// How webhooks are delivered.
+#[derive(Debug, Args)]
+struct NotifyArgs {
+    /// Let webhooks reach loopback and private addresses (refused by default, so that a
+    /// user cannot make the node call inside its own network).
+    #[arg(long = "notify.allow-private-targets", env = "BTCR_NOTIFY_ALLOW_PRIVATE_TARGETS")]
+    allow_private_targets: bool,
+    /// The waits before each retry of a failed webhook, comma-separated; once spent the
+    /// message is failed (it can be replayed). Default: 5s,5m,30m,2h,5h,10h,10h.
+    #[arg(long = "notify.retry-delays", value_delimiter = ',', value_parser = humantime::parse_duration)]
+    retry_delays: Option<Vec<Duration>>,
+}
+
+impl NotifyArgs {
+    fn options(&self) -> btcr_node::NotifyOptions {
+        btcr_node::NotifyOptions {
+            allow_private_targets: self.allow_private_targets,
+            retry_delays: self.retry_delays.clone(),
+        }
+    }
+}
+
 /// Options of `btcr api`.
 #[derive(Debug, Args)]
 struct ApiArgs {
@@ -100,6 +122,8 @@ struct ApiArgs {
     cors: Option<Vec<String>>,
     #[command(flatten)]
     accounts: AccountsServiceArgs,
+    #[command(flatten)]
+    notify: NotifyArgs,
 }
 
 /// Options of `btcr testnet`.
@@ -174,6 +198,8 @@ struct NodeArgs {
     rpc: RpcArgs,
     #[command(flatten)]
     accounts: AccountsServiceArgs,
+    #[command(flatten)]
+    notify: NotifyArgs,
 }
 
 /// Options of `btcr dev`.
@@ -192,6 +218,8 @@ struct DevArgs {
     rpc: RpcArgs,
     #[command(flatten)]
     accounts: AccountsServiceArgs,
+    #[command(flatten)]
+    notify: NotifyArgs,
 }
 
 /// JSON-RPC server options; every limit bounds what one client can make the node do.
@@ -369,6 +397,7 @@ async fn run_node(args: NodeArgs) -> eyre::Result<()> {
     let mut config =
         testnet::load_node(&args.home, args.rpc.http(), args.rpc.rpc(), args.rpc.addr)?;
     config.accounts = args.accounts.options();
+    config.notify = args.notify.options();
     let node = btcr_node::launch(config.clone()).await?;
     let network = config.network.as_ref().expect("load_node always configures the network");
     // One buffer, written once: the lines come out in order, and a closed standard output
@@ -402,6 +431,7 @@ async fn run_dev(args: DevArgs) -> eyre::Result<()> {
     })?;
     let mut config = setup.config.clone();
     config.accounts = args.accounts.options();
+    config.notify = args.notify.options();
     let node = btcr_node::launch(config).await?;
     print_banner(&setup, node.rpc_addr);
     node.wait().await?;
@@ -420,12 +450,13 @@ async fn run_api(args: ApiArgs) -> eyre::Result<()> {
     let service = btcr_node::launch_api(btcr_node::ApiServiceConfig {
         http,
         accounts: args.accounts.options(),
+        notify: args.notify.options(),
         node_url: args.node.clone(),
     })
     .await?;
     let mut b = String::new();
     say!(b);
-    say!(b, "BTCR API service (accounts)");
+    say!(b, "BTCR API service (accounts, notifications)");
     say!(b, "Listening       http://{}/api/v1", service.local_addr);
     say!(b, "Node            {}", args.node);
     say!(

@@ -14,8 +14,12 @@ use sqlx::{
 
 use crate::AccountsError;
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+// Other services keep their tables in this database too, each with migrations of its own
+// numbered apart (the notifications' from 1001): each migrator leaves the others' alone.
+static SQLITE_MIGRATIONS: Migrator =
+    Migrator { ignore_missing: true, ..sqlx::migrate!("migrations/sqlite") };
+static POSTGRES_MIGRATIONS: Migrator =
+    Migrator { ignore_missing: true, ..sqlx::migrate!("migrations/postgres") };
 
 /// How long a SQLite writer waits for another's lock before it fails.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -24,9 +28,12 @@ const MAX_CONNECTIONS: u32 = 16;
 /// How long a request waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The pool of one backend.
 #[derive(Clone, Debug)]
-pub(crate) enum Backend {
+pub enum Backend {
+    /// The embedded database.
     Sqlite(SqlitePool),
+    /// A shared server.
     Postgres(PgPool),
 }
 
@@ -36,16 +43,18 @@ pub struct Database {
     pub(crate) backend: Backend,
 }
 
-/// Runs `$body` with `$pool` bound to whichever pool `$db` holds.
+/// Runs `$body` with `$pool` bound to whichever pool the [`Database`] `$db` holds, so that
+/// one body is compiled for both drivers.
+#[macro_export]
 macro_rules! on_backend {
     ($db:expr, $pool:ident => $body:expr) => {
-        match &$db.backend {
-            $crate::db::Backend::Sqlite($pool) => $body,
-            $crate::db::Backend::Postgres($pool) => $body,
+        match $db.backend() {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
         }
     };
 }
-pub(crate) use on_backend;
+pub(crate) use crate::on_backend;
 
 impl Database {
     /// Opens `url` (`sqlite:PATH`, created when missing, or `postgres://…`) and applies the
@@ -86,6 +95,25 @@ impl Database {
         Ok(Self { backend: Backend::Sqlite(pool) })
     }
 
+    /// The pool.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Applies the migrations of another service that keeps its tables here (one migrator
+    /// per backend, versions apart from this crate's).
+    pub async fn migrate(
+        &self,
+        sqlite: &Migrator,
+        postgres: &Migrator,
+    ) -> Result<(), AccountsError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite.run(pool).await?,
+            Backend::Postgres(pool) => postgres.run(pool).await?,
+        }
+        Ok(())
+    }
+
     /// `sqlite` or `postgres`.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
@@ -102,8 +130,11 @@ impl Database {
 
 /// A transaction that writes: on SQLite it takes the write lock when it begins (`BEGIN
 /// IMMEDIATE`), so that two writers never both read and then fail to upgrade.
-pub(crate) trait BeginWrite {
+#[allow(async_fn_in_trait)]
+pub trait BeginWrite {
+    /// The driver.
     type Db: sqlx::Database;
+    /// Begins a transaction that writes.
     async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
 }
 

@@ -306,7 +306,7 @@ pub struct Holder {
 
 impl Holder {
     /// The user, if the caller may act with `scope`.
-    fn with(&self, scope: Scope) -> Result<i64, ApiError> {
+    pub fn with(&self, scope: Scope) -> Result<i64, ApiError> {
         match &self.scopes {
             Some(scopes) if !scopes.contains(&scope) => {
                 Err(AccountsError::MissingScope(scope.as_str()).into())

@@ -1,6 +1,6 @@
 //! The OpenAPI document each process serves at `/api/v1/openapi.json`: the parts of the
-//! routers it mounts, merged (a node: the explorer and the accounts service; `btcr api`: the
-//! accounts service alone).
+//! routers it mounts, merged (a node: the explorer, the accounts service and the
+//! notifications; `btcr api`: the accounts service and the notifications).
 
 use utoipa::openapi::OpenApi;
 
@@ -8,11 +8,13 @@ use utoipa::openapi::OpenApi;
 pub fn openapi_document() -> String {
     let mut document = btcr_explorer::openapi();
     document.merge(btcr_accounts::http::openapi());
+    document.merge(btcr_notify::http::openapi());
     document.info.description = Some(
         "Blocks, transactions, addresses, validators and search for explorers and wallets \
          (amounts are decimal strings in wei); accounts: sign-up, sign-in with TOTP, sessions, \
          API keys, a keystore backup, a watch list, and the administrators' users, audit log, \
-         statistics and settings."
+         statistics and settings; notifications: subscriptions on watched addresses, the \
+         portal's list, and signed webhooks with their delivery log."
             .into(),
     );
     to_json(document)
@@ -21,11 +23,13 @@ pub fn openapi_document() -> String {
 /// The document of `btcr api`: the accounts service alone.
 pub fn accounts_document() -> String {
     let mut document = btcr_accounts::http::openapi();
+    document.merge(btcr_notify::http::openapi());
     document.info.title = "BTCR accounts API".into();
     document.info.version = "1".into();
     document.info.description = Some(
         "Sign-up, sign-in with TOTP, sessions, API keys, a keystore backup, a watch list, and \
-         the administrators' users, audit log, statistics and settings."
+         the administrators' users, audit log, statistics and settings; subscriptions, the \
+         portal's notifications and signed webhooks."
             .into(),
     );
     document.info.license = None;
@@ -70,6 +74,7 @@ mod tests {
             "/api/v1/auth/login",
             "/api/v1/me/keystore",
             "/api/v1/admin/settings",
+            "/api/v1/me/webhooks/{id}/messages",
         ] {
             assert!(paths.contains_key(path), "{path} is missing");
         }

@@ -8,6 +8,7 @@ use std::{net::SocketAddr, path::Path, sync::Arc};
 
 use btcr_accounts::{Accounts, AccountsConfig, Database, NodeClient};
 use btcr_http::{HttpConfig, HttpServer};
+use btcr_notify::{Notify, NotifyConfig};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -53,6 +54,43 @@ impl AccountsOptions {
     }
 }
 
+/// How webhooks are delivered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifyOptions {
+    /// Let webhooks reach loopback and private addresses (an operator's own network).
+    pub allow_private_targets: bool,
+    /// The waits between attempts; `None`: the documented default.
+    pub retry_delays: Option<Vec<std::time::Duration>>,
+}
+
+/// `BTCR_FAULT_HOLD_DELIVERY=1` holds webhook delivery (messages are written and stay
+/// pending): a fault the crash tests use to kill a node between the outbox write and the
+/// delivery.
+const HOLD_DELIVERY: &str = "BTCR_FAULT_HOLD_DELIVERY";
+
+impl NotifyOptions {
+    /// Opens the notifications service on the accounts' database.
+    pub async fn open(&self, accounts: &Accounts) -> NodeResult<Notify> {
+        let mut config = NotifyConfig {
+            allow_private_targets: self.allow_private_targets,
+            hold_delivery: std::env::var(HOLD_DELIVERY).is_ok_and(|v| v == "1"),
+            ..Default::default()
+        };
+        if let Some(delays) = &self.retry_delays {
+            config.retry_delays = delays.clone();
+        }
+        let notify = Notify::open(accounts.database().clone(), config)
+            .await
+            .wrap_err("starting the notifications")?;
+        info!(
+            target: "btcr::notify",
+            private_targets = self.allow_private_targets,
+            "notifications ready"
+        );
+        Ok(notify)
+    }
+}
+
 /// What `btcr api` runs.
 #[derive(Debug, Clone)]
 pub struct ApiServiceConfig {
@@ -60,6 +98,8 @@ pub struct ApiServiceConfig {
     pub http: HttpConfig,
     /// The shared database (required) and rate-limit store.
     pub accounts: AccountsOptions,
+    /// Webhook delivery (its workers run here too, sharing the outbox with every replica).
+    pub notify: NotifyOptions,
     /// The node whose chain the statistics show (`http://host:port`).
     pub node_url: String,
 }
@@ -97,10 +137,13 @@ pub async fn launch_api(config: ApiServiceConfig) -> NodeResult<ApiServiceHandle
         ));
     }
     let accounts = config.accounts.open(None).await?;
+    let notify = config.notify.open(&accounts).await?;
     let chain = Arc::new(NodeClient::new(&config.node_url));
     let shutdown = CancellationToken::new();
+    notify.spawn_workers(shutdown.clone());
     let http = HttpServer::new(config.http.clone())
         .api(btcr_accounts::http::router(accounts.clone(), chain))
+        .api(btcr_notify::http::router(notify, accounts.clone()))
         .api(btcr_http::docs_router(crate::accounts_document()))
         .authenticator(Arc::new(btcr_accounts::AccountsAuthenticator::new(accounts.clone())))
         .start(shutdown.clone())

@@ -115,6 +115,7 @@ pub fn prepare(options: DevOptions) -> NodeResult<DevSetup> {
         pool: PoolConfig::default(),
         network: None,
         accounts: Default::default(),
+        notify: Default::default(),
     };
     Ok(DevSetup { config, accounts, mnemonic: DEV_MNEMONIC, created, tempdir })
 }

@@ -46,6 +46,8 @@ pub struct NodeConfig {
     /// The accounts service's database and rate-limit store (default: `accounts.db` in
     /// the data directory, limits in this process).
     pub accounts: AccountsOptions,
+    /// Webhook delivery.
+    pub notify: crate::NotifyOptions,
 }
 
 /// How a node of a multi-validator network reaches its peers.
@@ -167,6 +169,18 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
 
     // The accounts service: its embedded database next to the chain, unless told otherwise.
     let accounts = config.accounts.open(Some(&config.datadir)).await?;
+    // The notifications: a consumer of the chain writing into the same database, and the
+    // workers that deliver what it wrote.
+    let notify = config.notify.open(&accounts).await?;
+    services
+        .chain
+        .events()
+        .attach(
+            btcr_notify::NotifyConsumer::new(notify.clone(), tokio::runtime::Handle::current()),
+            shutdown.clone(),
+        )
+        .wrap_err("starting the notifications consumer")?;
+    notify.spawn_workers(shutdown.clone());
 
     let workers = Workers::new(config.http.workers).wrap_err("starting the HTTP workers")?;
     let api = services.api.clone();
@@ -181,6 +195,7 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
         .root(rpc.http, rpc.websocket)
         .api(btcr_explorer::router(api.clone(), api.clone(), workers))
         .api(btcr_accounts::http::router(accounts.clone(), Arc::new(NodeFigures(api))))
+        .api(btcr_notify::http::router(notify, accounts.clone()))
         .api(btcr_http::docs_router(crate::openapi_document()))
         .authenticator(Arc::new(btcr_accounts::AccountsAuthenticator::new(accounts)))
         .fallback(btcr_portal::router())

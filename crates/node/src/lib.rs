@@ -38,7 +38,9 @@ pub mod testnet;
 mod uptime;
 
 pub use api_document::{accounts_document, openapi_document};
-pub use api_service::{AccountsOptions, ApiServiceConfig, ApiServiceHandle, launch_api};
+pub use api_service::{
+    AccountsOptions, ApiServiceConfig, ApiServiceHandle, NotifyOptions, launch_api,
+};
 pub use chain::{Chain, ChainError};
 pub use consumers::{AddressIndexer, block_addresses};
 pub use error::{NodeError, NodeResult};

@@ -278,6 +278,7 @@ pub fn load_node(
             gossip_max_peers: 50,
         }),
         accounts: Default::default(),
+        notify: Default::default(),
     })
 }
 

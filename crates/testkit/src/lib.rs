@@ -9,17 +9,19 @@ pub mod postgres;
 pub mod redis;
 pub mod tx;
 pub mod wait;
+pub mod webhooks;
 pub mod ws;
 
 pub use block::empty_header;
 pub use btcr_wallet::rpc;
 pub use http::HttpConnection;
 pub use node::{ApiProcess, DevProcess};
-pub use postgres::TempPostgres;
+pub use postgres::{TempAppDatabase, TempPostgres};
 pub use redis::TempRedis;
 pub use rpc::RpcClient;
 pub use tx::{TxBuilder, dev_key};
 pub use wait::{eventually, eventually_async, eventually_within, holds_for};
+pub use webhooks::{Received, WebhookReceiver};
 pub use ws::WsClient;
 
 /// The JSON-RPC error inside `report`, from the wallet's client (a [`btcr_wallet::WalletError`])

@@ -140,3 +140,61 @@ impl Drop for TempPostgres {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// An empty app database of a test's own, on either backend the app database supports: a
+/// SQLite file in a temporary directory, or a database on a [`TempPostgres`]. It lives until
+/// dropped.
+#[derive(Debug)]
+pub enum TempAppDatabase {
+    /// A SQLite file.
+    Sqlite(tempfile::TempDir),
+    /// A PostgreSQL database named `app`.
+    Postgres(TempPostgres),
+}
+
+impl TempAppDatabase {
+    /// A SQLite file in a fresh directory.
+    pub fn sqlite() -> eyre::Result<Self> {
+        Ok(Self::Sqlite(tempfile::tempdir()?))
+    }
+
+    /// A database on a fresh PostgreSQL server.
+    pub fn postgres() -> eyre::Result<Self> {
+        let server = TempPostgres::start()?;
+        server.create_database("app")?;
+        Ok(Self::Postgres(server))
+    }
+
+    /// The URL that `Database::open` takes.
+    pub fn url(&self) -> String {
+        match self {
+            Self::Sqlite(dir) => format!("sqlite:{}", dir.path().join("app.db").display()),
+            Self::Postgres(server) => server.url("app"),
+        }
+    }
+}
+
+/// Runs each named scenario once on SQLite and once on PostgreSQL: for each `name`, tests
+/// `sqlite::name` and `postgres::name` call `super::name($open(database).await?)`, where
+/// `$open` makes the scenario's argument from a [`TempAppDatabase`].
+#[macro_export]
+macro_rules! on_both_databases {
+    ($open:path; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> eyre::Result<()> {
+                    super::$name($open($crate::TempAppDatabase::sqlite()?).await?).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> eyre::Result<()> {
+                    super::$name($open($crate::TempAppDatabase::postgres()?).await?).await
+                }
+            )*
+        }
+    };
+}

@@ -3,8 +3,8 @@
 //! - `primitives`, `poh` and `trie` do no IO: no store, no network, no async runtime.
 //! - `consensus`, `txpool` and `execution` never see the RPC server, the node or the
 //!   concrete store.
-//! - Only the HTTP crates (`http`, the server; `rpc`, `explorer`, `portal`, its routers)
-//!   know HTTP; `interfaces`, between them and the chain, knows neither HTTP nor the store.
+//! - Only the HTTP crates (`http`, the server; `rpc`, `explorer`, `portal`, `accounts`,
+//!   `notify`, its routers; `notify` also posts webhooks) know HTTP; `interfaces`, between them and the chain, knows neither HTTP nor the store.
 //! - Only `consensus` may import the BFT library, and only `network` libp2p itself.
 //! - Library crates do not use `eyre` (only the binary and the test harness).
 //! - The crates on the consensus path never link an SQL, queue or cache client: the
@@ -113,7 +113,7 @@ fn dependencies_point_one_way() {
             assert_none(name, deps, &["eyre", "anyhow"]);
         }
     }
-    const HTTP_CRATES: [&str; 5] = ["http", "rpc", "explorer", "portal", "accounts"];
+    const HTTP_CRATES: [&str; 6] = ["http", "rpc", "explorer", "portal", "accounts", "notify"];
     for (name, deps) in &all {
         if !HTTP_CRATES.contains(&name.as_str()) {
             assert_none(name, deps, &["axum", "hyper", "jsonrpsee", "tower"]);

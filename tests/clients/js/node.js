@@ -22,11 +22,12 @@ export function btcrBinary() {
   return path.join(target, 'debug', 'btcr');
 }
 
-export async function startNode() {
+/** Starts the node with `args` after the defaults. */
+export async function startNode(args = []) {
   const datadir = mkdtempSync(path.join(tmpdir(), 'btcr-viem-'));
   const child = spawn(
     btcrBinary(),
-    ['dev', '--datadir', datadir, '--rpc.addr', '127.0.0.1:0', '--block-time', '200ms'],
+    ['dev', '--datadir', datadir, '--rpc.addr', '127.0.0.1:0', '--block-time', '200ms', ...args],
     { env: { ...process.env, BTCR_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = await new Promise((resolve, reject) => {

@@ -44,7 +44,7 @@ class Node:
         self.datadir = datadir
         self.process = subprocess.Popen(
             [btcr_binary(), "dev", "--datadir", datadir, "--rpc.addr", "127.0.0.1:0",
-             "--block-time", "200ms"],
+             "--block-time", "200ms", "--notify.allow-private-targets"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "BTCR_LOG": "warn"},
         )

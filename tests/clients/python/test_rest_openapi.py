@@ -6,11 +6,13 @@ import base64
 import copy
 import hashlib
 import hmac
+import http.server
 import json
 import os
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -97,8 +99,10 @@ def totp(secret, steps=0):
     return f"{(struct.unpack('>I', mac[at:at + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
 
 
-def test_every_accounts_answer_matches_the_document(node, document):
-    seen = set()
+def expecter(node, document, seen):
+    """`expect(method, template, status, …)`: calls the node, checks the status is the one
+    expected and documented and the answer matches its schema, and records the operation
+    in `seen`."""
 
     def expect(method, template, status, path=None, body=None, token=None):
         got, answer = call(node, method.upper(), path or template, body, token)
@@ -112,6 +116,18 @@ def test_every_accounts_answer_matches_the_document(node, document):
         seen.add((method, template))
         return answer
 
+    return expect
+
+
+def documented(document, prefixes, apart=()):
+    """The operations of the paths under `prefixes` (and not under `apart`)."""
+    return {(m, p) for p, item in document["paths"].items()
+            if p.startswith(prefixes) and not p.startswith(apart) for m in item}
+
+
+def test_every_accounts_answer_matches_the_document(node, document):
+    seen = set()
+    expect = expecter(node, document, seen)
     expect("get", "/api/v1/settings", 200)
     user = {"email": "schema@btcr.test", "password": "a long password for the schema"}
     expect("post", "/api/v1/auth/register", 201, body=user)
@@ -183,8 +199,131 @@ def test_every_accounts_answer_matches_the_document(node, document):
     expect("post", "/api/v1/auth/logout", 204, body={"refreshToken": signed["refreshToken"]})
     expect("post", "/api/v1/auth/refresh", 401, body={"refreshToken": signed["refreshToken"]})
 
-    documented = {(m, p) for p, item in document["paths"].items() if p.startswith(ACCOUNTS) for m in item}
-    assert seen == documented, f"not exercised: {sorted(documented - seen)}"
+    expected = documented(document, ACCOUNTS, apart=NOTIFICATIONS)
+    assert seen == expected, f"not exercised: {sorted(expected - seen)}"
+
+
+NOTIFICATIONS = ("/api/v1/me/notifications", "/api/v1/me/subscriptions", "/api/v1/me/webhooks")
+
+
+class Receiver(http.server.ThreadingHTTPServer):
+    """A webhook receiver on a free local port: keeps each request's headers and body."""
+
+    def __init__(self):
+        self.received = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.received.append((dict(self.headers), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}/hooks"
+
+
+def verify_standard_webhook(secret, headers, body):
+    """Standard Webhooks: HMAC-SHA256 of `id.timestamp.body` under the secret's key."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    assert abs(int(headers["webhook-timestamp"]) - time.time()) < 300
+    assert expected in headers["webhook-signature"].split(" "), "the signature verifies"
+
+
+def eventually(condition, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_every_notifications_answer_matches_the_document(node, document):
+    seen = set()
+    expect = expecter(node, document, seen)
+    receiver = Receiver()
+    user = {"email": "notify@btcr.test", "password": "a long password for notifications"}
+    expect_ok = call(node, "POST", "/api/v1/auth/register", user)
+    assert expect_ok[0] == 201, expect_ok
+    token = call(node, "POST", "/api/v1/auth/login", user)[1]["accessToken"]
+    sender = Account.from_key(DEV_KEYS[3]).address.lower()
+    assert call(node, "POST", "/api/v1/me/watchlist", {"address": sender}, token)[0] == 200
+
+    expect("get", "/api/v1/me/notifications", 401)
+    expect("get", "/api/v1/me/notifications", 200, token=token)
+    expect("get", "/api/v1/me/notifications", 400, path="/api/v1/me/notifications?limit=0", token=token)
+    made = expect("post", "/api/v1/me/webhooks", 201, body={"url": receiver.url, "description": "schema"}, token=token)
+    expect("post", "/api/v1/me/webhooks", 400, body={"url": "ftp://example.com/"}, token=token)
+    endpoint = made["endpoint"]["id"]
+    one = f"/api/v1/me/webhooks/{endpoint}"
+    expect("get", "/api/v1/me/webhooks", 200, token=token)
+    expect("get", "/api/v1/me/webhooks/{id}", 200, path=one, token=token)
+    expect("get", "/api/v1/me/webhooks/{id}", 404, path="/api/v1/me/webhooks/999999", token=token)
+    expect("post", "/api/v1/me/subscriptions", 201,
+           body={"kinds": ["transfer.out", "transaction.finalized"], "channel": "portal"}, token=token)
+    hooked = expect("post", "/api/v1/me/subscriptions", 201,
+                    body={"address": sender, "kinds": ["transfer.out"], "channel": "webhook", "endpointId": endpoint}, token=token)
+    expect("post", "/api/v1/me/subscriptions", 400, body={"kinds": ["transfer.sideways"], "channel": "portal"}, token=token)
+    expect("get", "/api/v1/me/subscriptions", 200, token=token)
+
+    # A transfer from the watched address: the portal's list and the webhook both get it.
+    w3 = Web3(Web3.HTTPProvider(node.url))
+    moved = send(w3, DEV_KEYS[3], {"to": Web3.to_checksum_address("0x00000000000000000000000000000000000000d4"), "value": 12345})
+    tx = "0x" + moved["transactionHash"].hex().removeprefix("0x")
+    assert eventually(lambda: len(call(node, "GET", "/api/v1/me/notifications", token=token)[1]["notifications"]) == 2)
+    page = expect("get", "/api/v1/me/notifications", 200, token=token)
+    assert {n["kind"] for n in page["notifications"]} == {"transfer.out", "transaction.finalized"}
+    assert all(n["payload"]["data"]["transactionHash"] == tx for n in page["notifications"])
+    assert page["unread"] == 2
+    read = expect("post", "/api/v1/me/notifications/read", 200, body={"upTo": page["notifications"][0]["id"]}, token=token)
+    assert read["marked"] == 2
+    expect("post", "/api/v1/me/notifications/read", 400, body={"upTo": "all"}, token=token)
+    expect("post", "/api/v1/me/webhooks/{id}/test", 202, path=f"{one}/test", token=token)
+    assert eventually(lambda: len(receiver.received) == 2), receiver.received
+    kinds = []
+    for headers, body in receiver.received:
+        verify_standard_webhook(made["secret"], {k.lower(): v for k, v in headers.items()}, body)
+        kinds.append(json.loads(body)["type"])
+    assert kinds == ["transfer.out", "webhook.test"]
+    assert json.loads(receiver.received[0][1])["data"]["value"] == "12345"
+    messages = expect("get", "/api/v1/me/webhooks/{id}/messages", 200, path=f"{one}/messages?limit=10", token=token)
+    assert [m["state"] for m in messages] == ["delivered", "delivered"]
+    assert messages[0]["log"][0]["status"] == 200
+    first = messages[1]["messageId"]
+    expect("post", "/api/v1/me/webhooks/{id}/messages/{messageId}/replay", 202,
+           path=f"{one}/messages/{first}/replay", token=token)
+    expect("post", "/api/v1/me/webhooks/{id}/messages/{messageId}/replay", 404,
+           path=f"{one}/messages/msg_nothing/replay", token=token)
+    assert eventually(lambda: len(receiver.received) == 3)
+    assert receiver.received[2][0]["webhook-id"] == first, "a replay keeps its id"
+    rotated = expect("post", "/api/v1/me/webhooks/{id}/secret", 200, path=f"{one}/secret", token=token)
+    assert rotated["secret"] != made["secret"]
+    expect("post", "/api/v1/me/webhooks/{id}/enable", 200, path=f"{one}/enable", token=token)
+    expect("delete", "/api/v1/me/subscriptions/{id}", 204, path=f"/api/v1/me/subscriptions/{hooked['id']}", token=token)
+    expect("delete", "/api/v1/me/subscriptions/{id}", 404, path=f"/api/v1/me/subscriptions/{hooked['id']}", token=token)
+    expect("delete", "/api/v1/me/webhooks/{id}", 204, path=one, token=token)
+    expect("post", "/api/v1/me/webhooks/{id}/test", 404, path=f"{one}/test", token=token)
+    expect("post", "/api/v1/me/webhooks/{id}/secret", 404, path=f"{one}/secret", token=token)
+    expect("post", "/api/v1/me/webhooks/{id}/enable", 404, path=f"{one}/enable", token=token)
+    expect("delete", "/api/v1/me/webhooks/{id}", 404, path=one, token=token)
+    expect("get", "/api/v1/me/webhooks/{id}/messages", 404, path=f"{one}/messages", token=token)
+    receiver.shutdown()
+
+    expected = documented(document, NOTIFICATIONS)
+    assert seen == expected, f"not exercised: {sorted(expected - seen)}"
 
 
 def test_every_answer_matches_the_document(node, document):
@@ -211,7 +350,7 @@ def test_every_answer_matches_the_document(node, document):
         "/api/v1/search": f"/api/v1/search?q={tx}",
         "/api/v1/tokens/{address}": f"/api/v1/tokens/{address}",
     }
-    explorer = [p for p in document["paths"] if not p.startswith(ACCOUNTS)]
+    explorer = [p for p in document["paths"] if not p.startswith(ACCOUNTS + NOTIFICATIONS)]
     assert sorted(answers) == sorted(explorer), "every route is exercised"
     for template, path in answers.items():
         status, body = get(node, path)

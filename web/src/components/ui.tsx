@@ -82,6 +82,15 @@ export const AddressLink = ({ address, full }: { address: string; full?: boolean
   </Link>
 );
 
+/** A line saying what was just done, read out politely. */
+export function Done({ children, testId }: { children: ReactNode; testId?: string }) {
+  return (
+    <p role="status" className="text-sm text-emerald-700 dark:text-emerald-400" data-testid={testId}>
+      {children}
+    </p>
+  );
+}
+
 export function Loading({ what }: { what: string }) {
   return <p className="animate-pulse py-6 text-sm text-zinc-500">Loading {what}…</p>;
 }

@@ -77,7 +77,7 @@ export function refresh(): Promise<boolean> {
 }
 
 /** A request with the access token; a 401 refreshes once and tries again. */
-async function authed<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function authed<T>(method: string, path: string, body?: unknown): Promise<T> {
   if (accessToken === null && !(await refresh())) throw new ApiError(401, 'Sign in first.');
   try {
     return (await request(path, json(method, body, accessToken))) as T;
@@ -136,6 +136,9 @@ export const accounts = {
   },
   putKeystore: (keystore: unknown) => authed<KeystoreBackup>('PUT', '/api/v1/me/keystore', { keystore }),
   deleteKeystore: () => authed<void>('DELETE', '/api/v1/me/keystore'),
+  watchlist: () => authed<Watched[]>('GET', '/api/v1/me/watchlist'),
+  watch: (address: string, label: string) => authed<Watched>('POST', '/api/v1/me/watchlist', { address, label }),
+  unwatch: (address: string) => authed<void>('DELETE', `/api/v1/me/watchlist/${encodeURIComponent(address)}`),
   users: (search: string, offset: number, limit: number) =>
     authed<UserPage>('GET', `/api/v1/admin/users?${new URLSearchParams({ search, offset: String(offset), limit: String(limit) })}`),
   updateUser: (id: number, change: Schemas['UserChange']) => authed<User>('PATCH', `/api/v1/admin/users/${id}`, change),

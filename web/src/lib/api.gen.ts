@@ -313,6 +313,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["notifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["mark_read"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me/password": {
         parameters: {
             query?: never;
@@ -377,6 +409,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["subscriptions"];
+        put?: never;
+        post: operations["subscribe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/subscriptions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["unsubscribe"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me/totp": {
         parameters: {
             query?: never;
@@ -436,6 +500,118 @@ export interface paths {
         put?: never;
         post?: never;
         delete: operations["unwatch"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["endpoints"];
+        put?: never;
+        post: operations["create_endpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["endpoint"];
+        put?: never;
+        post?: never;
+        delete: operations["delete_endpoint"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/webhooks/{id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["enable_endpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/webhooks/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["messages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/webhooks/{id}/messages/{messageId}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["replay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/webhooks/{id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["rotate_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["send_test"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -633,6 +809,33 @@ export interface components {
             /** @description What it may do. */
             scopes: components["schemas"]["Scope"][];
         };
+        /** @description One delivery attempt. */
+        Attempt: {
+            /**
+             * Format: int64
+             * @description 1 for the first.
+             */
+            attempt: number;
+            /**
+             * Format: int64
+             * @description How long it took.
+             */
+            durationMs: number;
+            /** @description Why it failed, when it did. */
+            error?: string | null;
+            /** @description The start of the answer's body. */
+            response: string;
+            /**
+             * Format: int64
+             * @description When it started (Unix ms).
+             */
+            startedMs: number;
+            /**
+             * Format: int64
+             * @description The HTTP status, when an answer came.
+             */
+            status?: number | null;
+        };
         /** @description A stored record. */
         AuditRecord: {
             /** @description What happened. */
@@ -756,6 +959,11 @@ export interface components {
              */
             validators: number;
         };
+        /**
+         * @description Where a subscription's events go.
+         * @enum {string}
+         */
+        Channel: "portal" | "webhook";
         /** @description A TOTP code (6 digits) or, where it says so, a recovery code. */
         Code: {
             code: string;
@@ -786,6 +994,57 @@ export interface components {
             /** @description `YYYY-MM-DD`. */
             day: string;
         };
+        /** @description A webhook endpoint (its secret is shown only when made or rotated). */
+        Endpoint: {
+            /**
+             * Format: int64
+             * @description When it was made (Unix ms).
+             */
+            createdMs: number;
+            /** @description The owner's note. */
+            description: string;
+            /**
+             * Format: int64
+             * @description When it was disabled (`null`: enabled).
+             */
+            disabledMs?: number | null;
+            /** @description Why it was disabled. */
+            disabledReason?: string | null;
+            /**
+             * Format: int64
+             * @description Since when every attempt has failed (`null`: the last one succeeded).
+             */
+            failingSinceMs?: number | null;
+            /**
+             * Format: int64
+             * @description Its id.
+             */
+            id: number;
+            /**
+             * Format: int64
+             * @description Messages waiting for delivery.
+             */
+            pending: number;
+            /**
+             * Format: int64
+             * @description Until when the rotated-out secret still signs beside the current one.
+             */
+            previousSecretUntilMs?: number | null;
+            /** @description Where messages are posted. */
+            url: string;
+        };
+        /** @description An endpoint to add. */
+        EndpointBody: {
+            /** @description A note of the owner's (200 characters). */
+            description?: string;
+            /** @description `https://…` (or `http://`), reaching a public address. */
+            url: string;
+        };
+        /**
+         * @description The kinds of event a subscription may ask for.
+         * @enum {string}
+         */
+        EventKind: "transfer.in" | "transfer.out" | "transaction.finalized" | "validator.slashed";
         /** @description A user's keystore backup. */
         KeystoreBackup: {
             /** @description The address the keystore names. */
@@ -841,10 +1100,108 @@ export interface components {
             /** @description Whether TOTP is on. */
             totp: boolean;
         };
+        /** @description A message to an endpoint, with its latest attempts. */
+        Message: {
+            /**
+             * Format: int64
+             * @description Attempts made.
+             */
+            attempts: number;
+            /**
+             * Format: int64
+             * @description When it was written (Unix ms).
+             */
+            createdMs: number;
+            /**
+             * Format: int64
+             * @description When it was delivered.
+             */
+            deliveredMs?: number | null;
+            /** @description The event's kind (`webhook.test` for a test). */
+            kind: string;
+            /** @description The latest attempts, oldest first. */
+            log: components["schemas"]["Attempt"][];
+            /** @description `webhook-id`: the same on every attempt and replay. */
+            messageId: string;
+            /**
+             * Format: int64
+             * @description When the next attempt is due, while pending.
+             */
+            nextAttemptMs?: number | null;
+            /** @description The body posted. */
+            payload: unknown;
+            /**
+             * Format: int64
+             * @description Its place in the endpoint's order (a cursor for older pages).
+             */
+            sequence: number;
+            /** @description Where it stands. */
+            state: components["schemas"]["MessageState"];
+        };
+        /**
+         * @description Where a message stands.
+         * @enum {string}
+         */
+        MessageState: "pending" | "delivered" | "failed";
+        /** @description A new endpoint with its secret, shown this once. */
+        NewEndpoint: {
+            /** @description The endpoint. */
+            endpoint: components["schemas"]["Endpoint"];
+            /** @description `whsec_…`: verifies the `webhook-signature` of each message. */
+            secret: string;
+        };
         /** @description A new API key: its name and scopes (`read`, `write`). */
         NewKey: {
             name: string;
             scopes: string[];
+        };
+        /** @description A subscription to make. */
+        NewSubscription: {
+            /** @description An address of the caller's watch list; absent or `null`: all of them. */
+            address?: string | null;
+            /** @description Where the events go. */
+            channel: components["schemas"]["Channel"];
+            /**
+             * Format: int64
+             * @description The endpoint (the caller's), for `webhook`.
+             */
+            endpointId?: number | null;
+            /** @description One or more kinds. */
+            kinds: components["schemas"]["EventKind"][];
+        };
+        /** @description One entry of the portal's list. */
+        Notification: {
+            /**
+             * Format: int64
+             * @description When it was written (Unix ms).
+             */
+            createdMs: number;
+            /**
+             * Format: int64
+             * @description Its id (a cursor).
+             */
+            id: number;
+            /** @description The event's kind. */
+            kind: string;
+            /** @description The event's id. */
+            messageId: string;
+            /** @description What the webhook's body would hold. */
+            payload: unknown;
+            /**
+             * Format: int64
+             * @description When it was marked read.
+             */
+            readMs?: number | null;
+        };
+        /** @description A page of the portal's list, newest first. */
+        NotificationPage: {
+            /** @description The notifications. */
+            notifications: components["schemas"]["Notification"][];
+            /**
+             * Format: int64
+             * @description How many are unread in all.
+             */
+            unread: number;
         };
         /** @description A new password, with the current one. */
         PasswordChange: {
@@ -868,6 +1225,11 @@ export interface components {
             /** @description Whether registration is open. */
             registrationOpen: boolean;
         };
+        /** @description A message queued. */
+        Queued: {
+            /** @description Its `webhook-id`. */
+            messageId: string;
+        };
         /**
          * @description Every bound of the service. Administrators change them in the settings (all but
          *     `max_tracked`, which bounds this process's memory).
@@ -882,6 +1244,22 @@ export interface components {
             /** @description Registrations from one address. */
             registerPerIp: components["schemas"]["Limit"];
         };
+        /** @description Marks notifications read. */
+        ReadBody: {
+            /**
+             * Format: int64
+             * @description Every notification up to this id.
+             */
+            upTo: number;
+        };
+        /** @description How many changed. */
+        ReadCount: {
+            /**
+             * Format: int64
+             * @description Notifications marked read.
+             */
+            marked: number;
+        };
         /** @description Recovery codes, each good once; shown only now. */
         RecoveryCodes: {
             recoveryCodes: string[];
@@ -895,6 +1273,16 @@ export interface components {
          * @enum {string}
          */
         Role: "user" | "admin";
+        /** @description A rotated secret. */
+        RotatedSecret: {
+            /**
+             * Format: int64
+             * @description Until when messages are signed with the old one too (Unix ms).
+             */
+            previousSecretUntilMs: number;
+            /** @description The new secret, shown this once. */
+            secret: string;
+        };
         /**
          * @description What a key may do.
          * @enum {string}
@@ -970,6 +1358,30 @@ export interface components {
             accounts: components["schemas"]["AccountStats"];
             chain?: null | components["schemas"]["ChainFigures"];
             chainError?: string | null;
+        };
+        /** @description A subscription: events of `kinds` on one watched address (or all of them) to a channel. */
+        Subscription: {
+            /** @description The watched address it follows; `null`: every address of the watch list. */
+            address?: string | null;
+            /** @description Where the events go. */
+            channel: components["schemas"]["Channel"];
+            /**
+             * Format: int64
+             * @description When it was made (Unix ms).
+             */
+            createdMs: number;
+            /**
+             * Format: int64
+             * @description The endpoint, for a webhook subscription.
+             */
+            endpointId?: number | null;
+            /**
+             * Format: int64
+             * @description Its id.
+             */
+            id: number;
+            /** @description What it follows. */
+            kinds: components["schemas"]["EventKind"][];
         };
         /** @description The network at a glance. */
         Summary: {
@@ -2384,6 +2796,117 @@ export interface operations {
             };
         };
     };
+    notifications: {
+        parameters: {
+            query?: {
+                /** @description Items older than this id or sequence (default: from the newest). */
+                before?: number;
+                /** @description How many (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description newest first, with the unread count */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPage"];
+                };
+            };
+            /** @description a bad body or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
+    mark_read: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReadBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadCount"];
+                };
+            };
+            /** @description a bad body or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description the body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
     change_password: {
         parameters: {
             query?: never;
@@ -2594,6 +3117,178 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description no such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
+    subscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"][];
+                };
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
+    subscribe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewSubscription"];
+            };
+        };
+        responses: {
+            /** @description subscribed */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description a bad body or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description no such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description too many */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description the body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
+    unsubscribe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the subscription */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a bad body or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
             };
             /** @description not signed in, or a token refused */
             401: {
@@ -2940,6 +3635,529 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description a bad body or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description no such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
+    endpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Endpoint"][];
+                };
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
+    create_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndpointBody"];
+            };
+        };
+        responses: {
+            /** @description added, with its secret (shown this once) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewEndpoint"];
+                };
+            };
+            /** @description a bad body or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description too many */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description the body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
+    endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the endpoint */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Endpoint"];
+                };
+            };
+            /** @description a bad body or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description no such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
+    delete_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the endpoint */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted, with its subscriptions and messages */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a bad body or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description no such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
+    enable_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the endpoint */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description enabled; its waiting messages go out */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Endpoint"];
+                };
+            };
+            /** @description a bad body or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description no such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
+    messages: {
+        parameters: {
+            query?: {
+                /** @description Items older than this id or sequence (default: from the newest). */
+                before?: number;
+                /** @description How many (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description the endpoint */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description newest first, each with its latest attempts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"][];
+                };
+            };
+            /** @description a bad body or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description no such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
+    replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the endpoint */
+                id: number;
+                /** @description the message's `webhook-id` */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description queued again, under the same `webhook-id` */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Queued"];
+                };
+            };
+            /** @description a bad body or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description no such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
+    rotate_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the endpoint */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a new secret; the old one signs too for 24 hours */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotatedSecret"];
+                };
+            };
+            /** @description a bad body or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not signed in, or a token refused */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+            /** @description no such thing */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiErrorBody"];
+                };
+            };
+        };
+    };
+    send_test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the endpoint */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a `webhook.test` message queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Queued"];
+                };
             };
             /** @description a bad body or parameter */
             400: {

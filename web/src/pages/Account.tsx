@@ -1,6 +1,6 @@
 // The signed-in user's account: two-factor sign-in (TOTP with a QR code, recovery codes),
 // the password, sessions, API keys, and the wallet's encrypted keystore kept as a backup.
-import { type FormEvent, type ReactNode, useEffect, useState } from 'react';
+import { type FormEvent, useEffect, useState } from 'react';
 import { Link } from 'react-router';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import QRCode from 'qrcode';
@@ -9,19 +9,10 @@ import { useAction } from '../lib/action';
 import { useSession } from '../lib/session';
 import { parseKeystore } from '../wallet/keystore';
 import { saveWallet, useWallet, type SavedWallet } from '../wallet/store';
-import { Badge, Card, Cell, Empty, ErrorNote, Fields, Loaded, Table } from '../components/ui';
+import { Badge, Card, Cell, Done, Empty, ErrorNote, Fields, Loaded, Table } from '../components/ui';
 import { Button, Field, Input } from '../components/forms';
 
 const when = (ms: number | null | undefined) => (ms == null ? '—' : new Date(ms).toLocaleString());
-
-/** A line saying what was just done, read out politely. */
-function Done({ children, testId }: { children: ReactNode; testId?: string }) {
-  return (
-    <p role="status" className="text-sm text-emerald-700 dark:text-emerald-400" data-testid={testId}>
-      {children}
-    </p>
-  );
-}
 
 function RecoveryCodeList({ codes, onDone }: { codes: string[]; onDone: () => void }) {
   return (

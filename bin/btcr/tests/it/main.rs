@@ -5,6 +5,7 @@ mod crash;
 mod erc20;
 mod hostile;
 mod network;
+mod notify;
 mod readme;
 mod rejections;
 mod rest;

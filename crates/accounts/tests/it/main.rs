@@ -6,7 +6,7 @@ mod http;
 mod scenarios;
 
 use btcr_accounts::{Accounts, AccountsConfig, Clock, Database, PasswordPolicy};
-use btcr_testkit::TempPostgres;
+use btcr_testkit::TempAppDatabase;
 
 /// One backend under test, with what keeps it alive.
 pub(crate) struct Backend {
@@ -14,8 +14,7 @@ pub(crate) struct Backend {
     pub(crate) clock: Clock,
     pub(crate) url: String,
     pub(crate) config: AccountsConfig,
-    _sqlite: Option<tempfile::TempDir>,
-    _postgres: Option<TempPostgres>,
+    _database: TempAppDatabase,
 }
 
 impl Backend {
@@ -34,49 +33,12 @@ pub(crate) fn test_config(clock: &Clock) -> AccountsConfig {
     }
 }
 
-async fn open(
-    url: String,
-    sqlite: Option<tempfile::TempDir>,
-    postgres: Option<TempPostgres>,
-) -> eyre::Result<Backend> {
+async fn open(database: TempAppDatabase) -> eyre::Result<Backend> {
     let clock = Clock::manual(1_800_000_000_000);
     let config = test_config(&clock);
+    let url = database.url();
     let accounts = Accounts::open(Database::open(&url).await?, config.clone()).await?;
-    Ok(Backend { accounts, clock, url, config, _sqlite: sqlite, _postgres: postgres })
-}
-
-pub(crate) async fn on_sqlite() -> eyre::Result<Backend> {
-    let dir = tempfile::tempdir()?;
-    let url = format!("sqlite:{}", dir.path().join("accounts.db").display());
-    open(url, Some(dir), None).await
-}
-
-pub(crate) async fn on_postgres() -> eyre::Result<Backend> {
-    let server = TempPostgres::start()?;
-    let url = server.create_database("accounts")?;
-    open(url, None, Some(server)).await
-}
-
-/// Runs each named scenario of `scenarios` once per backend.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() -> eyre::Result<()> {
-                    super::$name(super::on_sqlite().await?).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() -> eyre::Result<()> {
-                    super::$name(super::on_postgres().await?).await
-                }
-            )*
-        }
-    };
+    Ok(Backend { accounts, clock, url, config, _database: database })
 }
 
 use account::*;
@@ -84,7 +46,8 @@ use admin::*;
 use http::*;
 use scenarios::*;
 
-on_both!(
+btcr_testkit::on_both_databases!(
+    crate::open;
     a_user_registers_logs_in_and_refreshes,
     a_taken_or_malformed_address_and_a_weak_password_are_refused,
     a_wrong_password_and_an_unknown_address_get_one_answer_and_are_audited,

@@ -1,1 +1,0 @@
-import{r as e}from"./rolldown-runtime-XKyaHtl9.js";import{Y as t}from"./index-BEko3OTz.js";var n=e(t(),1);function r(){let[e,t]=(0,n.useState)(!1),[r,i]=(0,n.useState)(null);return{busy:e,error:r,run:async(e,n)=>{n?.preventDefault(),t(!0),i(null);try{await e()}catch(e){i(e)}finally{t(!1)}}}}export{r as t};
