@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the services the tests start for themselves (each test makes its own server on a
-# free local port and stops it after): PostgreSQL and Redis from Debian's `postgresql` and
-# `redis-server`. Installs only
+# free local port and stops it after): PostgreSQL, Redis and RabbitMQ from Debian's
+# `postgresql`, `redis-server` and `rabbitmq-server`. Installs only
 # what is missing, and only as root with apt-get; otherwise says what to install.
 set -euo pipefail
 
@@ -11,6 +11,9 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -z "${BTCR_PG_BIN:
 fi
 if ! command -v redis-server >/dev/null && [ -z "${BTCR_REDIS_SERVER:-}" ]; then
   missing+=(redis-server)
+fi
+if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && [ -z "${BTCR_RABBITMQ_SERVER:-}" ]; then
+  missing+=(rabbitmq-server)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -26,6 +29,7 @@ apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
 # The packages start servers of their own; the tests never use them.
 if command -v service >/dev/null; then
   service redis-server stop >/dev/null 2>&1 || true
+  service rabbitmq-server stop >/dev/null 2>&1 || true
 fi
 if command -v pg_lsclusters >/dev/null; then
   pg_lsclusters -h 2>/dev/null | while read -r version name _; do

@@ -90,6 +90,12 @@ struct NotifyArgs {
     /// message is failed (it can be replayed). Default: 5s,5m,30m,2h,5h,10h,10h.
     #[arg(long = "notify.retry-delays", value_delimiter = ',', value_parser = humantime::parse_duration)]
     retry_delays: Option<Vec<Duration>>,
+    /// Deliver through RabbitMQ (`amqp://user:password@host:5672/vhost`): a quorum queue
+    /// with publisher confirms, manual acknowledgements and a dead-letter queue, shared by
+    /// every node and `btcr api` replica that names it. Without it the workers take from
+    /// the outbox table of the application database.
+    #[arg(long = "amqp-url", env = "BTCR_AMQP_URL")]
+    amqp_url: Option<String>,
 }
 
 impl NotifyArgs {
@@ -97,6 +103,7 @@ impl NotifyArgs {
         btcr_node::NotifyOptions {
             allow_private_targets: self.allow_private_targets,
             retry_delays: self.retry_delays.clone(),
+            amqp_url: self.amqp_url.clone(),
         }
     }
 }

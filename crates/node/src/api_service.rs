@@ -61,6 +61,9 @@ pub struct NotifyOptions {
     pub allow_private_targets: bool,
     /// The waits between attempts; `None`: the documented default.
     pub retry_delays: Option<Vec<std::time::Duration>>,
+    /// RabbitMQ between the outbox and the delivery workers (`amqp://…`); `None`: the
+    /// workers take from the outbox table.
+    pub amqp_url: Option<String>,
 }
 
 /// `BTCR_FAULT_HOLD_DELIVERY=1` holds webhook delivery (messages are written and stay
@@ -74,6 +77,7 @@ impl NotifyOptions {
         let mut config = NotifyConfig {
             allow_private_targets: self.allow_private_targets,
             hold_delivery: std::env::var(HOLD_DELIVERY).is_ok_and(|v| v == "1"),
+            amqp_url: self.amqp_url.clone(),
             ..Default::default()
         };
         if let Some(delays) = &self.retry_delays {
@@ -85,6 +89,7 @@ impl NotifyOptions {
         info!(
             target: "btcr::notify",
             private_targets = self.allow_private_targets,
+            queue = if self.amqp_url.is_some() { "rabbitmq" } else { "outbox table" },
             "notifications ready"
         );
         Ok(notify)

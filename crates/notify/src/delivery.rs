@@ -65,7 +65,29 @@ pub struct DeliveryLease {
     previous_until_ms: Option<i64>,
 }
 
-type LeaseRow = (i64, String, String, i64, i64, String, String, Option<String>, Option<i64>);
+/// A claimed message's row: [`LEASE_SELECT`]'s columns.
+pub(crate) type LeaseRow =
+    (i64, String, String, i64, i64, String, String, Option<String>, Option<i64>);
+/// What sending message `$1` needs.
+pub(crate) const LEASE_SELECT: &str = "SELECT o.seq, o.message_id, o.payload, o.attempts, e.id, \
+    e.url, e.secret, e.previous_secret, e.previous_until_ms FROM notify_outbox o \
+    JOIN webhook_endpoints e ON e.id = o.endpoint_id WHERE o.seq = $1";
+
+impl DeliveryLease {
+    pub(crate) fn of(r: LeaseRow) -> Self {
+        Self {
+            seq: r.0,
+            message_id: r.1,
+            payload: r.2,
+            attempts: r.3,
+            endpoint_id: r.4,
+            url: r.5,
+            secret: r.6,
+            previous_secret: r.7,
+            previous_until_ms: r.8,
+        }
+    }
+}
 
 /// Unix ms as RFC 3339 (UTC, milliseconds).
 pub(crate) fn rfc3339(ms: i64) -> String {
@@ -74,10 +96,15 @@ pub(crate) fn rfc3339(ms: i64) -> String {
 }
 
 impl Notify {
-    /// Runs the delivery workers until `shutdown` (none when the configuration holds them).
+    /// Runs the delivery workers until `shutdown`: on the outbox table, or through RabbitMQ
+    /// when the configuration names one (none when it holds them).
     pub fn spawn_workers(&self, shutdown: CancellationToken) {
         if self.inner.config.hold_delivery {
             tracing::warn!(target: "btcr::notify", "webhook delivery is held (fault injection)");
+            return;
+        }
+        if let Some(url) = self.inner.config.amqp_url.clone() {
+            self.spawn_amqp(url, shutdown);
             return;
         }
         let notify = self.clone();
@@ -105,7 +132,7 @@ impl Notify {
     /// One pass: claims the due messages and attempts each (endpoints in parallel, each
     /// endpoint's one at a time); how many were attempted.
     pub async fn deliver_due(&self) -> Result<usize, NotifyError> {
-        let leases = self.claim().await?;
+        let leases = self.claim(LEASE, None, CLAIM_BATCH).await?;
         let count = leases.len();
         let mut attempts = JoinSet::new();
         for lease in leases {
@@ -124,52 +151,40 @@ impl Notify {
         Ok(count)
     }
 
-    async fn claim(&self) -> Result<Vec<DeliveryLease>, NotifyError> {
+    /// Claims the oldest due message of each enabled endpoint (at most `batch`), leased
+    /// for `lease`; a relay's claim also marks each with its dispatch `token`.
+    pub(crate) async fn claim(
+        &self,
+        lease: Duration,
+        token: Option<&str>,
+        batch: i64,
+    ) -> Result<Vec<DeliveryLease>, NotifyError> {
         let now = self.now();
-        let until = now + LEASE.as_millis() as i64;
+        let until = now + lease.as_millis() as i64;
         let claim =
             if self.inner.db.backend_name() == "postgres" { CLAIM_POSTGRES } else { CLAIM_SQLITE };
         let rows: Vec<LeaseRow> = on_backend!(self.inner.db, pool => {
             let mut tx = pool.begin_write().await?;
             let seqs: Vec<(i64,)> =
-                sqlx::query_as(claim).bind(now).bind(CLAIM_BATCH).fetch_all(&mut *tx).await?;
+                sqlx::query_as(claim).bind(now).bind(batch).fetch_all(&mut *tx).await?;
             let mut rows = Vec::with_capacity(seqs.len());
             for (seq,) in seqs {
-                sqlx::query("UPDATE notify_outbox SET lease_until_ms = $1 WHERE seq = $2")
+                sqlx::query("UPDATE notify_outbox SET lease_until_ms = $1, dispatch = $2 WHERE seq = $3")
                     .bind(until)
+                    .bind(token)
                     .bind(seq)
                     .execute(&mut *tx)
                     .await?;
-                let row: LeaseRow = sqlx::query_as(
-                    "SELECT o.seq, o.message_id, o.payload, o.attempts, e.id, e.url, e.secret, \
-                     e.previous_secret, e.previous_until_ms FROM notify_outbox o \
-                     JOIN webhook_endpoints e ON e.id = o.endpoint_id WHERE o.seq = $1",
-                )
-                .bind(seq)
-                .fetch_one(&mut *tx)
-                .await?;
+                let row: LeaseRow = sqlx::query_as(LEASE_SELECT).bind(seq).fetch_one(&mut *tx).await?;
                 rows.push(row);
             }
             tx.commit().await?;
             rows
         });
-        Ok(rows
-            .into_iter()
-            .map(|r| DeliveryLease {
-                seq: r.0,
-                message_id: r.1,
-                payload: r.2,
-                attempts: r.3,
-                endpoint_id: r.4,
-                url: r.5,
-                secret: r.6,
-                previous_secret: r.7,
-                previous_until_ms: r.8,
-            })
-            .collect())
+        Ok(rows.into_iter().map(DeliveryLease::of).collect())
     }
 
-    async fn attempt(&self, lease: DeliveryLease) -> Result<(), NotifyError> {
+    pub(crate) async fn attempt(&self, lease: DeliveryLease) -> Result<(), NotifyError> {
         let started = self.now();
         // The receiver compares it with its own clock: the wall clock's.
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
@@ -244,7 +259,7 @@ impl Notify {
             if succeeded {
                 sqlx::query(
                     "UPDATE notify_outbox SET state = 'delivered', attempts = $1, \
-                     delivered_ms = $2, lease_until_ms = 0 WHERE seq = $3",
+                     delivered_ms = $2, lease_until_ms = 0, dispatch = NULL WHERE seq = $3",
                 )
                 .bind(attempt)
                 .bind(finished)
@@ -262,7 +277,7 @@ impl Notify {
                 };
                 sqlx::query(
                     "UPDATE notify_outbox SET state = $1, attempts = $2, next_attempt_ms = $3, \
-                     lease_until_ms = 0 WHERE seq = $4",
+                     lease_until_ms = 0, dispatch = NULL WHERE seq = $4",
                 )
                 .bind(state)
                 .bind(attempt)

@@ -18,6 +18,9 @@ pub enum NotifyError {
     /// The database failed.
     #[error("notifications database: {0}")]
     Database(#[from] sqlx::Error),
+    /// RabbitMQ failed (unreachable, a channel closed, a message not confirmed).
+    #[error("queue: {0}")]
+    Queue(String),
     /// Opening the tables failed.
     #[error("notifications tables: {0}")]
     Accounts(#[from] AccountsError),

@@ -23,6 +23,7 @@
 //! for [`DEFAULT_DISABLE_AFTER`] (5 days) is disabled; its messages wait until its owner
 //! enables it again.
 
+pub mod amqp;
 mod client;
 mod consumer;
 mod delivery;

@@ -48,6 +48,12 @@ pub struct NotifyConfig {
     /// Do not start the delivery workers (a fault the crash tests use: messages are written
     /// and stay pending).
     pub hold_delivery: bool,
+    /// RabbitMQ (`amqp://…`) between the outbox and the workers; `None`: the workers take
+    /// from the outbox table itself.
+    pub amqp_url: Option<String>,
+    /// With RabbitMQ: how long a published message may wait for a worker before it is
+    /// published again (under a new token: the older copy is dropped when it arrives).
+    pub dispatch_lease: Duration,
     /// Where times come from.
     pub clock: Clock,
 }
@@ -60,6 +66,8 @@ impl Default for NotifyConfig {
             disable_after: DEFAULT_DISABLE_AFTER,
             request_timeout: Duration::from_secs(15),
             hold_delivery: false,
+            amqp_url: None,
+            dispatch_lease: crate::amqp::DEFAULT_DISPATCH_LEASE,
             clock: Clock::system(),
         }
     }
@@ -441,15 +449,29 @@ impl Notify {
     /// Enables `user`'s endpoint `id` again (its waiting messages go out).
     pub async fn enable_endpoint(&self, user: i64, id: i64) -> Result<Endpoint, NotifyError> {
         let updated = on_backend!(self.inner.db, pool => {
-            sqlx::query(
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query(
                 "UPDATE webhook_endpoints SET disabled_ms = NULL, disabled_reason = NULL, \
                  failing_since_ms = NULL WHERE user_id = $1 AND id = $2",
             )
             .bind(user)
             .bind(id)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            // A message published while the endpoint was disabled was dropped by the worker
+            // that got it: it goes out again now rather than when its lease ends.
+            if updated > 0 {
+                sqlx::query(
+                    "UPDATE notify_outbox SET lease_until_ms = 0, dispatch = NULL \
+                     WHERE endpoint_id = $1 AND state = 'pending' AND dispatch IS NOT NULL",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            updated
         });
         if updated == 0 {
             return Err(NotifyError::NotFound("webhook endpoint"));

@@ -18,10 +18,15 @@ use alloy_rpc_types_eth::Filter;
 use axum::extract::ws::{Message, WebSocket};
 use btcr_http::{ConnectionPermit, WorkerError, Workers};
 use btcr_interfaces::{ChainReader, Mempool};
+use btcr_primitives::Header;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::{
-    sync::{Semaphore, broadcast::error::RecvError, mpsc},
+    sync::{
+        Semaphore,
+        broadcast::{self, error::RecvError},
+        mpsc,
+    },
     task::AbortHandle,
 };
 use tokio_util::sync::CancellationToken;
@@ -91,14 +96,26 @@ impl Session for WsSession {
         let id = U128::from(subs.next_id);
         let chain = self.chain.clone();
         let outbox = self.outbox.clone();
+        // Each task gets a receiver made here, before the id is answered: whatever happens
+        // after the client has its id reaches it, however late the task first runs.
         let task = match kind.as_str() {
-            "newHeads" => self.runtime.spawn(new_heads(chain, outbox, id)),
+            "newHeads" => self.runtime.spawn(new_heads(chain.subscribe_new_heads(), outbox, id)),
             "logs" => {
                 let filter: Filter = params.optional(1, "filter")?.unwrap_or_default();
                 let filter = crate::logs::bounded(filter)?;
-                self.runtime.spawn(logs_task(chain, self.workers.clone(), outbox, id, filter))
+                let heads = chain.subscribe_new_heads();
+                self.runtime.spawn(logs_task(
+                    chain,
+                    heads,
+                    self.workers.clone(),
+                    outbox,
+                    id,
+                    filter,
+                ))
             }
-            "newPendingTransactions" => self.runtime.spawn(pending(self.pool.clone(), outbox, id)),
+            "newPendingTransactions" => {
+                self.runtime.spawn(pending(self.pool.subscribe_pending(), outbox, id))
+            }
             other => {
                 return Err(RpcError::invalid_params(format!(
                     "unknown subscription {other:?}; expected newHeads, logs or newPendingTransactions"
@@ -119,8 +136,7 @@ impl Session for WsSession {
     }
 }
 
-async fn new_heads(chain: Arc<dyn ChainReader>, outbox: mpsc::Sender<String>, id: U128) {
-    let mut heads = chain.subscribe_new_heads();
+async fn new_heads(mut heads: broadcast::Receiver<Header>, outbox: mpsc::Sender<String>, id: U128) {
     loop {
         let header = match heads.recv().await {
             Ok(header) => header,
@@ -138,12 +154,12 @@ async fn new_heads(chain: Arc<dyn ChainReader>, outbox: mpsc::Sender<String>, id
 
 async fn logs_task(
     chain: Arc<dyn ChainReader>,
+    mut heads: broadcast::Receiver<Header>,
     workers: Workers,
     outbox: mpsc::Sender<String>,
     id: U128,
     filter: Filter,
 ) {
-    let mut heads = chain.subscribe_new_heads();
     let mut next: Option<u64> = None;
     loop {
         let head = match heads.recv().await {
@@ -180,8 +196,7 @@ async fn logs_task(
     }
 }
 
-async fn pending(pool: Arc<dyn Mempool>, outbox: mpsc::Sender<String>, id: U128) {
-    let mut hashes = pool.subscribe_pending();
+async fn pending(mut hashes: broadcast::Receiver<B256>, outbox: mpsc::Sender<String>, id: U128) {
     loop {
         let hash: B256 = match hashes.recv().await {
             Ok(hash) => hash,

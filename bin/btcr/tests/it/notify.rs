@@ -1,11 +1,14 @@
 //! Notifications end to end against `btcr dev`: webhook messages written by the node's
 //! consumer survive a SIGKILL before their delivery, and a receiver that goes away for a
-//! while gets every message once it is back, in order, duplicates only under one id.
+//! while gets every message once it is back, in order, duplicates only under one id; with
+//! the embedded defaults, and with PostgreSQL and RabbitMQ.
 
 use std::{collections::HashMap, time::Duration};
 
 use alloy_primitives::{Address, B256, U256};
-use btcr_testkit::{DevProcess, TxBuilder, WebhookReceiver, dev_key, eventually_within};
+use btcr_testkit::{
+    DevProcess, TempPostgres, TempRabbit, TxBuilder, WebhookReceiver, dev_key, eventually_within,
+};
 use serde_json::{Value, json};
 
 use crate::{CHAIN_ID, btcr_bin};
@@ -67,10 +70,27 @@ fn messages(url: &str, token: &str, endpoint: i64) -> eyre::Result<Vec<Value>> {
 #[test]
 fn webhook_messages_survive_a_sigkill_before_delivery_and_a_receiver_that_was_down()
 -> eyre::Result<()> {
+    survive(&[])
+}
+
+/// The same through the production services: the application database on PostgreSQL and
+/// the delivery queue on RabbitMQ.
+#[test]
+fn through_rabbitmq_on_postgres_webhook_messages_survive_a_sigkill_and_a_receiver_that_was_down()
+-> eyre::Result<()> {
+    let postgres = TempPostgres::start()?;
+    let database = postgres.create_database("app")?;
+    let rabbit = TempRabbit::start()?;
+    survive(&["--accounts.database-url", &database, "--amqp-url", &rabbit.url()])
+}
+
+fn survive(services: &[&str]) -> eyre::Result<()> {
+    let args: Vec<&str> = ARGS.iter().chain(services).copied().collect();
+    let args = args.as_slice();
     let dir = tempfile::tempdir()?;
     let mut receiver = WebhookReceiver::start()?;
     let held = [("BTCR_FAULT_HOLD_DELIVERY", "1")];
-    let node = DevProcess::start_with_env(btcr_bin(), dir.path(), ARGS, &held)?;
+    let node = DevProcess::start_with_env(btcr_bin(), dir.path(), args, &held)?;
     let url = node.rpc.url().to_owned();
 
     // A user watches dev key 1 and sends its transfers to a webhook.
@@ -120,7 +140,7 @@ fn webhook_messages_survive_a_sigkill_before_delivery_and_a_receiver_that_was_do
 
     // Back without the fault, while the receiver is down: attempts fail and are retried.
     receiver.down();
-    let node = DevProcess::start(btcr_bin(), dir.path(), ARGS)?;
+    let node = DevProcess::start(btcr_bin(), dir.path(), args)?;
     assert!(eventually_within(Duration::from_secs(20), || {
         messages(&url_of(&node), &token, endpoint)
             .is_ok_and(|m| m.iter().any(|m| m["log"].as_array().is_some_and(|l| !l.is_empty())))

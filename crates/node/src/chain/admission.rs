@@ -65,6 +65,12 @@ impl Chain {
             .map_err(|e| invalid(&e))?;
         let node_error =
             |e: &dyn std::fmt::Display| (Fault::None, SubmitError(format!("node error: {e}")));
+        let hash = tx.hash;
+        // The sender's state is read under the pool's lock: a commit installs its state in
+        // the store before it prunes the pool (under this lock), so what is read here is never
+        // older than what the pool last pruned with. Read before taking the lock, a commit in
+        // between would let a transaction it included back into the pool as pending.
+        let mut pool = self.pool.lock();
         let account = self
             .store
             .snapshot()
@@ -73,12 +79,10 @@ impl Chain {
             .map_err(|e| node_error(&e))?
             .unwrap_or_default();
         let base_fee = u128::from(self.head.read().next_base_fee());
-        let hash = tx.hash;
-        let outcome = self
-            .pool
-            .lock()
+        let outcome = pool
             .add(tx, SenderState { nonce: account.nonce, balance: account.balance }, base_fee)
             .map_err(|e| (Fault::of_pool(&e), SubmitError(e.to_string())))?;
+        drop(pool);
         let executable =
             matches!(outcome, AddOutcome::Pending | AddOutcome::Replaced { pending: true, .. });
         Ok((hash, executable))

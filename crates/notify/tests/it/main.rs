@@ -1,6 +1,7 @@
 //! The notifications service on each backend: blocks applied as the node's consumer thread
 //! applies them, deliveries to a real HTTP receiver of the test's own.
 
+mod amqp;
 mod chain;
 mod delivery;
 mod http;

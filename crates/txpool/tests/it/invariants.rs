@@ -213,7 +213,16 @@ fn check_announcements(
     pending_before: &HashSet<B256>,
     rx: &mut Receiver<B256>,
 ) -> Result<(), TestCaseError> {
-    let announced: HashSet<B256> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+    let announced: Vec<B256> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+    let pending_now: HashSet<B256> = pool.pending().iter().map(|t| t.hash).collect();
+    for hash in &announced {
+        prop_assert!(
+            pending_now.contains(hash) && !pending_before.contains(hash),
+            "{} announced but not newly pending",
+            hash
+        );
+    }
+    let announced: HashSet<B256> = announced.into_iter().collect();
     for tx in pool.pending() {
         if !pending_before.contains(&tx.hash) {
             prop_assert!(announced.contains(&tx.hash), "newly pending {} not announced", tx.hash);
