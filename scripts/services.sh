@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the services the tests start for themselves (each test makes its own server on a
-# free local port and stops it after): PostgreSQL, Redis and RabbitMQ from Debian's
-# `postgresql`, `redis-server` and `rabbitmq-server`. Installs only
+# free local port and stops it after): PostgreSQL, Redis, RabbitMQ and an SMTP sink from
+# Debian's `postgresql`, `redis-server`, `rabbitmq-server` and `python3-aiosmtpd`. Installs only
 # what is missing, and only as root with apt-get; otherwise says what to install.
 set -euo pipefail
 
@@ -14,6 +14,9 @@ if ! command -v redis-server >/dev/null && [ -z "${BTCR_REDIS_SERVER:-}" ]; then
 fi
 if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && [ -z "${BTCR_RABBITMQ_SERVER:-}" ]; then
   missing+=(rabbitmq-server)
+fi
+if ! /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 && [ -z "${BTCR_SMTP_PYTHON:-}" ]; then
+  missing+=(python3-aiosmtpd)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -96,6 +96,19 @@ struct NotifyArgs {
     /// the outbox table of the application database.
     #[arg(long = "amqp-url", env = "BTCR_AMQP_URL")]
     amqp_url: Option<String>,
+    /// Send the `email` channel's mail through this SMTP server: `smtp://host:25` (plain,
+    /// a relay on your own network), `smtp://user:password@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:password@host:465`. Without it, e-mail subscriptions
+    /// are refused.
+    #[arg(long = "smtp-url", env = "BTCR_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The sender of notification mail.
+    #[arg(
+        long = "smtp-from",
+        env = "BTCR_SMTP_FROM",
+        default_value = "BTCR <notifications@localhost>"
+    )]
+    smtp_from: String,
 }
 
 impl NotifyArgs {
@@ -104,6 +117,10 @@ impl NotifyArgs {
             allow_private_targets: self.allow_private_targets,
             retry_delays: self.retry_delays.clone(),
             amqp_url: self.amqp_url.clone(),
+            smtp: self
+                .smtp_url
+                .clone()
+                .map(|url| btcr_node::SmtpConfig { url, from: self.smtp_from.clone() }),
         }
     }
 }

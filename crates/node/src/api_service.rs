@@ -64,6 +64,8 @@ pub struct NotifyOptions {
     /// RabbitMQ between the outbox and the delivery workers (`amqp://…`); `None`: the
     /// workers take from the outbox table.
     pub amqp_url: Option<String>,
+    /// The SMTP server of the `email` channel; `None`: e-mail subscriptions are refused.
+    pub smtp: Option<btcr_notify::SmtpConfig>,
 }
 
 /// `BTCR_FAULT_HOLD_DELIVERY=1` holds webhook delivery (messages are written and stay
@@ -78,6 +80,7 @@ impl NotifyOptions {
             allow_private_targets: self.allow_private_targets,
             hold_delivery: std::env::var(HOLD_DELIVERY).is_ok_and(|v| v == "1"),
             amqp_url: self.amqp_url.clone(),
+            smtp: self.smtp.clone(),
             ..Default::default()
         };
         if let Some(delays) = &self.retry_delays {
@@ -90,6 +93,7 @@ impl NotifyOptions {
             target: "btcr::notify",
             private_targets = self.allow_private_targets,
             queue = if self.amqp_url.is_some() { "rabbitmq" } else { "outbox table" },
+            email = self.smtp.is_some(),
             "notifications ready"
         );
         Ok(notify)

@@ -41,6 +41,8 @@ pub use api_document::{accounts_document, openapi_document};
 pub use api_service::{
     AccountsOptions, ApiServiceConfig, ApiServiceHandle, NotifyOptions, launch_api,
 };
+/// Where the notifications' mail is sent from (`NotifyOptions::smtp`).
+pub use btcr_notify::SmtpConfig;
 pub use chain::{Chain, ChainError};
 pub use consumers::{AddressIndexer, block_addresses};
 pub use error::{NodeError, NodeResult};

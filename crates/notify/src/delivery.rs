@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Notify, NotifyError, signing::signature_header, target::Target};
+use crate::{Notify, NotifyError, email::MAILTO, signing::signature_header, target::Target};
 
 /// The wait before each retry of a failed attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and
 /// 10 h (eight attempts over about 28 hours).
@@ -63,6 +63,14 @@ pub struct DeliveryLease {
     secret: String,
     previous_secret: Option<String>,
     previous_until_ms: Option<i64>,
+}
+
+/// What an attempt got back: the receiver's status (HTTP, or the SMTP server's reply code),
+/// whether that is an acceptance, and the start of its answer.
+struct Sent {
+    status: u16,
+    accepted: bool,
+    body: String,
 }
 
 /// A claimed message's row: [`LEASE_SELECT`]'s columns.
@@ -186,6 +194,28 @@ impl Notify {
 
     pub(crate) async fn attempt(&self, lease: DeliveryLease) -> Result<(), NotifyError> {
         let started = self.now();
+        let outcome = match lease.url.strip_prefix(MAILTO) {
+            Some(to) => self.mail(&lease, to).await,
+            None => self.post(&lease, started).await,
+        };
+        let finished = self.now();
+        let (status, error, response) = match outcome {
+            Ok(Sent { status, accepted: true, body }) => (Some(i64::from(status)), None, body),
+            Ok(Sent { status, accepted: false, body }) => {
+                let why = if (300..400).contains(&status) {
+                    format!("answered {status} (redirects are not followed)")
+                } else {
+                    format!("answered {status}")
+                };
+                (Some(i64::from(status)), Some(why), body)
+            }
+            Err(e) => (None, Some(e), String::new()),
+        };
+        self.record(&lease, started, finished, status, error, response).await
+    }
+
+    /// Posts a webhook message, signed.
+    async fn post(&self, lease: &DeliveryLease, started: i64) -> Result<Sent, String> {
         // The receiver compares it with its own clock: the wall clock's.
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let mut secrets = vec![lease.secret.as_str()];
@@ -195,37 +225,26 @@ impl Notify {
             secrets.push(previous);
         }
         let body = Bytes::from(lease.payload.clone());
-        let outcome = match (
-            Target::parse(&lease.url),
-            signature_header(secrets, &lease.message_id, timestamp, &body),
-        ) {
-            (Err(e), _) => Err(e.to_string()),
-            (_, None) => Err("the endpoint's secret is malformed".to_owned()),
-            (Ok(target), Some(signature)) => {
-                let headers = [
-                    ("webhook-id", lease.message_id.clone()),
-                    ("webhook-timestamp", timestamp.to_string()),
-                    ("webhook-signature", signature),
-                ];
-                self.inner.client.post(&target, &headers, body).await
-            }
+        let target = Target::parse(&lease.url).map_err(|e| e.to_string())?;
+        let signature = signature_header(secrets, &lease.message_id, timestamp, &body)
+            .ok_or_else(|| "the endpoint's secret is malformed".to_owned())?;
+        let headers = [
+            ("webhook-id", lease.message_id.clone()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature),
+        ];
+        let answer = self.inner.client.post(&target, &headers, body).await?;
+        let accepted = (200..300).contains(&answer.status);
+        Ok(Sent { status: answer.status, accepted, body: answer.body })
+    }
+
+    /// Mails a message to `to` (an e-mail endpoint's address).
+    async fn mail(&self, lease: &DeliveryLease, to: &str) -> Result<Sent, String> {
+        let Some(mailer) = &self.inner.mailer else {
+            return Err("this service has no SMTP server to send e-mail with".to_owned());
         };
-        let finished = self.now();
-        let (status, error, response) = match &outcome {
-            Ok(answer) if (200..300).contains(&answer.status) => {
-                (Some(i64::from(answer.status)), None, answer.body.clone())
-            }
-            Ok(answer) => {
-                let why = if (300..400).contains(&answer.status) {
-                    format!("answered {} (redirects are not followed)", answer.status)
-                } else {
-                    format!("answered {}", answer.status)
-                };
-                (Some(i64::from(answer.status)), Some(why), answer.body.clone())
-            }
-            Err(e) => (None, Some(e.clone()), String::new()),
-        };
-        self.record(&lease, started, finished, status, error, response).await
+        let answer = mailer.send(to, &lease.message_id, &lease.payload).await?;
+        Ok(Sent { status: answer.status, accepted: true, body: answer.body })
     }
 
     async fn record(

@@ -27,6 +27,7 @@ pub mod amqp;
 mod client;
 mod consumer;
 mod delivery;
+pub mod email;
 mod error;
 pub mod events;
 pub mod http;
@@ -37,6 +38,7 @@ pub mod target;
 pub use client::{Answer, MAX_RESPONSE_KEPT, WebhookClient};
 pub use consumer::{CONSUMER_NAME, NotifyConsumer};
 pub use delivery::{DEFAULT_DISABLE_AFTER, DEFAULT_RETRY_DELAYS, DeliveryLease, LEASE};
+pub use email::{Mailer, SmtpConfig};
 pub use error::NotifyError;
 pub use events::{EventKind, Notice};
 pub use service::{

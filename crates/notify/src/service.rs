@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 
 use crate::{
     DEFAULT_DISABLE_AFTER, DEFAULT_RETRY_DELAYS, EventKind, NotifyError, WebhookClient,
-    signing::new_secret, target::Target,
+    email::{MAILTO, Mailer, SmtpConfig},
+    signing::new_secret,
+    target::Target,
 };
 
 // Numbered from 1001: the accounts' migrations in the same database leave these alone.
@@ -54,6 +56,8 @@ pub struct NotifyConfig {
     /// With RabbitMQ: how long a published message may wait for a worker before it is
     /// published again (under a new token: the older copy is dropped when it arrives).
     pub dispatch_lease: Duration,
+    /// E-mail over SMTP; `None`: the `email` channel is refused.
+    pub smtp: Option<SmtpConfig>,
     /// Where times come from.
     pub clock: Clock,
 }
@@ -68,6 +72,7 @@ impl Default for NotifyConfig {
             hold_delivery: false,
             amqp_url: None,
             dispatch_lease: crate::amqp::DEFAULT_DISPATCH_LEASE,
+            smtp: None,
             clock: Clock::system(),
         }
     }
@@ -84,6 +89,8 @@ pub(crate) struct Inner {
     pub(crate) db: Database,
     pub(crate) config: NotifyConfig,
     pub(crate) client: WebhookClient,
+    /// Sends the `email` channel's mail, when SMTP is set up.
+    pub(crate) mailer: Option<Mailer>,
     /// Woken when messages are written, so that workers need not wait for their poll.
     pub(crate) wake: tokio::sync::Notify,
 }
@@ -96,13 +103,17 @@ pub enum Channel {
     Portal,
     /// A webhook endpoint of the user's.
     Webhook,
+    /// Mail to the address the user signed up with (when the operator set up SMTP).
+    Email,
 }
 
 impl Channel {
+    /// The stored channel: an e-mail subscription is stored as one to its `mailto:`
+    /// endpoint.
     fn as_str(self) -> &'static str {
         match self {
             Channel::Portal => "portal",
-            Channel::Webhook => "webhook",
+            Channel::Webhook | Channel::Email => "webhook",
         }
     }
     fn parse(s: &str) -> Option<Self> {
@@ -296,14 +307,19 @@ fn endpoint_of(r: EndpointRow) -> Endpoint {
     }
 }
 
-type SubscriptionRow = (i64, Option<String>, String, String, Option<i64>, i64);
+type SubscriptionRow = (i64, Option<String>, String, String, Option<i64>, i64, Option<String>);
 
 fn subscription_of(r: SubscriptionRow) -> Subscription {
+    let mailed = r.6.as_deref().is_some_and(|url| url.starts_with(MAILTO));
     Subscription {
         id: r.0,
         address: r.1,
         kinds: parse_kinds(&r.2),
-        channel: Channel::parse(&r.3).unwrap_or(Channel::Portal),
+        channel: if mailed {
+            Channel::Email
+        } else {
+            Channel::parse(&r.3).unwrap_or(Channel::Portal)
+        },
         endpoint_id: r.4,
         created_ms: r.5,
     }
@@ -331,7 +347,13 @@ impl Notify {
             return Err(NotifyError::Invalid("at least one retry delay is needed".into()));
         }
         let client = WebhookClient::new(config.allow_private_targets, config.request_timeout);
-        Ok(Self { inner: Arc::new(Inner { db, config, client, wake: tokio::sync::Notify::new() }) })
+        let mailer = config
+            .smtp
+            .as_ref()
+            .map(|smtp| Mailer::new(smtp, config.request_timeout))
+            .transpose()?;
+        let wake = tokio::sync::Notify::new();
+        Ok(Self { inner: Arc::new(Inner { db, config, client, mailer, wake }) })
     }
 
     /// The time now (Unix ms).
@@ -367,8 +389,11 @@ impl Notify {
         let id: i64 = on_backend!(self.inner.db, pool => {
             let mut tx = pool.begin_write().await?;
             let (count,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM webhook_endpoints WHERE user_id = $1")
-                    .bind(user)
+                sqlx::query_as(
+                    "SELECT COUNT(*) FROM webhook_endpoints WHERE user_id = $1 \
+                     AND url NOT LIKE 'mailto:%'",
+                )
+                .bind(user)
                     .fetch_one(&mut *tx)
                     .await?;
             if count >= MAX_ENDPOINTS as i64 {
@@ -501,15 +526,21 @@ impl Notify {
                     "a webhook subscription needs an endpointId".into(),
                 ));
             }
-            (Channel::Portal, Some(_)) => {
+            (Channel::Portal | Channel::Email, Some(_)) => {
+                return Err(NotifyError::Invalid(format!(
+                    "a {} subscription takes no endpointId",
+                    if request.channel == Channel::Email { "email" } else { "portal" }
+                )));
+            }
+            (Channel::Email, None) if self.inner.mailer.is_none() => {
                 return Err(NotifyError::Invalid(
-                    "a portal subscription takes no endpointId".into(),
+                    "this service sends no e-mail (its operator has set no SMTP server)".into(),
                 ));
             }
             _ => {}
         }
         let now = self.now();
-        let id: i64 = on_backend!(self.inner.db, pool => {
+        let id: (i64, Option<i64>) = on_backend!(self.inner.db, pool => {
             let mut tx = pool.begin_write().await?;
             let (count,): (i64,) =
                 sqlx::query_as("SELECT COUNT(*) FROM notify_subscriptions WHERE user_id = $1")
@@ -535,17 +566,56 @@ impl Notify {
                     )));
                 }
             }
-            if let Some(endpoint) = request.endpoint_id {
-                let owned: Option<(i64,)> = sqlx::query_as(
-                    "SELECT id FROM webhook_endpoints WHERE user_id = $1 AND id = $2",
+            let mut endpoint_id = request.endpoint_id;
+            if let Some(endpoint) = endpoint_id {
+                let owned: Option<(String,)> = sqlx::query_as(
+                    "SELECT url FROM webhook_endpoints WHERE user_id = $1 AND id = $2",
                 )
                 .bind(user)
                 .bind(endpoint)
                 .fetch_optional(&mut *tx)
                 .await?;
-                if owned.is_none() {
-                    return Err(NotifyError::NotFound("webhook endpoint"));
+                match owned {
+                    None => return Err(NotifyError::NotFound("webhook endpoint")),
+                    Some((url,)) if url.starts_with(MAILTO) => {
+                        return Err(NotifyError::Invalid(
+                            "that endpoint is your e-mail: subscribe on the email channel".into(),
+                        ));
+                    }
+                    Some(_) => {}
                 }
+            }
+            if request.channel == Channel::Email {
+                // The user's own address, and no other: their e-mail endpoint, made once.
+                let (email,): (String,) = sqlx::query_as("SELECT email FROM users WHERE id = $1")
+                    .bind(user)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let url = format!("{MAILTO}{email}");
+                let existing: Option<(i64,)> = sqlx::query_as(
+                    "SELECT id FROM webhook_endpoints WHERE user_id = $1 AND url = $2",
+                )
+                .bind(user)
+                .bind(&url)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let id = match existing {
+                    Some((id,)) => id,
+                    None => {
+                        let (id,): (i64,) = sqlx::query_as(
+                            "INSERT INTO webhook_endpoints (user_id, url, description, secret, \
+                             created_ms) VALUES ($1, $2, 'e-mail', $3, $4) RETURNING id",
+                        )
+                        .bind(user)
+                        .bind(&url)
+                        .bind(new_secret())
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        id
+                    }
+                };
+                endpoint_id = Some(id);
             }
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO notify_subscriptions (user_id, address, kinds, channel, endpoint_id, \
@@ -555,19 +625,20 @@ impl Notify {
             .bind(&address)
             .bind(&kinds_text)
             .bind(request.channel.as_str())
-            .bind(request.endpoint_id)
+            .bind(endpoint_id)
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
             tx.commit().await?;
-            id
+            (id, endpoint_id)
         });
+        let (id, endpoint_id) = id;
         Ok(Subscription {
             id,
             address,
             kinds,
             channel: request.channel,
-            endpoint_id: request.endpoint_id,
+            endpoint_id,
             created_ms: now,
         })
     }
@@ -576,8 +647,9 @@ impl Notify {
     pub async fn subscriptions(&self, user: i64) -> Result<Vec<Subscription>, NotifyError> {
         let rows: Vec<SubscriptionRow> = on_backend!(self.inner.db, pool => {
             sqlx::query_as(
-                "SELECT id, address, kinds, channel, endpoint_id, created_ms \
-                 FROM notify_subscriptions WHERE user_id = $1 ORDER BY id",
+                "SELECT s.id, s.address, s.kinds, s.channel, s.endpoint_id, s.created_ms, e.url \
+                 FROM notify_subscriptions s LEFT JOIN webhook_endpoints e ON e.id = s.endpoint_id \
+                 WHERE s.user_id = $1 ORDER BY s.id",
             )
             .bind(user)
             .fetch_all(pool)

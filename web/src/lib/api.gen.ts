@@ -963,7 +963,7 @@ export interface components {
          * @description Where a subscription's events go.
          * @enum {string}
          */
-        Channel: "portal" | "webhook";
+        Channel: "portal" | "webhook" | "email";
         /** @description A TOTP code (6 digits) or, where it says so, a recovery code. */
         Code: {
             code: string;

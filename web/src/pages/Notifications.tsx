@@ -129,6 +129,8 @@ function Subscriptions({ endpoints }: { endpoints: Endpoint[] }) {
   const [kinds, setKinds] = useState<EventKind[]>(['transfer.in', 'transfer.out']);
   const [channel, setChannel] = useState<Channel>('portal');
   const [endpoint, setEndpoint] = useState('');
+  // The e-mail destination is the account's own address, chosen by the email channel.
+  const webhooks = endpoints.filter((e) => !e.url.startsWith('mailto:'));
   const changed = () => queries.invalidateQueries({ queryKey: [...LIST, 'subscriptions'] });
   const subscribe = useMutation({
     mutationFn: () =>
@@ -136,7 +138,7 @@ function Subscriptions({ endpoints }: { endpoints: Endpoint[] }) {
         address: address || null,
         kinds,
         channel,
-        endpointId: channel === 'webhook' ? Number(endpoint || endpoints[0]?.id) : null,
+        endpointId: channel === 'webhook' ? Number(endpoint || webhooks[0]?.id) : null,
       }),
     onSuccess: changed,
   });
@@ -153,7 +155,13 @@ function Subscriptions({ endpoints }: { endpoints: Endpoint[] }) {
                 <tr key={s.id} data-testid="subscription-row">
                   <Cell mono>{s.address ?? 'every watched address'}</Cell>
                   <Cell>{s.kinds.join(', ')}</Cell>
-                  <Cell>{s.channel === 'portal' ? 'this portal' : urlOf(s.endpointId)}</Cell>
+                  <Cell>
+                    {s.channel === 'portal'
+                      ? 'this portal'
+                      : s.channel === 'email'
+                        ? `e-mail to ${urlOf(s.endpointId).replace('mailto:', '')}`
+                        : urlOf(s.endpointId)}
+                  </Cell>
                   <Cell>{when(s.createdMs)}</Cell>
                   <Cell>
                     <Button size="sm" onClick={() => unsubscribe.mutate(s.id)} disabled={unsubscribe.isPending}>
@@ -189,9 +197,10 @@ function Subscriptions({ endpoints }: { endpoints: Endpoint[] }) {
               <Field label="Deliver to">
                 <Select value={channel} onChange={(e) => setChannel(e.target.value as Channel)}>
                   <option value="portal">This portal</option>
-                  <option value="webhook" disabled={endpoints.length === 0}>
+                  <option value="webhook" disabled={webhooks.length === 0}>
                     A webhook
                   </option>
+                  <option value="email">My e-mail</option>
                 </Select>
               </Field>
             </div>
@@ -199,7 +208,7 @@ function Subscriptions({ endpoints }: { endpoints: Endpoint[] }) {
               <div className="w-80 max-w-full">
                 <Field label="Endpoint">
                   <Select value={endpoint} onChange={(e) => setEndpoint(e.target.value)}>
-                    {endpoints.map((e) => (
+                    {webhooks.map((e) => (
                       <option key={e.id} value={e.id}>
                         {e.url}
                       </option>

@@ -4,6 +4,7 @@
 mod amqp;
 mod chain;
 mod delivery;
+mod email;
 mod http;
 
 use std::{sync::Arc, time::Duration};
