@@ -11,7 +11,7 @@ export default defineConfig({
   build: { outDir: 'dist', emptyOutDir: true, sourcemap: false },
   server: {
     proxy: {
-      '/api': node,
+      '/api': { target: node, ws: true },
       '/rpc': { target: node, ws: true, rewrite: () => '/' },
     },
   },

@@ -74,6 +74,12 @@ test('a transfer from a watched address rings the bell and reaches a signed webh
   const sender = privateKeyToAccount(DEV_KEYS[1]);
   const hookUrl = `http://127.0.0.1:${receiver.address().port}/btcr`;
 
+  // What the node pushes on the live notifications connection.
+  const pushed = [];
+  page.on('websocket', (socket) => {
+    if (!socket.url().endsWith('/api/v1/me/notifications/live')) return;
+    socket.on('framereceived', (frame) => pushed.push(JSON.parse(String(frame.payload))));
+  });
   await page.goto(`${node.url}/signup`);
   await page.getByLabel('E-mail').fill(USER.email);
   await page.getByLabel('Password', { exact: true }).fill(USER.password);
@@ -115,8 +121,10 @@ test('a transfer from a watched address rings the bell and reaches a signed webh
   const hash = await wallet.sendTransaction({ to: '0x00000000000000000000000000000000000000e2', value: parseEther('0.5') });
   await client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
 
-  // The portal: the bell counts it, the list says what happened.
+  // The portal: the bell counts it, the list says what happened; the node pushed it over
+  // the page's live connection (the page polls only every 30 s).
   await page.getByTestId('bell-count').filter({ hasText: '1' }).waitFor();
+  await until(() => pushed.some((m) => m.type === 'notification' && m.notification.payload.data.transactionHash === hash), 'the push');
   const item = page.getByTestId('notification').filter({ hasText: 'Sent 0.5 BTCR' });
   await item.waitFor();
   assert.match(await item.textContent(), /transfer\.out/);

@@ -112,6 +112,7 @@ impl Notify {
         let addresses: Vec<&str> = addresses.into_iter().collect();
         let now = self.now();
         let mut wrote = false;
+        let mut portal_users = BTreeSet::new();
         on_backend!(self.inner.db, pool => {
             let mut tx = pool.begin_write().await?;
             let mut matches: Vec<Match> = Vec::new();
@@ -184,6 +185,7 @@ impl Notify {
                                 .bind(now)
                                 .execute(&mut *tx)
                                 .await?;
+                                portal_users.insert(m.1);
                             }
                         }
                         wrote = true;
@@ -202,6 +204,10 @@ impl Notify {
         });
         if wrote {
             self.inner.wake.notify_one();
+        }
+        for user in portal_users {
+            // Nobody live is no error.
+            let _ = self.inner.live.send(user);
         }
         Ok(())
     }

@@ -24,8 +24,8 @@ use crate::{
 /// What the routes share.
 #[derive(Clone)]
 pub struct NotifyState {
-    notify: Notify,
-    accounts: Accounts,
+    pub(crate) notify: Notify,
+    pub(crate) accounts: Accounts,
 }
 
 impl FromRef<NotifyState> for Accounts {
@@ -34,9 +34,10 @@ impl FromRef<NotifyState> for Accounts {
     }
 }
 
-/// The notifications routes, `/api/v1/…` in full; callers are authenticated by `accounts`.
+/// The notifications routes, `/api/v1/…` in full, and the portal's live connection
+/// ([`crate::live::LIVE_PATH`]); callers are authenticated by `accounts`.
 pub fn router(notify: Notify, accounts: Accounts) -> Router {
-    routes(Router::new()).with_state(NotifyState { notify, accounts })
+    routes(crate::live::routes()).with_state(NotifyState { notify, accounts })
 }
 
 btcr_http::documented_routes!(NotifyState;

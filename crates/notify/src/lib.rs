@@ -31,6 +31,7 @@ pub mod email;
 mod error;
 pub mod events;
 pub mod http;
+pub mod live;
 mod service;
 pub mod signing;
 pub mod target;

@@ -93,6 +93,11 @@ pub(crate) struct Inner {
     pub(crate) mailer: Option<Mailer>,
     /// Woken when messages are written, so that workers need not wait for their poll.
     pub(crate) wake: tokio::sync::Notify,
+    /// The users whose portal notifications were just written, for their live connections
+    /// (1,024 kept; a connection that falls behind looks for everything).
+    pub(crate) live: tokio::sync::broadcast::Sender<i64>,
+    /// Live connections per user.
+    pub(crate) live_counts: crate::live::LiveCounts,
 }
 
 /// Where a subscription's events go.
@@ -307,6 +312,19 @@ fn endpoint_of(r: EndpointRow) -> Endpoint {
     }
 }
 
+type NotificationRow = (i64, String, String, String, i64, Option<i64>);
+
+fn notification_of(r: NotificationRow) -> Notification {
+    Notification {
+        id: r.0,
+        message_id: r.1,
+        kind: r.2,
+        payload: serde_json::from_str(&r.3).unwrap_or(Value::Null),
+        created_ms: r.4,
+        read_ms: r.5,
+    }
+}
+
 type SubscriptionRow = (i64, Option<String>, String, String, Option<i64>, i64, Option<String>);
 
 fn subscription_of(r: SubscriptionRow) -> Subscription {
@@ -353,7 +371,9 @@ impl Notify {
             .map(|smtp| Mailer::new(smtp, config.request_timeout))
             .transpose()?;
         let wake = tokio::sync::Notify::new();
-        Ok(Self { inner: Arc::new(Inner { db, config, client, mailer, wake }) })
+        let (live, _) = tokio::sync::broadcast::channel(1024);
+        let live_counts = Default::default();
+        Ok(Self { inner: Arc::new(Inner { db, config, client, mailer, wake, live, live_counts }) })
     }
 
     /// The time now (Unix ms).
@@ -858,18 +878,30 @@ impl Notify {
             .await?;
             (rows, unread)
         });
-        let notifications = rows
-            .into_iter()
-            .map(|r| Notification {
-                id: r.0,
-                message_id: r.1,
-                kind: r.2,
-                payload: serde_json::from_str(&r.3).unwrap_or(Value::Null),
-                created_ms: r.4,
-                read_ms: r.5,
-            })
-            .collect();
+        let notifications = rows.into_iter().map(notification_of).collect();
         Ok(NotificationPage { notifications, unread })
+    }
+
+    /// `user`'s portal notifications after id `after`, oldest first, at most `limit`.
+    pub async fn notifications_after(
+        &self,
+        user: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Notification>, NotifyError> {
+        type Row = (i64, String, String, String, i64, Option<i64>);
+        let rows: Vec<Row> = on_backend!(self.inner.db, pool => {
+            sqlx::query_as(
+                "SELECT id, message_id, kind, payload, created_ms, read_ms FROM notifications \
+                 WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            )
+            .bind(user)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(notification_of).collect())
     }
 
     /// Marks `user`'s notifications up to id `up_to` read; how many were unread.

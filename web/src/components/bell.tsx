@@ -1,15 +1,17 @@
-// The bell in the header: the signed-in user's unread notifications, read again every few
-// seconds, linking to the list.
+// The bell in the header: the signed-in user's unread notifications, linking to the list.
+// It holds the page's live connection, which refreshes the count (and the list) at each new
+// notification; the count is also read again every 30 s, in case that connection is down.
 import { Link } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
-import { notify } from '../lib/notifications';
+import { notify, useLiveNotifications } from '../lib/notifications';
 import { useSession } from '../lib/session';
 
-/** How often the count is read again. */
-const POLL_MS = 3000;
+/** How often the count is read again without the live connection. */
+const POLL_MS = 30_000;
 
 export function NotificationBell() {
   const { me } = useSession();
+  useLiveNotifications(me !== null);
   const unread = useQuery({
     queryKey: ['notifications', 'unread'],
     queryFn: async () => (await notify.list(1)).unread,

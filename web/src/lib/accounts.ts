@@ -76,6 +76,14 @@ export function refresh(): Promise<boolean> {
   return refreshing;
 }
 
+/** The access token, for a connection that cannot send it as a header (the live
+ * notifications): refreshed first when there is none, or when `fresh` (it expired); null
+ * when there is no session. */
+export async function currentToken(fresh = false): Promise<string | null> {
+  if ((fresh || accessToken === null) && !(await refresh())) return null;
+  return accessToken;
+}
+
 /** A request with the access token; a 401 refreshes once and tries again. */
 export async function authed<T>(method: string, path: string, body?: unknown): Promise<T> {
   if (accessToken === null && !(await refresh())) throw new ApiError(401, 'Sign in first.');

@@ -1,7 +1,10 @@
 // The notifications' REST API (`/api/v1/me/notifications`, `subscriptions`, `webhooks`),
-// with its types from the node's OpenAPI document, called with the signed-in user's token.
+// with its types from the node's OpenAPI document, called with the signed-in user's token,
+// and the live connection that tells the page of each new notification as it is written.
+import { useEffect } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
 import type { components } from './api.gen';
-import { authed } from './accounts';
+import { authed, currentToken } from './accounts';
 import { formatUnits, shortHash } from './format';
 
 type Schemas = components['schemas'];
@@ -66,4 +69,48 @@ export function describe(kind: string, payload: unknown): string {
     default:
       return kind;
   }
+}
+
+/** The node's live notifications (a WebSocket; the token is its first message). */
+export const LIVE_PATH = '/api/v1/me/notifications/live';
+/** Close codes the node uses: the token is refused or expired; too many connections. */
+const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_TOO_MANY = 4429;
+
+/** While `enabled` (signed in), keeps a live connection open and refreshes the
+ * notification queries at each notification it pushes. An expired token is refreshed and
+ * the connection opened again; a dropped one comes back after a second (30 s when the
+ * user has too many open). */
+export function useLiveNotifications(enabled: boolean): void {
+  const client = useQueryClient();
+  useEffect(() => {
+    if (!enabled) return;
+    let socket: WebSocket | null = null;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let closed = false;
+    const open = async (fresh: boolean) => {
+      const token = await currentToken(fresh).catch(() => null);
+      if (closed || token === null) return;
+      const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
+      socket = new WebSocket(`${scheme}://${window.location.host}${LIVE_PATH}`);
+      socket.onopen = () => socket?.send(JSON.stringify({ accessToken: token }));
+      socket.onmessage = (event) => {
+        const message = JSON.parse(String(event.data)) as { type?: string };
+        if (message.type === 'notification' || message.type === 'unread') {
+          void client.invalidateQueries({ queryKey: ['notifications'] });
+        }
+      };
+      socket.onclose = (event) => {
+        if (closed) return;
+        const wait = event.code === CLOSE_TOO_MANY ? 30_000 : 1000;
+        retry = setTimeout(() => void open(event.code === CLOSE_UNAUTHORIZED), wait);
+      };
+    };
+    void open(false);
+    return () => {
+      closed = true;
+      clearTimeout(retry);
+      socket?.close();
+    };
+  }, [client, enabled]);
 }

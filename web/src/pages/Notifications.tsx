@@ -15,7 +15,8 @@ const LIST = ['notifications'];
 
 function NotificationList() {
   const queries = useQueryClient();
-  const list = useQuery({ queryKey: [...LIST, 'list'], queryFn: () => notify.list(50), refetchInterval: 3000 });
+  // The bell's live connection refreshes it at each new notification.
+  const list = useQuery({ queryKey: [...LIST, 'list'], queryFn: () => notify.list(50), refetchInterval: 30_000 });
   const read = useMutation({
     mutationFn: notify.markRead,
     onSuccess: () => queries.invalidateQueries({ queryKey: LIST }),

@@ -7,7 +7,8 @@ use std::{collections::HashMap, time::Duration};
 
 use alloy_primitives::{Address, B256, U256};
 use btcr_testkit::{
-    DevProcess, TempPostgres, TempRabbit, TxBuilder, WebhookReceiver, dev_key, eventually_within,
+    DevProcess, TempPostgres, TempRabbit, TxBuilder, WebhookReceiver, WsClient, dev_key,
+    eventually_within,
 };
 use serde_json::{Value, json};
 
@@ -55,6 +56,31 @@ fn pay(node: &DevProcess, count: usize) -> eyre::Result<Vec<B256>> {
     Ok(hashes)
 }
 
+/// A new user who watches dev key 1: their access token.
+fn watcher(url: &str, email: &str) -> eyre::Result<String> {
+    let login = json!({"email": email, "password": "correct horse battery staple"});
+    let (status, _, _) = crate::raw_request(
+        url,
+        "POST /api/v1/auth/register HTTP/1.1\r\nContent-Type: application/json",
+        &login.to_string(),
+    )?;
+    assert_eq!(status, 201);
+    let (_, _, signed) = crate::raw_request(
+        url,
+        "POST /api/v1/auth/login HTTP/1.1\r\nContent-Type: application/json",
+        &login.to_string(),
+    )?;
+    let token = serde_json::from_str::<Value>(&signed)?["accessToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let watched = format!("{:#x}", dev_key(1).address());
+    let (status, _) =
+        call(url, "POST", "/api/v1/me/watchlist", &token, &json!({"address": watched}))?;
+    assert_eq!(status, 200);
+    Ok(token)
+}
+
 fn messages(url: &str, token: &str, endpoint: i64) -> eyre::Result<Vec<Value>> {
     let (status, list) = call(
         url,
@@ -94,26 +120,7 @@ fn survive(services: &[&str]) -> eyre::Result<()> {
     let url = node.rpc.url().to_owned();
 
     // A user watches dev key 1 and sends its transfers to a webhook.
-    let login = json!({"email": "ops@example.org", "password": "correct horse battery staple"});
-    let (status, _, _) = crate::raw_request(
-        &url,
-        "POST /api/v1/auth/register HTTP/1.1\r\nContent-Type: application/json",
-        &login.to_string(),
-    )?;
-    assert_eq!(status, 201);
-    let (_, _, signed) = crate::raw_request(
-        &url,
-        "POST /api/v1/auth/login HTTP/1.1\r\nContent-Type: application/json",
-        &login.to_string(),
-    )?;
-    let token = serde_json::from_str::<Value>(&signed)?["accessToken"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let watched = format!("{:#x}", dev_key(1).address());
-    let (status, _) =
-        call(&url, "POST", "/api/v1/me/watchlist", &token, &json!({"address": watched}))?;
-    assert_eq!(status, 200);
+    let token = watcher(&url, "ops@example.org")?;
     let (status, created) =
         call(&url, "POST", "/api/v1/me/webhooks", &token, &json!({"url": receiver.url()}))?;
     assert_eq!(status, 201, "{created}");
@@ -200,4 +207,97 @@ fn survive(services: &[&str]) -> eyre::Result<()> {
 
 fn url_of(node: &DevProcess) -> String {
     node.rpc.url().to_owned()
+}
+
+/// A live connection of the portal, signed in with `token`: its first answer.
+fn live(url: &str, token: &str) -> eyre::Result<(WsClient, eyre::Result<Value>)> {
+    let address =
+        format!("{}{}", url.replacen("http://", "ws://", 1), btcr_notify::live::LIVE_PATH);
+    let mut ws = WsClient::connect(&address)?;
+    ws.send_text(json!({ "accessToken": token }).to_string())?;
+    let first = ws.read();
+    Ok((ws, first))
+}
+
+#[test]
+fn the_portal_hears_each_new_notification_live_and_strangers_are_turned_away() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "100ms"])?;
+    let url = url_of(&node);
+    let token = watcher(&url, "live@example.org")?;
+    let kinds = json!(["transfer.out"]);
+    let (status, _) = call(
+        &url,
+        "POST",
+        "/api/v1/me/subscriptions",
+        &token,
+        &json!({"kinds": kinds, "channel": "portal"}),
+    )?;
+    assert_eq!(status, 201);
+
+    let (mut ws, ready) = live(&url, &token)?;
+    let ready = ready?;
+    assert_eq!(ready["type"], "ready", "{ready}");
+    assert_eq!(ready["unread"], 0);
+    let hashes = pay(&node, 2)?;
+    let mut heard = Vec::new();
+    while heard.len() < 2 {
+        let message = ws.read()?;
+        match message["type"].as_str() {
+            Some("notification") => heard.push(message["notification"].clone()),
+            Some("unread") => assert!(message["unread"].as_i64() >= Some(1), "{message}"),
+            _ => eyre::bail!("unexpected {message}"),
+        }
+    }
+    let heard_hashes: Vec<&str> =
+        heard.iter().map(|n| n["payload"]["data"]["transactionHash"].as_str().unwrap()).collect();
+    let sent: Vec<String> = hashes.iter().map(ToString::to_string).collect();
+    assert_eq!(heard_hashes, sent, "each once, in the order of the chain");
+    assert!(heard.iter().all(|n| n["kind"] == "transfer.out"));
+
+    // Turned away: a forged token, a first message that is not the token, a sixth
+    // connection of one user, a message over 4 KiB, a page of another site.
+    let (_, refused) = live(&url, "not-a-token")?;
+    let refused = refused.unwrap_err().to_string();
+    assert!(refused.contains("4401"), "{refused}");
+    let address =
+        format!("{}{}", url.replacen("http://", "ws://", 1), btcr_notify::live::LIVE_PATH);
+    let mut chatty = WsClient::connect(&address)?;
+    chatty.send_text("hello".into())?;
+    let refused = chatty.read().unwrap_err().to_string();
+    assert!(refused.contains("4401"), "{refused}");
+    let mut others = Vec::new();
+    for _ in 1..btcr_notify::live::MAX_LIVE_PER_USER {
+        let (ws, ready) = live(&url, &token)?;
+        assert_eq!(ready?["type"], "ready");
+        others.push(ws);
+    }
+    let (_, refused) = live(&url, &token)?;
+    let refused = refused.unwrap_err().to_string();
+    assert!(refused.contains("4429"), "{refused}");
+    let mut big = others.pop().expect("a connection");
+    big.send_text("x".repeat(5000))?;
+    assert!(big.read().is_err(), "a message over the bound ends the connection");
+    let (status, _, _) = crate::raw_request(
+        &url,
+        &format!(
+            "GET {} HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Origin: https://elsewhere.example",
+            btcr_notify::live::LIVE_PATH
+        ),
+        "",
+    )?;
+    assert_eq!(status, 403);
+
+    // The first connection still hears what comes next.
+    let more = pay(&node, 1)?;
+    let next = loop {
+        let message = ws.read()?;
+        if message["type"] == "notification" {
+            break message;
+        }
+    };
+    assert_eq!(next["notification"]["payload"]["data"]["transactionHash"], json!(more[0]));
+    Ok(())
 }
