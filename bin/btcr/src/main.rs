@@ -55,6 +55,28 @@ enum Command {
     /// Run the accounts service as its own process, over a shared PostgreSQL (and Redis),
     /// beside the nodes: stateless, so several replicas can serve one address.
     Api(ApiArgs),
+    /// Follow a node's committed blocks into PostgreSQL: blocks, transactions, receipts,
+    /// logs, token transfers, balances over time, validators. Resumes where it stopped.
+    Indexer(IndexerArgs),
+}
+
+/// Options of `btcr indexer`.
+#[derive(Debug, Args)]
+struct IndexerArgs {
+    /// The node to follow: its HTTP address (`http://host:8545`).
+    #[arg(long)]
+    node: String,
+    /// The database to write (`postgres://user:password@host/db`); the tables are made
+    /// when missing.
+    #[arg(long, env = "BTCR_INDEXER_POSTGRES")]
+    postgres: String,
+    /// Stop once this block is indexed (a backfill); without it, follow the chain until
+    /// stopped (Ctrl-C or SIGTERM).
+    #[arg(long)]
+    to: Option<u64>,
+    /// How often to print how far and how fast.
+    #[arg(long = "progress-every", default_value = "2s", value_parser = humantime::parse_duration)]
+    progress_every: Duration,
 }
 
 /// Where the accounts service keeps its data and counts its rate limits.
@@ -368,6 +390,7 @@ fn run() -> eyre::Result<()> {
         Command::Node(args) => runtime.block_on(run_node(args)),
         Command::Accounts(args) => runtime.block_on(accounts::run(args)),
         Command::Api(args) => runtime.block_on(run_api(args)),
+        Command::Indexer(args) => runtime.block_on(run_indexer(args)),
         Command::Wallet(_) | Command::Testnet(_) => unreachable!("handled above"),
     }
 }
@@ -460,6 +483,39 @@ async fn run_dev(args: DevArgs) -> eyre::Result<()> {
     print_banner(&setup, node.rpc_addr);
     node.wait().await?;
     drop(setup.tempdir);
+    Ok(())
+}
+
+async fn run_indexer(args: IndexerArgs) -> eyre::Result<()> {
+    let config = btcr_indexer::IndexerConfig {
+        node_url: args.node.clone(),
+        postgres_url: args.postgres.clone(),
+        to: args.to,
+        progress_every: args.progress_every,
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        btcr_node::shutdown_signal().await;
+        tracing::info!(target: "btcr::indexer", "stopping: the batch under way is written first");
+        stop.cancel();
+    });
+    eprintln!("Indexing {} into PostgreSQL", args.node);
+    let started = std::time::Instant::now();
+    let done = btcr_indexer::run(&config, shutdown).await?;
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    let mut b = String::new();
+    say!(
+        b,
+        "Indexed {} blocks and {} transactions in {:.1} s ({:.0} blocks/s, {:.0} tx/s); last block {}",
+        done.blocks,
+        done.transactions,
+        seconds,
+        done.blocks as f64 / seconds,
+        done.transactions as f64 / seconds,
+        done.height.map_or_else(|| "none".to_owned(), |h| h.to_string())
+    );
+    print_lines(&b);
     Ok(())
 }
 

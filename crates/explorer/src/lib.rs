@@ -25,6 +25,7 @@ use utoipa::OpenApi;
 
 mod handlers;
 mod params;
+pub mod stream;
 
 /// Entry point for the REST query fuzz target (`fuzz/`).
 #[doc(hidden)]
@@ -134,7 +135,7 @@ pub fn router(
     workers: Workers,
 ) -> Router {
     let state = Arc::new(ExplorerShared { chain, status, workers });
-    routes(Router::new()).with_state(state)
+    routes(stream::routes()).with_state(state)
 }
 
 /// The OpenAPI 3.1 document of the REST API.

@@ -7,8 +7,8 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rpc_types_eth::{TransactionRequest, state::StateOverride};
 use btcr_execution::{AccountProof, CallBudget, CallError, CallOutcome};
 use btcr_primitives::{
-    Account, Block, BlockReceipt, CommitCertificate, GenesisValidator, Header, Misbehavior,
-    ReceiptEnvelope, TxEnvelope,
+    Account, Block, BlockAccounts, BlockReceipt, CommitCertificate, GenesisValidator, Header,
+    Misbehavior, ReceiptEnvelope, TxEnvelope,
 };
 use tokio::sync::broadcast;
 
@@ -100,6 +100,15 @@ pub trait BlockReader {
     /// Evidence of validators signing conflicting messages that this node saw, latest
     /// first, at most `limit`.
     fn misbehavior(&self, limit: usize) -> Result<Vec<Misbehavior>, ReadError>;
+    /// The senders of block `number`'s transactions and the balances it left, when the
+    /// store kept them (blocks stored before it did have none).
+    fn block_accounts(&self, number: u64) -> Result<Option<BlockAccounts>, ReadError>;
+    /// The validator set that starts deciding blocks at `first`, when one starts there
+    /// (genesis's at 0, then the set each epoch's end elects).
+    fn validator_set_starting(
+        &self,
+        first: u64,
+    ) -> Result<Option<Vec<GenesisValidator>>, ReadError>;
 }
 
 /// The state after the head block, and code run on it.

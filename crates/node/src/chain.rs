@@ -148,6 +148,7 @@ impl Chain {
                 store.commit_block(BlockCommit {
                     block: &genesis_block,
                     tx_hashes: &[],
+                    senders: &[],
                     receipts: &[],
                     changes: &genesis_state.changes,
                     node_writes: &genesis_state.node_writes,
@@ -455,6 +456,7 @@ impl BlockPipeline for Chain {
             .commit_block(BlockCommit {
                 block: &block,
                 tx_hashes: &tx_hashes,
+                senders: &senders,
                 receipts: &receipts,
                 changes: &root.changes,
                 node_writes: &root.node_writes,

@@ -79,17 +79,30 @@ impl BlockSource for StoreBlocks {
             .into_iter()
             .find(|(first, _)| *first == number + 1)
             .map(|(_, set)| set);
-        let envelopes = std::mem::take(&mut block.body.transactions);
-        let recovered = btcr_execution::recover_transactions(envelopes).map_err(|(i, e)| {
-            ReadError::store(format!("transaction {i} of stored block {number}: {e}"))
-        })?;
-        let mut senders = Vec::with_capacity(recovered.len());
-        let mut tx_hashes = Vec::with_capacity(recovered.len());
-        for tx in recovered {
-            senders.push(tx.sender);
-            tx_hashes.push(tx.hash);
-            block.body.transactions.push(tx.tx);
-        }
+        // The senders the store kept beside the block; recovered (an ECDSA recovery per
+        // transaction) only for a block stored before it kept them.
+        let stored = snapshot.block_accounts(number).map_err(ReadError::store)?;
+        let (senders, tx_hashes) = match stored {
+            Some(accounts) if accounts.senders.len() == block.body.transactions.len() => {
+                let hashes = block.body.transactions.iter().map(|tx| *tx.tx_hash()).collect();
+                (accounts.senders, hashes)
+            }
+            _ => {
+                let envelopes = std::mem::take(&mut block.body.transactions);
+                let recovered =
+                    btcr_execution::recover_transactions(envelopes).map_err(|(i, e)| {
+                        ReadError::store(format!("transaction {i} of stored block {number}: {e}"))
+                    })?;
+                let mut senders = Vec::with_capacity(recovered.len());
+                let mut tx_hashes = Vec::with_capacity(recovered.len());
+                for tx in recovered {
+                    senders.push(tx.sender);
+                    tx_hashes.push(tx.hash);
+                    block.body.transactions.push(tx.tx);
+                }
+                (senders, tx_hashes)
+            }
+        };
         Ok(Some(CommittedBlock {
             hash: block.hash(),
             block,

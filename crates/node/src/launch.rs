@@ -113,7 +113,8 @@ impl NodeHandle {
     }
 }
 
-pub(crate) async fn shutdown_signal() {
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

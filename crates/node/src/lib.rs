@@ -47,7 +47,7 @@ pub use chain::{Chain, ChainError};
 pub use consumers::{AddressIndexer, block_addresses};
 pub use error::{NodeError, NodeResult};
 pub use genesis::genesis_block;
-pub use launch::{NetworkConfig, NodeConfig, NodeHandle, launch};
+pub use launch::{NetworkConfig, NodeConfig, NodeHandle, launch, shutdown_signal};
 pub use reader::NodeApi;
 pub use services::ChainServices;
 pub use state_check::{StateCheckError, recompute_state_root};

@@ -14,8 +14,8 @@ use btcr_interfaces::{
     StateView, SubmitError, Uptime, ValidatorStatus,
 };
 use btcr_primitives::{
-    Account, Block, BlockReceipt, CommitCertificate, Genesis, GenesisValidator, Header,
-    Misbehavior, PohConfig, ReceiptEnvelope, StateReader, TxEnvelope,
+    Account, Block, BlockAccounts, BlockReceipt, CommitCertificate, Genesis, GenesisValidator,
+    Header, Misbehavior, PohConfig, ReceiptEnvelope, StateReader, TxEnvelope,
 };
 use btcr_storage::{ADDRESS_INDEX, Snapshot, StoreError};
 use tokio::sync::broadcast;
@@ -225,6 +225,18 @@ impl BlockReader for SnapshotView {
 
     fn misbehavior(&self, limit: usize) -> Result<Vec<Misbehavior>, ReadError> {
         self.snapshot.misbehavior(limit).map_err(ReadError::store)
+    }
+
+    fn block_accounts(&self, number: u64) -> Result<Option<BlockAccounts>, ReadError> {
+        self.snapshot.block_accounts(number).map_err(ReadError::store)
+    }
+
+    fn validator_set_starting(
+        &self,
+        first: u64,
+    ) -> Result<Option<Vec<GenesisValidator>>, ReadError> {
+        let sets = self.snapshot.validator_sets(first, first).map_err(ReadError::store)?;
+        Ok(sets.into_iter().find(|(from, _)| *from == first).map(|(_, set)| set))
     }
 }
 

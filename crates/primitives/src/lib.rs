@@ -16,6 +16,7 @@ mod block;
 pub mod fuzzing;
 mod genesis;
 mod state;
+mod stream;
 mod token;
 mod transaction;
 
@@ -29,6 +30,10 @@ pub use genesis::{
 };
 pub use state::{
     Account, AccountChange, EMPTY_CODE_HASH, StateChanges, StateError, StateOverlay, StateReader,
+};
+pub use stream::{
+    AccountBalance, BlockAccounts, MAX_STREAM_FRAME, StreamError, StreamFrame, StreamValidator,
+    StreamedBlock,
 };
 pub use token::{TRANSFER_TOPIC, TokenTransferLog};
 pub use transaction::{

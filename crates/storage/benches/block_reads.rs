@@ -48,6 +48,7 @@ fn store_with_a_full_block(dir: &std::path::Path) -> ChainStore {
             .commit_block(BlockCommit {
                 block,
                 tx_hashes: &[],
+                senders: &[],
                 receipts,
                 next_validators: None,
                 changes: &StateChanges::default(),

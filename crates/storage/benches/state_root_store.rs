@@ -71,6 +71,7 @@ fn populated(n: u64) -> (tempfile::TempDir, ChainStore) {
         .commit_block(BlockCommit {
             block: &block,
             tx_hashes: &[],
+            senders: &[],
             next_validators: None,
             receipts: &[],
             changes: &root.changes,
@@ -146,6 +147,7 @@ fn bench_block_state_update(c: &mut Criterion) {
                         .commit_block(BlockCommit {
                             block: &block,
                             tx_hashes: &[],
+                            senders: &[],
                             next_validators: None,
                             receipts: &[],
                             changes: &out.changes,

@@ -3,8 +3,8 @@
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::Decodable;
 use btcr_primitives::{
-    Account, Block, BlockBody, BlockReceipt, CommitCertificate, GenesisValidator, Header,
-    Misbehavior, ReceiptEnvelope, StateError, StateReader, TxEnvelope,
+    Account, Block, BlockAccounts, BlockBody, BlockReceipt, CommitCertificate, GenesisValidator,
+    Header, Misbehavior, ReceiptEnvelope, StateError, StateReader, TxEnvelope,
 };
 use std::sync::Arc;
 
@@ -38,6 +38,7 @@ pub struct Snapshot {
     misbehavior: ReadOnlyTable<&'static [u8; 29], &'static [u8]>,
     consumers: ReadOnlyTable<&'static str, u64>,
     validator_sets: ReadOnlyTable<u64, &'static [u8]>,
+    block_accounts: ReadOnlyTable<u64, &'static [u8]>,
     node_cache: Arc<NodeCache>,
 }
 
@@ -155,6 +156,7 @@ impl Snapshot {
             misbehavior: txn.open_table(MISBEHAVIOR)?,
             consumers: txn.open_table(CONSUMERS)?,
             validator_sets: txn.open_table(VALIDATOR_SETS)?,
+            block_accounts: txn.open_table(BLOCK_ACCOUNTS)?,
             node_cache,
         })
     }
@@ -270,6 +272,15 @@ impl Snapshot {
     pub fn certificate(&self, number: u64) -> Result<Option<CommitCertificate>, StoreError> {
         match self.certificates.get(number)? {
             Some(v) => decode(|| format!("certificate {number}"), v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The senders of block `number`'s transactions and the balances it left; `None` for a
+    /// block stored before the store kept them (or not stored).
+    pub fn block_accounts(&self, number: u64) -> Result<Option<BlockAccounts>, StoreError> {
+        match self.block_accounts.get(number)? {
+            Some(v) => decode(|| format!("accounts of block {number}"), v.value()).map(Some),
             None => Ok(None),
         }
     }

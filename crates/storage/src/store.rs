@@ -6,7 +6,8 @@ use parking_lot::{Mutex, RwLock};
 
 use alloy_primitives::{Address, B256, U256};
 use btcr_primitives::{
-    Account, Block, CommitCertificate, GenesisValidator, Misbehavior, ReceiptEnvelope, StateChanges,
+    Account, AccountBalance, Block, BlockAccounts, CommitCertificate, GenesisValidator,
+    Misbehavior, ReceiptEnvelope, StateChanges,
 };
 use btcr_trie::{NodeCache, NodeKey, NodeReader, NodeWrites, Page, PageWrites, TreeId, TrieError};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable};
@@ -14,16 +15,18 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable};
 use crate::{Snapshot, StoreError, tables::*};
 
 /// Version of the on-disk layout this node reads and writes.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 /// An older schema, which lacks the misbehavior table and the address indexes.
 const SCHEMA_WITHOUT_MISBEHAVIOR: u32 = 3;
 /// An older schema, which lacks the address indexes.
 const SCHEMA_WITHOUT_ADDRESS_INDEX: u32 = 4;
 /// An older schema, whose address index lacks token transfers and which has no token index.
 const SCHEMA_WITHOUT_TOKEN_INDEX: u32 = 5;
-/// The previous schema: each commit wrote the address index itself (complete when its
+/// An older schema: each commit wrote the address index itself (complete when its
 /// `address_index_from` entry is at most 1); no consumer checkpoints, no validator sets.
 const SCHEMA_INDEX_IN_COMMIT: u32 = 6;
+/// The previous schema, which kept no senders and balances beside the blocks.
+const SCHEMA_WITHOUT_BLOCK_ACCOUNTS: u32 = 7;
 
 /// The consumer of committed blocks that keeps the address and token indexes in this store,
 /// by the name its checkpoint is kept under.
@@ -46,6 +49,8 @@ pub struct BlockCommit<'a> {
     pub block: &'a Block,
     /// Hashes of its transactions, in order.
     pub tx_hashes: &'a [B256],
+    /// The sender of each transaction, in order.
+    pub senders: &'a [Address],
     /// Its receipts, in order.
     pub receipts: &'a [ReceiptEnvelope],
     /// Its state changes, with storage roots filled in.
@@ -119,6 +124,10 @@ impl ChainStore {
                     meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
                 }
                 Some(Some(v)) if v == SCHEMA_VERSION => {}
+                Some(Some(SCHEMA_WITHOUT_BLOCK_ACCOUNTS)) => {
+                    // The table is created below; blocks stored until now have no entry.
+                    meta.insert("schema_version", SCHEMA_VERSION.to_be_bytes().as_slice())?;
+                }
                 Some(Some(SCHEMA_INDEX_IN_COMMIT)) => {
                     // A complete index is the address index's output up to the head; a
                     // partial one (an upgrade from before the index, still filling in from
@@ -168,6 +177,7 @@ impl ChainStore {
             txn.open_table(ADDRESS_TOKENS)?;
             txn.open_table(CONSUMERS)?;
             txn.open_table(VALIDATOR_SETS)?;
+            txn.open_table(BLOCK_ACCOUNTS)?;
         }
         if txn.open_table(META)?.get("supply")?.is_none() {
             let supply = sum_balances(&txn)?;
@@ -338,6 +348,19 @@ impl ChainStore {
             txn.open_table(VALIDATOR_SETS)?
                 .insert(number + 1, encode_validator_set(set).as_slice())?;
         }
+        let accounts = BlockAccounts {
+            senders: commit.senders.to_vec(),
+            balances: commit
+                .changes
+                .accounts
+                .iter()
+                .map(|(address, change)| AccountBalance {
+                    address: *address,
+                    balance: change.account.as_ref().map_or(U256::ZERO, |a| a.balance),
+                })
+                .collect(),
+        };
+        txn.open_table(BLOCK_ACCOUNTS)?.insert(number, alloy_rlp::encode(&accounts).as_slice())?;
         write_state(&txn, commit.changes)?;
         let pages = write_pages(&txn, commit.node_writes)?;
         txn.commit()?;

@@ -81,3 +81,8 @@ pub(crate) fn storage_key(address: &[u8; 20], slot: &[u8; 32]) -> [u8; 52] {
     key[20..].copy_from_slice(slot);
     key
 }
+
+/// Block number → RLP of its `BlockAccounts`: the senders of its transactions and the
+/// balances it left (schema 8; blocks stored before it have no entry).
+pub(crate) const BLOCK_ACCOUNTS: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("block_accounts");

@@ -113,7 +113,8 @@ fn dependencies_point_one_way() {
             assert_none(name, deps, &["eyre", "anyhow"]);
         }
     }
-    const HTTP_CRATES: [&str; 6] = ["http", "rpc", "explorer", "portal", "accounts", "notify"];
+    const HTTP_CRATES: [&str; 7] =
+        ["http", "rpc", "explorer", "portal", "accounts", "notify", "indexer"];
     for (name, deps) in &all {
         if !HTTP_CRATES.contains(&name.as_str()) {
             assert_none(name, deps, &["axum", "hyper", "jsonrpsee", "tower"]);

@@ -4,6 +4,7 @@ mod accounts;
 mod crash;
 mod erc20;
 mod hostile;
+mod indexer;
 mod network;
 mod notify;
 mod readme;

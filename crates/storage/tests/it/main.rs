@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use alloy_primitives::{Address, B256, U256};
 use btcr_primitives::{
-    Account, AccountChange, Block, BlockBody, CommitCertificate, EMPTY_CODE_HASH, Header,
-    Misbehavior, MisbehaviorKind, SignedValue, StateChanges, StateReader,
+    Account, AccountBalance, AccountChange, Block, BlockAccounts, BlockBody, CommitCertificate,
+    EMPTY_CODE_HASH, Header, Misbehavior, MisbehaviorKind, SignedValue, StateChanges, StateReader,
 };
 use btcr_storage::{
     ADDRESS_INDEX, BlockAddresses, BlockCommit, ChainStore, SCHEMA_VERSION, StoreError,
@@ -21,6 +21,7 @@ fn commit(store: &ChainStore, block: &Block, changes: &StateChanges) -> Result<(
     store.commit_block(BlockCommit {
         block,
         tx_hashes: &[],
+        senders: &[],
         receipts: &[],
         changes,
         node_writes: &NodeWrites::default(),
@@ -323,6 +324,7 @@ fn the_validator_set_of_any_block_is_kept() {
             .commit_block(BlockCommit {
                 block: &b,
                 tx_hashes: &[],
+                senders: &[],
                 receipts: &[],
                 changes: &StateChanges::default(),
                 node_writes: &NodeWrites::default(),
@@ -375,6 +377,16 @@ fn the_supply_follows_every_balance_change_and_is_summed_again_after_an_upgrade(
     changes.accounts.insert(bob, AccountChange::default());
     commit(&store, &block(2, one.hash()), &changes).unwrap();
     assert_eq!(store.snapshot().unwrap().supply(), U256::from(743));
+    // Beside each block: the balances it left (a deleted account's is zero).
+    let kept = store.snapshot().unwrap();
+    let balance = |address, balance: u64| AccountBalance { address, balance: U256::from(balance) };
+    assert_eq!(
+        kept.block_accounts(1).unwrap().unwrap().balances,
+        vec![balance(alice, 693), balance(bob, 800), balance(carol, 50)]
+    );
+    assert_eq!(kept.block_accounts(2).unwrap().unwrap().balances, vec![balance(bob, 0)]);
+    assert_eq!(kept.block_accounts(3).unwrap(), None);
+    drop(kept);
     drop(store);
 
     // A store made before the supply was kept sums the balances once when opened.
@@ -427,6 +439,7 @@ fn a_blocks_transactions_are_counted_and_read_one_by_one_without_decoding_the_ot
         .commit_block(BlockCommit {
             block: &one,
             tx_hashes: &[],
+            senders: &[],
             receipts: &receipts,
             changes: &StateChanges::default(),
             node_writes: &NodeWrites::default(),
@@ -449,4 +462,42 @@ fn a_blocks_transactions_are_counted_and_read_one_by_one_without_decoding_the_ot
     assert_eq!(snapshot.receipt(1, 3).unwrap(), None);
     assert_eq!(snapshot.transaction(0, 0).unwrap(), None);
     assert_eq!(snapshot.transaction(2, 0).unwrap(), None);
+}
+
+#[test]
+fn senders_are_kept_beside_each_block_from_the_schema_that_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let genesis = block(0, B256::ZERO);
+    commit(&store, &genesis, &StateChanges::default()).unwrap();
+    drop(store);
+    // A store of the previous schema: its blocks have nothing beside them.
+    {
+        let db = redb::Database::open(dir.path().join("chain.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        let table: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("block_accounts");
+        txn.delete_table(table).unwrap();
+        txn.commit().unwrap();
+    }
+    set_schema_version(dir.path(), 7);
+    let store = ChainStore::open(dir.path()).unwrap();
+    assert_eq!(store.snapshot().unwrap().block_accounts(0).unwrap(), None);
+    // Blocks committed from now on have their senders (taken as given: the store does not
+    // recover them) and balances.
+    let senders = [Address::repeat_byte(7), Address::repeat_byte(8)];
+    let one = block(1, genesis.hash());
+    store
+        .commit_block(BlockCommit {
+            block: &one,
+            tx_hashes: &[],
+            senders: &senders,
+            receipts: &[],
+            changes: &StateChanges::default(),
+            node_writes: &NodeWrites::default(),
+            certificate: None,
+            next_validators: None,
+        })
+        .unwrap();
+    let kept = store.snapshot().unwrap().block_accounts(1).unwrap().unwrap();
+    assert_eq!(kept, BlockAccounts { senders: senders.to_vec(), balances: vec![] });
 }
