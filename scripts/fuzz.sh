@@ -16,7 +16,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ALL=(consensus_codec proposal_parts gossip_batch transaction json_rpc rest_query keystore)
+ALL=(consensus_codec proposal_parts gossip_batch transaction block_stream json_rpc rest_query keystore)
 RUNS=10000000
 SECONDS_EACH=""
 KEEP=0

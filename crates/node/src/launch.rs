@@ -177,7 +177,8 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
         .chain
         .events()
         .attach(
-            btcr_notify::NotifyConsumer::new(notify.clone(), tokio::runtime::Handle::current()),
+            btcr_notify::NotifyConsumer::new(notify.clone(), tokio::runtime::Handle::current())
+                .with_rewards(services.api.clone()),
             shutdown.clone(),
         )
         .wrap_err("starting the notifications consumer")?;

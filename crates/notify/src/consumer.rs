@@ -4,15 +4,20 @@
 
 use std::{collections::BTreeSet, sync::Arc};
 
+use alloy_primitives::Address;
+use alloy_rpc_types_eth::TransactionRequest;
+use alloy_sol_types::SolCall as _;
 use btcr_accounts::{BeginWrite as _, on_backend};
-use btcr_interfaces::{CommittedBlock, Consumer, ConsumerError};
+use btcr_execution::{CallBudget, CallOutcome};
+use btcr_interfaces::{ChainReader, CommittedBlock, Consumer, ConsumerError};
+use btcr_staking::{STAKING_ADDRESS, Staking};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use tokio::runtime::Handle;
 
 use crate::{
     Notify, NotifyError,
-    events::{Notice, notices},
+    events::{Notice, notices, rewards_notice},
     service::parse_kinds,
 };
 
@@ -20,18 +25,71 @@ use crate::{
 pub const CONSUMER_NAME: &str = "notifications";
 /// Addresses matched against the subscriptions per query.
 const ADDRESSES_PER_QUERY: usize = 500;
+/// Addresses whose pending rewards are read at an epoch's end (a view call each).
+pub const MAX_REWARD_WATCHERS: usize = 10_000;
+/// Gas of one `pendingRewards` view.
+const REWARDS_CALL_GAS: u64 = 1_000_000;
 
 /// Follows the chain for a [`Notify`].
-#[derive(Debug)]
 pub struct NotifyConsumer {
     notify: Notify,
     runtime: Handle,
+    /// The chain whose staking contract says what rewards wait to be claimed.
+    chain: Option<Arc<dyn ChainReader>>,
+}
+
+impl std::fmt::Debug for NotifyConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyConsumer").field("rewards", &self.chain.is_some()).finish()
+    }
 }
 
 impl NotifyConsumer {
     /// Writes through `notify`, running its queries on `runtime`.
     pub fn new(notify: Notify, runtime: Handle) -> Self {
-        Self { notify, runtime }
+        Self { notify, runtime, chain: None }
+    }
+
+    /// Also tells of staking rewards to claim at each epoch's end (`rewards.claimable`),
+    /// reading each subscribed address's pending rewards from `chain`'s head.
+    pub fn with_rewards(mut self, chain: Arc<dyn ChainReader>) -> Self {
+        self.chain = Some(chain);
+        self
+    }
+
+    /// The `rewards.claimable` notices of the last epoch end in `blocks`: one per address a
+    /// subscription follows for it that has rewards waiting.
+    fn rewards(&self, blocks: &[Arc<CommittedBlock>]) -> Result<Vec<(u64, Notice)>, ConsumerError> {
+        let (Some(chain), Some(end)) =
+            (&self.chain, blocks.iter().rev().find(|b| b.next_validators.is_some()))
+        else {
+            return Ok(Vec::new());
+        };
+        let watched = self.runtime.block_on(self.notify.reward_watchers()).map_err(write_error)?;
+        if watched.is_empty() {
+            return Ok(Vec::new());
+        }
+        let view = chain.view().map_err(|e| ConsumerError::Write {
+            context: "reading the staking rewards".into(),
+            source: Box::new(e),
+        })?;
+        let hash = end.hash.to_string();
+        let mut out = Vec::new();
+        for address in watched {
+            let call = Staking::pendingRewardsCall { delegator: address };
+            let request = TransactionRequest::default()
+                .to(STAKING_ADDRESS)
+                .input(alloy_primitives::Bytes::from(call.abi_encode()).into());
+            let outcome = view.call(&request, None, &CallBudget::new(REWARDS_CALL_GAS));
+            let Ok(CallOutcome::Success { output, .. }) = outcome else { continue };
+            let Ok(amount) = Staking::pendingRewardsCall::abi_decode_returns(&output) else {
+                continue;
+            };
+            if !amount.is_zero() {
+                out.push((end.number(), rewards_notice(end.number(), &hash, address, amount)));
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -50,7 +108,8 @@ impl Consumer for NotifyConsumer {
     }
 
     fn apply(&mut self, blocks: &[Arc<CommittedBlock>]) -> Result<(), ConsumerError> {
-        self.runtime.block_on(self.notify.apply(blocks)).map_err(write_error)
+        let rewards = self.rewards(blocks)?;
+        self.runtime.block_on(self.notify.apply_with(blocks, rewards)).map_err(write_error)
     }
 }
 
@@ -72,6 +131,25 @@ fn message_id(recipient: &str, number: u64, notice: &Notice) -> String {
 }
 
 impl Notify {
+    /// The watched addresses a subscription follows for `rewards.claimable`, at most
+    /// [`MAX_REWARD_WATCHERS`].
+    pub async fn reward_watchers(&self) -> Result<Vec<Address>, NotifyError> {
+        let rows: Vec<(String,)> = on_backend!(self.inner.db, pool => {
+            sqlx::query_as(
+                "SELECT DISTINCT w.address FROM notify_subscriptions s \
+                 JOIN watchlist w ON w.user_id = s.user_id \
+                      AND (s.address IS NULL OR s.address = w.address) \
+                 JOIN users u ON u.id = s.user_id \
+                 WHERE NOT u.disabled AND s.kinds LIKE '%rewards.claimable%' \
+                 ORDER BY w.address LIMIT $1",
+            )
+            .bind(MAX_REWARD_WATCHERS as i64)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().filter_map(|(a,)| a.parse().ok()).collect())
+    }
+
     /// The checkpoint, written as `head` when there is none yet.
     pub async fn start_from(&self, head: u64) -> Result<u64, NotifyError> {
         on_backend!(self.inner.db, pool => {
@@ -101,10 +179,25 @@ impl Notify {
     /// Writes what `blocks` mean to the subscriptions, and the checkpoint at the last of
     /// them, in one transaction.
     pub async fn apply(&self, blocks: &[Arc<CommittedBlock>]) -> Result<(), NotifyError> {
+        self.apply_with(blocks, Vec::new()).await
+    }
+
+    /// [`Notify::apply`], with `extra` notices (each with the height of its block) that
+    /// the blocks themselves do not show: the rewards to claim at an epoch's end.
+    pub async fn apply_with(
+        &self,
+        blocks: &[Arc<CommittedBlock>],
+        extra: Vec<(u64, Notice)>,
+    ) -> Result<(), NotifyError> {
         let Some(last) = blocks.last() else { return Ok(()) };
         let found: Vec<(u64, u64, Vec<Notice>)> = blocks
             .iter()
-            .map(|b| (b.number(), b.block.header.timestamp_ms, notices(b)))
+            .map(|b| {
+                let mut found = notices(b);
+                found
+                    .extend(extra.iter().filter(|(n, _)| *n == b.number()).map(|(_, n)| n.clone()));
+                (b.number(), b.block.header.timestamp_ms, found)
+            })
             .filter(|(_, _, n)| !n.is_empty())
             .collect();
         let addresses: BTreeSet<&str> =

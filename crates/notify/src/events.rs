@@ -7,6 +7,9 @@
 //!   is final: BFT finality), with whether it succeeded.
 //! - `validator.slashed`: the staking contract slashed the address (a validator) for double
 //!   signing and jailed it until an epoch.
+//! - `rewards.claimable`: at an epoch's end, the address (a delegator or validator) has
+//!   staking rewards it can claim (read from the staking contract by the consumer, which has
+//!   the chain's state; not a log of the block).
 //!
 //! BTCR moved by a contract's internal calls is not seen (no call tracing yet).
 
@@ -37,15 +40,19 @@ pub enum EventKind {
     /// The validator was slashed and jailed.
     #[serde(rename = "validator.slashed")]
     ValidatorSlashed,
+    /// Staking rewards wait to be claimed (told at each epoch's end).
+    #[serde(rename = "rewards.claimable")]
+    RewardsClaimable,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 4] = [
+    pub const ALL: [EventKind; 5] = [
         EventKind::TransferIn,
         EventKind::TransferOut,
         EventKind::TransactionFinalized,
         EventKind::ValidatorSlashed,
+        EventKind::RewardsClaimable,
     ];
 
     /// Its name, as in webhooks' `type`.
@@ -55,6 +62,7 @@ impl EventKind {
             EventKind::TransferOut => "transfer.out",
             EventKind::TransactionFinalized => "transaction.finalized",
             EventKind::ValidatorSlashed => "validator.slashed",
+            EventKind::RewardsClaimable => "rewards.claimable",
         }
     }
 
@@ -187,4 +195,28 @@ fn transfer(data: Value, from: Address, to: Address, position: (u64, Option<u64>
 /// `0x` and lower-case hex.
 pub fn hex_address(address: Address) -> String {
     format!("{address:#x}")
+}
+
+/// The position of a `rewards.claimable` notice: after every transaction of its block.
+pub const REWARDS_POSITION: (u64, Option<u64>) = (u64::MAX, None);
+
+/// A `rewards.claimable` notice for `address`, which can claim `amount` wei after block
+/// `number` (an epoch's last).
+pub fn rewards_notice(
+    number: u64,
+    hash: &str,
+    address: Address,
+    amount: alloy_primitives::U256,
+) -> Notice {
+    Notice {
+        address: hex_address(address),
+        kind: EventKind::RewardsClaimable,
+        position: REWARDS_POSITION,
+        data: json!({
+            "blockNumber": number,
+            "blockHash": hash,
+            "delegator": hex_address(address),
+            "amount": amount.to_string(),
+        }),
+    }
 }

@@ -37,7 +37,7 @@ pub mod signing;
 pub mod target;
 
 pub use client::{Answer, MAX_RESPONSE_KEPT, WebhookClient};
-pub use consumer::{CONSUMER_NAME, NotifyConsumer};
+pub use consumer::{CONSUMER_NAME, MAX_REWARD_WATCHERS, NotifyConsumer};
 pub use delivery::{DEFAULT_DISABLE_AFTER, DEFAULT_RETRY_DELAYS, DeliveryLease, LEASE};
 pub use email::{Mailer, SmtpConfig};
 pub use error::NotifyError;

@@ -1044,7 +1044,7 @@ export interface components {
          * @description The kinds of event a subscription may ask for.
          * @enum {string}
          */
-        EventKind: "transfer.in" | "transfer.out" | "transaction.finalized" | "validator.slashed";
+        EventKind: "transfer.in" | "transfer.out" | "transaction.finalized" | "validator.slashed" | "rewards.claimable";
         /** @description A user's keystore backup. */
         KeystoreBackup: {
             /** @description The address the keystore names. */

@@ -15,10 +15,11 @@ group('describe', () => {
     const token = { ...data, asset: '0x00000000000000000000000000000000000000aa', value: '7' };
     expect(describe('transfer.in', { data: token })).toMatch(/^Received 7 units of token 0x0000/);
   });
-  it('names finality, reverts, slashing and tests', () => {
+  it('names finality, reverts, slashing, rewards and tests', () => {
     expect(describe('transaction.finalized', { data: { ...data, succeeded: true } })).toMatch(/finalized$/);
     expect(describe('transaction.finalized', { data: { ...data, succeeded: false } })).toMatch(/\(reverted\)$/);
     expect(describe('validator.slashed', { data: { validator: data.from, jailedUntilEpoch: 9 } })).toMatch(/until epoch 9$/);
+    expect(describe('rewards.claimable', { data: { amount: '2500000000000000000' } })).toBe('2.5 BTCR of staking rewards to claim');
     expect(describe('webhook.test', { data: {} })).toBe('A test message');
   });
   it('does not fail on what it does not know', () => {

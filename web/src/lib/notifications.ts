@@ -24,6 +24,7 @@ export const EVENT_KINDS: { kind: EventKind; label: string }[] = [
   { kind: 'transfer.out', label: 'BTCR or tokens sent' },
   { kind: 'transaction.finalized', label: 'A transaction finalized' },
   { kind: 'validator.slashed', label: 'The validator was slashed' },
+  { kind: 'rewards.claimable', label: 'Staking rewards to claim' },
 ];
 
 const page = (before: number | undefined, limit: number) =>
@@ -64,6 +65,8 @@ export function describe(kind: string, payload: unknown): string {
       return `Transaction ${shortHash(text('transactionHash'))} finalized${data.succeeded === false ? ' (reverted)' : ''}`;
     case 'validator.slashed':
       return `Validator ${shortHash(text('validator'))} slashed and jailed until epoch ${String(data.jailedUntilEpoch ?? '?')}`;
+    case 'rewards.claimable':
+      return `${formatUnits(text('amount'))} BTCR of staking rewards to claim`;
     case 'webhook.test':
       return 'A test message';
     default:

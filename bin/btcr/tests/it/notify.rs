@@ -301,3 +301,50 @@ fn the_portal_hears_each_new_notification_live_and_strangers_are_turned_away() -
     assert_eq!(next["notification"]["payload"]["data"]["transactionHash"], json!(more[0]));
     Ok(())
 }
+
+#[test]
+fn a_validator_hears_of_its_rewards_to_claim_at_the_end_of_an_epoch() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let node = DevProcess::start(btcr_bin(), dir.path(), &["--block-time", "100ms"])?;
+    let url = url_of(&node);
+    // The dev chain's validator earns the block rewards; a user watches it.
+    let (status, _, listed) = crate::raw_request(&url, "GET /api/v1/validators HTTP/1.1", "")?;
+    assert_eq!(status, 200, "{listed}");
+    let validator = serde_json::from_str::<Value>(&listed)?[0]["address"]
+        .as_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    let token = watcher(&url, "staker@example.org")?;
+    let (status, _) =
+        call(&url, "POST", "/api/v1/me/watchlist", &token, &json!({"address": validator}))?;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &url,
+        "POST",
+        "/api/v1/me/subscriptions",
+        &token,
+        &json!({"address": validator, "kinds": ["rewards.claimable"], "channel": "portal"}),
+    )?;
+    assert_eq!(status, 201);
+    // An epoch is 100 blocks (10 s here): at its end the validator is told what it can claim.
+    let mut told = Value::Null;
+    let heard = eventually_within(Duration::from_secs(60), || {
+        let Ok((_, page)) =
+            call(&url, "GET", "/api/v1/me/notifications?limit=10", &token, &Value::Null)
+        else {
+            return false;
+        };
+        told = page["notifications"]
+            .as_array()
+            .and_then(|list| list.iter().find(|n| n["kind"] == "rewards.claimable").cloned())
+            .unwrap_or(Value::Null);
+        !told.is_null()
+    });
+    assert!(heard, "no rewards.claimable within an epoch");
+    let data = &told["payload"]["data"];
+    assert_eq!(data["delegator"], json!(validator));
+    let amount: U256 = data["amount"].as_str().unwrap().parse()?;
+    assert!(amount > U256::ZERO);
+    assert_eq!(data["blockNumber"].as_u64().unwrap() % 100, 99, "an epoch's last block: {data}");
+    Ok(())
+}
