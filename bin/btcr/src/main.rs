@@ -77,6 +77,12 @@ struct IndexerArgs {
     /// How often to print how far and how fast.
     #[arg(long = "progress-every", default_value = "2s", value_parser = humantime::parse_duration)]
     progress_every: Duration,
+    /// Backfill in bulk (`--bulk true`): the secondary indexes (by sender, address,
+    /// token, …) are dropped while catching up and made at the node's head, which is
+    /// much faster than keeping them through millions of rows. Default: in bulk when the
+    /// index is empty, or when a bulk backfill was interrupted.
+    #[arg(long)]
+    bulk: Option<bool>,
 }
 
 /// Where the accounts service keeps its data and counts its rate limits.
@@ -492,6 +498,7 @@ async fn run_indexer(args: IndexerArgs) -> eyre::Result<()> {
         postgres_url: args.postgres.clone(),
         to: args.to,
         progress_every: args.progress_every,
+        bulk: args.bulk,
     };
     let shutdown = tokio_util::sync::CancellationToken::new();
     let stop = shutdown.clone();

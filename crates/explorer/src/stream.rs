@@ -2,8 +2,8 @@
 //! binary body of frames (`btcr_primitives::StreamFrame`: each committed block from `N` on
 //! with its receipts, senders, the balances it left, its signers and, at an epoch's end, the
 //! next validator set), then keeps the connection open and sends each new block as it is
-//! committed, with a `head` frame every 5 s while there is none. With `to`, it ends after
-//! block `M`.
+//! committed, with a `head` frame each time it reaches the head and every 5 s while there
+//! is no new block. With `to`, it ends after block `M`.
 //!
 //! Reads run on the request workers, at most 64 blocks or 8 MiB of frames per job, and at
 //! most two such batches wait for a client that reads slowly (the socket's backpressure
@@ -135,7 +135,11 @@ async fn feed(
             }
             continue;
         }
-        // At the head: wait for the next block, saying where the head is meanwhile.
+        // At the head: say so (a reader that backfills knows it has caught up), then wait
+        // for the next block, saying where the head is every few seconds meanwhile.
+        if frames.send(Bytes::from(StreamFrame::Head(head).encode())).await.is_err() {
+            return Ok(());
+        }
         let wait = tokio::time::sleep(HEAD_EVERY);
         tokio::pin!(wait);
         loop {

@@ -1,7 +1,9 @@
 -- The chain's index: what `btcr indexer` reads from a node's block stream. Every row names
 -- the block that wrote it, so that reverting blocks is a delete above a height; the
 -- checkpoint is written in the same transaction as the rows. Amounts are numeric(78,0)
--- (any 256-bit value), hashes and addresses bytea.
+-- (any 256-bit value), hashes and addresses bytea. The secondary indexes (by sender,
+-- address, token, …) are made by the indexer itself (`SECONDARY_INDEXES`), after a bulk
+-- backfill rather than during it.
 
 CREATE TABLE indexer_checkpoint (
     id     SMALLINT PRIMARY KEY CHECK (id = 1),
@@ -23,7 +25,6 @@ CREATE TABLE blocks (
     poh_ticks         NUMERIC(20,0) NOT NULL,
     balances_known    BOOLEAN       NOT NULL
 );
-CREATE INDEX blocks_by_proposer ON blocks (proposer, number);
 
 CREATE TABLE transactions (
     hash                     BYTEA         PRIMARY KEY,
@@ -41,8 +42,6 @@ CREATE TABLE transactions (
     input                    BYTEA         NOT NULL,
     UNIQUE (block_number, tx_index)
 );
-CREATE INDEX transactions_by_sender ON transactions (sender, block_number);
-CREATE INDEX transactions_by_recipient ON transactions (recipient, block_number);
 
 CREATE TABLE receipts (
     tx_hash             BYTEA         PRIMARY KEY,
@@ -54,7 +53,6 @@ CREATE TABLE receipts (
     effective_gas_price NUMERIC(78,0) NOT NULL,
     log_count           INTEGER       NOT NULL
 );
-CREATE INDEX receipts_by_block ON receipts (block_number);
 
 CREATE TABLE logs (
     block_number BIGINT  NOT NULL,
@@ -69,7 +67,6 @@ CREATE TABLE logs (
     data         BYTEA   NOT NULL,
     PRIMARY KEY (block_number, log_index)
 );
-CREATE INDEX logs_by_address ON logs (address, block_number);
 
 CREATE TABLE token_transfers (
     block_number BIGINT        NOT NULL,
@@ -84,9 +81,6 @@ CREATE TABLE token_transfers (
     value        NUMERIC(78,0) NOT NULL,
     PRIMARY KEY (block_number, log_index, batch_index)
 );
-CREATE INDEX token_transfers_by_token ON token_transfers (token, block_number);
-CREATE INDEX token_transfers_by_sender ON token_transfers (sender, block_number);
-CREATE INDEX token_transfers_by_recipient ON token_transfers (recipient, block_number);
 
 -- The balance (wei) of each account after each block that changed it.
 CREATE TABLE balances (
@@ -95,7 +89,6 @@ CREATE TABLE balances (
     balance      NUMERIC(78,0) NOT NULL,
     PRIMARY KEY (address, block_number)
 );
-CREATE INDEX balances_by_block ON balances (block_number);
 
 -- The validators whose precommits finalized each block.
 CREATE TABLE block_signers (
@@ -103,7 +96,6 @@ CREATE TABLE block_signers (
     validator    BYTEA  NOT NULL,
     PRIMARY KEY (block_number, validator)
 );
-CREATE INDEX block_signers_by_validator ON block_signers (validator, block_number);
 
 -- Each validator set, from the first block it decides.
 CREATE TABLE validator_sets (

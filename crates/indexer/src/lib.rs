@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use rows::{MAX_BATCH_TRANSFERS, Rows, TokenTransfer, token_transfers};
 pub use source::{BlockStream, FRAME_WITHIN};
-pub use store::{Checkpoint, PgIndex, Written};
+pub use store::{Checkpoint, PgIndex, SECONDARY_INDEXES, Written};
 
 /// Blocks a batch may hold.
 pub const BATCH_BLOCKS: usize = 1_000;
@@ -85,6 +85,10 @@ pub struct IndexerConfig {
     pub to: Option<u64>,
     /// How often progress is logged.
     pub progress_every: Duration,
+    /// Backfill in bulk: drop the secondary indexes while catching up and make them when
+    /// the stream reaches the node's head (or `to`, or a stop). On by default for an empty
+    /// index; a bulk backfill that was interrupted goes on in bulk.
+    pub bulk: Option<bool>,
 }
 
 /// Where indexing stands, for progress and for the caller at the end.
@@ -114,7 +118,32 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<Progress, IndexerError> {
     let index = PgIndex::open(&config.postgres_url).await?;
+    let fresh = index.checkpoint().await?.is_none();
+    let interrupted = !index.missing_indexes().await?.is_empty() && !fresh;
+    let bulk = config.bulk.unwrap_or(fresh || interrupted);
+    if bulk {
+        tracing::info!(target: "btcr::indexer", "bulk backfill: secondary indexes are made at the head");
+        index.drop_indexes().await?;
+    } else {
+        index.ensure_indexes().await?;
+    }
+    let outcome = follow_until_done(config, &index, &shutdown, bulk).await;
+    if bulk {
+        tracing::info!(target: "btcr::indexer", "making the secondary indexes");
+        index.ensure_indexes().await?;
+    }
+    outcome
+}
+
+/// [`run`]'s loop, once the indexes are set for it.
+async fn follow_until_done(
+    config: &IndexerConfig,
+    index: &PgIndex,
+    shutdown: &CancellationToken,
+    bulk: bool,
+) -> Result<Progress, IndexerError> {
     let mut progress = Progress::default();
+    let mut indexes_made = !bulk;
     let mut reporter = Reporter::new(config.progress_every);
     let mut wait = RECONNECT_MIN;
     let mut walked_back = 0;
@@ -125,7 +154,9 @@ pub async fn run(
         if config.to.is_some_and(|to| from > to) || shutdown.is_cancelled() {
             return Ok(progress);
         }
-        let outcome = follow(config, &index, from, &shutdown, &mut progress, &mut reporter).await;
+        let outcome =
+            follow(config, index, from, shutdown, &mut progress, &mut reporter, &mut indexes_made)
+                .await;
         match outcome {
             Ok(Ended::Done) => return Ok(progress),
             Ok(Ended::Again) => {
@@ -165,7 +196,9 @@ pub async fn run(
     }
 }
 
-/// Reads the stream from `from`, writing batches, until it ends or fails.
+/// Reads the stream from `from`, writing batches, until it ends or fails. One batch is
+/// written while the next is read: the node's stream and the rows are made beside
+/// PostgreSQL's `COPY`.
 async fn follow(
     config: &IndexerConfig,
     index: &PgIndex,
@@ -173,8 +206,10 @@ async fn follow(
     shutdown: &CancellationToken,
     progress: &mut Progress,
     reporter: &mut Reporter,
+    indexes_made: &mut bool,
 ) -> Result<Ended, IndexerError> {
     let mut stream = BlockStream::open(&config.node_url, from, config.to).await?;
+    let mut writer = Writer { index: index.clone(), in_flight: None };
     let mut batch: Vec<StreamedBlock> = Vec::new();
     let mut batch_transactions = 0u64;
     let mut flush_at: Option<tokio::time::Instant> = None;
@@ -182,7 +217,7 @@ async fn follow(
         let deadline = flush_at.unwrap_or_else(|| tokio::time::Instant::now() + FRAME_WITHIN);
         let frame = tokio::select! {
             _ = shutdown.cancelled() => {
-                write(index, &mut batch, progress).await?;
+                writer.write_now(&mut batch, progress).await?;
                 return Ok(Ended::Done);
             }
             _ = tokio::time::sleep_until(deadline), if flush_at.is_some() => None,
@@ -192,7 +227,7 @@ async fn follow(
             // The partial batch waited long enough.
             None => {}
             Some(None) => {
-                write(index, &mut batch, progress).await?;
+                writer.write_now(&mut batch, progress).await?;
                 let done = config.to.is_some_and(|to| progress.height.is_some_and(|h| h >= to));
                 return Ok(if done { Ended::Done } else { Ended::Again });
             }
@@ -205,35 +240,73 @@ async fn follow(
                     continue;
                 }
             }
-            Some(Some(StreamFrame::Head(head))) => progress.head = Some(head),
+            Some(Some(StreamFrame::Head(head))) => {
+                progress.head = Some(head);
+                // Caught up: a bulk backfill makes its indexes now, before following on.
+                if !*indexes_made {
+                    writer.write_now(&mut batch, progress).await?;
+                    tracing::info!(target: "btcr::indexer", "caught up: making the secondary indexes");
+                    index.ensure_indexes().await?;
+                    *indexes_made = true;
+                }
+            }
             Some(Some(StreamFrame::Reverted(height))) => {
-                write(index, &mut batch, progress).await?;
+                writer.write_now(&mut batch, progress).await?;
                 tracing::warn!(target: "btcr::indexer", height, "the node reverted blocks above");
                 index.revert_to(Some(height)).await?;
                 progress.height = Some(height);
             }
         }
-        write(index, &mut batch, progress).await?;
+        writer.start(&mut batch, progress).await?;
         batch_transactions = 0;
         flush_at = None;
         reporter.report(progress);
     }
 }
 
-async fn write(
-    index: &PgIndex,
-    batch: &mut Vec<StreamedBlock>,
-    progress: &mut Progress,
-) -> Result<(), IndexerError> {
-    if batch.is_empty() {
-        return Ok(());
+/// Writes batches one at a time, each while the next is read.
+struct Writer {
+    index: PgIndex,
+    in_flight: Option<tokio::task::JoinHandle<Result<(Written, u64), IndexerError>>>,
+}
+
+impl Writer {
+    /// Waits for the batch under way and counts it.
+    async fn settle(&mut self, progress: &mut Progress) -> Result<(), IndexerError> {
+        let Some(write) = self.in_flight.take() else { return Ok(()) };
+        let (written, height) = write
+            .await
+            .map_err(|e| IndexerError::Invalid(format!("a batch's write stopped: {e}")))??;
+        progress.blocks += written.blocks;
+        progress.transactions += written.transactions;
+        progress.height = Some(height);
+        Ok(())
     }
-    let written = index.write(batch).await?;
-    progress.blocks += written.blocks;
-    progress.transactions += written.transactions;
-    progress.height = batch.last().map(|b| b.block.header.number);
-    batch.clear();
-    Ok(())
+
+    /// Starts writing `batch` (emptied) once the batch under way is written.
+    async fn start(
+        &mut self,
+        batch: &mut Vec<StreamedBlock>,
+        progress: &mut Progress,
+    ) -> Result<(), IndexerError> {
+        self.settle(progress).await?;
+        let Some(height) = batch.last().map(|b| b.block.header.number) else { return Ok(()) };
+        let blocks = std::mem::take(batch);
+        let index = self.index.clone();
+        self.in_flight =
+            Some(tokio::spawn(async move { Ok((index.write(&blocks).await?, height)) }));
+        Ok(())
+    }
+
+    /// Writes `batch` (emptied) and waits for every write to be done.
+    async fn write_now(
+        &mut self,
+        batch: &mut Vec<StreamedBlock>,
+        progress: &mut Progress,
+    ) -> Result<(), IndexerError> {
+        self.start(batch, progress).await?;
+        self.settle(progress).await
+    }
 }
 
 /// Logs progress now and then: how far, how fast.

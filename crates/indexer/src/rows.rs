@@ -73,6 +73,16 @@ pub const COLUMNS: [(&str, &str); 8] = [
 ];
 
 impl Rows {
+    /// Bytes of `COPY` text held.
+    pub fn len(&self) -> usize {
+        COLUMNS.iter().map(|(table, _)| self.table(table).len()).sum()
+    }
+
+    /// Whether no row is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The text of table `name`.
     pub fn table(&self, name: &str) -> &str {
         match name {

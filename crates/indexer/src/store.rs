@@ -29,6 +29,22 @@ const BY_BLOCK: [(&str, &str); 8] = [
     ("validator_sets", "first_block - 1"),
 ];
 
+/// The secondary indexes, which queries use and writes keep up to date: made once the
+/// index has caught up, dropped for a bulk backfill (building one at the end costs far
+/// less than keeping it through millions of inserts).
+pub const SECONDARY_INDEXES: [(&str, &str); 10] = [
+    ("blocks_by_proposer", "blocks (proposer, number)"),
+    ("transactions_by_sender", "transactions (sender, block_number)"),
+    ("transactions_by_recipient", "transactions (recipient, block_number)"),
+    ("receipts_by_block", "receipts (block_number)"),
+    ("logs_by_address", "logs (address, block_number)"),
+    ("token_transfers_by_token", "token_transfers (token, block_number)"),
+    ("token_transfers_by_sender", "token_transfers (sender, block_number)"),
+    ("token_transfers_by_recipient", "token_transfers (recipient, block_number)"),
+    ("balances_by_block", "balances (block_number)"),
+    ("block_signers_by_validator", "block_signers (validator, block_number)"),
+];
+
 /// The advisory lock a writer holds for its transaction ("btcr-idx" in ASCII).
 const WRITER_LOCK: i64 = 0x6274_6372_2d69_6478;
 
@@ -73,6 +89,40 @@ impl PgIndex {
     /// The pool, for queries of the caller's own (tests, tools).
     pub fn pool(&self) -> &sqlx::PgPool {
         &self.pool
+    }
+
+    /// Makes the secondary indexes that are missing; how many it made.
+    pub async fn ensure_indexes(&self) -> Result<usize, IndexerError> {
+        let missing = self.missing_indexes().await?;
+        for (name, on) in SECONDARY_INDEXES.iter().filter(|(n, _)| missing.contains(&n.to_string()))
+        {
+            sqlx::query(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on}"))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(missing.len())
+    }
+
+    /// Drops the secondary indexes, for a bulk backfill.
+    pub async fn drop_indexes(&self) -> Result<(), IndexerError> {
+        for (name, _) in SECONDARY_INDEXES {
+            sqlx::query(&format!("DROP INDEX IF EXISTS {name}")).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// The secondary indexes that do not exist (a bulk backfill under way, or stopped).
+    pub async fn missing_indexes(&self) -> Result<Vec<String>, IndexerError> {
+        let existing: Vec<(String,)> = sqlx::query_as(
+            "SELECT indexname::TEXT FROM pg_indexes WHERE schemaname = current_schema()",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(SECONDARY_INDEXES
+            .iter()
+            .map(|(name, _)| name.to_string())
+            .filter(|name| !existing.iter().any(|(e,)| e == name))
+            .collect())
     }
 
     /// The checkpoint; `None` before the first block.

@@ -6,7 +6,8 @@
 //! ```text
 //!  frame   := length: u32, big-endian, of what follows ‖ kind: u8 ‖ payload
 //!  kind 1  block     payload: RLP of StreamedBlock
-//!  kind 2  head      payload: u64 BE, the node's head; sent while the stream waits
+//!  kind 2  head      payload: u64 BE, the node's head; sent when the stream reaches it
+//!                    and every 5 s while it waits there
 //!  kind 3  reverted  payload: u64 BE; blocks above it are no longer the chain, and the
 //!                    next block frame is the one after it (a fork choice that can change
 //!                    its mind: the proof-of-work mode to come)

@@ -45,6 +45,12 @@ fn is_root() -> bool {
 impl TempPostgres {
     /// Makes and starts a cluster whose superuser `btcr` connects without a password.
     pub fn start() -> eyre::Result<Self> {
+        Self::start_with(&[])
+    }
+
+    /// Like [`TempPostgres::start`], with server settings that replace the test defaults
+    /// (`fsync=on` for a benchmark that should pay for durability, say).
+    pub fn start_with(settings: &[(&str, &str)]) -> eyre::Result<Self> {
         let bin = find_bin()?;
         let as_postgres = is_root();
         let dir = tempfile::Builder::new().prefix("btcr-pg-").tempdir()?.keep();
@@ -63,10 +69,13 @@ impl TempPostgres {
             "UTF8",
             "--locale=C",
         ]))?;
-        let options = format!(
+        let mut options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
             server.dir.display()
         );
+        for (name, value) in settings {
+            options.push_str(&format!(" -c {name}={value}"));
+        }
         server.run(
             server
                 .tool("pg_ctl")

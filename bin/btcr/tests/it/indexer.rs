@@ -138,6 +138,12 @@ fn the_indexer_killed_at_random_moments_ends_with_every_block_once() -> eyre::Re
     let bottom = number(&database, "SELECT MIN(number) FROM blocks")?;
     assert_eq!((bottom, top, blocks), (0, head as i64, head as i64 + 1), "every block once");
     assert_eq!(number(&database, "SELECT height FROM indexer_checkpoint")?, head as i64);
+    // The first run backfilled in bulk; the indexes are made once caught up.
+    let indexes = number(
+        &database,
+        "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = 'public' AND indexname LIKE '%\\_by\\_%'",
+    )?;
+    assert_eq!(indexes, btcr_indexer::SECONDARY_INDEXES.len() as i64);
     let mut on_chain = 0;
     for n in 0..=head {
         let count =

@@ -90,6 +90,14 @@ async fn blocks_are_written_once_refused_when_they_do_not_follow_and_taken_back_
     let url = postgres.create_database("index")?;
     let index = PgIndex::open(&url).await?;
     assert_eq!(index.checkpoint().await?, None);
+    // The secondary indexes are the indexer's to make and drop.
+    assert_eq!(index.missing_indexes().await?.len(), btcr_indexer::SECONDARY_INDEXES.len());
+    assert_eq!(index.ensure_indexes().await?, btcr_indexer::SECONDARY_INDEXES.len());
+    assert!(index.missing_indexes().await?.is_empty());
+    assert_eq!(index.ensure_indexes().await?, 0);
+    index.drop_indexes().await?;
+    assert_eq!(index.missing_indexes().await?.len(), btcr_indexer::SECONDARY_INDEXES.len());
+    index.ensure_indexes().await?;
 
     let blocks = chain(0, 5, B256::ZERO, 0);
     let written = index.write(&blocks[..3]).await?;
