@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use rows::{MAX_BATCH_TRANSFERS, Rows, TokenTransfer, token_transfers};
 pub use source::{BlockStream, FRAME_WITHIN};
-pub use store::{Checkpoint, PgIndex, SECONDARY_INDEXES, Written};
+pub use store::{BULK_KEYS, Checkpoint, PgIndex, SECONDARY_INDEXES, Written};
 
 /// Blocks a batch may hold.
 pub const BATCH_BLOCKS: usize = 1_000;

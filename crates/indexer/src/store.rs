@@ -45,6 +45,24 @@ pub const SECONDARY_INDEXES: [(&str, &str); 10] = [
     ("block_signers_by_validator", "block_signers (validator, block_number)"),
 ];
 
+/// The keys of the big tables, which a bulk backfill drops with the secondary indexes and
+/// adds back at the head: inserting 10 million random hashes into a B-tree costs more than
+/// the rows themselves, and adding the key at the end still proves every row unique (a
+/// duplicate would fail it, loudly). `blocks` keeps its key throughout.
+pub const BULK_KEYS: [(&str, &str, &str); 7] = [
+    ("transactions", "transactions_pkey", "PRIMARY KEY (hash)"),
+    ("transactions", "transactions_block_number_tx_index_key", "UNIQUE (block_number, tx_index)"),
+    ("receipts", "receipts_pkey", "PRIMARY KEY (tx_hash)"),
+    ("logs", "logs_pkey", "PRIMARY KEY (block_number, log_index)"),
+    (
+        "token_transfers",
+        "token_transfers_pkey",
+        "PRIMARY KEY (block_number, log_index, batch_index)",
+    ),
+    ("balances", "balances_pkey", "PRIMARY KEY (address, block_number)"),
+    ("block_signers", "block_signers_pkey", "PRIMARY KEY (block_number, validator)"),
+];
+
 /// The advisory lock a writer holds for its transaction ("btcr-idx" in ASCII).
 const WRITER_LOCK: i64 = 0x6274_6372_2d69_6478;
 
@@ -91,11 +109,16 @@ impl PgIndex {
         &self.pool
     }
 
-    /// Makes the secondary indexes that are missing; how many it made.
+    /// Adds the keys and makes the secondary indexes that are missing; how many.
     pub async fn ensure_indexes(&self) -> Result<usize, IndexerError> {
         let missing = self.missing_indexes().await?;
-        for (name, on) in SECONDARY_INDEXES.iter().filter(|(n, _)| missing.contains(&n.to_string()))
-        {
+        let wanted = |name: &str| missing.iter().any(|m| m == name);
+        for (table, name, key) in BULK_KEYS.iter().filter(|(_, n, _)| wanted(n)) {
+            sqlx::query(&format!("ALTER TABLE {table} ADD CONSTRAINT {name} {key}"))
+                .execute(&self.pool)
+                .await?;
+        }
+        for (name, on) in SECONDARY_INDEXES.iter().filter(|(n, _)| wanted(n)) {
             sqlx::query(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on}"))
                 .execute(&self.pool)
                 .await?;
@@ -103,26 +126,30 @@ impl PgIndex {
         Ok(missing.len())
     }
 
-    /// Drops the secondary indexes, for a bulk backfill.
+    /// Drops the secondary indexes and the big tables' keys, for a bulk backfill.
     pub async fn drop_indexes(&self) -> Result<(), IndexerError> {
         for (name, _) in SECONDARY_INDEXES {
             sqlx::query(&format!("DROP INDEX IF EXISTS {name}")).execute(&self.pool).await?;
         }
+        for (table, name, _) in BULK_KEYS {
+            sqlx::query(&format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"))
+                .execute(&self.pool)
+                .await?;
+        }
         Ok(())
     }
 
-    /// The secondary indexes that do not exist (a bulk backfill under way, or stopped).
+    /// The keys and secondary indexes that do not exist (a bulk backfill under way, or
+    /// stopped).
     pub async fn missing_indexes(&self) -> Result<Vec<String>, IndexerError> {
         let existing: Vec<(String,)> = sqlx::query_as(
             "SELECT indexname::TEXT FROM pg_indexes WHERE schemaname = current_schema()",
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(SECONDARY_INDEXES
-            .iter()
-            .map(|(name, _)| name.to_string())
-            .filter(|name| !existing.iter().any(|(e,)| e == name))
-            .collect())
+        let keys = BULK_KEYS.iter().map(|(_, name, _)| *name);
+        let names = keys.chain(SECONDARY_INDEXES.iter().map(|(name, _)| *name));
+        Ok(names.map(str::to_owned).filter(|name| !existing.iter().any(|(e,)| e == name)).collect())
     }
 
     /// The checkpoint; `None` before the first block.

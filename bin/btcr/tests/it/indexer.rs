@@ -144,6 +144,10 @@ fn the_indexer_killed_at_random_moments_ends_with_every_block_once() -> eyre::Re
         "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = 'public' AND indexname LIKE '%\\_by\\_%'",
     )?;
     assert_eq!(indexes, btcr_indexer::SECONDARY_INDEXES.len() as i64);
+    for (_, key, _) in btcr_indexer::BULK_KEYS {
+        let sql = format!("SELECT COUNT(*) FROM pg_indexes WHERE indexname = '{key}'");
+        assert_eq!(number(&database, &sql)?, 1, "{key}");
+    }
     let mut on_chain = 0;
     for n in 0..=head {
         let count =
