@@ -212,6 +212,12 @@ struct TestnetArgs {
     /// How long a proposer fills its block, for example `500ms` (10ms to 60s).
     #[arg(long = "block-time", default_value = "500ms", value_parser = parse_block_time)]
     block_time: Duration,
+    /// Each node's host name, `{i}` standing for its index (for example
+    /// `btcr-validator-{i}.btcr-validator` for a Kubernetes StatefulSet): the nodes then
+    /// listen on all interfaces at the same ports and reach each other by name. Without it,
+    /// every node is on 127.0.0.1 with ports one apart.
+    #[arg(long)]
+    hosts: Option<String>,
     #[command(flatten)]
     genesis: GenesisArgs,
 }
@@ -252,6 +258,17 @@ struct NodeArgs {
     accounts: AccountsServiceArgs,
     #[command(flatten)]
     notify: NotifyArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
+}
+
+/// Options of the operations endpoints.
+#[derive(Debug, Args)]
+struct MetricsArgs {
+    /// Serve `/metrics` (Prometheus), `/health` and `/ready` on this address (for example
+    /// `127.0.0.1:9464`); not served when absent. Keep it off the public network.
+    #[arg(long = "metrics.addr")]
+    metrics_addr: Option<SocketAddr>,
 }
 
 /// Options of `btcr dev`.
@@ -272,6 +289,8 @@ struct DevArgs {
     accounts: AccountsServiceArgs,
     #[command(flatten)]
     notify: NotifyArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 /// JSON-RPC server options; every limit bounds what one client can make the node do.
@@ -415,6 +434,7 @@ fn run_testnet(args: TestnetArgs) -> eyre::Result<()> {
         n_accounts: args.genesis.accounts,
         balance_btcr: args.genesis.balance,
         gas_limit: args.genesis.gas_limit,
+        hosts: args.hosts.clone(),
     })?;
     let mut b = String::new();
     say!(b, "Wrote a network of {} nodes to {}", nodes.len(), args.out.display());
@@ -451,6 +471,7 @@ async fn run_node(args: NodeArgs) -> eyre::Result<()> {
         testnet::load_node(&args.home, args.rpc.http(), args.rpc.rpc(), args.rpc.addr)?;
     config.accounts = args.accounts.options();
     config.notify = args.notify.options();
+    config.metrics_addr = args.metrics.metrics_addr;
     let node = btcr_node::launch(config.clone()).await?;
     let network = config.network.as_ref().expect("load_node always configures the network");
     // One buffer, written once: the lines come out in order, and a closed standard output
@@ -467,6 +488,9 @@ async fn run_node(args: NodeArgs) -> eyre::Result<()> {
     say!(b, "p2p             {}", network.listen);
     say!(b, "JSON-RPC        http://{}", node.rpc_addr);
     say!(b, "Portal          http://{}/", node.rpc_addr);
+    if let Some(addr) = node.metrics_addr {
+        say!(b, "Metrics         http://{addr}/metrics  (/health, /ready)");
+    }
     say!(b);
     print_lines(&b);
     Ok(node.wait().await?)
@@ -485,8 +509,9 @@ async fn run_dev(args: DevArgs) -> eyre::Result<()> {
     let mut config = setup.config.clone();
     config.accounts = args.accounts.options();
     config.notify = args.notify.options();
+    config.metrics_addr = args.metrics.metrics_addr;
     let node = btcr_node::launch(config).await?;
-    print_banner(&setup, node.rpc_addr);
+    print_banner(&setup, node.rpc_addr, node.metrics_addr);
     node.wait().await?;
     drop(setup.tempdir);
     Ok(())
@@ -566,7 +591,7 @@ fn print_lines(text: &str) {
     let _ = out.flush();
 }
 
-fn print_banner(setup: &dev::DevSetup, rpc_addr: SocketAddr) {
+fn print_banner(setup: &dev::DevSetup, rpc_addr: SocketAddr, metrics_addr: Option<SocketAddr>) {
     let genesis = &setup.config.genesis;
     let mut b = String::new();
     say!(b);
@@ -582,6 +607,9 @@ fn print_banner(setup: &dev::DevSetup, rpc_addr: SocketAddr) {
     );
     say!(b, "JSON-RPC        http://{rpc_addr}");
     say!(b, "Portal          http://{rpc_addr}/  (REST API: /api/v1, docs: /api/v1/docs)");
+    if let Some(addr) = metrics_addr {
+        say!(b, "Metrics         http://{addr}/metrics  (/health, /ready)");
+    }
     say!(
         b,
         "Staking         {} (epochs of {} blocks)",

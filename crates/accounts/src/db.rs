@@ -122,6 +122,14 @@ impl Database {
         }
     }
 
+    /// Asks the database for `SELECT 1`: whether it answers.
+    pub async fn ping(&self) -> Result<(), AccountsError> {
+        on_backend!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         on_backend!(self, pool => pool.close().await)

@@ -279,6 +279,20 @@ impl Accounts {
         code: &str,
         meta: &RequestMeta,
     ) -> Result<(User, TokenPair), AccountsError> {
+        let outcome = self.login_with_code(challenge, code, meta).await;
+        btcr_metrics::metrics().login(match &outcome {
+            Ok(_) => "ok",
+            Err(e) => crate::service::login_failure(e),
+        });
+        outcome
+    }
+
+    async fn login_with_code(
+        &self,
+        challenge: &str,
+        code: &str,
+        meta: &RequestMeta,
+    ) -> Result<(User, TokenPair), AccountsError> {
         if !challenge.starts_with(CHALLENGE_PREFIX)
             || challenge.len() != CHALLENGE_PREFIX.len() + 43
         {

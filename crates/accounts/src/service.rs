@@ -485,6 +485,21 @@ impl Accounts {
         password: &str,
         meta: &RequestMeta,
     ) -> Result<LoginOutcome, AccountsError> {
+        let outcome = self.login_with_password(email, password, meta).await;
+        btcr_metrics::metrics().login(match &outcome {
+            Ok(LoginOutcome::Signed(..)) => "ok",
+            Ok(LoginOutcome::TotpRequired { .. }) => "second_factor",
+            Err(e) => login_failure(e),
+        });
+        outcome
+    }
+
+    async fn login_with_password(
+        &self,
+        email: &str,
+        password: &str,
+        meta: &RequestMeta,
+    ) -> Result<LoginOutcome, AccountsError> {
         let email = normalise_email(email).map_err(|_| AccountsError::InvalidCredentials)?;
         self.login_allowed(&email, meta).await?;
         let sql = format!("{SELECT_USER} WHERE email = $1");
@@ -803,6 +818,20 @@ impl Accounts {
     /// Walks the audit log's hash chain from its first record to its head.
     pub async fn verify_audit(&self) -> Result<AuditCheck, AccountsError> {
         audit::verify(&self.inner.db).await
+    }
+}
+
+/// The `btcr_logins_total` result of a login that failed with `e`.
+pub(crate) fn login_failure(e: &AccountsError) -> &'static str {
+    match e {
+        AccountsError::InvalidCredentials
+        | AccountsError::InvalidCode
+        | AccountsError::InvalidToken(_)
+        | AccountsError::TokenExpired
+        | AccountsError::TooManyAttempts => "failed",
+        AccountsError::Disabled => "refused",
+        AccountsError::RateLimited { .. } | AccountsError::Busy => "limited",
+        _ => "error",
     }
 }
 

@@ -20,6 +20,16 @@ mod single;
 
 pub use single::{EngineConfig, EngineHandle, SingleValidatorEngine};
 
+/// Appends the BFT engine's own metrics (its process-wide registry: heights, rounds,
+/// timeouts, step times, peers and bandwidth, each labelled with the node's moniker) to
+/// `out` in the OpenMetrics text format, without the closing `# EOF` line. Empty until a
+/// BFT engine starts.
+pub fn encode_engine_metrics(out: &mut String) {
+    let mut text = String::new();
+    malachitebft_app_channel::app::metrics::export(&mut text);
+    out.push_str(text.strip_suffix("# EOF\n").unwrap_or(&text));
+}
+
 use std::{error::Error, sync::Arc, time::Instant};
 
 use alloy_primitives::B256;

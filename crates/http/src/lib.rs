@@ -20,6 +20,7 @@ mod auth;
 mod error;
 mod middleware;
 mod openapi;
+pub mod operations;
 mod query;
 mod server;
 mod workers;

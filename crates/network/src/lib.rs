@@ -387,6 +387,9 @@ fn build_swarm(
             libp2p::yamux::Config::default,
         )
         .map_err(|e| setup(&e))?
+        // Peers named by DNS (`/dns4/host/tcp/port`), as in a Kubernetes StatefulSet.
+        .with_dns()
+        .map_err(|e| setup(&e))?
         .with_behaviour(|_| behaviour)
         .map_err(|e| setup(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))

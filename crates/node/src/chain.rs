@@ -7,7 +7,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, OnceLock, atomic::AtomicU64},
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -96,6 +99,9 @@ pub struct Chain {
     admission_recoveries: AtomicU64,
     /// The height and round the consensus engine last started.
     position: Mutex<Option<ConsensusPosition>>,
+    /// Validators in the set that decides the next block (for the metrics: how many
+    /// signatures each certificate lacks).
+    set_size: AtomicUsize,
 }
 
 impl std::fmt::Debug for Chain {
@@ -183,6 +189,7 @@ impl Chain {
             events,
             admission_recoveries: AtomicU64::new(0),
             position: Mutex::new(None),
+            set_size: AtomicUsize::new(set.len()),
         })
     }
 
@@ -316,126 +323,138 @@ impl BlockPipeline for Chain {
     }
 
     fn verify(&self, block: &Block) -> Result<(), PipelineError> {
-        let snapshot = self.snapshot()?;
-        let parent = head_of(&snapshot)?;
-        let header = &block.header;
-        if header.number != parent.number + 1 || header.parent_hash != parent.hash() {
-            return Err(PipelineError::invalid(format!(
-                "block {} does not extend head {}",
-                header.number, parent.number
-            )));
-        }
-        let earliest = parent.timestamp_ms + self.genesis.min_block_interval_ms();
-        if header.timestamp_ms < earliest {
-            return Err(PipelineError::invalid(format!(
-                "timestamp {} is less than {} ms after the parent's {}",
-                header.timestamp_ms,
-                self.genesis.min_block_interval_ms(),
-                parent.timestamp_ms
-            )));
-        }
-        if header.timestamp_ms > now_ms() + MAX_CLOCK_DRIFT_MS {
-            return Err(PipelineError::too_early(format!(
-                "timestamp {} is in the future",
-                header.timestamp_ms
-            )));
-        }
-        if header.extra_data.len() > 32 {
-            return Err(PipelineError::invalid("extra data longer than 32 bytes"));
-        }
-        if header.poh_start_hash != parent.poh_end_hash {
-            return Err(PipelineError::invalid("PoH does not start at the parent's end hash"));
-        }
-        // Bounds that need no signature: every transaction costs at least its intrinsic gas,
-        // so a block cannot hold more than its gas limit pays for (a 64 MiB block of tiny
-        // transactions would otherwise cost each validator 600,000 recoveries first).
-        if header.gas_limit != self.genesis.gas_limit {
-            return Err(PipelineError::invalid(format!(
-                "gas limit {} is not the chain's {}",
-                header.gas_limit, self.genesis.gas_limit
-            )));
-        }
-        let mut intrinsic = 0u64;
-        for tx in &block.body.transactions {
-            intrinsic = intrinsic.saturating_add(btcr_execution::intrinsic_gas(tx));
-            if intrinsic > header.gas_limit {
+        let started = Instant::now();
+        let result = (|| -> Result<(), PipelineError> {
+            let snapshot = self.snapshot()?;
+            let parent = head_of(&snapshot)?;
+            let header = &block.header;
+            if header.number != parent.number + 1 || header.parent_hash != parent.hash() {
                 return Err(PipelineError::invalid(format!(
-                    "{} transactions need more than the gas limit of {} before executing",
-                    block.body.transactions.len(),
-                    header.gas_limit
+                    "block {} does not extend head {}",
+                    header.number, parent.number
                 )));
             }
-        }
-        // Transactions this node already pooled were recovered when they arrived.
-        let known: Vec<Option<RecoveredTx>> = {
-            let pool = self.pool.lock();
-            block.body.transactions.iter().map(|tx| pool.get(tx.tx_hash())).collect()
-        };
-        let transactions = recover_transactions_reusing(block.body.transactions.clone(), known)
-            .map_err(|(i, e)| PipelineError::invalid_because(format!("transaction {i}"), e))?;
-        for (i, tx) in transactions.iter().enumerate() {
-            validate_transaction(tx, self.genesis.chain_id, self.genesis.gas_limit)
-                .map_err(|e| PipelineError::invalid_because(format!("transaction {i}"), e))?;
-        }
-        let tx_hashes: Vec<B256> = transactions.iter().map(|t| t.hash).collect();
-        let poh = btcr_poh::verify(
-            header.poh_start_hash,
-            &block.body.poh_entries,
-            &tx_hashes,
-            &self.genesis.poh,
-        )
-        .map_err(|e| PipelineError::invalid_because("PoH", e))?;
-        if poh.end_hash != header.poh_end_hash || poh.ticks != header.poh_ticks {
-            return Err(PipelineError::invalid(
-                "PoH end hash or tick count differs from the header",
-            ));
-        }
-        let ctx = self.block_context(&parent, header.number, header.timestamp_ms, header.proposer);
-        let mut executor = BlockExecutor::new(&*snapshot, &ctx);
-        for (i, tx) in transactions.iter().enumerate() {
-            executor.execute(tx).map_err(|e| match e {
-                e @ ExecError::Fatal(_) => fatal("executing")(e),
-                other => PipelineError::invalid_because(format!("transaction {i}"), other),
-            })?;
-        }
-        btcr_staking::end_block(&mut executor, &self.genesis, header.number)
-            .map_err(fatal("the staking contract's block end"))?;
-        let outcome = executor.finish();
-        let poh_output = btcr_poh::PohSlotOutput {
-            entries: block.body.poh_entries.clone(),
-            end_hash: poh.end_hash,
-            ticks: poh.ticks,
-        };
-        let executed = self.seal(
-            &parent,
-            &ctx,
-            header.proposer,
-            transactions,
-            poh_output,
-            &snapshot,
-            outcome,
-        )?;
-        if executed.block.header != *header {
-            let ours = &executed.block.header;
-            let what = if ours.state_root != header.state_root {
-                "state root"
-            } else if ours.receipts_root != header.receipts_root {
-                "receipts root"
-            } else if ours.gas_used != header.gas_used {
-                "gas used"
-            } else if ours.transactions_root != header.transactions_root {
-                "transactions root"
-            } else if ours.base_fee_per_gas != header.base_fee_per_gas {
-                "base fee"
-            } else if ours.logs_bloom != header.logs_bloom {
-                "logs bloom"
-            } else {
-                "header"
+            let earliest = parent.timestamp_ms + self.genesis.min_block_interval_ms();
+            if header.timestamp_ms < earliest {
+                return Err(PipelineError::invalid(format!(
+                    "timestamp {} is less than {} ms after the parent's {}",
+                    header.timestamp_ms,
+                    self.genesis.min_block_interval_ms(),
+                    parent.timestamp_ms
+                )));
+            }
+            if header.timestamp_ms > now_ms() + MAX_CLOCK_DRIFT_MS {
+                return Err(PipelineError::too_early(format!(
+                    "timestamp {} is in the future",
+                    header.timestamp_ms
+                )));
+            }
+            if header.extra_data.len() > 32 {
+                return Err(PipelineError::invalid("extra data longer than 32 bytes"));
+            }
+            if header.poh_start_hash != parent.poh_end_hash {
+                return Err(PipelineError::invalid("PoH does not start at the parent's end hash"));
+            }
+            // Bounds that need no signature: every transaction costs at least its intrinsic gas,
+            // so a block cannot hold more than its gas limit pays for (a 64 MiB block of tiny
+            // transactions would otherwise cost each validator 600,000 recoveries first).
+            if header.gas_limit != self.genesis.gas_limit {
+                return Err(PipelineError::invalid(format!(
+                    "gas limit {} is not the chain's {}",
+                    header.gas_limit, self.genesis.gas_limit
+                )));
+            }
+            let mut intrinsic = 0u64;
+            for tx in &block.body.transactions {
+                intrinsic = intrinsic.saturating_add(btcr_execution::intrinsic_gas(tx));
+                if intrinsic > header.gas_limit {
+                    return Err(PipelineError::invalid(format!(
+                        "{} transactions need more than the gas limit of {} before executing",
+                        block.body.transactions.len(),
+                        header.gas_limit
+                    )));
+                }
+            }
+            // Transactions this node already pooled were recovered when they arrived.
+            let known: Vec<Option<RecoveredTx>> = {
+                let pool = self.pool.lock();
+                block.body.transactions.iter().map(|tx| pool.get(tx.tx_hash())).collect()
             };
-            return Err(PipelineError::invalid(format!("{what} differs after re-execution")));
+            let transactions = recover_transactions_reusing(block.body.transactions.clone(), known)
+                .map_err(|(i, e)| PipelineError::invalid_because(format!("transaction {i}"), e))?;
+            for (i, tx) in transactions.iter().enumerate() {
+                validate_transaction(tx, self.genesis.chain_id, self.genesis.gas_limit)
+                    .map_err(|e| PipelineError::invalid_because(format!("transaction {i}"), e))?;
+            }
+            let tx_hashes: Vec<B256> = transactions.iter().map(|t| t.hash).collect();
+            let poh_started = Instant::now();
+            let poh = btcr_poh::verify(
+                header.poh_start_hash,
+                &block.body.poh_entries,
+                &tx_hashes,
+                &self.genesis.poh,
+            );
+            btcr_metrics::metrics().chain.poh_verify.observe(poh_started.elapsed().as_secs_f64());
+            let poh = poh.map_err(|e| PipelineError::invalid_because("PoH", e))?;
+            if poh.end_hash != header.poh_end_hash || poh.ticks != header.poh_ticks {
+                return Err(PipelineError::invalid(
+                    "PoH end hash or tick count differs from the header",
+                ));
+            }
+            let ctx =
+                self.block_context(&parent, header.number, header.timestamp_ms, header.proposer);
+            let mut executor = BlockExecutor::new(&*snapshot, &ctx);
+            for (i, tx) in transactions.iter().enumerate() {
+                executor.execute(tx).map_err(|e| match e {
+                    e @ ExecError::Fatal(_) => fatal("executing")(e),
+                    other => PipelineError::invalid_because(format!("transaction {i}"), other),
+                })?;
+            }
+            btcr_staking::end_block(&mut executor, &self.genesis, header.number)
+                .map_err(fatal("the staking contract's block end"))?;
+            let outcome = executor.finish();
+            let poh_output = btcr_poh::PohSlotOutput {
+                entries: block.body.poh_entries.clone(),
+                end_hash: poh.end_hash,
+                ticks: poh.ticks,
+            };
+            let executed = self.seal(
+                &parent,
+                &ctx,
+                header.proposer,
+                transactions,
+                poh_output,
+                &snapshot,
+                outcome,
+            )?;
+            if executed.block.header != *header {
+                let ours = &executed.block.header;
+                let what = if ours.state_root != header.state_root {
+                    "state root"
+                } else if ours.receipts_root != header.receipts_root {
+                    "receipts root"
+                } else if ours.gas_used != header.gas_used {
+                    "gas used"
+                } else if ours.transactions_root != header.transactions_root {
+                    "transactions root"
+                } else if ours.base_fee_per_gas != header.base_fee_per_gas {
+                    "base fee"
+                } else if ours.logs_bloom != header.logs_bloom {
+                    "logs bloom"
+                } else {
+                    "header"
+                };
+                return Err(PipelineError::invalid(format!("{what} differs after re-execution")));
+            }
+            self.keep_executed(executed);
+            Ok(())
+        })();
+        let metrics = &btcr_metrics::metrics().chain;
+        metrics.block_verify.observe(started.elapsed().as_secs_f64());
+        if matches!(result, Err(PipelineError::InvalidBlock(_))) {
+            metrics.invalid_blocks.inc();
         }
-        self.keep_executed(executed);
-        Ok(())
+        result
     }
 
     fn commit(
@@ -452,6 +471,8 @@ impl BlockPipeline for Chain {
             executed
         };
         let Executed { block, senders, tx_hashes, receipts, root, next_validators } = executed;
+        let started = Instant::now();
+        let parent_timestamp_ms = self.head.read().timestamp_ms;
         self.store
             .commit_block(BlockCommit {
                 block: &block,
@@ -478,6 +499,18 @@ impl BlockPipeline for Chain {
             })
             .collect();
         self.pool.lock().on_block_committed(senders_state, base_fee);
+        record_commit(
+            &header,
+            block.body.transactions.len(),
+            parent_timestamp_ms,
+            started.elapsed(),
+        );
+        let set_size = match &next_validators {
+            // The new set decides from the next block on.
+            Some(next) => self.set_size.swap(next.len(), Ordering::Relaxed),
+            None => self.set_size.load(Ordering::Relaxed),
+        };
+        record_certificate(set_size, certificate.signatures.len());
         *self.head.write() = header;
         self.events.publish(ChainEvent::Committed(Arc::new(CommittedBlock {
             hash: block_hash,
@@ -491,4 +524,37 @@ impl BlockPipeline for Chain {
         })));
         Ok(())
     }
+}
+
+/// Adds a committed block to the chain's metrics.
+fn record_commit(
+    header: &Header,
+    n_transactions: usize,
+    parent_timestamp_ms: u64,
+    took: std::time::Duration,
+) {
+    let m = &btcr_metrics::metrics().chain;
+    let height = i64::try_from(header.number).unwrap_or(i64::MAX);
+    m.head_height.set(height);
+    // Finality is BFT's: a committed block is final.
+    m.finalized_height.set(height);
+    m.commit_latency.observe(took.as_secs_f64());
+    let interval_ms = header.timestamp_ms.saturating_sub(parent_timestamp_ms);
+    m.block_interval.observe(interval_ms as f64 / 1_000.0);
+    let age_ms = now_ms().saturating_sub(header.timestamp_ms);
+    m.finality_latency.observe(age_ms as f64 / 1_000.0);
+    m.blocks.inc();
+    m.block_transactions.observe(n_transactions as f64);
+    m.transactions.inc_by(n_transactions as u64);
+    m.block_gas.observe(header.gas_used as f64);
+    m.gas_used.inc_by(header.gas_used);
+}
+
+/// Adds a committed block's certificate to the metrics: its signers, and the validators of
+/// the set it lacks (late or absent precommits).
+fn record_certificate(set_size: usize, n_signers: usize) {
+    let m = &btcr_metrics::metrics().chain;
+    m.validator_set_size.set(i64::try_from(set_size).unwrap_or(i64::MAX));
+    m.certificate_signers.set(i64::try_from(n_signers).unwrap_or(i64::MAX));
+    m.certificate_missing_signers.inc_by(set_size.saturating_sub(n_signers) as u64);
 }

@@ -116,6 +116,7 @@ pub fn prepare(options: DevOptions) -> NodeResult<DevSetup> {
         network: None,
         accounts: Default::default(),
         notify: Default::default(),
+        metrics_addr: None,
     };
     Ok(DevSetup { config, accounts, mnemonic: DEV_MNEMONIC, created, tempdir })
 }

@@ -48,6 +48,8 @@ pub struct NodeConfig {
     pub accounts: AccountsOptions,
     /// Webhook delivery.
     pub notify: crate::NotifyOptions,
+    /// Where to serve `/metrics`, `/health` and `/ready`; `None`: not served.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// How a node of a multi-validator network reaches its peers.
@@ -80,6 +82,8 @@ pub struct NodeHandle {
     engine: Option<EngineHandle>,
     /// The transaction network of a multi-validator node.
     pub gossip: Option<Gossip>,
+    /// Address of the operations endpoints (`/metrics`, `/health`, `/ready`), when served.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl NodeHandle {
@@ -183,6 +187,25 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
         )
         .wrap_err("starting the notifications consumer")?;
     notify.spawn_workers(shutdown.clone());
+    let metrics_addr = match config.metrics_addr {
+        Some(addr) => {
+            let probe = crate::operations::NodeProbe {
+                chain: chain.clone(),
+                api: services.api.clone(),
+                datadir: config.datadir.clone(),
+                accounts: accounts.clone(),
+                notify: notify.clone(),
+                pool_capacity: config.pool.max_transactions,
+                block_time: config.block_time,
+                networked: config.network.is_some(),
+            };
+            let local = crate::operations::start(addr, probe, shutdown.clone())
+                .await
+                .wrap_err_with(|| format!("starting the metrics server on {addr}"))?;
+            Some(local)
+        }
+        None => None,
+    };
 
     let workers = Workers::new(config.http.workers).wrap_err("starting the HTTP workers")?;
     let api = services.api.clone();
@@ -268,5 +291,12 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
             bail!("a single-validator chain needs its validator key");
         }
     };
-    Ok(NodeHandle { services, rpc_addr: http.local_addr, shutdown, engine: Some(engine), gossip })
+    Ok(NodeHandle {
+        services,
+        rpc_addr: http.local_addr,
+        shutdown,
+        engine: Some(engine),
+        gossip,
+        metrics_addr,
+    })
 }

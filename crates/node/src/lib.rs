@@ -31,6 +31,7 @@ mod evidence;
 pub mod fuzzing;
 mod genesis;
 mod launch;
+mod operations;
 mod reader;
 mod services;
 mod state_check;

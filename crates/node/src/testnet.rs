@@ -94,6 +94,11 @@ pub struct TestnetOptions {
     pub n_accounts: u32,
     /// Balance of each, in whole BTCR.
     pub balance_btcr: u64,
+    /// Each node's own host name, `{i}` standing for its index (for example
+    /// `btcr-validator-{i}.btcr-validator` in a Kubernetes StatefulSet): nodes then listen
+    /// on every interface at the same ports and reach each other by name. `None`: all on
+    /// 127.0.0.1, node `i` on the ports plus `i`.
+    pub hosts: Option<String>,
     /// Block gas limit.
     pub gas_limit: u64,
 }
@@ -130,6 +135,9 @@ pub fn write_testnet(options: &TestnetOptions) -> NodeResult<Vec<TestnetNode>> {
     if options.out.join("genesis.json").exists() {
         bail!("{} already holds a network (genesis.json exists)", options.out.display());
     }
+    if let Some(hosts) = &options.hosts {
+        check_host_pattern(hosts)?;
+    }
     std::fs::create_dir_all(&options.out)
         .wrap_err_with(|| format!("creating {}", options.out.display()))?;
 
@@ -159,7 +167,7 @@ pub fn write_testnet(options: &TestnetOptions) -> NodeResult<Vec<TestnetNode>> {
     std::fs::write(options.out.join("genesis.json"), &genesis_json)
         .wrap_err("writing genesis.json")?;
 
-    let p2p_port = |i: usize| options.p2p_port + i as u16;
+    let places = Places { options };
     let mut nodes = Vec::with_capacity(total);
     for i in 0..total {
         let home = options.out.join(format!("node{i}"));
@@ -174,20 +182,20 @@ pub fn write_testnet(options: &TestnetOptions) -> NodeResult<Vec<TestnetNode>> {
         SecretKey::random().save(&home.join("p2p.key"))?;
         let file = NodeFile {
             moniker: format!("node{i}"),
-            rpc_addr: SocketAddr::from(([127, 0, 0, 1], options.rpc_port + i as u16)),
-            p2p_listen: local_multiaddr(p2p_port(i)),
+            rpc_addr: places.rpc(i),
+            p2p_listen: places.listen(options.p2p_port, i),
             // Validators know each other; a full node knows one validator and finds the
             // rest through discovery.
             peers: if i < options.validators {
-                (0..total).filter(|j| *j != i).map(|j| local_multiaddr(p2p_port(j))).collect()
+                (0..total).filter(|j| *j != i).map(|j| places.peer(options.p2p_port, j)).collect()
             } else {
-                vec![local_multiaddr(p2p_port(0))]
+                vec![places.peer(options.p2p_port, 0)]
             },
-            gossip_listen: local_multiaddr(options.gossip_port + i as u16),
+            gossip_listen: places.listen(options.gossip_port, i),
             // One peer to start from (node 0, or node 1 for node 0): the rest are discovered.
             gossip_peers: Some(usize::from(i == 0))
                 .filter(|first| *first < total)
-                .map(|first| local_multiaddr(options.gossip_port + first as u16))
+                .map(|first| places.peer(options.gossip_port, first))
                 .into_iter()
                 .collect(),
             block_time_ms: options.block_time.as_millis() as u64,
@@ -196,6 +204,61 @@ pub fn write_testnet(options: &TestnetOptions) -> NodeResult<Vec<TestnetNode>> {
         nodes.push(TestnetNode { home, file, validator });
     }
     Ok(nodes)
+}
+
+/// Where the nodes of a testnet listen and how they name each other.
+struct Places<'a> {
+    options: &'a TestnetOptions,
+}
+
+impl Places<'_> {
+    fn host(&self, i: usize) -> Option<String> {
+        self.options.hosts.as_ref().map(|pattern| pattern.replace("{i}", &i.to_string()))
+    }
+
+    /// Where node `i` listens on the port range starting at `base`.
+    fn listen(&self, base: u16, i: usize) -> String {
+        match self.host(i) {
+            Some(_) => format!("/ip4/0.0.0.0/tcp/{base}"),
+            None => local_multiaddr(base + i as u16),
+        }
+    }
+
+    /// How the others reach node `i` on the port range starting at `base`.
+    fn peer(&self, base: u16, i: usize) -> String {
+        match self.host(i) {
+            Some(host) => format!("/dns4/{host}/tcp/{base}"),
+            None => local_multiaddr(base + i as u16),
+        }
+    }
+
+    /// Node `i`'s JSON-RPC address.
+    fn rpc(&self, i: usize) -> SocketAddr {
+        match self.host(i) {
+            Some(_) => SocketAddr::from(([0, 0, 0, 0], self.options.rpc_port)),
+            None => SocketAddr::from(([127, 0, 0, 1], self.options.rpc_port + i as u16)),
+        }
+    }
+}
+
+/// A host-name pattern must name each node apart (`{i}`) and be a DNS name otherwise.
+fn check_host_pattern(pattern: &str) -> NodeResult<()> {
+    if !pattern.contains("{i}") {
+        bail!("--hosts {pattern:?} must contain {{i}}, which stands for the node's index");
+    }
+    let name = pattern.replace("{i}", "0");
+    let valid = name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    if !valid {
+        bail!("--hosts {pattern:?} is not a DNS name (lower-case letters, digits, '-' and '.')");
+    }
+    Ok(())
 }
 
 /// BTCR each validator's own account holds at genesis, for the gas of reporting double
@@ -279,6 +342,7 @@ pub fn load_node(
         }),
         accounts: Default::default(),
         notify: Default::default(),
+        metrics_addr: None,
     })
 }
 
@@ -297,6 +361,7 @@ mod tests {
             gossip_port: 26700,
             rpc_port: 8545,
             block_time: Duration::from_millis(500),
+            hosts: None,
             n_accounts: 3,
             balance_btcr: 100,
             gas_limit: 30_000_000,
@@ -333,5 +398,31 @@ mod tests {
         let mut bad = options(dir.path().join("other"));
         bad.validators = 0;
         assert!(write_testnet(&bad).is_err());
+    }
+
+    #[test]
+    fn a_testnet_for_named_hosts_listens_everywhere_and_names_its_peers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut named = options(dir.path().to_path_buf());
+        named.hosts = Some("btcr-validator-{i}.btcr-validator".into());
+        let nodes = write_testnet(&named).unwrap();
+        for (i, node) in nodes.iter().enumerate() {
+            let config =
+                load_node(&node.home, HttpConfig::default(), RpcConfig::default(), None).unwrap();
+            assert_eq!(config.http.listen, SocketAddr::from(([0, 0, 0, 0], 8545)));
+            let network = config.network.unwrap();
+            assert_eq!(network.listen, "/ip4/0.0.0.0/tcp/26600");
+            assert_eq!(network.gossip_listen, "/ip4/0.0.0.0/tcp/26700");
+            let own = format!("/dns4/btcr-validator-{i}.btcr-validator/tcp/26600");
+            assert!(!network.peers.contains(&own), "node {i} lists itself");
+            let first = "/dns4/btcr-validator-0.btcr-validator/tcp/26600".to_owned();
+            assert!(i == 0 || network.peers.contains(&first), "node {i}: {:?}", network.peers);
+        }
+        for bad in ["btcr-validator", "Upper-{i}", "a..{i}", "-x{i}", "x{i}/y"] {
+            let mut options = options(dir.path().join(bad.replace('/', "_")));
+            options.hosts = Some(bad.into());
+            let err = write_testnet(&options).unwrap_err();
+            assert!(err.to_string().contains("--hosts"), "{bad}: {err}");
+        }
     }
 }

@@ -211,6 +211,8 @@ impl Notify {
             }
             Err(e) => (None, Some(e), String::new()),
         };
+        let channel = if lease.url.starts_with(MAILTO) { "email" } else { "webhook" };
+        btcr_metrics::metrics().delivery(channel, error.is_none());
         self.record(&lease, started, finished, status, error, response).await
     }
 
@@ -327,6 +329,7 @@ impl Notify {
                 .await?
                 .rows_affected();
                 if disabled > 0 {
+                    btcr_metrics::metrics().notify.endpoints_disabled.inc();
                     tracing::warn!(
                         target: "btcr::notify",
                         endpoint = lease.endpoint_id,

@@ -920,4 +920,21 @@ impl Notify {
             .rows_affected()
         }))
     }
+
+    /// How many messages wait for delivery, and how many gave up after their last retry
+    /// (both read through partial indexes, so a scrape stays cheap however long the
+    /// outbox's history).
+    pub async fn queue_counts(&self) -> Result<(i64, i64), NotifyError> {
+        Ok(on_backend!(self.inner.db, pool => {
+            let (pending,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM notify_outbox WHERE state = 'pending'")
+                    .fetch_one(pool)
+                    .await?;
+            let (failed,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM notify_outbox WHERE state = 'failed'")
+                    .fetch_one(pool)
+                    .await?;
+            (pending, failed)
+        }))
+    }
 }

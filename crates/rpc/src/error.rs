@@ -34,6 +34,11 @@ impl RpcError {
         Self::new(-32601, format!("the method {method} does not exist/is not available"))
     }
 
+    /// Whether this is [`Self::method_not_found`]'s error (not [`Self::not_supported`]'s).
+    pub fn is_unknown_method(&self) -> bool {
+        self.code == -32601 && self.message.starts_with("the method ")
+    }
+
     /// `-32601` for a method that exists but not on this kind of connection.
     pub fn not_supported(detail: impl std::fmt::Display) -> Self {
         Self::new(-32601, format!("notifications not supported: {detail}"))

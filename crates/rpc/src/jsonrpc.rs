@@ -174,7 +174,18 @@ fn handle_one(request: Value, ctx: &Ctx<'_>) -> Option<Value> {
             return Some(error_response(id, &RpcError::invalid_params("params must be an array")));
         }
     };
+    let started = std::time::Instant::now();
     let result = eth::call(ctx, &method, &params);
+    // A method the node does not serve is not a label: clients choose those names.
+    let (served, status) = match &result {
+        Ok(_) => (true, None),
+        Err(e) => (!e.is_unknown_method(), Some(e.code)),
+    };
+    btcr_metrics::metrics().rpc_call(
+        served.then_some(method.as_str()),
+        status,
+        started.elapsed().as_secs_f64(),
+    );
     if is_notification {
         return None;
     }

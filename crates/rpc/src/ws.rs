@@ -18,6 +18,7 @@ use alloy_rpc_types_eth::Filter;
 use axum::extract::ws::{Message, WebSocket};
 use btcr_http::{ConnectionPermit, WorkerError, Workers};
 use btcr_interfaces::{ChainReader, Mempool};
+use btcr_metrics::GaugeGuard;
 use btcr_primitives::Header;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -61,13 +62,14 @@ struct WsSession {
 
 #[derive(Default)]
 struct Subscriptions {
-    tasks: HashMap<U128, AbortHandle>,
+    /// Each subscription's task, and its place in the subscriptions gauge.
+    tasks: HashMap<U128, (AbortHandle, GaugeGuard)>,
     next_id: u128,
 }
 
 impl WsSession {
     fn close(&self) {
-        for (_, task) in self.subscriptions.lock().tasks.drain() {
+        for (_, (task, _counted)) in self.subscriptions.lock().tasks.drain() {
             task.abort();
         }
     }
@@ -98,23 +100,27 @@ impl Session for WsSession {
         let outbox = self.outbox.clone();
         // Each task gets a receiver made here, before the id is answered: whatever happens
         // after the client has its id reaches it, however late the task first runs.
-        let task = match kind.as_str() {
-            "newHeads" => self.runtime.spawn(new_heads(chain.subscribe_new_heads(), outbox, id)),
+        let (task, label) = match kind.as_str() {
+            "newHeads" => {
+                (self.runtime.spawn(new_heads(chain.subscribe_new_heads(), outbox, id)), "newHeads")
+            }
             "logs" => {
                 let filter: Filter = params.optional(1, "filter")?.unwrap_or_default();
                 let filter = crate::logs::bounded(filter)?;
                 let heads = chain.subscribe_new_heads();
-                self.runtime.spawn(logs_task(
+                let task = self.runtime.spawn(logs_task(
                     chain,
                     heads,
                     self.workers.clone(),
                     outbox,
                     id,
                     filter,
-                ))
+                ));
+                (task, "logs")
             }
             "newPendingTransactions" => {
-                self.runtime.spawn(pending(self.pool.subscribe_pending(), outbox, id))
+                let task = self.runtime.spawn(pending(self.pool.subscribe_pending(), outbox, id));
+                (task, "newPendingTransactions")
             }
             other => {
                 return Err(RpcError::invalid_params(format!(
@@ -122,13 +128,14 @@ impl Session for WsSession {
                 )));
             }
         };
-        subs.tasks.insert(id, task.abort_handle());
+        let counted = btcr_metrics::metrics().ws_subscription(label);
+        subs.tasks.insert(id, (task.abort_handle(), counted));
         Ok(json!(id))
     }
 
     fn unsubscribe(&self, params: &Params) -> Result<Value, RpcError> {
         let id: U128 = params.required(0, "subscription id")?;
-        let Some(task) = self.subscriptions.lock().tasks.remove(&id) else {
+        let Some((task, _counted)) = self.subscriptions.lock().tasks.remove(&id) else {
             return Ok(json!(false));
         };
         task.abort();
@@ -217,6 +224,7 @@ pub(crate) async fn serve(
     _permit: ConnectionPermit,
     client: Option<std::net::IpAddr>,
 ) {
+    let _counted = btcr_metrics::metrics().ws_connection();
     let config = state.config.clone();
     let (outbox, mut outgoing) = mpsc::channel::<String>(OUTBOX);
     let session = Arc::new(WsSession {

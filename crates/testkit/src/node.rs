@@ -22,7 +22,14 @@ pub struct DevProcess {
     pub rpc: RpcClient,
     /// Its data directory.
     pub datadir: PathBuf,
+    /// What it printed on its standard output so far (the first [`MAX_KEPT_LINES`]).
+    printed: Printed,
 }
+
+/// Lines of a child's standard output kept for [`DevProcess::announced`].
+const MAX_KEPT_LINES: usize = 1_000;
+
+type Printed = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 impl DevProcess {
     /// The node's process id.
@@ -54,7 +61,14 @@ impl DevProcess {
     /// network, and waits until it prints its JSON-RPC address. Its log goes to
     /// `HOME/node.log`.
     pub fn start_node(binary: &Path, home: &Path) -> eyre::Result<Self> {
-        Self::spawn(binary, home, &["node".as_ref(), "--home".as_ref(), home.as_ref()], &[])
+        Self::start_node_with(binary, home, &[])
+    }
+
+    /// Like [`DevProcess::start_node`], with more arguments.
+    pub fn start_node_with(binary: &Path, home: &Path, args: &[&str]) -> eyre::Result<Self> {
+        let mut node_args: Vec<&OsStr> = vec!["node".as_ref(), "--home".as_ref(), home.as_ref()];
+        node_args.extend(args.iter().map(|a| OsStr::new(*a)));
+        Self::spawn(binary, home, &node_args, &[])
     }
 
     fn spawn(
@@ -81,8 +95,29 @@ impl DevProcess {
             .env("BTCR_LOG", if node { "info" } else { "warn" })
             .envs(env.iter().copied())
             .stderr(stderr);
-        let (child, url) = start_announcing(command, "JSON-RPC", "its JSON-RPC address")?;
-        Ok(Self { child, rpc: RpcClient::new(url), datadir: datadir.to_path_buf() })
+        let (child, url, printed) = start_announcing(command, "JSON-RPC", "its JSON-RPC address")?;
+        Ok(Self { child, rpc: RpcClient::new(url), datadir: datadir.to_path_buf(), printed })
+    }
+
+    /// The rest of the first line the process printed that starts with `marker` (a banner
+    /// line such as `Metrics`), waiting up to 10 s for it.
+    pub fn announced(&self, marker: &str) -> eyre::Result<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self
+                .printed
+                .lock()
+                .map_err(|_| eyre!("the output reader panicked"))?
+                .iter()
+                .find_map(|line| line.strip_prefix(marker).map(|rest| rest.trim().to_owned()));
+            if let Some(found) = found {
+                return Ok(found);
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("btcr printed no line starting with {marker:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Kills the process with SIGKILL, as a power cut would, and waits for it to go.
@@ -101,12 +136,12 @@ impl DevProcess {
 }
 
 /// Spawns `command` (stdin closed, stdout read) and waits for the line that starts with
-/// `marker`: answers the child and the rest of that line.
+/// `marker`: answers the child, the rest of that line and the lines it prints.
 fn start_announcing(
     mut command: Command,
     marker: &'static str,
     what: &str,
-) -> eyre::Result<(Child, String)> {
+) -> eyre::Result<(Child, String, Printed)> {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -114,15 +149,22 @@ fn start_announcing(
         .wrap_err_with(|| format!("starting {:?}", command.get_program()))?;
     let stdout = child.stdout.take().ok_or_else(|| eyre!("no stdout"))?;
     let (tx, rx) = mpsc::channel();
+    let printed = Printed::default();
+    let kept = printed.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Some(rest) = line.strip_prefix(marker) {
                 let _ = tx.send(rest.trim().to_owned());
             }
+            if let Ok(mut kept) = kept.lock()
+                && kept.len() < MAX_KEPT_LINES
+            {
+                kept.push(line);
+            }
         }
     });
     match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(announced) => Ok((child, announced)),
+        Ok(announced) => Ok((child, announced, printed)),
         Err(_) => {
             let _ = child.kill();
             let status = child.wait().ok();
@@ -151,7 +193,7 @@ impl ApiProcess {
             .env_remove("BTCR_ACCOUNTS_DATABASE_URL")
             .env_remove("BTCR_REDIS_URL")
             .stderr(Stdio::inherit());
-        let (child, listening) = start_announcing(command, "Listening", "where it listens")?;
+        let (child, listening, _) = start_announcing(command, "Listening", "where it listens")?;
         let url = listening.trim_end_matches("/api/v1").to_owned();
         Ok(Self { child, url })
     }

@@ -2,9 +2,11 @@
 
 mod accounts;
 mod crash;
+mod deploy;
 mod erc20;
 mod hostile;
 mod indexer;
+mod metrics;
 mod network;
 mod notify;
 mod readme;
@@ -44,7 +46,13 @@ pub fn raw_request(url: &str, head: &str, body: &str) -> eyre::Result<RawAnswer>
     if !head.contains("\r\nConnection: ") {
         more.push_str("\r\nConnection: close");
     }
-    write!(stream, "{head}{more}\r\nContent-Length: {}\r\n\r\n{body}", body.len())?;
+    let written = write!(stream, "{head}{more}\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    // A server may answer and close before reading a body it refuses (413): the answer is
+    // still there to read.
+    match written {
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::BrokenPipe) => {}
+        other => other?,
+    }
     let mut reader = std::io::BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;

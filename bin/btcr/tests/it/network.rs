@@ -31,7 +31,7 @@ const VALIDATORS: usize = 4;
 const TESTNET_CHAIN_ID: u64 = 4242;
 
 /// A free run of `n` consecutive ports on 127.0.0.1.
-fn free_ports(n: u16) -> u16 {
+pub(crate) fn free_ports(n: u16) -> u16 {
     for _ in 0..200 {
         let base: u16 = 20_000 + (rand::random::<u16>() % 30_000);
         let all_free = (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
