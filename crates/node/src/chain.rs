@@ -473,6 +473,9 @@ impl BlockPipeline for Chain {
         let Executed { block, senders, tx_hashes, receipts, root, next_validators } = executed;
         let started = Instant::now();
         let parent_timestamp_ms = self.head.read().timestamp_ms;
+        if let Some(delay) = *SLOW_DISK {
+            std::thread::sleep(delay);
+        }
         self.store
             .commit_block(BlockCommit {
                 block: &block,
@@ -525,6 +528,14 @@ impl BlockPipeline for Chain {
         Ok(())
     }
 }
+
+/// `BTCR_FAULT_SLOW_DISK_MS=N`: each commit waits `N` ms (at most 10 s) before its write,
+/// as on a disk slow to sync: a fault the fault-injection harness starts nodes with.
+static SLOW_DISK: std::sync::LazyLock<Option<std::time::Duration>> =
+    std::sync::LazyLock::new(|| {
+        let ms: u64 = std::env::var("BTCR_FAULT_SLOW_DISK_MS").ok()?.parse().ok()?;
+        Some(std::time::Duration::from_millis(ms.min(10_000)))
+    });
 
 /// Adds a committed block to the chain's metrics.
 fn record_commit(

@@ -69,6 +69,8 @@ pub struct NetworkConfig {
     pub gossip_peers: Vec<String>,
     /// Established transaction-network connections allowed in each direction.
     pub gossip_max_peers: u32,
+    /// Whether consensus finds peers beyond `peers` (see `NodeFile::discovery`).
+    pub discovery: bool,
 }
 
 /// A running node.
@@ -272,6 +274,7 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
                     p2p_secret: network.p2p_secret,
                     listen: network.listen.clone(),
                     peers: network.peers.clone(),
+                    discovery: network.discovery,
                     block_time: config.block_time,
                 },
                 shutdown.clone(),

@@ -51,6 +51,15 @@ pub struct NodeFile {
     pub gossip_peers: Vec<String>,
     /// How long this node fills a block when it proposes, in milliseconds.
     pub block_time_ms: u64,
+    /// Whether consensus finds peers beyond `peers` through discovery (default on). Off,
+    /// the node talks only to `peers` at the addresses given: a network whose links pass
+    /// through proxies, such as the fault-injection harness's.
+    #[serde(default = "default_discovery")]
+    pub discovery: bool,
+}
+
+fn default_discovery() -> bool {
+    true
 }
 
 impl NodeFile {
@@ -199,6 +208,7 @@ pub fn write_testnet(options: &TestnetOptions) -> NodeResult<Vec<TestnetNode>> {
                 .into_iter()
                 .collect(),
             block_time_ms: options.block_time.as_millis() as u64,
+            discovery: true,
         };
         file.save(&home)?;
         nodes.push(TestnetNode { home, file, validator });
@@ -339,6 +349,7 @@ pub fn load_node(
             gossip_listen: file.gossip_listen,
             gossip_peers: file.gossip_peers,
             gossip_max_peers: 50,
+            discovery: file.discovery,
         }),
         accounts: Default::default(),
         notify: Default::default(),

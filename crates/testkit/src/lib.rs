@@ -3,6 +3,7 @@
 
 pub mod block;
 pub mod contracts;
+pub mod faults;
 pub mod http;
 pub mod node;
 pub mod postgres;

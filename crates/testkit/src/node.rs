@@ -66,9 +66,32 @@ impl DevProcess {
 
     /// Like [`DevProcess::start_node`], with more arguments.
     pub fn start_node_with(binary: &Path, home: &Path, args: &[&str]) -> eyre::Result<Self> {
+        Self::start_node_with_env(binary, home, args, &[])
+    }
+
+    /// Like [`DevProcess::start_node_with`], with environment variables `env` set (the
+    /// fault hooks, say).
+    pub fn start_node_with_env(
+        binary: &Path,
+        home: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> eyre::Result<Self> {
         let mut node_args: Vec<&OsStr> = vec!["node".as_ref(), "--home".as_ref(), home.as_ref()];
         node_args.extend(args.iter().map(|a| OsStr::new(*a)));
-        Self::spawn(binary, home, &node_args, &[])
+        Self::spawn(binary, home, &node_args, env)
+    }
+
+    /// Sends the process `signal` (`STOP`, `CONT`, …).
+    pub fn signal(&self, signal: &str) -> eyre::Result<()> {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .wrap_err("running kill")?;
+        if !status.success() {
+            bail!("kill -{signal} {} failed", self.child.id());
+        }
+        Ok(())
     }
 
     fn spawn(

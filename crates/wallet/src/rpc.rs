@@ -33,8 +33,13 @@ pub struct RpcClient {
 impl RpcClient {
     /// A client for `url` (`http://host:port`).
     pub fn new(url: impl Into<String>) -> Self {
+        Self::with_timeout(url, Duration::from_secs(30))
+    }
+
+    /// A client for `url` whose every request gives up after `timeout`.
+    pub fn with_timeout(url: impl Into<String>, timeout: Duration) -> Self {
         let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(30)))
+            .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .build()
             .new_agent();

@@ -4,6 +4,7 @@ mod accounts;
 mod crash;
 mod deploy;
 mod erc20;
+mod faults;
 mod hostile;
 mod indexer;
 mod metrics;

@@ -89,6 +89,9 @@ pub struct BftConfig {
     pub listen: String,
     /// Peers to keep connected to, as multiaddresses.
     pub peers: Vec<String>,
+    /// Whether to find more peers than `peers` through the network's discovery; off, the
+    /// node talks only to `peers` at the addresses given (a network behind proxies).
+    pub discovery: bool,
     /// How long a proposer fills its block.
     pub block_time: Duration,
 }
@@ -99,7 +102,12 @@ impl BftConfig {
     fn timeouts(&self) -> LinearTimeouts {
         let defaults = LinearTimeouts::default();
         let propose = defaults.propose.max(self.block_time * 2 + Duration::from_secs(1));
-        LinearTimeouts { propose, ..defaults }
+        // A round that has not decided sends its votes again after this long (the votes
+        // of a validator cut off, then healed, were lost with the link). The engine's
+        // default waits out all three steps' timeouts (5 s) first; a healed partition then
+        // takes twice that to decide again. Resending sooner costs a few small messages.
+        let rebroadcast = (self.block_time * 2).max(Duration::from_secs(1));
+        LinearTimeouts { propose, rebroadcast, ..defaults }
     }
 }
 
@@ -208,7 +216,7 @@ impl<P: BlockPipeline> BftEngine<P> {
                 p2p: P2pConfig {
                     listen_addr: listen,
                     persistent_peers: peers,
-                    discovery: DiscoveryConfig { enabled: true, ..Default::default() },
+                    discovery: DiscoveryConfig { enabled: config.discovery, ..Default::default() },
                     protocol: PubSubProtocol::default(),
                     ..Default::default()
                 },
@@ -988,6 +996,7 @@ mod tests {
             p2p_secret: [1; 32],
             listen: "/ip4/127.0.0.1/tcp/0".into(),
             peers: vec![],
+            discovery: true,
             block_time: Duration::from_millis(100),
         }
     }

@@ -10,6 +10,7 @@ mod engine;
 pub mod parts;
 mod proposals;
 pub mod signing;
+pub mod sim;
 pub mod wal;
 
 pub use context::{
