@@ -578,7 +578,7 @@ fn perturb(
             std::thread::sleep(*held);
             network.set_links(cut, LinkMode::Up);
             let names: Vec<String> = side.iter().map(|n| name(*n)).collect();
-            ("partition", format!("{} | the rest", names.join(", ")))
+            ("partition", format!("{} vs the rest", names.join(", ")))
         }
         Fault::Delay { node, delay, held } => {
             let touches = |a: usize, b: usize| a == *node || b == *node;
