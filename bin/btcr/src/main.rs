@@ -176,6 +176,8 @@ struct ApiArgs {
     accounts: AccountsServiceArgs,
     #[command(flatten)]
     notify: NotifyArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 /// Options of `btcr testnet`.
@@ -564,6 +566,7 @@ async fn run_api(args: ApiArgs) -> eyre::Result<()> {
         accounts: args.accounts.options(),
         notify: args.notify.options(),
         node_url: args.node.clone(),
+        metrics_addr: args.metrics.metrics_addr,
     })
     .await?;
     let mut b = String::new();
@@ -571,6 +574,9 @@ async fn run_api(args: ApiArgs) -> eyre::Result<()> {
     say!(b, "BTCR API service (accounts, notifications)");
     say!(b, "Listening       http://{}/api/v1", service.local_addr);
     say!(b, "Node            {}", args.node);
+    if let Some(addr) = service.metrics_addr {
+        say!(b, "Metrics         http://{addr}/metrics  (/health, /ready)");
+    }
     say!(
         b,
         "Rate limits     {}",

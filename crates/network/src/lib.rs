@@ -72,6 +72,9 @@ const OUTBOX_CAPACITY: usize = 16_384;
 const MAX_VALIDATIONS: usize = 64;
 /// How often the node looks for more peers.
 const DISCOVERY_INTERVAL: Duration = Duration::from_secs(10);
+/// Batches kept while no peer takes the topic (see `Node::unsent`): 64 of at most
+/// [`MAX_BATCH_TXS`] transactions each.
+const MAX_UNSENT_BATCHES: usize = 64;
 /// Stale transactions a peer may send with nothing new among them (four full messages)
 /// before its next message of only stale ones is reported invalid.
 pub const MAX_STALE_TXS: u32 = 4 * MAX_BATCH_TXS as u32;
@@ -276,6 +279,7 @@ impl Gossip {
             max_peers: config.max_peers as usize,
             validations: Arc::new(Semaphore::new(MAX_VALIDATIONS)),
             staleness: Staleness::default(),
+            unsent: std::collections::VecDeque::new(),
         };
         let task = tokio::spawn(node.run(outbox, score_queries, shutdown));
         Ok(Self {
@@ -405,6 +409,12 @@ struct Node {
     max_peers: usize,
     validations: Arc<Semaphore>,
     staleness: Staleness,
+    /// Batches published while no peer took the topic (a node alone, or whose links just
+    /// came back), published again when a peer subscribes and at each discovery round: a
+    /// transaction this node admitted reaches the proposers however its links come and go.
+    /// At most [`MAX_UNSENT_BATCHES`]; past that the oldest are dropped (their transactions
+    /// stay in the local pool, as before).
+    unsent: std::collections::VecDeque<Vec<u8>>,
 }
 
 type Checked = (MessageId, PeerId, Tally);
@@ -476,7 +486,10 @@ impl Node {
                         .collect();
                     let _ = reply.send(scores);
                 }
-                _ = discovery.tick() => self.discover(),
+                _ = discovery.tick() => {
+                    self.discover();
+                    self.retry_unsent();
+                }
                 event = self.swarm.select_next_some() => self.on_event(event, &checked_tx),
             }
         }
@@ -490,9 +503,29 @@ impl Node {
         let message = encode_batch(pending);
         let n = pending.len();
         pending.clear();
-        if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), message) {
-            // No peers yet, or the same batch twice: the transactions stay in the local pool.
-            debug!(target: "btcr::network", n, error = %e, "transactions not gossiped");
+        self.send_batch(message, n);
+    }
+
+    /// Publishes one encoded batch; keeps it for later when no peer takes the topic.
+    fn send_batch(&mut self, message: Vec<u8>, n: usize) {
+        match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), message.clone()) {
+            Ok(_) => {}
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                debug!(target: "btcr::network", n, "no peer to gossip to yet: kept for later");
+                if self.unsent.len() == MAX_UNSENT_BATCHES {
+                    self.unsent.pop_front();
+                }
+                self.unsent.push_back(message);
+            }
+            // The same batch twice (already in the cache), or too large: nothing to retry.
+            Err(e) => debug!(target: "btcr::network", n, error = %e, "transactions not gossiped"),
+        }
+    }
+
+    /// Publishes again the batches no peer took before.
+    fn retry_unsent(&mut self) {
+        for message in std::mem::take(&mut self.unsent) {
+            self.send_batch(message, 0);
         }
     }
 
@@ -545,6 +578,9 @@ impl Node {
                 message_id,
                 message,
             })) => self.check(propagation_source, message_id, message.data, checked),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
+                ..
+            })) => self.retry_unsent(),
             _ => {}
         }
     }
@@ -737,6 +773,23 @@ mod tests {
         }
         assert_eq!(a_sink.count(Verdict::Accept) + b_sink.count(Verdict::Accept), 2);
         assert!(c_sink.received.lock().unwrap().is_empty(), "a node does not receive its own");
+    }
+
+    /// A transaction published while a node has no peer (alone, or its links just cut) is
+    /// kept and gossiped once a peer subscribes: before, it stayed in the node's pool for
+    /// good, and the sender's later transactions waited behind it (the fault harness found it).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_published_with_no_peer_reaches_the_first_that_comes() {
+        let [f_sink, g_sink] = [(); 2].map(|_| Arc::new(Recorder::default()));
+        let f = node(6, vec![], f_sink.clone()).await;
+        let lonely = Bytes::from_static(b"ok-lonely");
+        f.publisher().publish(lonely.clone());
+        // Published (and found no peer) before G exists.
+        tokio::time::sleep(BATCH_DELAY * 4).await;
+        let _g = node(7, vec![f.listen_addr().to_string()], g_sink.clone()).await;
+        let arrived = || std::future::ready(g_sink.got(&lonely, Verdict::Accept));
+        assert!(btcr_testkit::eventually_async(arrived).await, "kept and sent once G subscribed");
+        assert_eq!(g_sink.count(Verdict::Accept), 1);
     }
 
     /// Replaying transactions a node already has cost it a lookup each and the peer nothing,

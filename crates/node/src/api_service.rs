@@ -111,6 +111,8 @@ pub struct ApiServiceConfig {
     pub notify: NotifyOptions,
     /// The node whose chain the statistics show (`http://host:port`).
     pub node_url: String,
+    /// Where to serve `/metrics`, `/health` and `/ready`; `None`: not served.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// A running API service.
@@ -118,6 +120,8 @@ pub struct ApiServiceConfig {
 pub struct ApiServiceHandle {
     /// Where it listens.
     pub local_addr: SocketAddr,
+    /// Where its operations endpoints listen, when served.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     accounts: Accounts,
 }
@@ -150,6 +154,19 @@ pub async fn launch_api(config: ApiServiceConfig) -> NodeResult<ApiServiceHandle
     let chain = Arc::new(NodeClient::new(&config.node_url));
     let shutdown = CancellationToken::new();
     notify.spawn_workers(shutdown.clone());
+    let metrics_addr = match config.metrics_addr {
+        Some(addr) => {
+            let probe = crate::operations::ServiceProbe {
+                accounts: accounts.clone(),
+                notify: notify.clone(),
+            };
+            let local = crate::operations::start(addr, Arc::new(probe), shutdown.clone())
+                .await
+                .wrap_err_with(|| format!("starting the metrics server on {addr}"))?;
+            Some(local)
+        }
+        None => None,
+    };
     let http = HttpServer::new(config.http.clone())
         .api(btcr_accounts::http::router(accounts.clone(), chain))
         .api(btcr_notify::http::router(notify, accounts.clone()))
@@ -164,5 +181,5 @@ pub async fn launch_api(config: ApiServiceConfig) -> NodeResult<ApiServiceHandle
         node = %config.node_url,
         "API service listening"
     );
-    Ok(ApiServiceHandle { local_addr: http.local_addr, shutdown, accounts })
+    Ok(ApiServiceHandle { local_addr: http.local_addr, metrics_addr, shutdown, accounts })
 }

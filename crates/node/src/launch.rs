@@ -197,11 +197,11 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
                 datadir: config.datadir.clone(),
                 accounts: accounts.clone(),
                 notify: notify.clone(),
-                pool_capacity: config.pool.max_transactions,
                 block_time: config.block_time,
                 networked: config.network.is_some(),
             };
-            let local = crate::operations::start(addr, probe, shutdown.clone())
+            btcr_metrics::metrics().pool.capacity.set(config.pool.max_transactions as i64);
+            let local = crate::operations::start(addr, Arc::new(probe), shutdown.clone())
                 .await
                 .wrap_err_with(|| format!("starting the metrics server on {addr}"))?;
             Some(local)

@@ -43,25 +43,22 @@ pub(crate) struct NodeProbe {
     pub accounts: Accounts,
     /// The notification pipeline (its queue).
     pub notify: Notify,
-    /// Transactions the pool holds at most.
-    pub pool_capacity: usize,
     /// The interval between blocks.
     pub block_time: Duration,
     /// Whether this node has peers to expect (a node of a network).
     pub networked: bool,
 }
 
-/// Serves `probe`'s operations endpoints on `addr` until `shutdown`.
+/// Serves `probe`'s operations endpoints (a node's, or `btcr api`'s) on `addr` until
+/// `shutdown`.
 pub(crate) async fn start(
     addr: SocketAddr,
-    probe: NodeProbe,
+    probe: Arc<dyn Probe>,
     shutdown: CancellationToken,
 ) -> NodeResult<SocketAddr> {
     let started = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    let m = btcr_metrics::metrics();
-    m.node.start_time.set(i64::try_from(started).unwrap_or(i64::MAX));
-    m.pool.capacity.set(probe.pool_capacity as i64);
-    Ok(serve_operations(addr, Arc::new(probe), shutdown).await?)
+    btcr_metrics::metrics().node.start_time.set(i64::try_from(started).unwrap_or(i64::MAX));
+    Ok(serve_operations(addr, probe, shutdown).await?)
 }
 
 impl Probe for NodeProbe {
@@ -80,6 +77,61 @@ impl Probe for NodeProbe {
     }
 }
 
+/// The app database's check: `SELECT 1` within [`DATABASE_TIMEOUT`].
+async fn database_check(accounts: &Accounts) -> (bool, serde_json::Value) {
+    let answered = match tokio::time::timeout(DATABASE_TIMEOUT, accounts.database().ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {DATABASE_TIMEOUT:?}")),
+    };
+    let check = json!({
+        "ok": answered.is_ok(),
+        "backend": accounts.database().backend_name(),
+        "error": answered.as_ref().err(),
+    });
+    (answered.is_ok(), check)
+}
+
+/// Samples the delivery queue's depth and the messages that gave up.
+async fn sample_queue(notify: &Notify) {
+    let m = btcr_metrics::metrics();
+    match tokio::time::timeout(DATABASE_TIMEOUT, notify.queue_counts()).await {
+        Ok(Ok((pending, failed))) => {
+            m.notify.queue_depth.set(pending);
+            m.notify.failed_messages.set(failed);
+        }
+        Ok(Err(e)) => tracing::warn!(target: "btcr::metrics", "reading the delivery queue: {e}"),
+        Err(_) => tracing::warn!(target: "btcr::metrics", "reading the delivery queue timed out"),
+    }
+}
+
+/// What the operations endpoints read of `btcr api`: its database and delivery queue.
+#[derive(Clone)]
+pub(crate) struct ServiceProbe {
+    /// The app database.
+    pub accounts: Accounts,
+    /// The notification pipeline.
+    pub notify: Notify,
+}
+
+impl Probe for ServiceProbe {
+    fn sample(&self) -> ProbeFuture<'_, ()> {
+        Box::pin(sample_queue(&self.notify))
+    }
+
+    fn encode(&self, out: &mut String) {
+        btcr_metrics::encode(out);
+        btcr_metrics::encode_eof(out);
+    }
+
+    fn ready(&self) -> ProbeFuture<'_, Readiness> {
+        Box::pin(async move {
+            let (ok, database) = database_check(&self.accounts).await;
+            Readiness { ready: ok, checks: json!({ "database": database }) }
+        })
+    }
+}
+
 async fn ready(probe: &NodeProbe) -> Readiness {
     let head = probe.chain.head_header();
     let age = head_age(head.timestamp_ms);
@@ -87,14 +139,9 @@ async fn ready(probe: &NodeProbe) -> Readiness {
     let synced = age <= max_age;
     let peers = probe.api.peers();
     let peers_ok = !probe.networked || peers > 0;
-    let database =
-        match tokio::time::timeout(DATABASE_TIMEOUT, probe.accounts.database().ping()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {DATABASE_TIMEOUT:?}")),
-        };
+    let (database_ok, database) = database_check(&probe.accounts).await;
     Readiness {
-        ready: synced && peers_ok && database.is_ok(),
+        ready: synced && peers_ok && database_ok,
         checks: json!({
             "synced": {
                 "ok": synced,
@@ -103,11 +150,7 @@ async fn ready(probe: &NodeProbe) -> Readiness {
                 "maxAgeSeconds": max_age.as_secs_f64(),
             },
             "peers": { "ok": peers_ok, "peers": peers, "required": u64::from(probe.networked) },
-            "database": {
-                "ok": database.is_ok(),
-                "backend": probe.accounts.database().backend_name(),
-                "error": database.err(),
-            },
+            "database": database,
         }),
     }
 }
@@ -154,14 +197,7 @@ async fn sample(probe: &NodeProbe) {
             m.node.disk_available_bytes.set(i64::try_from(available).unwrap_or(i64::MAX));
         }
     }
-    match tokio::time::timeout(DATABASE_TIMEOUT, probe.notify.queue_counts()).await {
-        Ok(Ok((pending, failed))) => {
-            m.notify.queue_depth.set(pending);
-            m.notify.failed_messages.set(failed);
-        }
-        Ok(Err(e)) => tracing::warn!(target: "btcr::metrics", "reading the delivery queue: {e}"),
-        Err(_) => tracing::warn!(target: "btcr::metrics", "reading the delivery queue timed out"),
-    }
+    sample_queue(&probe.notify).await;
 }
 
 /// The bytes of the files at `path` (a file, or a directory's files one level down).

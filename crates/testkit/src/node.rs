@@ -125,22 +125,7 @@ impl DevProcess {
     /// The rest of the first line the process printed that starts with `marker` (a banner
     /// line such as `Metrics`), waiting up to 10 s for it.
     pub fn announced(&self, marker: &str) -> eyre::Result<String> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let found = self
-                .printed
-                .lock()
-                .map_err(|_| eyre!("the output reader panicked"))?
-                .iter()
-                .find_map(|line| line.strip_prefix(marker).map(|rest| rest.trim().to_owned()));
-            if let Some(found) = found {
-                return Ok(found);
-            }
-            if std::time::Instant::now() > deadline {
-                bail!("btcr printed no line starting with {marker:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        announced(&self.printed, marker)
     }
 
     /// Kills the process with SIGKILL, as a power cut would, and waits for it to go.
@@ -155,6 +140,25 @@ impl DevProcess {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().wrap_err("sending SIGTERM")?;
         self.child.wait().wrap_err("waiting for btcr")
+    }
+}
+
+/// The rest of the first line in `printed` that starts with `marker`, waiting up to 10 s.
+fn announced(printed: &Printed, marker: &str) -> eyre::Result<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = printed
+            .lock()
+            .map_err(|_| eyre!("the output reader panicked"))?
+            .iter()
+            .find_map(|line| line.strip_prefix(marker).map(|rest| rest.trim().to_owned()));
+        if let Some(found) = found {
+            return Ok(found);
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("btcr printed no line starting with {marker:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -202,6 +206,7 @@ pub struct ApiProcess {
     child: Child,
     /// `http://ADDR`, where it serves `/api/v1/…`.
     pub url: String,
+    printed: Printed,
 }
 
 impl ApiProcess {
@@ -216,9 +221,15 @@ impl ApiProcess {
             .env_remove("BTCR_ACCOUNTS_DATABASE_URL")
             .env_remove("BTCR_REDIS_URL")
             .stderr(Stdio::inherit());
-        let (child, listening, _) = start_announcing(command, "Listening", "where it listens")?;
+        let (child, listening, printed) =
+            start_announcing(command, "Listening", "where it listens")?;
         let url = listening.trim_end_matches("/api/v1").to_owned();
-        Ok(Self { child, url })
+        Ok(Self { child, url, printed })
+    }
+
+    /// See [`DevProcess::announced`].
+    pub fn announced(&self, marker: &str) -> eyre::Result<String> {
+        announced(&self.printed, marker)
     }
 }
 

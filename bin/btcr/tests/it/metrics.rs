@@ -345,3 +345,38 @@ fn a_network_node_serves_the_engine_metrics_and_every_dashboard_metric_exists() 
     drop(others);
     Ok(())
 }
+
+/// `btcr api --metrics.addr` (the accounts service on its own): its logins counted, its
+/// delivery queue sampled, ready while its database answers.
+#[test]
+fn the_api_service_serves_its_own_metrics_and_readiness() -> eyre::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let database = format!("sqlite:{}", dir.path().join("accounts.db").display());
+    let args = [
+        "--node",
+        "http://127.0.0.1:1",
+        "--accounts.database-url",
+        &database,
+        "--metrics.addr",
+        "127.0.0.1:0",
+    ];
+    let api = btcr_testkit::ApiProcess::start(btcr_bin(), &args)?;
+    let line = api.announced("Metrics")?;
+    let base =
+        line.split_whitespace().next().unwrap_or_default().trim_end_matches("/metrics").to_owned();
+    let login = r#"{"email":"nobody@example.com","password":"not the right password"}"#;
+    let (status, _, body) = raw_request(
+        &api.url,
+        "POST /api/v1/auth/login HTTP/1.1\r\nContent-Type: application/json",
+        login,
+    )?;
+    assert_eq!(status, 401, "{body}");
+    let (text, samples) = scrape(&base)?;
+    assert_eq!(value(&samples, r#"btcr_logins_total{result="failed"}"#), 1.0, "{text}");
+    assert_eq!(value(&samples, "btcr_notify_queue_depth"), 0.0);
+    assert!(!text.contains("malachitebft_"), "no consensus engine runs here");
+    let (status, ready) = get_json(&base, "/ready")?;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["checks"]["database"]["backend"], "sqlite");
+    Ok(())
+}

@@ -660,8 +660,9 @@ fn check(
 }
 
 /// At the end: every acknowledged transfer in exactly one block. Transfers a node lost
-/// with its pool (killed before passing them on) are sent again, in nonce order, and the
-/// chain is given a minute to include them all.
+/// with its pool (killed before passing them on), or could not pass on (see `resent` in
+/// the outcome), are sent again to every node, in nonce order, and the chain is given a
+/// minute to include them all.
 fn settle(network: &Network, acked: &[Sent], outcome: &mut Outcome) -> eyre::Result<()> {
     let client = network.client(NODES - 1)?;
     outcome.acknowledged = acked.len();
@@ -698,12 +699,17 @@ fn settle(network: &Network, acked: &[Sent], outcome: &mut Outcome) -> eyre::Res
             head = scan(&mut count)?;
             continue;
         }
+        // To every node: a proposer includes what its own pool holds, whatever became of
+        // the gossip of the node that first took it.
+        let clients: Vec<RpcClient> = (0..NODES).filter_map(|i| network.client(i).ok()).collect();
         for sent in missing {
-            let result = client.send_raw(&sent.raw);
-            if let Err(e) = result
-                && std::env::var("BTCR_FAULTS_DEBUG").is_ok()
-            {
-                eprintln!("settle {}: {e}", sent.hash);
+            for client in &clients {
+                let result = client.send_raw(&sent.raw);
+                if let Err(e) = result
+                    && std::env::var("BTCR_FAULTS_DEBUG").is_ok()
+                {
+                    eprintln!("settle {}: {e}", sent.hash);
+                }
             }
             resent.insert(sent.hash);
         }
