@@ -18,7 +18,7 @@ pub mod ws;
 pub use block::empty_header;
 pub use btcr_wallet::rpc;
 pub use http::HttpConnection;
-pub use node::{ApiProcess, DevProcess};
+pub use node::{ApiProcess, DevProcess, free_ports};
 pub use postgres::{TempAppDatabase, TempPostgres};
 pub use rabbitmq::TempRabbit;
 pub use redis::TempRedis;

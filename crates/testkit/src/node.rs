@@ -246,3 +246,16 @@ impl Drop for DevProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A free run of `n` consecutive ports on 127.0.0.1, below the range the kernel hands out
+/// for port 0 (where the proxies and the nodes' RPC servers go), so that none takes them
+/// before the nodes listen.
+pub fn free_ports(n: u16) -> eyre::Result<u16> {
+    for _ in 0..200 {
+        let base: u16 = 10_000 + (rand::random::<u16>() % 20_000);
+        if (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return Ok(base);
+        }
+    }
+    bail!("no run of {n} free ports")
+}

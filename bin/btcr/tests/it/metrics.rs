@@ -289,8 +289,8 @@ fn a_network_node_serves_the_engine_metrics_and_every_dashboard_metric_exists() 
     use std::process::Command;
     let dir = tempfile::tempdir()?;
     let out = dir.path().join("net");
-    let p2p = crate::network::free_ports(4);
-    let gossip = crate::network::free_ports(4);
+    let p2p = btcr_testkit::free_ports(4)?;
+    let gossip = btcr_testkit::free_ports(4)?;
     let status = Command::new(btcr_bin())
         .args(["testnet", "--validators", "4", "--block-time", "200ms"])
         .args(["--p2p-port", &p2p.to_string(), "--gossip-port", &gossip.to_string()])

@@ -22,25 +22,15 @@ use btcr_consensus::bft::{
 };
 use btcr_primitives::Misbehavior;
 use btcr_staking::{STAKING_ADDRESS, Staking};
-use btcr_testkit::{DevProcess, RpcClient, TxBuilder, dev_key, eventually_within, holds_for};
+use btcr_testkit::{
+    DevProcess, RpcClient, TxBuilder, dev_key, eventually_within, free_ports, holds_for,
+};
 use serde_json::{Value, json};
 
 use crate::btcr_bin;
 
 const VALIDATORS: usize = 4;
 const TESTNET_CHAIN_ID: u64 = 4242;
-
-/// A free run of `n` consecutive ports on 127.0.0.1.
-pub(crate) fn free_ports(n: u16) -> u16 {
-    for _ in 0..200 {
-        let base: u16 = 20_000 + (rand::random::<u16>() % 30_000);
-        let all_free = (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
-        if all_free {
-            return base;
-        }
-    }
-    panic!("no run of {n} free ports found");
-}
 
 struct Network {
     homes: Vec<PathBuf>,
@@ -64,8 +54,8 @@ impl Network {
         let dir = tempfile::tempdir()?;
         let out = dir.path().join("net");
         let total = (VALIDATORS + full_nodes) as u16;
-        let p2p = free_ports(total);
-        let gossip = free_ports(total);
+        let p2p = free_ports(total)?;
+        let gossip = free_ports(total)?;
         let status = Command::new(btcr_bin())
             .args(["testnet", "--validators", &VALIDATORS.to_string(), "--block-time", block_time])
             .args(["--full-nodes", &full_nodes.to_string(), "--mode", mode])
@@ -399,8 +389,8 @@ fn twin_home(net: &Network, i: usize) -> eyre::Result<PathBuf> {
             Ok(other["p2pListen"].as_str().unwrap_or_default().to_owned())
         })
         .collect::<eyre::Result<_>>()?;
-    let p2p = free_ports(1);
-    let gossip = free_ports(1);
+    let p2p = free_ports(1)?;
+    let gossip = free_ports(1)?;
     settings["moniker"] = json!(format!("node{i}-twin"));
     settings["p2pListen"] = json!(format!("/ip4/127.0.0.1/tcp/{p2p}"));
     settings["gossipListen"] = json!(format!("/ip4/127.0.0.1/tcp/{gossip}"));

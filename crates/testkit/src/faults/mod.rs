@@ -40,7 +40,7 @@ use serde_json::{Value, json};
 
 pub use proxy::{Link, LinkMode};
 
-use crate::{DevProcess, RpcClient, TxBuilder, dev_key};
+use crate::{DevProcess, RpcClient, TxBuilder, dev_key, free_ports};
 
 /// Validators of the harness's network.
 pub const VALIDATORS: usize = 4;
@@ -228,19 +228,6 @@ fn draw(rng: &mut StdRng) -> Fault {
 
 fn name(node: usize) -> String {
     if node < VALIDATORS { format!("validator {node}") } else { "full node".to_owned() }
-}
-
-/// A free run of `n` consecutive ports on 127.0.0.1, below the range the kernel hands out
-/// for port 0 (where the proxies and the nodes' RPC servers go), so that none takes them
-/// before the nodes listen.
-fn free_ports(n: u16) -> eyre::Result<u16> {
-    for _ in 0..200 {
-        let base: u16 = 10_000 + (rand::random::<u16>() % 20_000);
-        if (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return Ok(base);
-        }
-    }
-    bail!("no run of {n} free ports")
 }
 
 /// The running network: nodes, links, and which nodes answer.
