@@ -3,7 +3,14 @@
 //! for each pool type, so every query is checked against both drivers when this compiles.
 //! Parameters are `$1, $2, …`, which both backends read.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{
+    collections::HashMap,
+    ops::{Deref, DerefMut},
+    path::{Path, PathBuf},
+    str::FromStr,
+    sync::{Arc, LazyLock, Mutex},
+    time::Duration,
+};
 
 use sqlx::{
     PgPool, Postgres, Sqlite, SqlitePool, Transaction,
@@ -21,8 +28,10 @@ static SQLITE_MIGRATIONS: Migrator =
 static POSTGRES_MIGRATIONS: Migrator =
     Migrator { ignore_missing: true, ..sqlx::migrate!("migrations/postgres") };
 
-/// How long a SQLite writer waits for another's lock before it fails.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a SQLite writer waits for another process's lock before it fails (writers of
+/// one process queue on [`WriteTx`]'s turn instead). Each commit waits for its fsync, which
+/// a busy disk can stretch to seconds.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections each pool keeps at most.
 const MAX_CONNECTIONS: u32 = 16;
 /// How long a request waits for a pooled connection.
@@ -137,25 +146,66 @@ impl Database {
 }
 
 /// A transaction that writes: on SQLite it takes the write lock when it begins (`BEGIN
-/// IMMEDIATE`), so that two writers never both read and then fail to upgrade.
+/// IMMEDIATE`), so that two writers never both read and then fail to upgrade, and the
+/// writers of one process take turns in the order they asked (SQLite's own busy wait polls,
+/// and a writer can lose every poll to the others for as long as its timeout).
 #[allow(async_fn_in_trait)]
 pub trait BeginWrite {
     /// The driver.
     type Db: sqlx::Database;
     /// Begins a transaction that writes.
-    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+    async fn begin_write(&self) -> Result<WriteTx<Self::Db>, sqlx::Error>;
+}
+
+/// A write transaction (see [`BeginWrite`]): used as its connection (`&mut *tx`), ended by
+/// [`WriteTx::commit`]; dropped, it rolls back.
+pub struct WriteTx<DB: sqlx::Database> {
+    // Declared first, so dropped (and its rollback queued) before the turn passes on.
+    tx: Transaction<'static, DB>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<DB: sqlx::Database> WriteTx<DB> {
+    /// Commits, then lets the next writer of this process begin.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl<DB: sqlx::Database> Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        &self.tx
+    }
+}
+
+impl<DB: sqlx::Database> DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.tx
+    }
+}
+
+/// The writers' turn of each SQLite file this process opened (every pool on one file
+/// shares it).
+fn sqlite_turn(file: &Path) -> Arc<tokio::sync::Mutex<()>> {
+    static TURNS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(Default::default);
+    let mut turns = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    turns.entry(file.to_path_buf()).or_default().clone()
 }
 
 impl BeginWrite for SqlitePool {
     type Db = Sqlite;
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.begin_with("BEGIN IMMEDIATE").await
+    async fn begin_write(&self) -> Result<WriteTx<Sqlite>, sqlx::Error> {
+        let turn = sqlite_turn(self.connect_options().get_filename()).lock_owned().await;
+        let tx = self.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx { tx, _turn: Some(turn) })
     }
 }
 
 impl BeginWrite for PgPool {
     type Db = Postgres;
-    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        self.begin().await
+    async fn begin_write(&self) -> Result<WriteTx<Postgres>, sqlx::Error> {
+        Ok(WriteTx { tx: self.begin().await?, _turn: None })
     }
 }

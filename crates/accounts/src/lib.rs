@@ -48,7 +48,7 @@ pub use audit::{AuditCheck, AuditEvent, AuditRecord};
 pub use authenticator::AccountsAuthenticator;
 pub use chain::{ChainFigures, ChainSource, FiguresFuture, NodeClient};
 pub use clock::Clock;
-pub use db::{Backend, BeginWrite, Database};
+pub use db::{Backend, BeginWrite, Database, WriteTx};
 pub use error::AccountsError;
 pub use limits::{Limit, RateLimits};
 pub use password::{PasswordPolicy, Passwords};
