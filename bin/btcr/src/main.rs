@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 mod accounts;
+mod db;
 mod wallet;
 
 use btcr_http::HttpConfig;
@@ -58,6 +59,9 @@ enum Command {
     /// Follow a node's committed blocks into PostgreSQL: blocks, transactions, receipts,
     /// logs, token transfers, balances over time, validators. Resumes where it stopped.
     Indexer(IndexerArgs),
+    /// Work on a stopped node's chain store: snapshots (export, import, inspect) and
+    /// pruning old blocks.
+    Db(db::DbArgs),
 }
 
 /// Options of `btcr indexer`.
@@ -404,6 +408,7 @@ fn run() -> eyre::Result<()> {
     let command = match cli.command {
         Command::Wallet(args) => return wallet::run(args),
         Command::Testnet(args) => return run_testnet(args),
+        Command::Db(args) => return db::run(args),
         command => command,
     };
     init_logging(cli.log_filter.as_deref(), cli.log_json);
@@ -418,7 +423,9 @@ fn run() -> eyre::Result<()> {
         Command::Accounts(args) => runtime.block_on(accounts::run(args)),
         Command::Api(args) => runtime.block_on(run_api(args)),
         Command::Indexer(args) => runtime.block_on(run_indexer(args)),
-        Command::Wallet(_) | Command::Testnet(_) => unreachable!("handled above"),
+        Command::Wallet(_) | Command::Testnet(_) | Command::Db(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -112,7 +112,10 @@ impl ExplorerShared {
 
 /// A failed read of the chain, as the client sees it.
 pub(crate) fn read_error(e: btcr_interfaces::ReadError) -> ApiError {
-    ApiError::internal(e.to_string())
+    match e {
+        e @ btcr_interfaces::ReadError::Pruned { .. } => ApiError::gone(e.to_string()),
+        e => ApiError::internal(e.to_string()),
+    }
 }
 
 btcr_http::documented_routes!(ExplorerState;

@@ -27,8 +27,9 @@ pub struct ApiErrorBody {
 /// What went wrong.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiErrorDetail {
-    /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `too_many_requests`,
-    /// `unavailable` or `internal`.
+    /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `gone`, `conflict`,
+    /// `unsupported_media_type`, `too_large`, `too_many_requests`, `unavailable` or
+    /// `internal`.
     code: String,
     /// A sentence for a person.
     message: String,
@@ -57,6 +58,11 @@ impl ApiError {
     /// 404: nothing there.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 410: what was asked for existed but this node no longer keeps it (a pruned block).
+    pub fn gone(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, "gone", message)
     }
 
     /// 409: the request conflicts with what is there (an address already registered).

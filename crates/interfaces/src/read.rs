@@ -32,6 +32,15 @@ pub enum ReadError {
         /// What was looked for.
         what: String,
     },
+    /// The block asked for was pruned from this node (`btcr db prune`, or a node that began
+    /// from a snapshot): a refusal the client can act on, not a failure.
+    #[error("block {number} is pruned: this node keeps blocks from {earliest} on")]
+    Pruned {
+        /// The block asked for.
+        number: u64,
+        /// The lowest block this node keeps beside genesis.
+        earliest: u64,
+    },
     /// A view of a system contract (the staking contract) failed or answered something
     /// unusable.
     #[error("{context}: {source}")]

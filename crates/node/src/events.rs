@@ -28,6 +28,8 @@ use btcr_interfaces::{
     BlockSource, ChainEvent, CommittedBlock, Consumer, ConsumerError, ConsumerProgress, ReadError,
 };
 use btcr_storage::ChainStore;
+
+use crate::reader::store_error;
 use parking_lot::{Condvar, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
@@ -59,29 +61,29 @@ impl StoreBlocks {
 
 impl BlockSource for StoreBlocks {
     fn head_number(&self) -> Result<u64, ReadError> {
-        let snapshot = self.store.snapshot().map_err(ReadError::store)?;
+        let snapshot = self.store.snapshot().map_err(store_error)?;
         snapshot.head_number().ok_or_else(|| ReadError::missing("the head"))
     }
 
     fn committed_block(&self, number: u64) -> Result<Option<CommittedBlock>, ReadError> {
-        let snapshot = self.store.snapshot().map_err(ReadError::store)?;
-        let Some(mut block) = snapshot.block(number).map_err(ReadError::store)? else {
+        let snapshot = self.store.snapshot().map_err(store_error)?;
+        let Some(mut block) = snapshot.block(number).map_err(store_error)? else {
             return Ok(None);
         };
         let receipts = snapshot
             .receipts(number)
-            .map_err(ReadError::store)?
+            .map_err(store_error)?
             .ok_or_else(|| ReadError::missing(format!("receipts of block {number}")))?;
-        let certificate = snapshot.certificate(number).map_err(ReadError::store)?;
+        let certificate = snapshot.certificate(number).map_err(store_error)?;
         let next_validators = snapshot
             .validator_sets(number + 1, number + 1)
-            .map_err(ReadError::store)?
+            .map_err(store_error)?
             .into_iter()
             .find(|(first, _)| *first == number + 1)
             .map(|(_, set)| set);
         // The senders the store kept beside the block; recovered (an ECDSA recovery per
         // transaction) only for a block stored before it kept them.
-        let stored = snapshot.block_accounts(number).map_err(ReadError::store)?;
+        let stored = snapshot.block_accounts(number).map_err(store_error)?;
         let (senders, tx_hashes) = match stored {
             Some(accounts) if accounts.senders.len() == block.body.transactions.len() => {
                 let hashes = block.body.transactions.iter().map(|tx| *tx.tx_hash()).collect();
@@ -366,16 +368,36 @@ impl<C: Consumer> Runner<C> {
             let last = (self.next + CATCH_UP_BATCH - 1).min(to);
             let last = stall.map_or(last, |s| last.min(s));
             let mut batch = Vec::with_capacity((last + 1 - self.next) as usize);
+            let mut pruned = None;
             for number in self.next..=last {
-                let block = self
-                    .source
-                    .committed_block(number)?
-                    .ok_or_else(|| ReadError::missing(format!("block {number}")))?;
+                let block = match self.source.committed_block(number) {
+                    Err(ReadError::Pruned { earliest, .. }) => {
+                        pruned = Some(earliest);
+                        break;
+                    }
+                    read => read?.ok_or_else(|| ReadError::missing(format!("block {number}")))?,
+                };
                 batch.push(Arc::new(block));
             }
-            self.consumer.apply(&batch)?;
-            self.next = last + 1;
-            self.progress.set_applied(Some(last));
+            if let Some(applied) = batch.last().map(|b| b.number()) {
+                self.consumer.apply(&batch)?;
+                self.next = applied + 1;
+                self.progress.set_applied(Some(applied));
+            }
+            if let Some(earliest) = pruned {
+                // A node that pruned them, or began from a snapshot, has no blocks to give:
+                // the consumer's output lacks them, and it goes on from the earliest kept.
+                warn!(
+                    target: "btcr::events",
+                    consumer = name,
+                    from = self.next,
+                    to = earliest.saturating_sub(1),
+                    "blocks pruned from this node are skipped"
+                );
+                self.next = self.next.max(earliest);
+                continue;
+            }
+            let last = self.next - 1;
             if loud {
                 info!(target: "btcr::events", consumer = name, applied = last, of = to, "catching up");
             }

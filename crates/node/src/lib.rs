@@ -34,6 +34,7 @@ mod launch;
 mod operations;
 mod reader;
 mod services;
+mod snapshot_file;
 mod state_check;
 pub mod testnet;
 mod uptime;
@@ -51,4 +52,8 @@ pub use genesis::genesis_block;
 pub use launch::{NetworkConfig, NodeConfig, NodeHandle, launch, shutdown_signal};
 pub use reader::NodeApi;
 pub use services::ChainServices;
+pub use snapshot_file::{
+    Exported, FrameEntry, FrameKind, Imported, Manifest, SNAPSHOT_BLOCKS, SNAPSHOT_FORMAT,
+    export_snapshot, import_snapshot, manifest_json, read_manifest,
+};
 pub use state_check::{StateCheckError, recompute_state_root};

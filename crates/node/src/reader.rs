@@ -22,6 +22,15 @@ use tokio::sync::broadcast;
 
 use crate::{Chain, consumers::RecentActivity, uptime::DecidingSets};
 
+/// A failed read of the store as the readers report it: a pruned block is a refusal of its
+/// own ([`ReadError::Pruned`]), everything else a failure of the store.
+pub(crate) fn store_error(e: StoreError) -> ReadError {
+    match e {
+        StoreError::Pruned { number, earliest } => ReadError::Pruned { number, earliest },
+        e => ReadError::store(e),
+    }
+}
+
 /// The node's chain, pool and status, for the routers.
 #[derive(Debug)]
 pub struct NodeApi {
@@ -61,7 +70,7 @@ impl ChainReader for NodeApi {
     }
 
     fn view(&self) -> Result<Arc<dyn ChainView>, ReadError> {
-        let snapshot = self.chain.store().snapshot().map_err(ReadError::store)?;
+        let snapshot = self.chain.store().snapshot().map_err(store_error)?;
         Ok(Arc::new(self.view_of(snapshot)?))
     }
 
@@ -188,54 +197,54 @@ impl BlockReader for SnapshotView {
     }
 
     fn header(&self, number: u64) -> Result<Option<Header>, ReadError> {
-        self.snapshot.header(number).map_err(ReadError::store)
+        self.snapshot.header(number).map_err(store_error)
     }
 
     fn block(&self, number: u64) -> Result<Option<Block>, ReadError> {
-        self.snapshot.block(number).map_err(ReadError::store)
+        self.snapshot.block(number).map_err(store_error)
     }
 
     fn block_number(&self, hash: &B256) -> Result<Option<u64>, ReadError> {
-        self.snapshot.block_number(hash).map_err(ReadError::store)
+        self.snapshot.block_number(hash).map_err(store_error)
     }
 
     fn transaction_count(&self, number: u64) -> Result<Option<usize>, ReadError> {
-        self.snapshot.transaction_count(number).map_err(ReadError::store)
+        self.snapshot.transaction_count(number).map_err(store_error)
     }
 
     fn transaction_at(&self, number: u64, index: usize) -> Result<Option<TxEnvelope>, ReadError> {
-        self.snapshot.transaction(number, index).map_err(ReadError::store)
+        self.snapshot.transaction(number, index).map_err(store_error)
     }
 
     fn receipt_at(&self, number: u64, index: usize) -> Result<Option<BlockReceipt>, ReadError> {
-        self.snapshot.receipt(number, index).map_err(ReadError::store)
+        self.snapshot.receipt(number, index).map_err(store_error)
     }
 
     fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>, ReadError> {
-        self.snapshot.receipts(number).map_err(ReadError::store)
+        self.snapshot.receipts(number).map_err(store_error)
     }
 
     fn certificate(&self, number: u64) -> Result<Option<CommitCertificate>, ReadError> {
-        self.snapshot.certificate(number).map_err(ReadError::store)
+        self.snapshot.certificate(number).map_err(store_error)
     }
 
     fn transaction_location(&self, hash: &B256) -> Result<Option<(u64, u32)>, ReadError> {
-        self.snapshot.transaction_location(hash).map_err(ReadError::store)
+        self.snapshot.transaction_location(hash).map_err(store_error)
     }
 
     fn misbehavior(&self, limit: usize) -> Result<Vec<Misbehavior>, ReadError> {
-        self.snapshot.misbehavior(limit).map_err(ReadError::store)
+        self.snapshot.misbehavior(limit).map_err(store_error)
     }
 
     fn block_accounts(&self, number: u64) -> Result<Option<BlockAccounts>, ReadError> {
-        self.snapshot.block_accounts(number).map_err(ReadError::store)
+        self.snapshot.block_accounts(number).map_err(store_error)
     }
 
     fn validator_set_starting(
         &self,
         first: u64,
     ) -> Result<Option<Vec<GenesisValidator>>, ReadError> {
-        let sets = self.snapshot.validator_sets(first, first).map_err(ReadError::store)?;
+        let sets = self.snapshot.validator_sets(first, first).map_err(store_error)?;
         Ok(sets.into_iter().find(|(from, _)| *from == first).map(|(_, set)| set))
     }
 }
@@ -305,15 +314,15 @@ impl IndexReader for SnapshotView {
         before: Option<(u64, u32)>,
         limit: usize,
     ) -> Result<Vec<(u64, u32)>, ReadError> {
-        self.snapshot.address_transactions(address, before, limit).map_err(ReadError::store)
+        self.snapshot.address_transactions(address, before, limit).map_err(store_error)
     }
 
     fn address_tokens(&self, holder: &Address, limit: usize) -> Result<Vec<Address>, ReadError> {
-        self.snapshot.address_tokens(holder, limit).map_err(ReadError::store)
+        self.snapshot.address_tokens(holder, limit).map_err(store_error)
     }
 
     fn indexed_height(&self) -> Result<Option<u64>, ReadError> {
-        self.snapshot.consumer_checkpoint(ADDRESS_INDEX).map_err(ReadError::store)
+        self.snapshot.consumer_checkpoint(ADDRESS_INDEX).map_err(store_error)
     }
 }
 
@@ -350,8 +359,11 @@ impl StakingView for SnapshotView {
 
     fn uptime(&self) -> Result<HashMap<Address, Uptime>, ReadError> {
         let head = self.head_header().number;
-        let first = (head + 1).saturating_sub(crate::uptime::UPTIME_WINDOW).max(1);
-        let sets = self.snapshot.validator_sets(first, head).map_err(ReadError::store)?;
+        let first = (head + 1)
+            .saturating_sub(crate::uptime::UPTIME_WINDOW)
+            .max(self.snapshot.earliest())
+            .max(1);
+        let sets = self.snapshot.validator_sets(first, head).map_err(store_error)?;
         let Some(sets) = DecidingSets::from_latest_first(sets) else {
             return Ok(HashMap::new());
         };
@@ -361,6 +373,6 @@ impl StakingView for SnapshotView {
                 signatures.unwrap_or_default().iter().map(|s| s.validator).collect(),
             )
         })
-        .map_err(ReadError::store)
+        .map_err(store_error)
     }
 }

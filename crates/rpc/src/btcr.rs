@@ -18,7 +18,7 @@ use crate::{
 pub(crate) fn node_info(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
     let head = ctx.view.head();
     let validators: Vec<_> =
-        ctx.view.validators().map_err(RpcError::internal)?.into_iter().map(|v| v.address).collect();
+        ctx.view.validators().map_err(RpcError::read)?.into_iter().map(|v| v.address).collect();
     let consumers: Vec<Value> = ctx
         .status
         .consumers()
@@ -44,7 +44,7 @@ pub(crate) fn node_info(ctx: &Ctx<'_>) -> Result<Value, RpcError> {
 
 pub(crate) fn get_poh(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let number = resolve(ctx.view, params.required::<BlockTag>(0, "block")?)?;
-    let Some(block) = ctx.view.block(number).map_err(RpcError::internal)? else {
+    let Some(block) = ctx.view.block(number).map_err(RpcError::read)? else {
         return Ok(Value::Null);
     };
     let poh = ctx.status.poh_config();
@@ -90,7 +90,7 @@ pub(crate) fn get_poh(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError>
 /// signatures. `null` for a block not yet decided (or genesis, which needs none).
 pub(crate) fn get_finality(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let number = resolve(ctx.view, params.required::<BlockTag>(0, "block")?)?;
-    let Some(certificate) = ctx.view.certificate(number).map_err(RpcError::internal)? else {
+    let Some(certificate) = ctx.view.certificate(number).map_err(RpcError::read)? else {
         return Ok(Value::Null);
     };
     let signatures: Vec<Value> = certificate
@@ -118,7 +118,7 @@ pub(crate) fn get_misbehavior(ctx: &Ctx<'_>, params: &Params) -> Result<Value, R
             "limit must be between 1 and {MAX_MISBEHAVIOR}"
         )));
     }
-    let records = ctx.view.misbehavior(limit as usize).map_err(RpcError::internal)?;
+    let records = ctx.view.misbehavior(limit as usize).map_err(RpcError::read)?;
     serde_json::to_value(records).map_err(RpcError::internal)
 }
 

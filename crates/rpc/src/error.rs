@@ -59,6 +59,15 @@ impl RpcError {
         Self::new(-32603, format!("internal error: {detail}"))
     }
 
+    /// A failed read of the chain: `-32000` for a block this node pruned (the client can
+    /// ask a node that keeps it), `-32603` for anything else.
+    pub fn read(e: btcr_interfaces::ReadError) -> Self {
+        match e {
+            e @ btcr_interfaces::ReadError::Pruned { .. } => Self::server(e.to_string()),
+            e => Self::internal(e),
+        }
+    }
+
     /// `-32000`: the request is valid but cannot be served (rejected transaction, missing
     /// state), as Ethereum clients report it.
     pub fn server(message: impl Into<String>) -> Self {

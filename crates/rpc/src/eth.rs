@@ -75,20 +75,19 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
             let Some((header, tx, index)) = included(view, &hash)? else {
                 return Ok(Value::Null);
             };
-            let read = view
-                .receipt_at(header.number, index)
-                .map_err(RpcError::internal)?
-                .ok_or_else(|| {
+            let read = view.receipt_at(header.number, index).map_err(RpcError::read)?.ok_or_else(
+                || {
                     RpcError::internal(format!(
                         "receipt {index} of block {} is missing",
                         header.number
                     ))
-                })?;
+                },
+            )?;
             Ok(receipt_json(&header, header.hash(), &tx, index, &read))
         }
         "eth_getBlockReceipts" => {
             let Some(number) = block_param(view, params)? else { return Ok(Value::Null) };
-            let Some(block) = view.block(number).map_err(RpcError::internal)? else {
+            let Some(block) = view.block(number).map_err(RpcError::read)? else {
                 return Ok(Value::Null);
             };
             let receipts = BlockReceipt::all(&receipts_of(view, number)?);
@@ -112,13 +111,13 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
         "eth_getTransactionByBlockHashAndIndex" | "eth_getTransactionByBlockNumberAndIndex" => {
             let number = if method.ends_with("HashAndIndex") {
                 let hash: B256 = params.required(0, "block hash")?;
-                view.block_number(&hash).map_err(RpcError::internal)?
+                view.block_number(&hash).map_err(RpcError::read)?
             } else {
                 Some(resolve(view, params.required::<BlockTag>(0, "block")?)?)
             };
             let index: alloy_primitives::U64 = params.required(1, "transaction index")?;
             let Some(number) = number else { return Ok(Value::Null) };
-            let Some(block) = view.block(number).map_err(RpcError::internal)? else {
+            let Some(block) = view.block(number).map_err(RpcError::read)? else {
                 return Ok(Value::Null);
             };
             let index = index.to::<u64>() as usize;
@@ -132,7 +131,7 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
             let tag: BlockTag = params.required(0, "block")?;
             let full: bool = params.optional(1, "full transactions")?.unwrap_or(false);
             let number = resolve(view, tag)?;
-            match view.block(number).map_err(RpcError::internal)? {
+            match view.block(number).map_err(RpcError::read)? {
                 Some(block) => block_object(&block, full),
                 None => Ok(Value::Null),
             }
@@ -140,21 +139,21 @@ pub(crate) fn call(ctx: &Ctx<'_>, method: &str, params: &Params) -> Result<Value
         "eth_getBlockByHash" => {
             let hash: B256 = params.required(0, "block hash")?;
             let full: bool = params.optional(1, "full transactions")?.unwrap_or(false);
-            let Some(number) = view.block_number(&hash).map_err(RpcError::internal)? else {
+            let Some(number) = view.block_number(&hash).map_err(RpcError::read)? else {
                 return Ok(Value::Null);
             };
             block_object(&block_at(view, number)?, full)
         }
         "eth_getBlockTransactionCountByHash" => {
             let hash: B256 = params.required(0, "block hash")?;
-            let Some(number) = view.block_number(&hash).map_err(RpcError::internal)? else {
+            let Some(number) = view.block_number(&hash).map_err(RpcError::read)? else {
                 return Ok(Value::Null);
             };
             Ok(u64_json(block_at(view, number)?.body.transactions.len() as u64))
         }
         "eth_getBlockTransactionCountByNumber" => {
             let number = resolve(view, params.required::<BlockTag>(0, "block")?)?;
-            match view.block(number).map_err(RpcError::internal)? {
+            match view.block(number).map_err(RpcError::read)? {
                 Some(block) => Ok(u64_json(block.body.transactions.len() as u64)),
                 None => Ok(Value::Null),
             }
@@ -195,7 +194,7 @@ fn block_param(view: &dyn ChainView, params: &Params) -> Result<Option<u64>, Rpc
         && s.len() == 66
     {
         let hash: B256 = params.required(0, "block hash")?;
-        return view.block_number(&hash).map_err(RpcError::internal);
+        return view.block_number(&hash).map_err(RpcError::read);
     }
     resolve(view, params.required::<BlockTag>(0, "block")?).map(Some)
 }
@@ -205,13 +204,13 @@ fn receipts_of(
     number: u64,
 ) -> Result<Vec<btcr_primitives::ReceiptEnvelope>, RpcError> {
     view.receipts(number)
-        .map_err(RpcError::internal)?
+        .map_err(RpcError::read)?
         .ok_or_else(|| RpcError::internal(format!("receipts of block {number} are missing")))
 }
 
 fn block_at(view: &dyn ChainView, number: u64) -> Result<Block, RpcError> {
     view.block(number)
-        .map_err(RpcError::internal)?
+        .map_err(RpcError::read)?
         .ok_or_else(|| RpcError::internal(format!("indexed block {number} is missing")))
 }
 
@@ -221,16 +220,14 @@ fn included(
     view: &dyn ChainView,
     hash: &B256,
 ) -> Result<Option<(btcr_primitives::Header, RecoveredTx, usize)>, RpcError> {
-    let Some((number, index)) = view.transaction_location(hash).map_err(RpcError::internal)? else {
+    let Some((number, index)) = view.transaction_location(hash).map_err(RpcError::read)? else {
         return Ok(None);
     };
     let missing =
         || RpcError::internal(format!("transaction {index} of block {number} is missing"));
-    let header = view.header(number).map_err(RpcError::internal)?.ok_or_else(missing)?;
-    let envelope = view
-        .transaction_at(number, index as usize)
-        .map_err(RpcError::internal)?
-        .ok_or_else(missing)?;
+    let header = view.header(number).map_err(RpcError::read)?.ok_or_else(missing)?;
+    let envelope =
+        view.transaction_at(number, index as usize).map_err(RpcError::read)?.ok_or_else(missing)?;
     let tx = RecoveredTx::recover(envelope).map_err(RpcError::internal)?;
     Ok(Some((header, tx, index as usize)))
 }

@@ -42,7 +42,7 @@ fn suggested_tip(ctx: &Ctx<'_>) -> Result<u128, RpcError> {
 fn median_tip(ctx: &Ctx<'_>, head: u64) -> Result<u128, RpcError> {
     let mut tips = Vec::new();
     for number in head.saturating_sub(TIP_BLOCKS - 1)..=head {
-        let Some(block) = ctx.view.block(number).map_err(RpcError::internal)? else {
+        let Some(block) = ctx.view.block(number).map_err(RpcError::read)? else {
             continue;
         };
         let base_fee = block.header.base_fee_per_gas;
@@ -120,16 +120,15 @@ pub(crate) fn fee_history(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcEr
         // Only the rewards need the transactions; the fees and ratios are in the header.
         let header = match &percentiles {
             Some(p) => {
-                let block =
-                    ctx.view.block(number).map_err(RpcError::internal)?.ok_or_else(missing)?;
+                let block = ctx.view.block(number).map_err(RpcError::read)?.ok_or_else(missing)?;
                 let receipts =
-                    ctx.view.receipts(number).map_err(RpcError::internal)?.ok_or_else(|| {
+                    ctx.view.receipts(number).map_err(RpcError::read)?.ok_or_else(|| {
                         RpcError::internal(format!("receipts of {number} are missing"))
                     })?;
                 rewards.push(block_rewards(&block, &receipts, p));
                 block.header
             }
-            None => ctx.view.header(number).map_err(RpcError::internal)?.ok_or_else(missing)?,
+            None => ctx.view.header(number).map_err(RpcError::read)?.ok_or_else(missing)?,
         };
         base_fees.push(u64_json(header.base_fee_per_gas));
         ratios.push(json!(header.gas_used as f64 / header.gas_limit.max(1) as f64));

@@ -183,7 +183,7 @@ pub(crate) fn changes(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError>
                 let header = ctx
                     .view
                     .header(number)
-                    .map_err(RpcError::internal)?
+                    .map_err(RpcError::read)?
                     .ok_or_else(|| RpcError::internal(format!("header {number} is missing")))?;
                 hashes.push(header.hash());
             }

@@ -56,7 +56,7 @@ pub(crate) fn range(view: &dyn ChainView, filter: &Filter) -> Result<Option<(u64
         FilterBlockOption::AtBlockHash(hash) => {
             let number = view
                 .block_number(&hash)
-                .map_err(RpcError::internal)?
+                .map_err(RpcError::read)?
                 .ok_or_else(|| RpcError::server(format!("unknown block {hash}")))?;
             (number, number)
         }
@@ -118,18 +118,18 @@ pub(crate) fn block_logs(
 ) -> Result<(), RpcError> {
     let header = view
         .header(number)
-        .map_err(RpcError::internal)?
+        .map_err(RpcError::read)?
         .ok_or_else(|| RpcError::internal(format!("header {number} is missing")))?;
     if !filter.matches_bloom(header.logs_bloom) {
         return Ok(());
     }
     let block = view
         .block(number)
-        .map_err(RpcError::internal)?
+        .map_err(RpcError::read)?
         .ok_or_else(|| RpcError::internal(format!("block {number} is missing")))?;
     let receipts = view
         .receipts(number)
-        .map_err(RpcError::internal)?
+        .map_err(RpcError::read)?
         .ok_or_else(|| RpcError::internal(format!("receipts of {number} are missing")))?;
     let block_hash = header.hash();
     let mut log_index = 0u64;

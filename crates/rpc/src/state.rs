@@ -16,7 +16,7 @@ use crate::{
 pub(crate) fn get_balance(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let address: Address = params.required(0, "address")?;
     latest_only(ctx.view, params.optional::<BlockTag>(1, "block")?)?;
-    let account = ctx.view.account(&address).map_err(RpcError::internal)?;
+    let account = ctx.view.account(&address).map_err(RpcError::read)?;
     Ok(u256_json(account.map(|a| a.balance).unwrap_or_default()))
 }
 
@@ -29,21 +29,21 @@ pub(crate) fn get_transaction_count(ctx: &Ctx<'_>, params: &Params) -> Result<Va
         return Ok(u64_json(nonce));
     }
     latest_only(ctx.view, tag)?;
-    let account = ctx.view.account(&address).map_err(RpcError::internal)?;
+    let account = ctx.view.account(&address).map_err(RpcError::read)?;
     Ok(u64_json(account.map(|a| a.nonce).unwrap_or_default()))
 }
 
 pub(crate) fn get_code(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let address: Address = params.required(0, "address")?;
     latest_only(ctx.view, params.optional::<BlockTag>(1, "block")?)?;
-    Ok(json!(ctx.view.code(&address).map_err(RpcError::internal)?))
+    Ok(json!(ctx.view.code(&address).map_err(RpcError::read)?))
 }
 
 pub(crate) fn get_storage_at(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcError> {
     let address: Address = params.required(0, "address")?;
     let slot: U256 = params.required(1, "storage slot")?;
     latest_only(ctx.view, params.optional::<BlockTag>(2, "block")?)?;
-    let value = ctx.view.storage(&address, &slot).map_err(RpcError::internal)?;
+    let value = ctx.view.storage(&address, &slot).map_err(RpcError::read)?;
     Ok(json!(B256::from(value.to_be_bytes::<32>())))
 }
 
@@ -64,7 +64,7 @@ pub(crate) fn get_proof(ctx: &Ctx<'_>, params: &Params) -> Result<Value, RpcErro
         )));
     }
     latest_only(ctx.view, params.optional::<BlockTag>(2, "block")?)?;
-    let proof = ctx.view.proof(&address, &slots).map_err(RpcError::internal)?;
+    let proof = ctx.view.proof(&address, &slots).map_err(RpcError::read)?;
     let account = proof.account.unwrap_or_default();
     let storage: Vec<Value> = proof
         .storage

@@ -182,7 +182,7 @@ async fn logs_task(
         // head wakes, they take the same few threads as every other request.
         let found = workers
             .run(move || {
-                let view = chain2.view().map_err(RpcError::internal)?;
+                let view = chain2.view().map_err(RpcError::read)?;
                 let mut out = Vec::new();
                 for number in from..=head.min(view.head().number) {
                     logs::block_logs(view.as_ref(), &filter2, number, &mut out)?;

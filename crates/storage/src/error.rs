@@ -46,6 +46,18 @@ pub enum StoreError {
         /// Version this node writes.
         expected: u32,
     },
+    /// A block below the earliest one the store keeps (`btcr db prune`, or a store that
+    /// began from a snapshot).
+    #[error("block {number} is pruned: this node keeps blocks from {earliest} on")]
+    Pruned {
+        /// The block asked for.
+        number: u64,
+        /// The lowest block kept (beside genesis).
+        earliest: u64,
+    },
+    /// A prune or a snapshot's install that would break what the store holds.
+    #[error("chain store: {0}")]
+    Refused(String),
     /// A block that does not extend the head.
     #[error("chain store: block {number} does not extend the head ({reason})")]
     NotNextBlock {

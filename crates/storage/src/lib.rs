@@ -13,7 +13,9 @@
 //! Invariants: the `head` entry and every table change of a block are written in the same
 //! transaction, so after any crash the store holds exactly the blocks up to `head` and the
 //! state after `head`; a block is only ever committed on top of the current head; the store
-//! keeps the latest state (historical state is not kept yet).
+//! keeps the latest state (historical state is not kept yet). Blocks below the `earliest` mark
+//! (`ChainStore::prune_blocks`, or a store that began from a snapshot) are gone but for
+//! genesis, and reading them fails with `StoreError::Pruned`.
 
 mod error;
 mod snapshot;
@@ -23,5 +25,6 @@ mod tables;
 pub use error::StoreError;
 pub use snapshot::Snapshot;
 pub use store::{
-    ADDRESS_INDEX, BlockAddresses, BlockCommit, ChainStore, SCHEMA_VERSION, StoreConfig,
+    ADDRESS_INDEX, BlockAddresses, BlockCommit, ChainStore, SCHEMA_VERSION, SnapshotInstall,
+    StoreConfig, StoredBlock,
 };

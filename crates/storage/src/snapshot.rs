@@ -20,6 +20,8 @@ use crate::{
 /// Everything committed up to one block, unaffected by later commits.
 pub struct Snapshot {
     head: Option<u64>,
+    /// The lowest block kept beside genesis; 0 when none was pruned.
+    earliest: u64,
     /// The head's header, decoded once for every reader of this view.
     head_header: Option<Header>,
     supply: U256,
@@ -129,6 +131,7 @@ impl Snapshot {
         let meta = txn.open_table(META)?;
         let head = meta.get("head")?.and_then(|v| read_u64(v.value()));
         let supply = meta.get("supply")?.and_then(|v| read_u256(v.value())).unwrap_or_default();
+        let earliest = meta.get("earliest")?.and_then(|v| read_u64(v.value())).unwrap_or(0);
         let headers = txn.open_table(HEADERS)?;
         let head_header = match head {
             Some(n) => match headers.get(n)? {
@@ -139,6 +142,7 @@ impl Snapshot {
         };
         Ok(Self {
             head,
+            earliest,
             head_header,
             supply,
             headers,
@@ -166,6 +170,21 @@ impl Snapshot {
         self.head
     }
 
+    /// The lowest block whose header, body, receipts and certificate are kept, beside
+    /// genesis (always kept): 0 when nothing was pruned. Reads of blocks below it fail with
+    /// [`StoreError::Pruned`].
+    pub fn earliest(&self) -> u64 {
+        self.earliest
+    }
+
+    /// Fails with [`StoreError::Pruned`] when block `number` was pruned.
+    pub fn kept(&self, number: u64) -> Result<(), StoreError> {
+        if number != 0 && number < self.earliest {
+            return Err(StoreError::Pruned { number, earliest: self.earliest });
+        }
+        Ok(())
+    }
+
     /// The sum of every account's balance after the head block: all the coins in existence,
     /// staked ones (held by the staking contract) included.
     pub fn supply(&self) -> U256 {
@@ -184,6 +203,7 @@ impl Snapshot {
 
     /// Header of block `number`.
     pub fn header(&self, number: u64) -> Result<Option<Header>, StoreError> {
+        self.kept(number)?;
         match self.headers.get(number)? {
             Some(v) => decode(|| format!("header {number}"), v.value()).map(Some),
             None => Ok(None),
@@ -197,6 +217,7 @@ impl Snapshot {
 
     /// Body of block `number`.
     pub fn body(&self, number: u64) -> Result<Option<BlockBody>, StoreError> {
+        self.kept(number)?;
         match self.bodies.get(number)? {
             Some(v) => decode(|| format!("body {number}"), v.value()).map(Some),
             None => Ok(None),
@@ -206,6 +227,7 @@ impl Snapshot {
     /// How many transactions block `number` holds, counted from the body's list headers
     /// without decoding the transactions.
     pub fn transaction_count(&self, number: u64) -> Result<Option<usize>, StoreError> {
+        self.kept(number)?;
         let Some(value) = self.bodies.get(number)? else { return Ok(None) };
         let count = list_items(value.value())
             .and_then(nth(0))
@@ -217,6 +239,7 @@ impl Snapshot {
 
     /// Transaction `index` of block `number`, decoded alone (the others are skipped over).
     pub fn transaction(&self, number: u64, index: usize) -> Result<Option<TxEnvelope>, StoreError> {
+        self.kept(number)?;
         let Some(value) = self.bodies.get(number)? else { return Ok(None) };
         let what = || format!("transaction {index} of block {number}");
         let item = list_items(value.value())
@@ -233,6 +256,7 @@ impl Snapshot {
     /// Receipt `index` of block `number`, decoded alone, with the gas its transaction used
     /// and the block-wide index of its first log, read from the earlier receipts' headers.
     pub fn receipt(&self, number: u64, index: usize) -> Result<Option<BlockReceipt>, StoreError> {
+        self.kept(number)?;
         let Some(value) = self.receipts.get(number)? else { return Ok(None) };
         let what = || format!("receipt {index} of block {number}");
         let (mut cumulative_before, mut logs_before) = (0, 0);
@@ -262,6 +286,7 @@ impl Snapshot {
 
     /// Receipts of block `number`.
     pub fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>, StoreError> {
+        self.kept(number)?;
         match self.receipts.get(number)? {
             Some(v) => decode(|| format!("receipts {number}"), v.value()).map(Some),
             None => Ok(None),
@@ -270,6 +295,7 @@ impl Snapshot {
 
     /// Commit certificate of block `number`.
     pub fn certificate(&self, number: u64) -> Result<Option<CommitCertificate>, StoreError> {
+        self.kept(number)?;
         match self.certificates.get(number)? {
             Some(v) => decode(|| format!("certificate {number}"), v.value()).map(Some),
             None => Ok(None),
@@ -279,6 +305,7 @@ impl Snapshot {
     /// The senders of block `number`'s transactions and the balances it left; `None` for a
     /// block stored before the store kept them (or not stored).
     pub fn block_accounts(&self, number: u64) -> Result<Option<BlockAccounts>, StoreError> {
+        self.kept(number)?;
         match self.block_accounts.get(number)? {
             Some(v) => decode(|| format!("accounts of block {number}"), v.value()).map(Some),
             None => Ok(None),
@@ -311,11 +338,19 @@ impl Snapshot {
                 self.address_txs.range::<&[u8; 32]>(&start..=&end)?
             }
         };
-        for entry in range.rev().take(limit) {
+        for entry in range.rev() {
+            if out.len() >= limit {
+                break;
+            }
             let (key, _) = entry?;
             let key = key.value();
             let number = u64::from_be_bytes(key[20..28].try_into().expect("8 bytes"));
             let index = u32::from_be_bytes(key[28..].try_into().expect("4 bytes"));
+            // Entries of pruned blocks stay in the index (removing them would mean reading
+            // it whole); they are older than every kept one, so the walk ends at them.
+            if number != 0 && number < self.earliest {
+                break;
+            }
             out.push((number, index));
         }
         Ok(out)

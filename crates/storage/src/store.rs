@@ -6,7 +6,7 @@ use parking_lot::{Mutex, RwLock};
 
 use alloy_primitives::{Address, B256, U256};
 use btcr_primitives::{
-    Account, AccountBalance, Block, BlockAccounts, CommitCertificate, GenesisValidator,
+    Account, AccountBalance, Block, BlockAccounts, BlockBody, CommitCertificate, GenesisValidator,
     Misbehavior, ReceiptEnvelope, StateChanges,
 };
 use btcr_trie::{NodeCache, NodeKey, NodeReader, NodeWrites, Page, PageWrites, TreeId, TrieError};
@@ -62,6 +62,35 @@ pub struct BlockCommit<'a> {
     /// When the block ends an epoch (and for genesis): the set that decides the blocks from
     /// the next one on.
     pub next_validators: Option<&'a [GenesisValidator]>,
+}
+
+/// A block as a snapshot carries it: everything the store keeps of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlock {
+    /// The block.
+    pub block: Block,
+    /// Its receipts, in order.
+    pub receipts: Vec<ReceiptEnvelope>,
+    /// The proof it was decided.
+    pub certificate: Option<CommitCertificate>,
+    /// Its senders and the balances it left, when known.
+    pub accounts: Option<BlockAccounts>,
+}
+
+/// What a snapshot installs into an empty store: the head's state and the blocks before it
+/// that a node needs to go on (see `btcr db snapshot`). The caller has verified all of it.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotInstall<'a> {
+    /// Block 0, which the store always keeps.
+    pub genesis: &'a Block,
+    /// Consecutive blocks, the head last; the first is the earliest the store will keep.
+    pub blocks: &'a [StoredBlock],
+    /// The state after the head, as changes to an empty state (storage roots filled in).
+    pub changes: &'a StateChanges,
+    /// The state tree's nodes for `changes`.
+    pub node_writes: &'a NodeWrites,
+    /// The validator sets, each with the first block it decides.
+    pub validator_sets: &'a [(u64, Vec<GenesisValidator>)],
 }
 
 /// Tuning of the store.
@@ -368,6 +397,124 @@ impl ChainStore {
         self.refresh()
     }
 
+    /// Removes every block below `head + 1 - keep` but genesis (headers, bodies, receipts,
+    /// certificates, senders and the transaction index's entries), `batch` blocks per
+    /// durable transaction that also moves the `earliest` mark, so a crash leaves a store
+    /// that is pruned up to some batch and consistent. `progress(done, total)` after each
+    /// batch. Returns the blocks removed (`from..to`), or `None` when none had to go.
+    /// Refused while the address index has not applied the blocks to remove.
+    pub fn prune_blocks(
+        &self,
+        keep: u64,
+        batch: u64,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<Option<std::ops::Range<u64>>, StoreError> {
+        let snapshot = self.snapshot()?;
+        let Some(head) = snapshot.head_number() else { return Ok(None) };
+        let from = snapshot.earliest().max(1);
+        let to = (head + 1).saturating_sub(keep.max(1));
+        if to <= from {
+            return Ok(None);
+        }
+        let indexed = snapshot.consumer_checkpoint(ADDRESS_INDEX)?;
+        if indexed.is_none_or(|i| i + 1 < to) {
+            return Err(StoreError::Refused(format!(
+                "the address index has applied blocks up to {}; blocks below {to} cannot be \
+                 removed before it has (start the node and let it catch up first)",
+                indexed.map_or("none".to_owned(), |i| i.to_string()),
+            )));
+        }
+        drop(snapshot);
+        let batch = batch.max(1);
+        let mut next = from;
+        while next < to {
+            let end = (next + batch).min(to);
+            let _writing = self.write_lock.lock();
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(Durability::Immediate)?;
+            remove_blocks(&txn, next..end)?;
+            txn.open_table(META)?.insert("earliest", end.to_be_bytes().as_slice())?;
+            txn.commit()?;
+            self.refresh()?;
+            next = end;
+            progress(next - from, to - from);
+        }
+        Ok(Some(from..to))
+    }
+
+    /// Writes a verified snapshot into this store, which must be empty, in one durable
+    /// transaction: afterwards the head is the snapshot's, with its state, and blocks below
+    /// the snapshot's first are [`StoreError::Pruned`].
+    pub fn install_snapshot(&self, install: SnapshotInstall<'_>) -> Result<(), StoreError> {
+        let (Some(first), Some(last)) = (install.blocks.first(), install.blocks.last()) else {
+            return Err(StoreError::Refused("a snapshot without blocks".into()));
+        };
+        let (earliest, head) = (first.block.header.number, last.block.header.number);
+        if earliest == 0 || install.genesis.header.number != 0 {
+            return Err(StoreError::Refused("a snapshot's blocks start after genesis".into()));
+        }
+        let _writing = self.write_lock.lock();
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        {
+            let mut meta = txn.open_table(META)?;
+            if let Some(found) = meta.get("head")?.and_then(|v| read_u64(v.value())) {
+                return Err(StoreError::Refused(format!(
+                    "the store already holds blocks up to {found}: a snapshot goes into an \
+                     empty data directory"
+                )));
+            }
+            meta.insert("head", head.to_be_bytes().as_slice())?;
+            meta.insert("earliest", earliest.to_be_bytes().as_slice())?;
+            meta.insert("genesis_hash", install.genesis.hash().as_slice())?;
+        }
+        let genesis = StoredBlock {
+            block: install.genesis.clone(),
+            receipts: Vec::new(),
+            certificate: None,
+            accounts: None,
+        };
+        for (i, stored) in std::iter::once(&genesis).chain(install.blocks).enumerate() {
+            let number = stored.block.header.number;
+            if i > 1 && number != install.blocks[i - 2].block.header.number + 1 {
+                return Err(StoreError::Refused(format!("block {number} does not follow")));
+            }
+            let hash = stored.block.hash();
+            txn.open_table(HEADERS)?
+                .insert(number, alloy_rlp::encode(&stored.block.header).as_slice())?;
+            txn.open_table(BLOCK_NUMBERS)?.insert(&hash.0, number)?;
+            txn.open_table(BODIES)?
+                .insert(number, alloy_rlp::encode(&stored.block.body).as_slice())?;
+            txn.open_table(RECEIPTS)?
+                .insert(number, encode_receipts(&stored.receipts).as_slice())?;
+            if let Some(cert) = &stored.certificate {
+                txn.open_table(CERTIFICATES)?.insert(number, alloy_rlp::encode(cert).as_slice())?;
+            }
+            if let Some(accounts) = &stored.accounts {
+                txn.open_table(BLOCK_ACCOUNTS)?
+                    .insert(number, alloy_rlp::encode(accounts).as_slice())?;
+            }
+            let mut index = txn.open_table(TX_INDEX)?;
+            for (i, tx) in stored.block.body.transactions.iter().enumerate() {
+                index.insert(&tx.tx_hash().0, (number, i as u32))?;
+            }
+        }
+        {
+            let mut sets = txn.open_table(VALIDATOR_SETS)?;
+            for (from, set) in install.validator_sets {
+                sets.insert(*from, encode_validator_set(set).as_slice())?;
+            }
+        }
+        // The address index holds nothing below the snapshot: its consumer goes on from the
+        // head.
+        txn.open_table(CONSUMERS)?.insert(ADDRESS_INDEX, head)?;
+        write_state(&txn, install.changes)?;
+        let pages = write_pages(&txn, install.node_writes)?;
+        txn.commit()?;
+        self.node_cache.advance(&pages, head);
+        self.refresh()
+    }
+
     /// Installs a view of what is committed now as the latest; called by each writer while
     /// it holds the write lock.
     fn refresh(&self) -> Result<(), StoreError> {
@@ -375,6 +522,40 @@ impl ChainStore {
         *self.latest.write() = Arc::new(latest);
         Ok(())
     }
+}
+
+/// Removes blocks `range` (see [`ChainStore::prune_blocks`]).
+fn remove_blocks(
+    txn: &redb::WriteTransaction,
+    range: std::ops::Range<u64>,
+) -> Result<(), StoreError> {
+    let mut headers = txn.open_table(HEADERS)?;
+    let mut numbers = txn.open_table(BLOCK_NUMBERS)?;
+    let mut bodies = txn.open_table(BODIES)?;
+    let mut tx_index = txn.open_table(TX_INDEX)?;
+    let mut receipts = txn.open_table(RECEIPTS)?;
+    let mut certificates = txn.open_table(CERTIFICATES)?;
+    let mut accounts = txn.open_table(BLOCK_ACCOUNTS)?;
+    for number in range {
+        let header = headers.remove(number)?.map(|v| alloy_primitives::keccak256(v.value()));
+        if let Some(hash) = header {
+            numbers.remove(&hash.0)?;
+        }
+        let body = bodies.remove(number)?.map(|v| v.value().to_vec());
+        if let Some(body) = body {
+            let body: BlockBody =
+                alloy_rlp::Decodable::decode(&mut body.as_slice()).map_err(|e| {
+                    StoreError::Corrupt { what: format!("body {number}"), reason: e.to_string() }
+                })?;
+            for tx in &body.transactions {
+                tx_index.remove(&tx.tx_hash().0)?;
+            }
+        }
+        receipts.remove(number)?;
+        certificates.remove(number)?;
+        accounts.remove(number)?;
+    }
+    Ok(())
 }
 
 /// Empties the address and token indexes (their consumer builds them again from genesis).

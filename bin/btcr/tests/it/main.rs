@@ -2,6 +2,7 @@
 
 mod accounts;
 mod crash;
+mod db;
 mod deploy;
 mod erc20;
 mod faults;

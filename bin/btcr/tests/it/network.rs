@@ -675,3 +675,56 @@ fn queued_transactions_are_not_gossiped_and_executable_ones_are() -> eyre::Resul
     }
     Ok(())
 }
+
+/// State sync from a file: a new full node's store starts from a snapshot of a validator's
+/// (stopped for the export while the other three go on), verified against the head's
+/// certificate; the node then syncs the blocks after it from its peers and follows.
+#[test]
+fn a_full_node_starts_from_a_snapshot_and_syncs_the_rest() -> eyre::Result<()> {
+    let mut net = Network::create_with("100ms", 1, "pos", 100)?;
+    let new = VALIDATORS;
+    net.wait_for(0, 280, Duration::from_secs(240))?;
+    net.kill(3)?;
+    let file = net._dir.path().join("state.snap");
+    let out = Command::new(btcr_bin())
+        .args(["db", "snapshot", "export", "--home"])
+        .arg(&net.homes[3])
+        .arg("--out")
+        .arg(&file)
+        .output()?;
+    eyre::ensure!(out.status.success(), "export: {}", String::from_utf8_lossy(&out.stderr));
+    let manifest: Value = serde_json::from_slice(&out.stdout)?;
+    let (height, earliest) = (
+        manifest["height"].as_u64().unwrap_or_default(),
+        manifest["earliest"].as_u64().unwrap_or_default(),
+    );
+    net.restart(3)?;
+    let out = Command::new(btcr_bin())
+        .args(["db", "snapshot", "import", "--home"])
+        .arg(&net.homes[new])
+        .arg("--file")
+        .arg(&file)
+        .output()?;
+    let said = String::from_utf8_lossy(&out.stderr);
+    eyre::ensure!(out.status.success(), "import: {said}");
+    assert!(said.contains("trusted through genesis validators"), "{said}");
+
+    net.restart(new)?;
+    let target = net.height(0)? + 20;
+    net.wait_for(new, target, Duration::from_secs(120))?;
+    net.check_agreement(earliest..=target)?;
+    eprintln!("snapshot at {height} (blocks from {earliest}); the new node synced to {target}");
+    let err = net.rpc(new).block("0x1", false).unwrap_err();
+    let err = btcr_testkit::rpc_error_of(err.into()).expect("a JSON-RPC error");
+    assert_eq!(
+        err.message,
+        format!("block 1 is pruned: this node keeps blocks from {earliest} on")
+    );
+    // It takes part: a transfer sent through it is finalized.
+    let raw = TxBuilder::transfer(TESTNET_CHAIN_ID, 0, Address::repeat_byte(0x43), U256::from(9))
+        .eip1559(&dev_key(6));
+    let hash = net.rpc(new).send_raw(&raw)?;
+    assert_eq!(net.rpc(0).wait_for_receipt(hash, Duration::from_secs(60))?["status"], "0x1");
+    assert_eq!(net.rpc(new).balance(Address::repeat_byte(0x43))?, U256::from(9));
+    Ok(())
+}

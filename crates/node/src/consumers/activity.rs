@@ -53,7 +53,7 @@ impl Consumer for ActivityTracker {
     fn start(&mut self, head: u64) -> Result<Option<u64>, ConsumerError> {
         // Headers and counts suffice: refilled here, without the bus reading whole blocks.
         let snapshot = self.store.snapshot().map_err(ReadError::store)?;
-        for number in head.saturating_sub(REFILL - 1).max(1)..=head {
+        for number in head.saturating_sub(REFILL - 1).max(snapshot.earliest()).max(1)..=head {
             let header = snapshot
                 .header(number)
                 .map_err(ReadError::store)?
