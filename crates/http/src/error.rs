@@ -27,9 +27,8 @@ pub struct ApiErrorBody {
 /// What went wrong.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiErrorDetail {
-    /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `gone`, `conflict`,
-    /// `unsupported_media_type`, `too_large`, `too_many_requests`, `unavailable` or
-    /// `internal`.
+    /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `too_many_requests`,
+    /// `unavailable` or `internal`.
     code: String,
     /// A sentence for a person.
     message: String,

@@ -501,3 +501,54 @@ fn senders_are_kept_beside_each_block_from_the_schema_that_keeps_them() {
     let kept = store.snapshot().unwrap().block_accounts(1).unwrap().unwrap();
     assert_eq!(kept, BlockAccounts { senders: senders.to_vec(), balances: vec![] });
 }
+
+#[test]
+fn pruning_removes_old_blocks_in_batches_once_indexed_and_reads_of_them_say_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    let alice = Address::repeat_byte(0xa1);
+    let mut parent = B256::ZERO;
+    for n in 0..=20 {
+        let b = block(n, parent);
+        commit(&store, &b, &StateChanges::default()).unwrap();
+        parent = b.hash();
+    }
+    let hash_of_5 = store.snapshot().unwrap().header(5).unwrap().unwrap().hash();
+    // Not before the address index has applied what would go.
+    let refused = store.prune_blocks(6, 4, |_, _| {}).unwrap_err();
+    assert!(matches!(refused, StoreError::Refused(_)), "{refused}");
+    let one = |n: u64| BlockAddresses {
+        transactions: if n == 0 { vec![] } else { vec![vec![alice]] },
+        token_holders: vec![],
+    };
+    store.index_blocks(&(0..=10).map(|n| (n, one(n))).collect::<Vec<_>>(), true).unwrap();
+    assert!(store.prune_blocks(6, 4, |_, _| {}).is_err(), "blocks up to 14 go; 10 indexed");
+    store.index_blocks(&(11..=20).map(|n| (n, one(n))).collect::<Vec<_>>(), true).unwrap();
+
+    let mut seen = Vec::new();
+    let removed = store.prune_blocks(6, 4, |done, total| seen.push((done, total))).unwrap();
+    assert_eq!(removed, Some(1..15));
+    assert_eq!(seen, [(4, 14), (8, 14), (12, 14), (14, 14)], "progress after each batch");
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(snapshot.earliest(), 15);
+    assert!(snapshot.header(0).unwrap().is_some(), "genesis stays");
+    assert!(snapshot.block(15).unwrap().is_some());
+    for n in [1, 5, 14] {
+        let pruned = snapshot.block(n).unwrap_err();
+        assert!(matches!(pruned, StoreError::Pruned { number, earliest: 15 } if number == n));
+        assert!(snapshot.receipts(n).is_err() && snapshot.certificate(n).is_err());
+    }
+    assert_eq!(snapshot.block_number(&hash_of_5).unwrap(), None, "the hash index forgets");
+    let listed = snapshot.address_transactions(&alice, None, 100).unwrap();
+    assert_eq!(listed.first(), Some(&(20, 0)));
+    assert_eq!(listed.last(), Some(&(15, 0)), "the address index stops at the pruned blocks");
+    assert_eq!(snapshot.address_transactions(&alice, None, 2).unwrap(), [(20, 0), (19, 0)]);
+    assert!(snapshot.address_transactions(&alice, None, 0).unwrap().is_empty());
+    drop(snapshot);
+    // Nothing more to do at the same depth; the mark survives reopening; new blocks commit.
+    assert_eq!(store.prune_blocks(6, 4, |_, _| {}).unwrap(), None);
+    drop(store);
+    let store = ChainStore::open(dir.path()).unwrap();
+    assert_eq!(store.snapshot().unwrap().earliest(), 15);
+    commit(&store, &block(21, parent), &StateChanges::default()).unwrap();
+}
