@@ -157,8 +157,15 @@ pub trait BlockPipeline: Send + Sync + 'static {
     /// Keeps evidence that a validator signed conflicting messages; `false` if it was known.
     fn record_misbehavior(&self, evidence: &Misbehavior) -> Result<bool, PipelineError>;
 
-    /// A committed block and its certificate, for peers catching up; `None` above the head.
+    /// A committed block and its certificate, for peers catching up; `None` above the head
+    /// and below [`history_start`](BlockPipeline::history_start).
     fn decided(&self, height: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError>;
+
+    /// The lowest height [`decided`](BlockPipeline::decided) can give: 1, or the earliest
+    /// block kept by a node that pruned or began from a snapshot.
+    fn history_start(&self) -> Result<u64, PipelineError> {
+        Ok(1)
+    }
 
     /// The engine started `round` of `height`: where consensus stands, for the node's status.
     fn entered_round(&self, height: u64, round: u32);

@@ -307,6 +307,9 @@ impl BlockPipeline for Chain {
 
     fn decided(&self, height: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
         let snapshot = self.snapshot()?;
+        if snapshot.kept(height).is_err() {
+            return Ok(None);
+        }
         let Some(block) = snapshot.block(height).map_err(fatal("reading a block"))? else {
             return Ok(None);
         };
@@ -316,6 +319,10 @@ impl BlockPipeline for Chain {
             return Ok(None);
         };
         Ok(Some((block, certificate)))
+    }
+
+    fn history_start(&self) -> Result<u64, PipelineError> {
+        Ok(self.snapshot()?.earliest().max(1))
     }
 
     fn propose(&self, height: u64, deadline: Instant) -> Result<Block, PipelineError> {

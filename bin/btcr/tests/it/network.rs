@@ -681,8 +681,8 @@ fn queued_transactions_are_not_gossiped_and_executable_ones_are() -> eyre::Resul
 /// certificate; the node then syncs the blocks after it from its peers and follows.
 #[test]
 fn a_full_node_starts_from_a_snapshot_and_syncs_the_rest() -> eyre::Result<()> {
-    let mut net = Network::create_with("100ms", 1, "pos", 100)?;
-    let new = VALIDATORS;
+    let mut net = Network::create_with("100ms", 2, "pos", 100)?;
+    let (new, fresh) = (VALIDATORS, VALIDATORS + 1);
     net.wait_for(0, 280, Duration::from_secs(240))?;
     net.kill(3)?;
     let file = net._dir.path().join("state.snap");
@@ -726,5 +726,24 @@ fn a_full_node_starts_from_a_snapshot_and_syncs_the_rest() -> eyre::Result<()> {
     let hash = net.rpc(new).send_raw(&raw)?;
     assert_eq!(net.rpc(0).wait_for_receipt(hash, Duration::from_secs(60))?["status"], "0x1");
     assert_eq!(net.rpc(new).balance(Address::repeat_byte(0x43))?, U256::from(9));
+    // A node syncing from genesis with the pruned node as its only peer: the pruned node
+    // tells it where its history starts and is not asked for what it no longer keeps (a
+    // request for it would have stopped its engine); it keeps following.
+    let settings = |i: usize| -> eyre::Result<Value> {
+        Ok(serde_json::from_str(&std::fs::read_to_string(net.homes[i].join("node.json"))?)?)
+    };
+    let (pruned, mut only) = (settings(new)?, settings(fresh)?);
+    only["peers"] = json!([pruned["p2pListen"]]);
+    only["gossipPeers"] = json!([pruned["gossipListen"]]);
+    only["discovery"] = json!(false);
+    std::fs::write(net.homes[fresh].join("node.json"), serde_json::to_vec_pretty(&only)?)?;
+    net.restart(fresh)?;
+    std::thread::sleep(Duration::from_secs(10));
+    let target = net.height(0)? + 10;
+    net.wait_for(new, target, Duration::from_secs(60))?;
+    let reached = net.height(fresh)?;
+    eprintln!("the node whose only peer is pruned reached {reached}");
+    let tag = format!("{reached:#x}");
+    assert_eq!(net.rpc(fresh).block(&tag, false)?["hash"], net.rpc(0).block(&tag, false)?["hash"]);
     Ok(())
 }

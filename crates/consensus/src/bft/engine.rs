@@ -480,7 +480,8 @@ impl<P: BlockPipeline> App<P> {
                 let _ = reply.send(verdicts);
             }
             AppMsg::GetHistoryMinHeight { reply } => {
-                let _ = reply.send(Height(1));
+                // Peers do not ask a pruned node for blocks it no longer keeps.
+                let _ = reply.send(Height(self.pipeline.history_start()?.max(1)));
             }
             AppMsg::Decided { certificate, reply, .. } => {
                 self.decided(certificate).await?;

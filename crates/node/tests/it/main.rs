@@ -558,3 +558,28 @@ fn transactions_a_peer_replays_are_found_stale_before_any_signature_is_recovered
         .map(|raw| bytes::Bytes::from(raw.to_vec()));
     assert_eq!(a.chain.receive(&raws), vec![Verdict::Stale, Verdict::Ignore]);
 }
+
+#[test]
+fn a_pruned_node_gives_peers_no_block_it_no_longer_keeps_and_says_where_its_history_starts() {
+    let validator = SecretKey::random();
+    let genesis = genesis(&validator);
+    let n = node(&genesis, &validator);
+    for _ in 0..12 {
+        let block = propose(&n.chain);
+        n.chain.commit(block.hash(), certificate(&validator, &block)).unwrap();
+    }
+    n.wait();
+    assert_eq!(n.chain.history_start().unwrap(), 1);
+    assert!(n.chain.decided(2).unwrap().is_some());
+    assert_eq!(n.store.prune_blocks(4, 100, |_, _| {}).unwrap(), Some(1..9));
+    // Asked by a peer for a pruned height: none (not a failure that would stop the engine).
+    assert_eq!(n.chain.history_start().unwrap(), 9);
+    assert!(n.chain.decided(2).unwrap().is_none());
+    assert!(n.chain.decided(8).unwrap().is_none());
+    let (block, certificate) = n.chain.decided(9).unwrap().expect("kept");
+    assert_eq!(certificate.block_hash, block.hash());
+    // And it goes on.
+    let block = propose(&n.chain);
+    n.chain.commit(block.hash(), self::certificate(&validator, &block)).unwrap();
+    assert_eq!(n.chain.head_header().number, 13);
+}
