@@ -61,6 +61,11 @@ use crate::{BlockPipeline, EngineHandle, PipelineError};
 
 /// How many future heights' proposals are kept until the node gets there.
 const MAX_FUTURE_HEIGHTS: u64 = 4;
+/// Decided values a catching-up node asks one peer for at a time (the library asks for 5;
+/// the codec allows [`MAX_SYNC_VALUES`]).
+const SYNC_BATCH: usize = 64;
+/// The largest sync response a node takes: 64 blocks of up to half a MiB each.
+const SYNC_RESPONSE_BYTES: bytesize::ByteSize = bytesize::ByteSize::mib(32);
 /// How many rounds past the current one a proposal may be for (a node a little behind its
 /// peers in rounds still takes the proposal it is about to need).
 const ROUNDS_AHEAD: i64 = 3;
@@ -222,7 +227,13 @@ impl<P: BlockPipeline> BftEngine<P> {
                 },
                 ..Default::default()
             },
-            value_sync: ValueSyncConfig::default(),
+            // Larger batches than the library's five: a node catching up asks for fewer,
+            // bigger responses (each value is still bounded by the codec's limits).
+            value_sync: ValueSyncConfig {
+                batch_size: SYNC_BATCH,
+                max_response_size: SYNC_RESPONSE_BYTES,
+                ..ValueSyncConfig::default()
+            },
         };
         let verifier = BtcrVerifier::new(config.chain_id);
         let (identity, consensus) = match &config.validator_key {
