@@ -191,6 +191,9 @@ fn sqlite_turn(file: &Path) -> Arc<tokio::sync::Mutex<()>> {
     static TURNS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
         LazyLock::new(Default::default);
     let mut turns = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(turn) = turns.get(file) {
+        return turn.clone();
+    }
     turns.entry(file.to_path_buf()).or_default().clone()
 }
 

@@ -360,19 +360,6 @@ impl ChainStore {
                 meta.insert("genesis_hash", hash.as_slice())?;
             }
         }
-        txn.open_table(HEADERS)?.insert(number, alloy_rlp::encode(&block.header).as_slice())?;
-        txn.open_table(BLOCK_NUMBERS)?.insert(&hash.0, number)?;
-        txn.open_table(BODIES)?.insert(number, alloy_rlp::encode(&block.body).as_slice())?;
-        txn.open_table(RECEIPTS)?.insert(number, encode_receipts(commit.receipts).as_slice())?;
-        if let Some(cert) = commit.certificate {
-            txn.open_table(CERTIFICATES)?.insert(number, alloy_rlp::encode(cert).as_slice())?;
-        }
-        {
-            let mut index = txn.open_table(TX_INDEX)?;
-            for (i, tx_hash) in commit.tx_hashes.iter().enumerate() {
-                index.insert(&tx_hash.0, (number, i as u32))?;
-            }
-        }
         if let Some(set) = commit.next_validators {
             txn.open_table(VALIDATOR_SETS)?
                 .insert(number + 1, encode_validator_set(set).as_slice())?;
@@ -389,7 +376,15 @@ impl ChainStore {
                 })
                 .collect(),
         };
-        txn.open_table(BLOCK_ACCOUNTS)?.insert(number, alloy_rlp::encode(&accounts).as_slice())?;
+        write_block(
+            &txn,
+            block,
+            hash,
+            commit.tx_hashes,
+            commit.receipts,
+            commit.certificate,
+            Some(&accounts),
+        )?;
         write_state(&txn, commit.changes)?;
         let pages = write_pages(&txn, commit.node_writes)?;
         txn.commit()?;
@@ -479,25 +474,17 @@ impl ChainStore {
             if i > 1 && number != install.blocks[i - 2].block.header.number + 1 {
                 return Err(StoreError::Refused(format!("block {number} does not follow")));
             }
-            let hash = stored.block.hash();
-            txn.open_table(HEADERS)?
-                .insert(number, alloy_rlp::encode(&stored.block.header).as_slice())?;
-            txn.open_table(BLOCK_NUMBERS)?.insert(&hash.0, number)?;
-            txn.open_table(BODIES)?
-                .insert(number, alloy_rlp::encode(&stored.block.body).as_slice())?;
-            txn.open_table(RECEIPTS)?
-                .insert(number, encode_receipts(&stored.receipts).as_slice())?;
-            if let Some(cert) = &stored.certificate {
-                txn.open_table(CERTIFICATES)?.insert(number, alloy_rlp::encode(cert).as_slice())?;
-            }
-            if let Some(accounts) = &stored.accounts {
-                txn.open_table(BLOCK_ACCOUNTS)?
-                    .insert(number, alloy_rlp::encode(accounts).as_slice())?;
-            }
-            let mut index = txn.open_table(TX_INDEX)?;
-            for (i, tx) in stored.block.body.transactions.iter().enumerate() {
-                index.insert(&tx.tx_hash().0, (number, i as u32))?;
-            }
+            let tx_hashes: Vec<B256> =
+                stored.block.body.transactions.iter().map(|tx| *tx.tx_hash()).collect();
+            write_block(
+                &txn,
+                &stored.block,
+                stored.block.hash(),
+                &tx_hashes,
+                &stored.receipts,
+                stored.certificate.as_ref(),
+                stored.accounts.as_ref(),
+            )?;
         }
         {
             let mut sets = txn.open_table(VALIDATOR_SETS)?;
@@ -522,6 +509,35 @@ impl ChainStore {
         *self.latest.write() = Arc::new(latest);
         Ok(())
     }
+}
+
+/// Writes what the store keeps of one block (header, hash, body, receipts, certificate,
+/// senders and balances, the transaction index's entries); [`remove_blocks`] undoes it.
+fn write_block(
+    txn: &redb::WriteTransaction,
+    block: &Block,
+    hash: B256,
+    tx_hashes: &[B256],
+    receipts: &[ReceiptEnvelope],
+    certificate: Option<&CommitCertificate>,
+    accounts: Option<&BlockAccounts>,
+) -> Result<(), StoreError> {
+    let number = block.header.number;
+    txn.open_table(HEADERS)?.insert(number, alloy_rlp::encode(&block.header).as_slice())?;
+    txn.open_table(BLOCK_NUMBERS)?.insert(&hash.0, number)?;
+    txn.open_table(BODIES)?.insert(number, alloy_rlp::encode(&block.body).as_slice())?;
+    txn.open_table(RECEIPTS)?.insert(number, encode_receipts(receipts).as_slice())?;
+    if let Some(cert) = certificate {
+        txn.open_table(CERTIFICATES)?.insert(number, alloy_rlp::encode(cert).as_slice())?;
+    }
+    if let Some(accounts) = accounts {
+        txn.open_table(BLOCK_ACCOUNTS)?.insert(number, alloy_rlp::encode(accounts).as_slice())?;
+    }
+    let mut index = txn.open_table(TX_INDEX)?;
+    for (i, tx_hash) in tx_hashes.iter().enumerate() {
+        index.insert(&tx_hash.0, (number, i as u32))?;
+    }
+    Ok(())
 }
 
 /// Removes blocks `range` (see [`ChainStore::prune_blocks`]).
