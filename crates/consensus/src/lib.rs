@@ -145,10 +145,32 @@ pub trait BlockPipeline: Send + Sync + 'static {
     /// [`commit`]: BlockPipeline::commit
     fn verify(&self, block: &Block) -> Result<(), PipelineError>;
 
+    /// [`verify`](BlockPipeline::verify) for a block that came with a commit certificate the
+    /// engine has checked (a synced block): validators holding more than two thirds of the
+    /// power each verified it before signing, so where the header commits to the PoH entries
+    /// their hash chains need not be re-run. Everything else is checked as in `verify`. The
+    /// result must only ever be committed under that certificate, never taken as a verdict
+    /// on a live proposal.
+    fn verify_certified(&self, block: &Block) -> Result<(), PipelineError> {
+        self.verify(block)
+    }
+
     /// Stores a decided block (proposed or verified earlier) with its certificate. When this
     /// returns, the block is durable.
     fn commit(&self, block_hash: B256, certificate: CommitCertificate)
     -> Result<(), PipelineError>;
+
+    /// [`commit`](BlockPipeline::commit) for a synced block on a node that signs nothing:
+    /// the block may reach the disk with a later commit, so that a node catching up does not
+    /// wait for the disk at every block. A crash may lose the last such blocks, never the
+    /// store's consistency; the node syncs them again.
+    fn commit_synced(
+        &self,
+        block_hash: B256,
+        certificate: CommitCertificate,
+    ) -> Result<(), PipelineError> {
+        self.commit(block_hash, certificate)
+    }
 
     /// The validator set that decides `height`, as the state after `height - 1` names it;
     /// known only for the height after the head.

@@ -31,6 +31,7 @@ fn genesis(validator: &SecretKey) -> Genesis {
         block_time_ms: 1000,
         poh: PohConfig { hashes_per_tick: 200, ticks_per_block: 8 },
         consensus: Default::default(),
+        forks: btcr_primitives::Forks::ALL,
         validators: vec![GenesisValidator {
             address: validator.address(),
             public_key: validator.public_key().to_vec().into(),

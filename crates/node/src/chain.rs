@@ -26,7 +26,7 @@ use btcr_primitives::{
     Block, CommitCertificate, ConsensusMode, Genesis, GenesisValidator, Header, Misbehavior,
     ReceiptEnvelope, RecoveredTx,
 };
-use btcr_storage::{BlockCommit, ChainStore, Snapshot, StoreError};
+use btcr_storage::{BlockCommit, ChainStore, CommitDurability, Snapshot, StoreError};
 use btcr_txpool::{PoolConfig, SenderState, TxPool};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::broadcast;
@@ -102,7 +102,16 @@ pub struct Chain {
     /// Validators in the set that decides the next block (for the metrics: how many
     /// signatures each certificate lacks).
     set_size: AtomicUsize,
+    /// When a commit last waited for the disk (synced blocks' commits may not).
+    last_durable: Mutex<Instant>,
 }
+
+/// A synced block's commit reaches the disk without waiting for it, unless this long has
+/// passed since the last commit that waited, or its height is a multiple of
+/// [`DURABLE_EVERY`]: what a crash of a catching-up node can lose is bounded by both.
+const DURABLE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+/// See [`DURABLE_AFTER`].
+const DURABLE_EVERY: u64 = 512;
 
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -190,6 +199,7 @@ impl Chain {
             admission_recoveries: AtomicU64::new(0),
             position: Mutex::new(None),
             set_size: AtomicUsize::new(set.len()),
+            last_durable: Mutex::new(Instant::now()),
         })
     }
 
@@ -280,56 +290,92 @@ impl Chain {
             prev_randao: parent.poh_end_hash,
         }
     }
-}
 
-impl BlockPipeline for Chain {
-    fn head(&self) -> Result<Header, PipelineError> {
-        Ok(self.head_header())
-    }
-
-    fn validators(&self, height: u64) -> Result<Vec<GenesisValidator>, PipelineError> {
-        let (snapshot, _) = self.parent_of(height)?;
-        btcr_staking::validator_set(&*snapshot, &self.genesis)
-            .map_err(fatal("reading the validator set"))
-    }
-
-    fn record_misbehavior(&self, evidence: &Misbehavior) -> Result<bool, PipelineError> {
-        let new = self.store.record_misbehavior(evidence).map_err(fatal("storing evidence"))?;
-        if new {
-            self.events.publish(ChainEvent::Misbehavior(Arc::new(evidence.clone())));
-        }
-        Ok(new)
-    }
-
-    fn entered_round(&self, height: u64, round: u32) {
-        *self.position.lock() = Some(ConsensusPosition { height, round });
-    }
-
-    fn decided(&self, height: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
-        let snapshot = self.snapshot()?;
-        if snapshot.kept(height).is_err() {
-            return Ok(None);
-        }
-        let Some(block) = snapshot.block(height).map_err(fatal("reading a block"))? else {
-            return Ok(None);
+    /// Stores a decided block that `verify_block` (or `propose`) executed; a `synced` one
+    /// may reach the disk with a later commit (see [`DURABLE_AFTER`]).
+    fn store_decided(
+        &self,
+        block_hash: B256,
+        certificate: CommitCertificate,
+        synced: bool,
+    ) -> Result<(), PipelineError> {
+        let executed = {
+            let mut map = self.executed.lock();
+            let executed =
+                map.remove(&block_hash).ok_or(PipelineError::UnknownBlock(block_hash))?;
+            // Other candidates for this height can never be committed now.
+            map.clear();
+            executed
         };
-        let Some(certificate) =
-            snapshot.certificate(height).map_err(fatal("reading a certificate"))?
-        else {
-            return Ok(None);
+        let Executed { block, senders, tx_hashes, receipts, root, next_validators } = executed;
+        let started = Instant::now();
+        let parent_timestamp_ms = self.head.read().timestamp_ms;
+        if let Some(delay) = *SLOW_DISK {
+            std::thread::sleep(delay);
+        }
+        let durability = {
+            let mut last = self.last_durable.lock();
+            if synced && last.elapsed() < DURABLE_AFTER && block.number() % DURABLE_EVERY != 0 {
+                CommitDurability::Deferred
+            } else {
+                *last = Instant::now();
+                CommitDurability::Immediate
+            }
         };
-        Ok(Some((block, certificate)))
+        let commit = BlockCommit {
+            block: &block,
+            tx_hashes: &tx_hashes,
+            senders: &senders,
+            receipts: &receipts,
+            changes: &root.changes,
+            node_writes: &root.node_writes,
+            certificate: Some(&certificate),
+            next_validators: next_validators.as_deref(),
+        };
+        self.store.commit_block_with(commit, durability).map_err(|e| {
+            PipelineError::fatal_because(format!("committing block {}", block.number()), e)
+        })?;
+        let header = block.header.clone();
+        let base_fee = u128::from(header.next_base_fee());
+        let senders_state: Vec<(Address, SenderState)> = root
+            .changes
+            .accounts
+            .iter()
+            .map(|(address, change)| {
+                let a = change.account.unwrap_or_default();
+                (*address, SenderState { nonce: a.nonce, balance: a.balance })
+            })
+            .collect();
+        self.pool.lock().on_block_committed(senders_state, base_fee);
+        record_commit(
+            &header,
+            block.body.transactions.len(),
+            parent_timestamp_ms,
+            started.elapsed(),
+        );
+        let set_size = match &next_validators {
+            // The new set decides from the next block on.
+            Some(next) => self.set_size.swap(next.len(), Ordering::Relaxed),
+            None => self.set_size.load(Ordering::Relaxed),
+        };
+        record_certificate(set_size, certificate.signatures.len());
+        *self.head.write() = header;
+        self.events.publish(ChainEvent::Committed(Arc::new(CommittedBlock {
+            hash: block_hash,
+            block,
+            senders,
+            tx_hashes,
+            receipts,
+            certificate: Some(certificate),
+            changes: Some(Arc::new(root.changes)),
+            next_validators,
+        })));
+        Ok(())
     }
 
-    fn history_start(&self) -> Result<u64, PipelineError> {
-        Ok(self.snapshot()?.earliest().max(1))
-    }
-
-    fn propose(&self, height: u64, deadline: Instant) -> Result<Block, PipelineError> {
-        self.build(height, deadline)
-    }
-
-    fn verify(&self, block: &Block) -> Result<(), PipelineError> {
+    /// Checks a block on top of the head and keeps its execution for the commit. `certified`:
+    /// the engine checked a commit certificate for it (see `BlockPipeline::verify_certified`).
+    fn verify_block(&self, block: &Block, certified: bool) -> Result<(), PipelineError> {
         let started = Instant::now();
         let result = (|| -> Result<(), PipelineError> {
             let snapshot = self.snapshot()?;
@@ -395,12 +441,15 @@ impl BlockPipeline for Chain {
             }
             let tx_hashes: Vec<B256> = transactions.iter().map(|t| t.hash).collect();
             let poh_started = Instant::now();
-            let poh = btcr_poh::verify(
-                header.poh_start_hash,
-                &block.body.poh_entries,
-                &tx_hashes,
-                &self.genesis.poh,
-            );
+            let (start, entries, config) =
+                (header.poh_start_hash, &block.body.poh_entries, &self.genesis.poh);
+            // A certified header that commits to its entries vouches for their hash chains:
+            // the re-sealed header below must carry the same root over these very entries.
+            let poh = if certified && header.poh_entries_root.is_some() {
+                btcr_poh::verify_structure(start, entries, tx_hashes.len(), config)
+            } else {
+                btcr_poh::verify(start, entries, &tx_hashes, config)
+            };
             btcr_metrics::metrics().chain.poh_verify.observe(poh_started.elapsed().as_secs_f64());
             let poh = poh.map_err(|e| PipelineError::invalid_because("PoH", e))?;
             if poh.end_hash != header.poh_end_hash || poh.ticks != header.poh_ticks {
@@ -448,6 +497,8 @@ impl BlockPipeline for Chain {
                     "base fee"
                 } else if ours.logs_bloom != header.logs_bloom {
                     "logs bloom"
+                } else if ours.poh_entries_root != header.poh_entries_root {
+                    "PoH entries root"
                 } else {
                     "header"
                 };
@@ -463,76 +514,77 @@ impl BlockPipeline for Chain {
         }
         result
     }
+}
+
+impl BlockPipeline for Chain {
+    fn head(&self) -> Result<Header, PipelineError> {
+        Ok(self.head_header())
+    }
+
+    fn validators(&self, height: u64) -> Result<Vec<GenesisValidator>, PipelineError> {
+        let (snapshot, _) = self.parent_of(height)?;
+        btcr_staking::validator_set(&*snapshot, &self.genesis)
+            .map_err(fatal("reading the validator set"))
+    }
+
+    fn record_misbehavior(&self, evidence: &Misbehavior) -> Result<bool, PipelineError> {
+        let new = self.store.record_misbehavior(evidence).map_err(fatal("storing evidence"))?;
+        if new {
+            self.events.publish(ChainEvent::Misbehavior(Arc::new(evidence.clone())));
+        }
+        Ok(new)
+    }
+
+    fn entered_round(&self, height: u64, round: u32) {
+        *self.position.lock() = Some(ConsensusPosition { height, round });
+    }
+
+    fn decided(&self, height: u64) -> Result<Option<(Block, CommitCertificate)>, PipelineError> {
+        let snapshot = self.snapshot()?;
+        if snapshot.kept(height).is_err() {
+            return Ok(None);
+        }
+        let Some(block) = snapshot.block(height).map_err(fatal("reading a block"))? else {
+            return Ok(None);
+        };
+        let Some(certificate) =
+            snapshot.certificate(height).map_err(fatal("reading a certificate"))?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((block, certificate)))
+    }
+
+    fn history_start(&self) -> Result<u64, PipelineError> {
+        Ok(self.snapshot()?.earliest().max(1))
+    }
+
+    fn propose(&self, height: u64, deadline: Instant) -> Result<Block, PipelineError> {
+        self.build(height, deadline)
+    }
+
+    fn verify(&self, block: &Block) -> Result<(), PipelineError> {
+        self.verify_block(block, false)
+    }
+
+    fn verify_certified(&self, block: &Block) -> Result<(), PipelineError> {
+        self.verify_block(block, true)
+    }
 
     fn commit(
         &self,
         block_hash: B256,
         certificate: CommitCertificate,
     ) -> Result<(), PipelineError> {
-        let executed = {
-            let mut map = self.executed.lock();
-            let executed =
-                map.remove(&block_hash).ok_or(PipelineError::UnknownBlock(block_hash))?;
-            // Other candidates for this height can never be committed now.
-            map.clear();
-            executed
-        };
-        let Executed { block, senders, tx_hashes, receipts, root, next_validators } = executed;
-        let started = Instant::now();
-        let parent_timestamp_ms = self.head.read().timestamp_ms;
-        if let Some(delay) = *SLOW_DISK {
-            std::thread::sleep(delay);
-        }
-        self.store
-            .commit_block(BlockCommit {
-                block: &block,
-                tx_hashes: &tx_hashes,
-                senders: &senders,
-                receipts: &receipts,
-                changes: &root.changes,
-                node_writes: &root.node_writes,
-                certificate: Some(&certificate),
-                next_validators: next_validators.as_deref(),
-            })
-            .map_err(|e| {
-                PipelineError::fatal_because(format!("committing block {}", block.number()), e)
-            })?;
-        let header = block.header.clone();
-        let base_fee = u128::from(header.next_base_fee());
-        let senders_state: Vec<(Address, SenderState)> = root
-            .changes
-            .accounts
-            .iter()
-            .map(|(address, change)| {
-                let a = change.account.unwrap_or_default();
-                (*address, SenderState { nonce: a.nonce, balance: a.balance })
-            })
-            .collect();
-        self.pool.lock().on_block_committed(senders_state, base_fee);
-        record_commit(
-            &header,
-            block.body.transactions.len(),
-            parent_timestamp_ms,
-            started.elapsed(),
-        );
-        let set_size = match &next_validators {
-            // The new set decides from the next block on.
-            Some(next) => self.set_size.swap(next.len(), Ordering::Relaxed),
-            None => self.set_size.load(Ordering::Relaxed),
-        };
-        record_certificate(set_size, certificate.signatures.len());
-        *self.head.write() = header;
-        self.events.publish(ChainEvent::Committed(Arc::new(CommittedBlock {
-            hash: block_hash,
-            block,
-            senders,
-            tx_hashes,
-            receipts,
-            certificate: Some(certificate),
-            changes: Some(Arc::new(root.changes)),
-            next_validators,
-        })));
-        Ok(())
+        self.store_decided(block_hash, certificate, false)
+    }
+
+    fn commit_synced(
+        &self,
+        block_hash: B256,
+        certificate: CommitCertificate,
+    ) -> Result<(), PipelineError> {
+        self.store_decided(block_hash, certificate, true)
     }
 }
 

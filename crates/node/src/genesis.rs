@@ -43,7 +43,10 @@ pub fn genesis_block(genesis: &Genesis) -> Result<(Block, StateRootOutput), Stri
     }
     btcr_staking::genesis_state(genesis, &mut changes).map_err(|e| e.to_string())?;
     let root = compute_state_root(&EmptyState::default(), changes).map_err(|e| e.to_string())?;
-    let poh_seed = keccak256(genesis.to_json());
+    // The forks are left out, so that an upgrade naming a later height for a rule keeps the
+    // chain's genesis hash.
+    let without_forks = Genesis { forks: Default::default(), ..genesis.clone() };
+    let poh_seed = keccak256(without_forks.to_json());
     let header = Header {
         parent_hash: B256::ZERO,
         number: 0,
@@ -60,6 +63,45 @@ pub fn genesis_block(genesis: &Genesis) -> Result<(Block, StateRootOutput), Stri
         poh_end_hash: poh_seed,
         poh_ticks: 0,
         extra_data: Bytes::new(),
+        poh_entries_root: genesis.forks.poh_entries_root_at(0).then(|| btcr_poh::entries_root(&[])),
     };
     Ok((Block { header, body: BlockBody::default() }, root))
+}
+
+#[cfg(test)]
+mod tests {
+    use btcr_primitives::{Forks, GenesisValidator};
+
+    use super::*;
+
+    /// A chain's genesis block is the same whether its genesis names a rule for a later
+    /// height or none (an upgrade); a rule from block 0 (a new chain) is in its header.
+    #[test]
+    fn forks_from_a_later_height_keep_the_genesis_hash() {
+        let key = btcr_crypto::SecretKey::random();
+        let genesis = Genesis {
+            chain_id: 7,
+            timestamp_ms: 1_700_000_000_000,
+            gas_limit: 30_000_000,
+            base_fee_per_gas: 1_000_000_000,
+            block_time_ms: 100,
+            poh: btcr_poh::PohConfig { hashes_per_tick: 10, ticks_per_block: 2 },
+            consensus: Default::default(),
+            forks: Forks::default(),
+            validators: vec![GenesisValidator {
+                address: key.address(),
+                public_key: key.public_key().to_vec().into(),
+                power: 1000,
+            }],
+            alloc: Default::default(),
+        };
+        let hash = |g: &Genesis| genesis_block(g).unwrap().0.hash();
+        let upgraded =
+            Genesis { forks: Forks { poh_entries_root: Some(5_000) }, ..genesis.clone() };
+        assert_eq!(hash(&upgraded), hash(&genesis));
+        let new = Genesis { forks: Forks::ALL, ..genesis.clone() };
+        let (block, _) = genesis_block(&new).unwrap();
+        assert_eq!(block.header.poh_entries_root, Some(btcr_poh::entries_root(&[])));
+        assert_ne!(block.hash(), hash(&genesis));
+    }
 }

@@ -112,10 +112,13 @@ impl NodeHandle {
     }
 
     fn join_engine(&mut self) -> NodeResult<()> {
-        match self.engine.take() {
+        let stopped = match self.engine.take() {
             Some(engine) => engine.stop().wrap_err("consensus engine failed"),
             None => Ok(()),
-        }
+        };
+        // Synced blocks whose commits did not wait for the disk go there now.
+        self.services.chain.store().persist().wrap_err("writing the last blocks to disk")?;
+        stopped
     }
 }
 

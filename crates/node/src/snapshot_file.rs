@@ -581,8 +581,10 @@ impl Contents {
         }
         for b in &blocks {
             let h = &b.block.header;
+            let entries = &b.block.body.poh_entries;
             if calculate_transaction_root(&b.block.body.transactions) != h.transactions_root
                 || calculate_receipt_root(&b.receipts) != h.receipts_root
+                || h.poh_entries_root.is_some_and(|root| root != btcr_poh::entries_root(entries))
             {
                 bail!(
                     "block {} of the snapshot has a body or receipts its header does not commit to",

@@ -308,6 +308,7 @@ pub(crate) fn dev_genesis(
         block_time_ms: block_time.as_millis() as u64,
         poh: dev_poh(),
         consensus,
+        forks: btcr_primitives::Forks::ALL,
         validators,
         alloc,
     };

@@ -1,6 +1,6 @@
 //! PoH entries and the hash functions that both the generator and the verifier run.
 
-use alloy_primitives::B256;
+use alloy_primitives::{B256, keccak256};
 use alloy_rlp::{RlpDecodable, RlpEncodable};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -27,6 +27,15 @@ impl PohEntry {
     pub fn is_tick(&self) -> bool {
         self.n_transactions == 0
     }
+}
+
+/// What a header commits its block's entries to: keccak256 of their RLP list. A node that
+/// holds a block certified by the validators compares the entries with it instead of
+/// re-hashing their chains (see [`crate::verify_structure`]).
+pub fn entries_root(entries: &[PohEntry]) -> B256 {
+    let mut out = Vec::with_capacity(alloy_rlp::list_length(entries));
+    alloy_rlp::encode_list::<_, PohEntry>(entries, &mut out);
+    keccak256(out)
 }
 
 /// The value a batch of transactions mixes into the chain: sha256 of their hashes

@@ -28,8 +28,8 @@ pub mod slot;
 mod verify;
 
 pub use config::PohConfig;
-pub use entry::{PohEntry, batch_hash, next_hash};
+pub use entry::{PohEntry, batch_hash, entries_root, next_hash};
 pub use error::PohError;
 pub use poh::Poh;
 pub use slot::{MIXIN_CHANNEL_CAPACITY, PohSlot, PohSlotHandle, PohSlotOutput};
-pub use verify::{PohSummary, verify, verify_with_pool};
+pub use verify::{PohSummary, verify, verify_structure, verify_with_pool};

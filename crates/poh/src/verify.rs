@@ -54,6 +54,25 @@ pub fn verify(
     })
 }
 
+/// What [`verify`] concludes, from the entries' structure alone (one pass, no hashing): for
+/// a block that validators holding more than two thirds of the power have signed, each after
+/// running [`verify`] on it, and whose header commits to these very entries (through
+/// [`crate::entries_root`]), so that the hash chains they checked are the ones given here.
+/// Anything else must go through [`verify`].
+pub fn verify_structure(
+    start: B256,
+    entries: &[PohEntry],
+    n_transactions: usize,
+    config: &PohConfig,
+) -> Result<PohSummary, PohError> {
+    check_structure(entries, n_transactions, config)?;
+    Ok(PohSummary {
+        end_hash: entries.last().map_or(start, |entry| entry.hash),
+        ticks: config.ticks_per_block,
+        n_hashes: config.hashes_per_block(),
+    })
+}
+
 /// [`verify`] on a given pool, so callers (and benchmarks) choose the parallelism.
 pub fn verify_with_pool(
     pool: &rayon::ThreadPool,

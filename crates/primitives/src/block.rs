@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// after the block (`state_root`) and the block's Proof-of-History chain.
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[rlp(trailing)]
 pub struct Header {
     /// Hash of the parent block's header; zero for genesis.
     pub parent_hash: B256,
@@ -43,6 +44,11 @@ pub struct Header {
     pub poh_ticks: u64,
     /// Free-form bytes set by the proposer (at most 32).
     pub extra_data: Bytes,
+    /// keccak256 of the RLP list of the block's PoH entries (`btcr_poh::entries_root`), from
+    /// the genesis's `forks.pohEntriesRoot` height on; absent before it, and then not encoded,
+    /// so that older blocks keep their hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poh_entries_root: Option<B256>,
 }
 
 impl Header {
@@ -234,6 +240,7 @@ mod tests {
             poh_end_hash: B256::repeat_byte(8),
             poh_ticks: 32,
             extra_data: Bytes::from_static(b"btcr"),
+            poh_entries_root: None,
         }
     }
 
@@ -261,6 +268,32 @@ mod tests {
         for c in changed {
             assert_ne!(c.hash(), base);
         }
+    }
+
+    #[test]
+    fn the_entries_root_is_encoded_only_when_set_and_the_hash_covers_it() {
+        let old = header();
+        let mut new = header();
+        new.poh_entries_root = Some(B256::repeat_byte(10));
+        let encoded = alloy_rlp::encode(&new);
+        assert_eq!(Header::decode(&mut encoded.as_slice()).unwrap(), new);
+        // A header without it is encoded as before the field existed: 15 items.
+        let without = alloy_rlp::encode(&old);
+        let mut payload = &without[..];
+        let list = alloy_rlp::Header::decode(&mut payload).unwrap();
+        assert!(list.list);
+        let mut items = 0;
+        while !payload.is_empty() {
+            let item = alloy_rlp::Header::decode(&mut payload).unwrap();
+            payload = &payload[item.payload_length..];
+            items += 1;
+        }
+        assert_eq!(items, 15);
+        assert_eq!(encoded.len(), without.len() + 33);
+        assert_ne!(new.hash(), old.hash());
+        let mut other = new.clone();
+        other.poh_entries_root = Some(B256::repeat_byte(11));
+        assert_ne!(other.hash(), new.hash());
     }
 
     #[test]

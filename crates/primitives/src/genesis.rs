@@ -131,10 +131,42 @@ pub struct Genesis {
     /// Consensus parameters (`{"mode": "pos"}` when absent).
     #[serde(default)]
     pub consensus: ConsensusParams,
+    /// Heights from which later block rules apply (`{}` when absent: a chain made before a
+    /// rule existed keeps it off, so its blocks stay valid).
+    #[serde(default, skip_serializing_if = "Forks::is_empty")]
+    pub forks: Forks,
     /// The validator set.
     pub validators: Vec<GenesisValidator>,
     /// Initial accounts.
     pub alloc: BTreeMap<Address, GenesisAccount>,
+}
+
+/// The heights at which block rules added after a chain's start take effect; `None` is never.
+/// Every node of a chain must agree on them, so they live in its genesis (whose hash covers
+/// them when set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Forks {
+    /// From this height on, each header carries `pohEntriesRoot`, the keccak256 of its PoH
+    /// entries, so that a node syncing blocks the validators certified checks the entries
+    /// against the header instead of re-running their hash chains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poh_entries_root: Option<u64>,
+}
+
+impl Forks {
+    /// Every rule from the first block: what a new chain starts with.
+    pub const ALL: Forks = Forks { poh_entries_root: Some(0) };
+
+    /// Whether no rule is set (a genesis written before any existed).
+    pub fn is_empty(&self) -> bool {
+        *self == Forks::default()
+    }
+
+    /// Whether the block at `number` commits to its PoH entries.
+    pub fn poh_entries_root_at(&self, number: u64) -> bool {
+        self.poh_entries_root.is_some_and(|from| number >= from)
+    }
 }
 
 impl Genesis {
@@ -261,6 +293,7 @@ mod tests {
             block_time_ms: 1000,
             poh: PohConfig { hashes_per_tick: 1000, ticks_per_block: 8 },
             consensus: ConsensusParams::default(),
+            forks: Forks::ALL,
             validators: vec![GenesisValidator {
                 address: Address::repeat_byte(1),
                 public_key: Bytes::from(vec![2u8; 33]),

@@ -25,7 +25,7 @@ pub use block::{
     SignedValue, ValidatorSignature,
 };
 pub use genesis::{
-    ConsensusMode, ConsensusParams, Genesis, GenesisAccount, GenesisError, GenesisValidator,
+    ConsensusMode, ConsensusParams, Forks, Genesis, GenesisAccount, GenesisError, GenesisValidator,
     MAX_VALIDATORS, WEI_PER_BTCR,
 };
 pub use state::{

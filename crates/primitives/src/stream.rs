@@ -183,6 +183,7 @@ mod tests {
             poh_end_hash: Default::default(),
             poh_ticks: 0,
             extra_data: Default::default(),
+            poh_entries_root: None,
         };
         StreamedBlock {
             block: Block { header, body: BlockBody::default() },

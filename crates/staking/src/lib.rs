@@ -309,6 +309,7 @@ mod tests {
             block_time_ms: 100,
             poh: PohConfig { hashes_per_tick: 10, ticks_per_block: 2 },
             consensus: ConsensusParams { mode, ..Default::default() },
+            forks: btcr_primitives::Forks::ALL,
             validators: keys
                 .iter()
                 .enumerate()

@@ -25,6 +25,6 @@ mod tables;
 pub use error::StoreError;
 pub use snapshot::Snapshot;
 pub use store::{
-    ADDRESS_INDEX, BlockAddresses, BlockCommit, ChainStore, SCHEMA_VERSION, SnapshotInstall,
-    StoreConfig, StoredBlock,
+    ADDRESS_INDEX, BlockAddresses, BlockCommit, ChainStore, CommitDurability, SCHEMA_VERSION,
+    SnapshotInstall, StoreConfig, StoredBlock,
 };

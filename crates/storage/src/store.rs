@@ -64,6 +64,17 @@ pub struct BlockCommit<'a> {
     pub next_validators: Option<&'a [GenesisValidator]>,
 }
 
+/// When a block's commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitDurability {
+    /// Before the commit returns.
+    Immediate,
+    /// With the next immediate commit (or [`ChainStore::persist`]). A crash before then loses
+    /// this commit and the deferred ones around it, and leaves the store as the last
+    /// immediate commit left it.
+    Deferred,
+}
+
 /// A block as a snapshot carries it: everything the store keeps of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredBlock {
@@ -313,12 +324,24 @@ impl ChainStore {
     /// Writes a decided block, its receipts, state changes and tree nodes, and moves the head
     /// to it, in one transaction that is durable on disk when this returns.
     pub fn commit_block(&self, commit: BlockCommit<'_>) -> Result<(), StoreError> {
+        self.commit_block_with(commit, CommitDurability::Immediate)
+    }
+
+    /// [`ChainStore::commit_block`], on disk when `durability` says.
+    pub fn commit_block_with(
+        &self,
+        commit: BlockCommit<'_>,
+        durability: CommitDurability,
+    ) -> Result<(), StoreError> {
         let block = commit.block;
         let number = block.header.number;
         let hash = block.hash();
         let _writing = self.write_lock.lock();
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
+        txn.set_durability(match durability {
+            CommitDurability::Immediate => Durability::Immediate,
+            CommitDurability::Deferred => Durability::None,
+        })?;
         {
             let mut meta = txn.open_table(META)?;
             let head = meta.get("head")?.and_then(|v| read_u64(v.value()));
@@ -390,6 +413,15 @@ impl ChainStore {
         txn.commit()?;
         self.node_cache.advance(&pages, number);
         self.refresh()
+    }
+
+    /// Puts every commit made so far on disk (deferred ones included) before returning.
+    pub fn persist(&self) -> Result<(), StoreError> {
+        let _writing = self.write_lock.lock();
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        txn.commit()?;
+        Ok(())
     }
 
     /// Removes every block below `head + 1 - keep` but genesis (headers, bodies, receipts,

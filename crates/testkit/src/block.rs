@@ -21,5 +21,6 @@ pub fn empty_header(number: u64, parent_hash: B256) -> Header {
         poh_end_hash: B256::ZERO,
         poh_ticks: 0,
         extra_data: Default::default(),
+        poh_entries_root: None,
     }
 }

@@ -281,6 +281,17 @@ fn a_snapshot_starts_a_new_data_directory_and_forged_ones_are_refused() -> eyre:
     edited.write(&forged)?;
     let err = import(&forged)?;
     assert!(err.contains("the head's certificate"), "{err}");
+    // A block's PoH entries changed under its header, every hash made to match.
+    let mut edited = SnapshotBytes::read(&file)?;
+    let mut blocks: Vec<SnapBlock> = Decodable::decode(&mut edited.frames[last].1.as_slice())?;
+    let mut block = btcr_primitives::Block::decode(&mut blocks[0].block.as_ref())?;
+    assert!(block.header.poh_entries_root.is_some(), "a new chain's headers commit to the entries");
+    block.body.poh_entries[0].hash = B256::repeat_byte(7);
+    blocks[0].block = alloy_rlp::encode(&block).into();
+    edited.frames[last].1 = alloy_rlp::encode(&blocks);
+    edited.write(&forged)?;
+    let err = import(&forged)?;
+    assert!(err.contains("a body or receipts its header does not commit to"), "{err}");
     // Another chain's node.
     let mut genesis: Value = serde_json::from_slice(&std::fs::read(source.join("genesis.json"))?)?;
     genesis["chainId"] = json!(999);

@@ -324,6 +324,8 @@ struct App<P> {
     own: HashMap<Round, B256>,
     /// Whether the decided block of the current height was committed.
     committed: bool,
+    /// The block of the current height that came through sync, found valid.
+    synced: Option<B256>,
     /// This validator's proposals, on disk until decided.
     proposals: ProposalStore,
 }
@@ -394,6 +396,7 @@ impl<P: BlockPipeline> App<P> {
             verdicts: HashMap::new(),
             own: HashMap::new(),
             committed: false,
+            synced: None,
         })
     }
 
@@ -414,6 +417,7 @@ impl<P: BlockPipeline> App<P> {
         self.verdicts.clear();
         self.own.clear();
         self.committed = false;
+        self.synced = None;
         self.future.retain(|h, _| *h >= height);
         self.unchecked.retain(|(h, ..)| *h >= height);
         match self.pipeline.validators(height.0) {
@@ -812,6 +816,25 @@ impl<P: BlockPipeline> App<P> {
         Ok(validity)
     }
 
+    /// [`Self::verify`] for a synced block, whose certificate the engine checked before
+    /// handing it over: a verdict already reached is reused, but one reached this way is not
+    /// kept, since it may rest on what only the certificate vouches for.
+    async fn verify_certified(&mut self, block: Block) -> Result<Validity, PipelineError> {
+        let hash = block.hash();
+        if let Some(v) = self.verdicts.get(&hash) {
+            return Ok(*v);
+        }
+        let pipeline = self.pipeline.clone();
+        match blocking(move || pipeline.verify_certified(&block)).await? {
+            Ok(()) => Ok(Validity::Valid),
+            Err(PipelineError::Fatal(e)) => Err(PipelineError::Fatal(e)),
+            Err(e) => {
+                warn!(target: "btcr::consensus", %hash, error = %e, "invalid synced block");
+                Ok(Validity::Invalid)
+            }
+        }
+    }
+
     async fn decided(
         &mut self,
         certificate: BftCertificate<BtcrContext>,
@@ -832,7 +855,15 @@ impl<P: BlockPipeline> App<P> {
         signatures.sort_by_key(|s| s.validator);
         let stored = CommitCertificate { height: height.0, round, block_hash: hash, signatures };
         let pipeline = self.pipeline.clone();
-        match blocking(move || pipeline.commit(hash, stored)).await? {
+        // A node that signs nothing may lose the blocks it synced last to a crash (it syncs
+        // them again); a validator keeps every decision on disk before it votes at the next
+        // height.
+        let synced = self.synced == Some(hash) && self.signer.is_none();
+        let commit = move || match synced {
+            true => pipeline.commit_synced(hash, stored),
+            false => pipeline.commit(hash, stored),
+        };
+        match blocking(commit).await? {
             Ok(()) => {
                 self.committed = true;
                 info!(target: "btcr::consensus", %height, round, %hash, "finalized block");
@@ -916,13 +947,16 @@ impl<P: BlockPipeline> App<P> {
             self.enter_height(height)?;
         }
         let hash = block.hash();
-        let validity = match self.verify(block).await {
+        let validity = match self.verify_certified(block).await {
             Ok(v) => v,
             Err(e) => {
                 error!(target: "btcr::consensus", %height, error = %e, "verifying a synced block");
                 return Ok(SyncedValueOutcome::LocalTransientError);
             }
         };
+        if validity == Validity::Valid {
+            self.synced = Some(hash);
+        }
         Ok(SyncedValueOutcome::Verdict(ProposedValue {
             height,
             round,
@@ -979,6 +1013,8 @@ mod tests {
     /// evidence recorded.
     struct Counting {
         verified: AtomicUsize,
+        /// Verifications of synced blocks (`verify_certified`).
+        certified: AtomicUsize,
         /// The set per height; a height not listed is not known.
         validators: parking_lot::Mutex<std::collections::BTreeMap<u64, Vec<GenesisValidator>>>,
         committed: parking_lot::Mutex<Vec<B256>>,
@@ -989,6 +1025,7 @@ mod tests {
         fn new(validators: std::collections::BTreeMap<u64, Vec<GenesisValidator>>) -> Self {
             Self {
                 verified: AtomicUsize::new(0),
+                certified: AtomicUsize::new(0),
                 validators: parking_lot::Mutex::new(validators),
                 committed: Default::default(),
                 evidence: Default::default(),
@@ -1022,6 +1059,10 @@ mod tests {
         }
         fn verify(&self, _: &Block) -> Result<(), PipelineError> {
             self.verified.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        fn verify_certified(&self, _: &Block) -> Result<(), PipelineError> {
+            self.certified.fetch_add(1, Ordering::SeqCst);
             Ok(())
         }
         fn commit(&self, hash: B256, _: CommitCertificate) -> Result<(), PipelineError> {
@@ -1160,6 +1201,36 @@ mod tests {
         let signer = BtcrSigner::new(consensus_key(key), 7);
         let proposer = ValidatorAddress::of(&signer.public_key());
         (signer, ProposalInit { height: Height(1), round: r0, proposer, pol_round: Round::Nil })
+    }
+
+    /// A synced block is checked as certified (its PoH chains vouched for by the certificate
+    /// the engine verified), and that verdict is never reused for the same block proposed
+    /// live, which is verified in full; a verdict reached in full is reused for a synced copy.
+    #[tokio::test]
+    async fn a_synced_blocks_verdict_is_not_taken_for_a_live_proposal() {
+        let (keys, set, dir, config) = four_validators();
+        let pipeline = Arc::new(Counting::new([(1, listed(&keys))].into()));
+        let mut app = app_at_height_one(&pipeline, &dir, &config);
+        let (signer, init) = first_proposer(&keys, &set);
+        let block = Block { header: test_header(1, init.proposer.0), body: BlockBody::default() };
+        let mut encoded = Vec::new();
+        block.encode(&mut encoded);
+        let bytes = Bytes::from(encoded);
+
+        let synced = app.synced_value(Height(1), init.round, init.proposer, bytes.clone());
+        let Ok(SyncedValueOutcome::Verdict(value)) = synced.await else { panic!("no verdict") };
+        assert_eq!((value.validity, value.value.0), (Validity::Valid, block.hash()));
+        assert_eq!(pipeline.certified.load(Ordering::SeqCst), 1);
+        assert_eq!(pipeline.verified.load(Ordering::SeqCst), 0);
+
+        let parts = parts::split(7, &signer, init, &bytes);
+        let live = app.received_proposal(test_peer(1), parts).await.unwrap();
+        assert_eq!(live.map(|v| v.validity), Some(Validity::Valid));
+        assert_eq!(pipeline.verified.load(Ordering::SeqCst), 1, "verified in full");
+
+        let again = app.synced_value(Height(1), init.round, init.proposer, bytes).await;
+        assert!(matches!(again, Ok(SyncedValueOutcome::Verdict(_))));
+        assert_eq!(pipeline.certified.load(Ordering::SeqCst), 1, "the full verdict reused");
     }
 
     /// A verdict refused for local clock skew was kept for the whole height, so that a node

@@ -57,5 +57,6 @@ pub(crate) fn test_header(
         poh_end_hash: B256::ZERO,
         poh_ticks: 1,
         extra_data: Bytes::new(),
+        poh_entries_root: None,
     }
 }

@@ -176,6 +176,8 @@ impl Chain {
             poh_end_hash: poh.end_hash,
             poh_ticks: poh.ticks,
             extra_data: Bytes::new(),
+            poh_entries_root: (self.genesis.forks.poh_entries_root_at(ctx.number))
+                .then(|| btcr_poh::entries_root(&poh.entries)),
         };
         let tx_hashes = transactions.iter().map(|t| t.hash).collect();
         let senders = transactions.iter().map(|t| t.sender).collect();

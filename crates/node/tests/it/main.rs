@@ -40,6 +40,7 @@ fn genesis(validator: &SecretKey) -> Genesis {
         block_time_ms: 100,
         poh: PohConfig { hashes_per_tick: 200, ticks_per_block: 8 },
         consensus: Default::default(),
+        forks: btcr_primitives::Forks::ALL,
         validators: vec![GenesisValidator {
             address: validator.address(),
             public_key: validator.public_key().to_vec().into(),
@@ -269,6 +270,63 @@ fn tampered_blocks_are_refused() {
         b.chain.commit(unknown.hash(), certificate(validator, &unknown)),
         Err(PipelineError::UnknownBlock(_))
     ));
+}
+
+/// A synced block, whose certificate the engine checked, has its PoH entries compared with the
+/// root its header commits to instead of having their hash chains run again: only what more
+/// than two thirds of the validators signed after running them is trusted that way. A chain
+/// whose genesis predates the root keeps checking the chains in full.
+#[test]
+fn a_certified_block_is_trusted_for_its_poh_chains_only_through_its_header() {
+    let tampering = Tampering::new();
+    let (b, block) = (&tampering.verifier, &tampering.block);
+    let root = block.header.poh_entries_root.expect("a new chain's headers carry the root");
+    assert_eq!(root, btcr_poh::entries_root(&block.body.poh_entries));
+    let certified_refusal = |block: &Block| match b.chain.verify_certified(block) {
+        Err(PipelineError::InvalidBlock(reason)) => reason.to_string(),
+        other => panic!("not refused: {other:?}"),
+    };
+
+    // The entries changed under an unchanged header: the root no longer matches.
+    let mut t = block.clone();
+    let middle = t.body.poh_entries.len() / 2;
+    t.body.poh_entries[middle].hash = B256::repeat_byte(3);
+    assert!(certified_refusal(&t).contains("PoH entries root"), "{}", certified_refusal(&t));
+    // A header naming those entries is a block whose chain breaks in the middle: refused when
+    // proposed, and taken as certified only because the validators would have signed it.
+    t.header.poh_entries_root = Some(btcr_poh::entries_root(&t.body.poh_entries));
+    assert!(tampering.refused(&t).starts_with("PoH"), "{}", tampering.refused(&t));
+    b.chain.verify_certified(&t).unwrap();
+    // The entries' structure is checked all the same.
+    let mut t = block.clone();
+    t.body.poh_entries.remove(middle);
+    t.header.poh_entries_root = Some(btcr_poh::entries_root(&t.body.poh_entries));
+    assert!(certified_refusal(&t).starts_with("PoH"), "{}", certified_refusal(&t));
+    // A header without the root, where the genesis asks for it.
+    let mut t = block.clone();
+    t.header.poh_entries_root = None;
+    assert!(certified_refusal(&t).contains("PoH entries root"), "{}", certified_refusal(&t));
+
+    b.chain.verify_certified(block).unwrap();
+    b.chain.commit(block.hash(), certificate(&tampering.validator, block)).unwrap();
+    assert_eq!(b.chain.head_header(), block.header);
+
+    // A chain started before the root existed: no root, and the chains run in full.
+    let validator = SecretKey::random();
+    let mut genesis = genesis(&validator);
+    genesis.forks = btcr_primitives::Forks::default();
+    let (proposer, verifier) = (node(&genesis, &validator), node(&genesis, &validator));
+    load(&proposer.chain);
+    let block = propose(&proposer.chain);
+    assert_eq!(block.header.poh_entries_root, None);
+    let mut t = block.clone();
+    let middle = t.body.poh_entries.len() / 2;
+    t.body.poh_entries[middle].hash = B256::repeat_byte(3);
+    match verifier.chain.verify_certified(&t) {
+        Err(PipelineError::InvalidBlock(reason)) => assert!(reason.to_string().starts_with("PoH")),
+        other => panic!("not refused: {other:?}"),
+    }
+    verifier.chain.verify_certified(&block).unwrap();
 }
 
 /// A block of more transactions than its gas limit could ever pay for is refused on that

@@ -132,3 +132,37 @@ fn missing_or_extra_transactions_fail() {
         Err(PohError::TransactionsNotConsumed { consumed, total: t }) if consumed + 1 == total && t == total
     ));
 }
+
+/// The structure-only check (for blocks whose certificate vouches for their chains) agrees
+/// with `verify` on a valid block, refuses every structural fault, and runs no hash; the root
+/// a header commits to changes with any entry.
+#[test]
+fn the_structure_check_sees_counts_not_hashes_and_the_root_sees_everything() {
+    use btcr_poh::{entries_root, verify_structure};
+    let block = generate_block();
+    let (start, n_tx) = (block.start, block.tx_hashes.len());
+    let full = verify(start, &block.output.entries, &block.tx_hashes, &CONFIG).unwrap();
+    assert_eq!(verify_structure(start, &block.output.entries, n_tx, &CONFIG), Ok(full));
+
+    let mut entries = block.output.entries.clone();
+    entries[3].hash.0[7] ^= 0x10;
+    assert!(verify_structure(start, &entries, n_tx, &CONFIG).is_ok(), "no hash is run");
+    assert_ne!(entries_root(&entries), entries_root(&block.output.entries));
+
+    let mut entries = block.output.entries.clone();
+    let tick = entries.iter().position(|e| e.is_tick()).unwrap();
+    entries[tick].num_hashes += 1;
+    assert!(matches!(
+        verify_structure(start, &entries, n_tx, &CONFIG),
+        Err(PohError::WrongHashesPerTick { tick: 0, .. })
+    ));
+    assert!(matches!(
+        verify_structure(start, &block.output.entries, n_tx + 1, &CONFIG),
+        Err(PohError::TransactionsNotConsumed { .. })
+    ));
+    let mut entries = block.output.entries.clone();
+    entries.pop();
+    assert!(verify_structure(start, &entries, n_tx, &CONFIG).is_err());
+    assert_ne!(entries_root(&entries), entries_root(&block.output.entries));
+    assert_ne!(entries_root(&[]), entries_root(&entries));
+}

@@ -9,7 +9,8 @@ use btcr_primitives::{
     EMPTY_CODE_HASH, Header, Misbehavior, MisbehaviorKind, SignedValue, StateChanges, StateReader,
 };
 use btcr_storage::{
-    ADDRESS_INDEX, BlockAddresses, BlockCommit, ChainStore, SCHEMA_VERSION, StoreError,
+    ADDRESS_INDEX, BlockAddresses, BlockCommit, ChainStore, CommitDurability, SCHEMA_VERSION,
+    StoreError,
 };
 use btcr_trie::NodeWrites;
 
@@ -18,21 +19,32 @@ fn header(number: u64, parent_hash: B256) -> Header {
 }
 
 fn commit(store: &ChainStore, block: &Block, changes: &StateChanges) -> Result<(), StoreError> {
-    store.commit_block(BlockCommit {
+    commit_with(store, block, changes, CommitDurability::Immediate)
+}
+
+fn commit_with(
+    store: &ChainStore,
+    block: &Block,
+    changes: &StateChanges,
+    durability: CommitDurability,
+) -> Result<(), StoreError> {
+    let certificate = CommitCertificate {
+        height: block.number(),
+        round: 0,
+        block_hash: block.hash(),
+        signatures: vec![],
+    };
+    let commit = BlockCommit {
         block,
         tx_hashes: &[],
         senders: &[],
         receipts: &[],
         changes,
         node_writes: &NodeWrites::default(),
-        certificate: (block.number() > 0).then_some(&CommitCertificate {
-            height: block.number(),
-            round: 0,
-            block_hash: block.hash(),
-            signatures: vec![],
-        }),
+        certificate: (block.number() > 0).then_some(&certificate),
         next_validators: None,
-    })
+    };
+    store.commit_block_with(commit, durability)
 }
 
 fn block(number: u64, parent: B256) -> Block {
@@ -551,4 +563,72 @@ fn pruning_removes_old_blocks_in_batches_once_indexed_and_reads_of_them_say_prun
     let store = ChainStore::open(dir.path()).unwrap();
     assert_eq!(store.snapshot().unwrap().earliest(), 15);
     commit(&store, &block(21, parent), &StateChanges::default()).unwrap();
+}
+
+/// Set in the child process of the crash test: `DIR,PLAN`, where each letter of PLAN commits
+/// the next block immediately (`i`) or deferred (`d`), `p` persists, and the process then
+/// aborts without closing the store.
+const CRASH_ENV: &str = "BTCR_STORE_CRASH";
+
+/// Commits a chain of empty blocks from genesis as `plan` says (see [`CRASH_ENV`]).
+fn commit_plan(store: &ChainStore, plan: &str) {
+    let mut parent = block(0, B256::ZERO);
+    commit(store, &parent, &StateChanges::default()).unwrap();
+    for step in plan.chars() {
+        if step == 'p' {
+            store.persist().unwrap();
+            continue;
+        }
+        let durability = match step {
+            'i' => CommitDurability::Immediate,
+            _ => CommitDurability::Deferred,
+        };
+        let next = block(parent.number() + 1, parent.hash());
+        commit_with(store, &next, &StateChanges::default(), durability).unwrap();
+        parent = next;
+    }
+}
+
+/// Deferred commits are seen at once, reach the disk with the next immediate commit (or a
+/// persist, or closing the store), and a crash loses only those made since: the store opens
+/// at the last block on disk and extends from there.
+#[test]
+fn a_crash_loses_only_the_deferred_commits_since_the_last_immediate_one() {
+    if let Ok(job) = std::env::var(CRASH_ENV) {
+        let (dir, plan) = job.split_once(',').unwrap();
+        let store = ChainStore::open(std::path::Path::new(dir)).unwrap();
+        commit_plan(&store, plan);
+        assert_eq!(
+            store.snapshot().unwrap().head_number(),
+            Some(plan.replace('p', "").len() as u64)
+        );
+        std::process::abort();
+    }
+    for (plan, on_disk) in [("iidd", 2), ("iddid", 4), ("ddp", 2), ("ddd", 0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "a_crash_loses_only_the_deferred_commits_since_the_last_immediate_one",
+            ])
+            .env(CRASH_ENV, format!("{},{plan}", dir.path().display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!status.success(), "{plan}: the child was to abort");
+        let store = ChainStore::open(dir.path()).unwrap();
+        let snapshot = store.snapshot().unwrap();
+        assert_eq!(snapshot.head_number(), Some(on_disk), "plan {plan}");
+        let head = snapshot.header(on_disk).unwrap().unwrap();
+        let next = block(on_disk + 1, head.hash());
+        commit(&store, &next, &StateChanges::default()).unwrap();
+        assert_eq!(store.snapshot().unwrap().head_number(), Some(on_disk + 1));
+    }
+    // Closed rather than crashed: nothing is lost.
+    let dir = tempfile::tempdir().unwrap();
+    let store = ChainStore::open(dir.path()).unwrap();
+    commit_plan(&store, "idd");
+    drop(store);
+    assert_eq!(ChainStore::open(dir.path()).unwrap().snapshot().unwrap().head_number(), Some(3));
 }
