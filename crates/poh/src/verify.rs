@@ -46,12 +46,17 @@ pub fn verify(
         let claimed = entries[index].hash;
         return Err(PohError::HashMismatch { index, claimed, computed });
     }
-    Ok(PohSummary {
+    Ok(summary(start, entries, config))
+}
+
+/// What entries that passed the structure check amount to.
+fn summary(start: B256, entries: &[PohEntry], config: &PohConfig) -> PohSummary {
+    PohSummary {
         end_hash: entries.last().map_or(start, |entry| entry.hash),
         ticks: config.ticks_per_block,
         // The structure check pinned this to exactly hashes_per_tick * ticks_per_block.
         n_hashes: config.hashes_per_block(),
-    })
+    }
 }
 
 /// What [`verify`] concludes, from the entries' structure alone (one pass, no hashing): for
@@ -66,11 +71,7 @@ pub fn verify_structure(
     config: &PohConfig,
 ) -> Result<PohSummary, PohError> {
     check_structure(entries, n_transactions, config)?;
-    Ok(PohSummary {
-        end_hash: entries.last().map_or(start, |entry| entry.hash),
-        ticks: config.ticks_per_block,
-        n_hashes: config.hashes_per_block(),
-    })
+    Ok(summary(start, entries, config))
 }
 
 /// [`verify`] on a given pool, so callers (and benchmarks) choose the parallelism.

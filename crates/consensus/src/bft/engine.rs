@@ -794,12 +794,33 @@ impl<P: BlockPipeline> App<P> {
     /// Re-executes a block once per height and hash (a refusal by this node's clock alone is
     /// not remembered).
     async fn verify(&mut self, block: Block) -> Result<Validity, PipelineError> {
+        self.verify_as(block, false).await
+    }
+
+    /// [`Self::verify`] for a synced block, whose certificate the engine checked before
+    /// handing it over (`BlockPipeline::verify_certified`).
+    async fn verify_certified(&mut self, block: Block) -> Result<Validity, PipelineError> {
+        self.verify_as(block, true).await
+    }
+
+    /// A verdict already reached for the block is reused; a new one is kept for the height,
+    /// unless it was reached as `certified`: it may rest on what only the certificate vouches
+    /// for, so the same block proposed live is verified in full.
+    async fn verify_as(
+        &mut self,
+        block: Block,
+        certified: bool,
+    ) -> Result<Validity, PipelineError> {
         let hash = block.hash();
         if let Some(v) = self.verdicts.get(&hash) {
             return Ok(*v);
         }
         let pipeline = self.pipeline.clone();
-        let validity = match blocking(move || pipeline.verify(&block)).await? {
+        let verified = blocking(move || match certified {
+            true => pipeline.verify_certified(&block),
+            false => pipeline.verify(&block),
+        });
+        let validity = match verified.await? {
             Ok(()) => Validity::Valid,
             Err(PipelineError::Fatal(e)) => return Err(PipelineError::Fatal(e)),
             // Our clock may be behind: the same block is checked again when it comes again.
@@ -808,31 +829,14 @@ impl<P: BlockPipeline> App<P> {
                 return Ok(Validity::Invalid);
             }
             Err(e) => {
-                warn!(target: "btcr::consensus", %hash, error = %e, "invalid proposal");
+                warn!(target: "btcr::consensus", %hash, certified, error = %e, "invalid proposal");
                 Validity::Invalid
             }
         };
-        self.verdicts.insert(hash, validity);
+        if !certified {
+            self.verdicts.insert(hash, validity);
+        }
         Ok(validity)
-    }
-
-    /// [`Self::verify`] for a synced block, whose certificate the engine checked before
-    /// handing it over: a verdict already reached is reused, but one reached this way is not
-    /// kept, since it may rest on what only the certificate vouches for.
-    async fn verify_certified(&mut self, block: Block) -> Result<Validity, PipelineError> {
-        let hash = block.hash();
-        if let Some(v) = self.verdicts.get(&hash) {
-            return Ok(*v);
-        }
-        let pipeline = self.pipeline.clone();
-        match blocking(move || pipeline.verify_certified(&block)).await? {
-            Ok(()) => Ok(Validity::Valid),
-            Err(PipelineError::Fatal(e)) => Err(PipelineError::Fatal(e)),
-            Err(e) => {
-                warn!(target: "btcr::consensus", %hash, error = %e, "invalid synced block");
-                Ok(Validity::Invalid)
-            }
-        }
     }
 
     async fn decided(
