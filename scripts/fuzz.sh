@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes what BTCR reads from peers, clients and files: the targets in fuzz/ (consensus
-# codec, proposal-part reassembly, gossip batches, transaction decoding, JSON-RPC, REST
-# query strings, keystores), each from its kept corpus in fuzz/corpus/<target>/.
+# codec, proposal-part reassembly, gossip batches, block ranges, transaction decoding,
+# JSON-RPC, REST query strings, keystores), each from its kept corpus in fuzz/corpus/<target>/.
 #
 #   scripts/fuzz.sh                      every target for 10 million executions
 #   scripts/fuzz.sh --runs N [target…]   N executions each
@@ -16,7 +16,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ALL=(consensus_codec proposal_parts gossip_batch transaction block_stream json_rpc rest_query keystore)
+ALL=(consensus_codec proposal_parts gossip_batch block_range transaction block_stream json_rpc rest_query keystore)
 RUNS=10000000
 SECONDS_EACH=""
 KEEP=0

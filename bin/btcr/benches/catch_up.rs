@@ -1,8 +1,10 @@
 //! How fast a fresh full node catches up: a one-validator network's chain of N blocks is
 //! written straight into the validator's store (each block proposed, executed and certified
-//! by its key, as consensus would), the validator is started, then a full node with an empty
-//! store, which syncs every block from it through the BFT engine's sync (each block checked
-//! against its certificate, re-executed and committed). Printed: blocks/s from the full
+//! by its key, as consensus would), the validator is started, then side by side two full
+//! nodes with empty stores, one after the other: one syncs every block through the BFT
+//! engine's sync alone (`BTCR_CATCH_UP_FROM=0`), the other catches up by ranges first (each
+//! certificate checked, each block re-executed, hundreds committed per transaction) and
+//! leaves the last few blocks to the engine. Printed for each: blocks/s from the full
 //! node's first synced block to the last, and the whole time from its start.
 //!
 //! `cargo bench -p btcr --bench catch_up` runs 10,000 empty blocks, then 10,000 blocks of 100
@@ -50,22 +52,23 @@ fn main() -> eyre::Result<()> {
         .collect();
     let binary = Path::new(env!("CARGO_BIN_EXE_btcr"));
     println!(
-        "| transactions a block | blocks | built in | first synced after | synced in | blocks/s | tx/s |"
+        "| path | transactions a block | blocks | built in | first synced after | synced in | blocks/s | tx/s |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for txs in sizes {
-        let row = run(binary, blocks, txs)?;
-        println!("{row}");
+        for row in run(binary, blocks, txs)? {
+            println!("{row}");
+        }
     }
     Ok(())
 }
 
-fn run(binary: &Path, blocks: u64, txs: u64) -> eyre::Result<String> {
+fn run(binary: &Path, blocks: u64, txs: u64) -> eyre::Result<Vec<String>> {
     let dir = tempfile::tempdir()?;
     let out = dir.path().join("net");
-    let (p2p, gossip, rpc) = (free_ports(2)?, free_ports(2)?, free_ports(2)?);
+    let (p2p, gossip, rpc) = (free_ports(3)?, free_ports(3)?, free_ports(3)?);
     let status = Command::new(binary)
-        .args(["testnet", "--validators", "1", "--full-nodes", "1", "--mode", "poa"])
+        .args(["testnet", "--validators", "1", "--full-nodes", "2", "--mode", "poa"])
         .args(["--block-time", "20ms", "--p2p-port", &p2p.to_string()])
         .args(["--gossip-port", &gossip.to_string(), "--rpc-port", &rpc.to_string()])
         .arg("--out")
@@ -73,9 +76,9 @@ fn run(binary: &Path, blocks: u64, txs: u64) -> eyre::Result<String> {
         .stdout(std::process::Stdio::null())
         .status()?;
     eyre::ensure!(status.success(), "btcr testnet failed");
-    let (validator_home, full_home) = (out.join("node0"), out.join("node1"));
+    let validator_home = out.join("node0");
     // Genesis a day back, so that blocks built back to back keep the clock's time.
-    for home in [&out, &validator_home, &full_home] {
+    for home in [out.clone(), validator_home.clone(), out.join("node1"), out.join("node2")] {
         let path = home.join("genesis.json");
         let mut genesis: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
@@ -93,8 +96,32 @@ fn run(binary: &Path, blocks: u64, txs: u64) -> eyre::Result<String> {
     eprintln!("built {blocks} blocks, {included} transactions, in {built:.1?}");
 
     let _validator = DevProcess::start_node(binary, &validator_home)?;
+    // Side by side from the same validator: a fresh full node through the consensus engine's
+    // sync alone, then another that catches up by ranges first.
+    let paths = [("engine sync", "node1", "0"), ("ranges, then engine", "node2", "256")];
+    let mut rows = Vec::new();
+    for (path, home, from) in paths {
+        let full = DevProcess::start_node_with_env(
+            binary,
+            &out.join(home),
+            &[],
+            &[("BTCR_CATCH_UP_FROM", from)],
+        )?;
+        let (first_after, synced_in, rate) = follow(&full, blocks)?;
+        full.kill()?;
+        let per_block = included as f64 / blocks as f64;
+        rows.push(format!(
+            "| {path} | {per_block:.0} | {blocks} | {built:.1?} | {first_after:.1?} | {synced_in:.1?} | {rate:.0} | {:.0} |",
+            rate * per_block,
+        ));
+    }
+    Ok(rows)
+}
+
+/// Polls `full` until it holds `blocks` blocks: the time to its first synced block, the
+/// whole time, and blocks/s from the first synced block to the last.
+fn follow(full: &DevProcess, blocks: u64) -> eyre::Result<(Duration, Duration, f64)> {
     let started = Instant::now();
-    let full = DevProcess::start_node(binary, &full_home)?;
     let mut first = None;
     let mut last_print = Instant::now();
     loop {
@@ -110,19 +137,13 @@ fn run(binary: &Path, blocks: u64, txs: u64) -> eyre::Result<String> {
             last_print = Instant::now();
         }
         eyre::ensure!(started.elapsed() < Duration::from_secs(3_600), "no catch-up within an hour");
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
     let done = Instant::now();
     let (first_at, first_height) = first.unwrap_or((done, blocks));
     let steady = done.duration_since(first_at).as_secs_f64().max(1e-3);
     let rate = (blocks - first_height) as f64 / steady;
-    let per_block = included as f64 / blocks as f64;
-    Ok(format!(
-        "| {per_block:.0} | {blocks} | {built:.1?} | {:.1?} | {:.1?} | {rate:.0} | {:.0} |",
-        first_at.duration_since(started),
-        done.duration_since(started),
-        rate * per_block,
-    ))
+    Ok((first_at.duration_since(started), done.duration_since(started), rate))
 }
 
 /// Writes `blocks` blocks of up to `txs` transfers each into the validator's store, each

@@ -19,6 +19,7 @@
 //! messages are invalid loses score until the node stops taking anything from it.
 
 mod batch;
+mod blocks;
 
 /// Entry point for the gossip-batch fuzz target (`fuzz/`).
 #[doc(hidden)]
@@ -45,14 +46,20 @@ use std::{
 pub use batch::{
     BatchError, MAX_BATCH_TXS, MAX_MESSAGE_BYTES, MAX_TX_BYTES, decode_batch, encode_batch,
 };
+pub use blocks::{
+    BlockRequest, BlockRequestError, BlockResponse, BlockSource, MAX_RANGE_BLOCKS,
+    MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_SERVING, RANGE_BYTES, decode_request,
+    decode_response, encode_request, encode_response,
+};
 use bytes::Bytes;
 use futures::StreamExt;
+pub use libp2p::PeerId;
 use libp2p::{
-    Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, connection_limits,
+    Multiaddr, StreamProtocol, Swarm, SwarmBuilder, connection_limits,
     gossipsub::{self, IdentTopic, MessageAcceptance, MessageAuthenticity, MessageId},
     identify,
     identity::Keypair,
-    kad,
+    kad, request_response,
     swarm::{NetworkBehaviour, SwarmEvent},
 };
 use tokio::{
@@ -223,12 +230,97 @@ struct Behaviour {
     identify: identify::Behaviour,
     kad: kad::Behaviour<kad::store::MemoryStore>,
     gossipsub: gossipsub::Behaviour,
+    blocks: request_response::Behaviour<blocks::BlockCodec>,
+}
+
+/// How long a block request may take, answer included.
+const BLOCK_REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A request of the local node to a peer, with where its answer goes.
+type Ask = (PeerId, BlockRequest, oneshot::Sender<Result<BlockResponse, BlockRequestError>>);
+
+/// What the node asks of the network task about blocks.
+enum BlockCall {
+    /// The peers connected now.
+    Peers(oneshot::Sender<Vec<PeerId>>),
+    /// A request to one peer.
+    Ask(Ask),
+}
+
+/// Asks peers for decided blocks (see [`BlockRequest`]). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct BlockClient {
+    calls: mpsc::Sender<BlockCall>,
+}
+
+impl std::fmt::Debug for BlockCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Peers(_) => f.write_str("Peers"),
+            Self::Ask((peer, request, _)) => write!(f, "Ask({peer}, {request:?})"),
+        }
+    }
+}
+
+impl BlockClient {
+    /// The peers connected now.
+    pub async fn peers(&self) -> Vec<PeerId> {
+        let (reply, peers) = oneshot::channel();
+        if self.calls.send(BlockCall::Peers(reply)).await.is_err() {
+            return Vec::new();
+        }
+        peers.await.unwrap_or_default()
+    }
+
+    /// Sends `request` to `peer` and waits for its answer.
+    pub async fn ask(
+        &self,
+        peer: PeerId,
+        request: BlockRequest,
+    ) -> Result<BlockResponse, BlockRequestError> {
+        let (reply, answer) = oneshot::channel();
+        self.calls
+            .send(BlockCall::Ask((peer, request, reply)))
+            .await
+            .map_err(|_| BlockRequestError::Stopped)?;
+        answer.await.map_err(|_| BlockRequestError::Stopped)?
+    }
+
+    /// What each connected peer serves, `(peer, earliest, head)`, from those that answer
+    /// within `timeout`.
+    pub async fn statuses(&self, timeout: Duration) -> Vec<(PeerId, u64, u64)> {
+        let asks = self.peers().await.into_iter().map(|peer| async move {
+            match tokio::time::timeout(timeout, self.ask(peer, BlockRequest::Status)).await {
+                Ok(Ok(BlockResponse::Status { earliest, head })) => Some((peer, earliest, head)),
+                _ => None,
+            }
+        });
+        futures::future::join_all(asks).await.into_iter().flatten().collect()
+    }
+
+    /// Up to `count` consecutive items from block `from` that `peer` sends.
+    pub async fn range(
+        &self,
+        peer: PeerId,
+        from: u64,
+        count: u32,
+    ) -> Result<Vec<Bytes>, BlockRequestError> {
+        match self.ask(peer, BlockRequest::Range { from, count }).await? {
+            BlockResponse::Blocks(items) if items.len() <= count as usize => Ok(items),
+            BlockResponse::Blocks(items) => Err(BlockRequestError::Mismatch(format!(
+                "{} blocks for a range of {count}",
+                items.len()
+            ))),
+            other => Err(BlockRequestError::Mismatch(format!("{other:?} for a range"))),
+        }
+    }
 }
 
 /// The running transaction network.
 #[derive(Debug)]
 pub struct Gossip {
     publisher: TxPublisher,
+    blocks: BlockClient,
     scores: mpsc::Sender<oneshot::Sender<Vec<(PeerId, f64)>>>,
     peer_id: PeerId,
     listen: Multiaddr,
@@ -240,6 +332,7 @@ impl Gossip {
     pub async fn start(
         config: GossipConfig,
         sink: Arc<dyn TxSink>,
+        source: Arc<dyn BlockSource>,
         shutdown: CancellationToken,
     ) -> Result<Self, NetworkError> {
         let parse = |a: &str| {
@@ -270,8 +363,14 @@ impl Gossip {
         let (outbox_tx, outbox) = mpsc::channel(OUTBOX_CAPACITY);
         let peers = Arc::new(AtomicUsize::new(0));
         let (scores, score_queries) = mpsc::channel(8);
+        let (block_calls, calls) = mpsc::channel(64);
+        let (served_tx, served) = mpsc::channel(MAX_SERVING * 2);
         let node = Node {
             swarm,
+            source,
+            serving: Arc::new(Semaphore::new(MAX_SERVING)),
+            served_tx,
+            asked: HashMap::new(),
             topic,
             sink,
             bootstrap,
@@ -281,9 +380,10 @@ impl Gossip {
             staleness: Staleness::default(),
             unsent: std::collections::VecDeque::new(),
         };
-        let task = tokio::spawn(node.run(outbox, score_queries, shutdown));
+        let task = tokio::spawn(node.run(outbox, score_queries, calls, served, shutdown));
         Ok(Self {
             publisher: TxPublisher { outbox: outbox_tx, peers },
+            blocks: BlockClient { calls: block_calls },
             scores,
             peer_id,
             listen,
@@ -299,6 +399,11 @@ impl Gossip {
     /// Peers connected now.
     pub fn peers(&self) -> usize {
         self.publisher.peers()
+    }
+
+    /// A handle that asks peers for decided blocks.
+    pub fn block_client(&self) -> BlockClient {
+        self.blocks.clone()
     }
 
     /// The score this node gives each connected peer: below zero for invalid or stale
@@ -381,8 +486,23 @@ fn build_swarm(
     let mut kad =
         kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
     kad.set_mode(Some(kad::Mode::Server));
-    let behaviour =
-        Behaviour { limits: connection_limits::Behaviour::new(limits), identify, kad, gossipsub };
+    let blocks_protocol =
+        StreamProtocol::try_from_owned(format!("/btcr/{}/blocks/1", config.chain_id))
+            .map_err(|e| setup(&e))?;
+    let blocks = request_response::Behaviour::with_codec(
+        blocks::BlockCodec,
+        [(blocks_protocol, request_response::ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(BLOCK_REQUEST_TIMEOUT)
+            .with_max_concurrent_streams(4 * MAX_SERVING),
+    );
+    let behaviour = Behaviour {
+        limits: connection_limits::Behaviour::new(limits),
+        identify,
+        kad,
+        gossipsub,
+        blocks,
+    };
     Ok(SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -400,8 +520,21 @@ fn build_swarm(
         .build())
 }
 
+/// A range read for a peer, ready to send.
+type Served = (request_response::ResponseChannel<BlockResponse>, BlockResponse);
+
 struct Node {
     swarm: Swarm<Behaviour>,
+    /// What peers' block requests are answered from.
+    source: Arc<dyn BlockSource>,
+    /// Store reads for peers in progress (at most [`MAX_SERVING`]).
+    serving: Arc<Semaphore>,
+    served_tx: mpsc::Sender<Served>,
+    /// The local node's block requests waiting for their answers.
+    asked: HashMap<
+        request_response::OutboundRequestId,
+        oneshot::Sender<Result<BlockResponse, BlockRequestError>>,
+    >,
     topic: IdentTopic,
     sink: Arc<dyn TxSink>,
     bootstrap: Vec<Multiaddr>,
@@ -424,6 +557,8 @@ impl Node {
         mut self,
         mut outbox: mpsc::Receiver<Bytes>,
         mut score_queries: mpsc::Receiver<oneshot::Sender<Vec<(PeerId, f64)>>>,
+        mut calls: mpsc::Receiver<BlockCall>,
+        mut served: mpsc::Receiver<Served>,
         shutdown: CancellationToken,
     ) {
         for address in &self.bootstrap {
@@ -489,6 +624,19 @@ impl Node {
                 _ = discovery.tick() => {
                     self.discover();
                     self.retry_unsent();
+                }
+                Some(call) = calls.recv() => match call {
+                    BlockCall::Peers(reply) => {
+                        let _ = reply.send(self.swarm.connected_peers().copied().collect());
+                    }
+                    BlockCall::Ask((peer, request, reply)) => {
+                        let id = self.swarm.behaviour_mut().blocks.send_request(&peer, request);
+                        self.asked.insert(id, reply);
+                    }
+                },
+                Some((channel, response)) = served.recv() => {
+                    // `Err` when the peer is gone or timed out: nothing to do.
+                    let _ = self.swarm.behaviour_mut().blocks.send_response(channel, response);
                 }
                 event = self.swarm.select_next_some() => self.on_event(event, &checked_tx),
             }
@@ -581,8 +729,62 @@ impl Node {
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
                 ..
             })) => self.retry_unsent(),
+            SwarmEvent::Behaviour(BehaviourEvent::Blocks(event)) => self.on_blocks(event),
             _ => {}
         }
+    }
+
+    fn on_blocks(&mut self, event: request_response::Event<BlockRequest, BlockResponse>) {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message { peer, message: Message::Request { request, channel, .. }, .. } => {
+                self.serve(peer, request, channel);
+            }
+            Event::Message { message: Message::Response { request_id, response }, .. } => {
+                if let Some(reply) = self.asked.remove(&request_id) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            Event::OutboundFailure { request_id, error, .. } => {
+                if let Some(reply) = self.asked.remove(&request_id) {
+                    let _ = reply.send(Err(BlockRequestError::NoAnswer(error.to_string())));
+                }
+            }
+            Event::InboundFailure { peer, error, .. } => {
+                debug!(target: "btcr::network", %peer, %error, "a block request failed");
+            }
+            Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// Answers a peer's block request: a status at once, a range from the store on a
+    /// blocking thread (an empty one while [`MAX_SERVING`] reads are in progress).
+    fn serve(
+        &mut self,
+        peer: PeerId,
+        request: BlockRequest,
+        channel: request_response::ResponseChannel<BlockResponse>,
+    ) {
+        let blocks = &mut self.swarm.behaviour_mut().blocks;
+        let (from, count) = match request {
+            BlockRequest::Status => {
+                let (earliest, head) = self.source.status();
+                let _ = blocks.send_response(channel, BlockResponse::Status { earliest, head });
+                return;
+            }
+            BlockRequest::Range { from, count } => (from, count.min(MAX_RANGE_BLOCKS)),
+        };
+        let Ok(permit) = self.serving.clone().try_acquire_owned() else {
+            debug!(target: "btcr::network", %peer, "busy serving blocks: an empty range");
+            let _ = blocks.send_response(channel, BlockResponse::Blocks(Vec::new()));
+            return;
+        };
+        let (source, served) = (self.source.clone(), self.served_tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let items = source.blocks(from, count, RANGE_BYTES);
+            drop(permit);
+            let _ = served.blocking_send((channel, BlockResponse::Blocks(items)));
+        });
     }
 
     /// Checks a received message off the event loop; the verdict comes back on `checked`.
@@ -676,7 +878,41 @@ mod tests {
         }
     }
 
+    /// Serves blocks `1..=head`, block `n` as `item` bytes of `n % 251`.
+    struct Numbered {
+        head: u64,
+        item: usize,
+    }
+
+    impl BlockSource for Numbered {
+        fn status(&self) -> (u64, u64) {
+            (1, self.head)
+        }
+
+        fn blocks(&self, from: u64, count: u32, max_bytes: usize) -> Vec<Bytes> {
+            let mut out = Vec::new();
+            let mut bytes = 0;
+            for n in (from.max(1)..=self.head).take(count as usize) {
+                if bytes >= max_bytes {
+                    break;
+                }
+                bytes += self.item;
+                out.push(Bytes::from(vec![(n % 251) as u8; self.item]));
+            }
+            out
+        }
+    }
+
     async fn node(seed: u8, bootstrap: Vec<String>, sink: Arc<Recorder>) -> Gossip {
+        serving(seed, bootstrap, sink, Numbered { head: 0, item: 1 }).await
+    }
+
+    async fn serving(
+        seed: u8,
+        bootstrap: Vec<String>,
+        sink: Arc<Recorder>,
+        source: Numbered,
+    ) -> Gossip {
         let config = GossipConfig {
             chain_id: 7,
             secret: [seed; 32],
@@ -684,7 +920,42 @@ mod tests {
             bootstrap,
             max_peers: 8,
         };
-        Gossip::start(config, sink, CancellationToken::new()).await.expect("starts")
+        Gossip::start(config, sink, Arc::new(source), CancellationToken::new())
+            .await
+            .expect("starts")
+    }
+
+    /// A peer's status and ranges arrive as served, a range is cut at the item and byte
+    /// limits whatever was asked, and one past the head is empty.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_peer_serves_its_status_and_ranges_of_blocks_within_the_limits() {
+        let item = 256 * 1024;
+        let server = serving(20, vec![], Arc::default(), Numbered { head: 1_000, item }).await;
+        let small = serving(21, vec![], Arc::default(), Numbered { head: 5_000, item: 10 }).await;
+        let bootstrap = vec![server.listen_addr().to_string(), small.listen_addr().to_string()];
+        let client = node(22, bootstrap, Arc::default()).await;
+        assert!(wait_for_peers(&client, 2, Duration::from_secs(10)).await);
+        let blocks = client.block_client();
+        let mut statuses = blocks.statuses(Duration::from_secs(5)).await;
+        statuses.sort_by_key(|(_, _, head)| *head);
+        let expected = vec![(server.peer_id(), 1, 1_000), (small.peer_id(), 1, 5_000)];
+        assert_eq!(statuses, expected);
+
+        // 8 MiB of 256 KiB items: 32, not the 200 asked.
+        let range = blocks.range(server.peer_id(), 10, 200).await.unwrap();
+        assert_eq!(range.len(), RANGE_BYTES / item);
+        for (i, bytes) in range.iter().enumerate() {
+            assert_eq!(bytes.len(), item);
+            assert!(bytes.iter().all(|b| u64::from(*b) == (10 + i as u64) % 251));
+        }
+        // At most MAX_RANGE_BLOCKS items, whatever the count asked.
+        let range = blocks.range(small.peer_id(), 1, u32::MAX).await.unwrap();
+        assert_eq!(range.len(), MAX_RANGE_BLOCKS as usize);
+        assert!(blocks.range(small.peer_id(), 5_001, 10).await.unwrap().is_empty());
+        // A range asked of a node that is not connected fails, and the client goes on.
+        let gone = PeerId::random();
+        assert!(matches!(blocks.range(gone, 1, 1).await, Err(BlockRequestError::NoAnswer(_))));
+        assert_eq!(blocks.range(small.peer_id(), 4_999, 5).await.unwrap().len(), 2);
     }
 
     /// The score `of` has at `at`, once it has one.

@@ -15,7 +15,7 @@ use std::{
 };
 
 use alloy_primitives::{Address, B256};
-use btcr_consensus::{BlockPipeline, PipelineError};
+use btcr_consensus::{BlockPipeline, PipelineError, bft::ValidatorSet};
 use btcr_execution::{
     BlockContext, BlockExecutor, ExecError, StateRootOutput, recover_transactions_reusing,
     validate_transaction,
@@ -24,9 +24,10 @@ use btcr_interfaces::{ChainEvent, CommittedBlock, ConsensusPosition, PoolContent
 use btcr_network::TxPublisher;
 use btcr_primitives::{
     Block, CommitCertificate, ConsensusMode, Genesis, GenesisValidator, Header, Misbehavior,
-    ReceiptEnvelope, RecoveredTx,
+    ReceiptEnvelope, RecoveredTx, StateReader,
 };
 use btcr_storage::{BlockCommit, ChainStore, CommitDurability, Snapshot, StoreError};
+use btcr_trie::NodeReader;
 use btcr_txpool::{PoolConfig, SenderState, TxPool};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::broadcast;
@@ -80,6 +81,22 @@ struct Executed {
     root: StateRootOutput,
     /// The set elected by the block, when it ends an epoch.
     next_validators: Option<Vec<GenesisValidator>>,
+}
+
+impl Executed {
+    /// What the store writes for this block, decided by `certificate`.
+    fn commit<'a>(&'a self, certificate: &'a CommitCertificate) -> BlockCommit<'a> {
+        BlockCommit {
+            block: &self.block,
+            tx_hashes: &self.tx_hashes,
+            senders: &self.senders,
+            receipts: &self.receipts,
+            changes: &self.root.changes,
+            node_writes: &self.root.node_writes,
+            certificate: Some(certificate),
+            next_validators: self.next_validators.as_deref(),
+        }
+    }
 }
 
 /// The chain pipeline and its shared state.
@@ -307,7 +324,6 @@ impl Chain {
             map.clear();
             executed
         };
-        let Executed { block, senders, tx_hashes, receipts, root, next_validators } = executed;
         let started = Instant::now();
         let parent_timestamp_ms = self.head.read().timestamp_ms;
         if let Some(delay) = *SLOW_DISK {
@@ -315,26 +331,39 @@ impl Chain {
         }
         let durability = {
             let mut last = self.last_durable.lock();
-            if synced && last.elapsed() < DURABLE_AFTER && block.number() % DURABLE_EVERY != 0 {
+            if synced
+                && last.elapsed() < DURABLE_AFTER
+                && executed.block.number() % DURABLE_EVERY != 0
+            {
                 CommitDurability::Deferred
             } else {
                 *last = Instant::now();
                 CommitDurability::Immediate
             }
         };
-        let commit = BlockCommit {
-            block: &block,
-            tx_hashes: &tx_hashes,
-            senders: &senders,
-            receipts: &receipts,
-            changes: &root.changes,
-            node_writes: &root.node_writes,
-            certificate: Some(&certificate),
-            next_validators: next_validators.as_deref(),
-        };
-        self.store.commit_block_with(commit, durability).map_err(|e| {
-            PipelineError::fatal_because(format!("committing block {}", block.number()), e)
+        self.store.commit_block_with(executed.commit(&certificate), durability).map_err(|e| {
+            PipelineError::fatal_because(format!("committing block {}", executed.block.number()), e)
         })?;
+        self.after_commit(
+            block_hash,
+            executed,
+            certificate,
+            parent_timestamp_ms,
+            started.elapsed(),
+        );
+        Ok(())
+    }
+
+    /// What follows a block's commit: the pool, the metrics, the head, the chain event.
+    fn after_commit(
+        &self,
+        block_hash: B256,
+        executed: Executed,
+        certificate: CommitCertificate,
+        parent_timestamp_ms: u64,
+        took: std::time::Duration,
+    ) {
+        let Executed { block, senders, tx_hashes, receipts, root, next_validators } = executed;
         let header = block.header.clone();
         let base_fee = u128::from(header.next_base_fee());
         let senders_state: Vec<(Address, SenderState)> = root
@@ -347,12 +376,7 @@ impl Chain {
             })
             .collect();
         self.pool.lock().on_block_committed(senders_state, base_fee);
-        record_commit(
-            &header,
-            block.body.transactions.len(),
-            parent_timestamp_ms,
-            started.elapsed(),
-        );
+        record_commit(&header, block.body.transactions.len(), parent_timestamp_ms, took);
         let set_size = match &next_validators {
             // The new set decides from the next block on.
             Some(next) => self.set_size.swap(next.len(), Ordering::Relaxed),
@@ -370,7 +394,93 @@ impl Chain {
             changes: Some(Arc::new(root.changes)),
             next_validators,
         })));
-        Ok(())
+    }
+
+    /// Applies consecutive decided blocks that a peer sent with their certificates, on top
+    /// of the head, while the consensus engine is not running (a node catching up): each
+    /// certificate is checked against the set that the state before its block names, each
+    /// block as `verify_certified` checks a synced one, on the state the blocks before it
+    /// in `blocks` left; all of them are committed in one transaction that is on disk when
+    /// this returns. Returns how many were applied, and why the next one was not: the
+    /// blocks before a refused one are applied all the same.
+    pub fn apply_certified(
+        &self,
+        blocks: &[(Block, CommitCertificate)],
+    ) -> (usize, Result<(), PipelineError>) {
+        let started = Instant::now();
+        let parent_timestamp_ms = self.head.read().timestamp_ms;
+        let mut batch = match self.store.begin_batch() {
+            Ok(batch) => batch,
+            Err(e) => return (0, Err(fatal("starting a batch of blocks")(e))),
+        };
+        let mut done: Vec<(B256, Executed, &CommitCertificate)> = Vec::new();
+        let mut set: Option<ValidatorSet> = None;
+        let mut outcome = (|| -> Result<(), PipelineError> {
+            for (block, certificate) in blocks {
+                let verify_started = Instant::now();
+                let parent = batch.head().cloned().ok_or(PipelineError::fatal("no head"))?;
+                let (number, hash) = (block.header.number, block.hash());
+                if certificate.height != number || certificate.block_hash != hash {
+                    return Err(PipelineError::invalid(format!(
+                        "the certificate sent with block {number} decides block {} at {}",
+                        certificate.block_hash, certificate.height
+                    )));
+                }
+                let view = batch.view().map_err(fatal("reading a batch of blocks"))?;
+                if set.is_none() {
+                    let list = btcr_staking::validator_set(&view, &self.genesis)
+                        .map_err(fatal("reading the validator set"))?;
+                    let checked = btcr_consensus::bft::certificate::validator_set(&list)
+                        .map_err(|e| PipelineError::fatal(format!("the validator set: {e}")))?;
+                    set = Some(checked);
+                }
+                let Some(current) = &set else { unreachable!("set just above") };
+                btcr_consensus::bft::certificate::verify_certificate(
+                    self.genesis.chain_id,
+                    certificate,
+                    current,
+                )
+                .map_err(|e| {
+                    PipelineError::invalid_because(format!("the certificate of block {number}"), e)
+                })?;
+                let executed = self.execute_checked(&view, &parent, block, true);
+                drop(view);
+                let metrics = &btcr_metrics::metrics().chain;
+                metrics.block_verify.observe(verify_started.elapsed().as_secs_f64());
+                let executed = executed.inspect_err(|e| {
+                    if matches!(e, PipelineError::InvalidBlock(_)) {
+                        metrics.invalid_blocks.inc();
+                    }
+                })?;
+                if executed.next_validators.is_some() {
+                    // An epoch ended: the next block's set is read from the state it left.
+                    set = None;
+                }
+                batch.commit(executed.commit(certificate)).map_err(|e| {
+                    PipelineError::fatal_because(format!("committing block {number}"), e)
+                })?;
+                done.push((hash, executed, certificate));
+            }
+            Ok(())
+        })();
+        if !done.is_empty()
+            && let Err(e) = batch.finish()
+        {
+            return (0, Err(fatal("writing a batch of blocks")(e)));
+        }
+        self.executed.lock().clear();
+        let applied = done.len();
+        let took = started.elapsed() / applied.max(1) as u32;
+        let mut parent_timestamp_ms = parent_timestamp_ms;
+        for (hash, executed, certificate) in done {
+            let timestamp_ms = executed.block.header.timestamp_ms;
+            self.after_commit(hash, executed, certificate.clone(), parent_timestamp_ms, took);
+            parent_timestamp_ms = timestamp_ms;
+        }
+        if outcome.is_ok() && applied < blocks.len() {
+            outcome = Err(PipelineError::fatal("a batch stopped early"));
+        }
+        (applied, outcome)
     }
 
     /// Checks a block on top of the head and keeps its execution for the commit. `certified`:
@@ -380,130 +490,7 @@ impl Chain {
         let result = (|| -> Result<(), PipelineError> {
             let snapshot = self.snapshot()?;
             let parent = head_of(&snapshot)?;
-            let header = &block.header;
-            if header.number != parent.number + 1 || header.parent_hash != parent.hash() {
-                return Err(PipelineError::invalid(format!(
-                    "block {} does not extend head {}",
-                    header.number, parent.number
-                )));
-            }
-            let earliest = parent.timestamp_ms + self.genesis.min_block_interval_ms();
-            if header.timestamp_ms < earliest {
-                return Err(PipelineError::invalid(format!(
-                    "timestamp {} is less than {} ms after the parent's {}",
-                    header.timestamp_ms,
-                    self.genesis.min_block_interval_ms(),
-                    parent.timestamp_ms
-                )));
-            }
-            if header.timestamp_ms > now_ms() + MAX_CLOCK_DRIFT_MS {
-                return Err(PipelineError::too_early(format!(
-                    "timestamp {} is in the future",
-                    header.timestamp_ms
-                )));
-            }
-            if header.extra_data.len() > 32 {
-                return Err(PipelineError::invalid("extra data longer than 32 bytes"));
-            }
-            if header.poh_start_hash != parent.poh_end_hash {
-                return Err(PipelineError::invalid("PoH does not start at the parent's end hash"));
-            }
-            // Bounds that need no signature: every transaction costs at least its intrinsic gas,
-            // so a block cannot hold more than its gas limit pays for (a 64 MiB block of tiny
-            // transactions would otherwise cost each validator 600,000 recoveries first).
-            if header.gas_limit != self.genesis.gas_limit {
-                return Err(PipelineError::invalid(format!(
-                    "gas limit {} is not the chain's {}",
-                    header.gas_limit, self.genesis.gas_limit
-                )));
-            }
-            let mut intrinsic = 0u64;
-            for tx in &block.body.transactions {
-                intrinsic = intrinsic.saturating_add(btcr_execution::intrinsic_gas(tx));
-                if intrinsic > header.gas_limit {
-                    return Err(PipelineError::invalid(format!(
-                        "{} transactions need more than the gas limit of {} before executing",
-                        block.body.transactions.len(),
-                        header.gas_limit
-                    )));
-                }
-            }
-            // Transactions this node already pooled were recovered when they arrived.
-            let known: Vec<Option<RecoveredTx>> = {
-                let pool = self.pool.lock();
-                block.body.transactions.iter().map(|tx| pool.get(tx.tx_hash())).collect()
-            };
-            let transactions = recover_transactions_reusing(block.body.transactions.clone(), known)
-                .map_err(|(i, e)| PipelineError::invalid_because(format!("transaction {i}"), e))?;
-            for (i, tx) in transactions.iter().enumerate() {
-                validate_transaction(tx, self.genesis.chain_id, self.genesis.gas_limit)
-                    .map_err(|e| PipelineError::invalid_because(format!("transaction {i}"), e))?;
-            }
-            let tx_hashes: Vec<B256> = transactions.iter().map(|t| t.hash).collect();
-            let poh_started = Instant::now();
-            let (start, entries, config) =
-                (header.poh_start_hash, &block.body.poh_entries, &self.genesis.poh);
-            // A certified header that commits to its entries vouches for their hash chains:
-            // the re-sealed header below must carry the same root over these very entries.
-            let poh = if certified && header.poh_entries_root.is_some() {
-                btcr_poh::verify_structure(start, entries, tx_hashes.len(), config)
-            } else {
-                btcr_poh::verify(start, entries, &tx_hashes, config)
-            };
-            btcr_metrics::metrics().chain.poh_verify.observe(poh_started.elapsed().as_secs_f64());
-            let poh = poh.map_err(|e| PipelineError::invalid_because("PoH", e))?;
-            if poh.end_hash != header.poh_end_hash || poh.ticks != header.poh_ticks {
-                return Err(PipelineError::invalid(
-                    "PoH end hash or tick count differs from the header",
-                ));
-            }
-            let ctx =
-                self.block_context(&parent, header.number, header.timestamp_ms, header.proposer);
-            let mut executor = BlockExecutor::new(&*snapshot, &ctx);
-            for (i, tx) in transactions.iter().enumerate() {
-                executor.execute(tx).map_err(|e| match e {
-                    e @ ExecError::Fatal(_) => fatal("executing")(e),
-                    other => PipelineError::invalid_because(format!("transaction {i}"), other),
-                })?;
-            }
-            btcr_staking::end_block(&mut executor, &self.genesis, header.number)
-                .map_err(fatal("the staking contract's block end"))?;
-            let outcome = executor.finish();
-            let poh_output = btcr_poh::PohSlotOutput {
-                entries: block.body.poh_entries.clone(),
-                end_hash: poh.end_hash,
-                ticks: poh.ticks,
-            };
-            let executed = self.seal(
-                &parent,
-                &ctx,
-                header.proposer,
-                transactions,
-                poh_output,
-                &snapshot,
-                outcome,
-            )?;
-            if executed.block.header != *header {
-                let ours = &executed.block.header;
-                let what = if ours.state_root != header.state_root {
-                    "state root"
-                } else if ours.receipts_root != header.receipts_root {
-                    "receipts root"
-                } else if ours.gas_used != header.gas_used {
-                    "gas used"
-                } else if ours.transactions_root != header.transactions_root {
-                    "transactions root"
-                } else if ours.base_fee_per_gas != header.base_fee_per_gas {
-                    "base fee"
-                } else if ours.logs_bloom != header.logs_bloom {
-                    "logs bloom"
-                } else if ours.poh_entries_root != header.poh_entries_root {
-                    "PoH entries root"
-                } else {
-                    "header"
-                };
-                return Err(PipelineError::invalid(format!("{what} differs after re-execution")));
-            }
+            let executed = self.execute_checked(&*snapshot, &parent, block, certified)?;
             self.keep_executed(executed);
             Ok(())
         })();
@@ -513,6 +500,134 @@ impl Chain {
             metrics.invalid_blocks.inc();
         }
         result
+    }
+
+    /// Checks `block` as the child of `parent`, whose state `state` shows, by executing it;
+    /// returns the execution. `certified`: see [`Chain::verify_block`].
+    fn execute_checked<S: StateReader + NodeReader + ?Sized>(
+        &self,
+        state: &S,
+        parent: &Header,
+        block: &Block,
+        certified: bool,
+    ) -> Result<Executed, PipelineError> {
+        let header = &block.header;
+        if header.number != parent.number + 1 || header.parent_hash != parent.hash() {
+            return Err(PipelineError::invalid(format!(
+                "block {} does not extend head {}",
+                header.number, parent.number
+            )));
+        }
+        let earliest = parent.timestamp_ms + self.genesis.min_block_interval_ms();
+        if header.timestamp_ms < earliest {
+            return Err(PipelineError::invalid(format!(
+                "timestamp {} is less than {} ms after the parent's {}",
+                header.timestamp_ms,
+                self.genesis.min_block_interval_ms(),
+                parent.timestamp_ms
+            )));
+        }
+        if header.timestamp_ms > now_ms() + MAX_CLOCK_DRIFT_MS {
+            return Err(PipelineError::too_early(format!(
+                "timestamp {} is in the future",
+                header.timestamp_ms
+            )));
+        }
+        if header.extra_data.len() > 32 {
+            return Err(PipelineError::invalid("extra data longer than 32 bytes"));
+        }
+        if header.poh_start_hash != parent.poh_end_hash {
+            return Err(PipelineError::invalid("PoH does not start at the parent's end hash"));
+        }
+        // Bounds that need no signature: every transaction costs at least its intrinsic gas,
+        // so a block cannot hold more than its gas limit pays for (a 64 MiB block of tiny
+        // transactions would otherwise cost each validator 600,000 recoveries first).
+        if header.gas_limit != self.genesis.gas_limit {
+            return Err(PipelineError::invalid(format!(
+                "gas limit {} is not the chain's {}",
+                header.gas_limit, self.genesis.gas_limit
+            )));
+        }
+        let mut intrinsic = 0u64;
+        for tx in &block.body.transactions {
+            intrinsic = intrinsic.saturating_add(btcr_execution::intrinsic_gas(tx));
+            if intrinsic > header.gas_limit {
+                return Err(PipelineError::invalid(format!(
+                    "{} transactions need more than the gas limit of {} before executing",
+                    block.body.transactions.len(),
+                    header.gas_limit
+                )));
+            }
+        }
+        // Transactions this node already pooled were recovered when they arrived.
+        let known: Vec<Option<RecoveredTx>> = {
+            let pool = self.pool.lock();
+            block.body.transactions.iter().map(|tx| pool.get(tx.tx_hash())).collect()
+        };
+        let transactions = recover_transactions_reusing(block.body.transactions.clone(), known)
+            .map_err(|(i, e)| PipelineError::invalid_because(format!("transaction {i}"), e))?;
+        for (i, tx) in transactions.iter().enumerate() {
+            validate_transaction(tx, self.genesis.chain_id, self.genesis.gas_limit)
+                .map_err(|e| PipelineError::invalid_because(format!("transaction {i}"), e))?;
+        }
+        let tx_hashes: Vec<B256> = transactions.iter().map(|t| t.hash).collect();
+        let poh_started = Instant::now();
+        let (start, entries, config) =
+            (header.poh_start_hash, &block.body.poh_entries, &self.genesis.poh);
+        // A certified header that commits to its entries vouches for their hash chains:
+        // the re-sealed header below must carry the same root over these very entries.
+        let poh = if certified && header.poh_entries_root.is_some() {
+            btcr_poh::verify_structure(start, entries, tx_hashes.len(), config)
+        } else {
+            btcr_poh::verify(start, entries, &tx_hashes, config)
+        };
+        btcr_metrics::metrics().chain.poh_verify.observe(poh_started.elapsed().as_secs_f64());
+        let poh = poh.map_err(|e| PipelineError::invalid_because("PoH", e))?;
+        if poh.end_hash != header.poh_end_hash || poh.ticks != header.poh_ticks {
+            return Err(PipelineError::invalid(
+                "PoH end hash or tick count differs from the header",
+            ));
+        }
+        let ctx = self.block_context(parent, header.number, header.timestamp_ms, header.proposer);
+        let mut executor = BlockExecutor::new(state, &ctx);
+        for (i, tx) in transactions.iter().enumerate() {
+            executor.execute(tx).map_err(|e| match e {
+                e @ ExecError::Fatal(_) => fatal("executing")(e),
+                other => PipelineError::invalid_because(format!("transaction {i}"), other),
+            })?;
+        }
+        btcr_staking::end_block(&mut executor, &self.genesis, header.number)
+            .map_err(fatal("the staking contract's block end"))?;
+        let outcome = executor.finish();
+        let poh_output = btcr_poh::PohSlotOutput {
+            entries: block.body.poh_entries.clone(),
+            end_hash: poh.end_hash,
+            ticks: poh.ticks,
+        };
+        let executed =
+            self.seal(parent, &ctx, header.proposer, transactions, poh_output, state, outcome)?;
+        if executed.block.header != *header {
+            let ours = &executed.block.header;
+            let what = if ours.state_root != header.state_root {
+                "state root"
+            } else if ours.receipts_root != header.receipts_root {
+                "receipts root"
+            } else if ours.gas_used != header.gas_used {
+                "gas used"
+            } else if ours.transactions_root != header.transactions_root {
+                "transactions root"
+            } else if ours.base_fee_per_gas != header.base_fee_per_gas {
+                "base fee"
+            } else if ours.logs_bloom != header.logs_bloom {
+                "logs bloom"
+            } else if ours.poh_entries_root != header.poh_entries_root {
+                "PoH entries root"
+            } else {
+                "header"
+            };
+            return Err(PipelineError::invalid(format!("{what} differs after re-execution")));
+        }
+        Ok(executed)
     }
 }
 

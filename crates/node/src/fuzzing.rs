@@ -57,3 +57,25 @@ impl JsonRpc {
         }
     }
 }
+
+/// Reads `data` as a peer's block request and as its answer to a range (the items as
+/// certified blocks): what decodes encodes back to the same bytes, and nothing panics.
+pub fn block_range(data: &[u8]) {
+    use btcr_network::{BlockResponse, decode_request, decode_response, encode_request};
+    if let Ok(request) = decode_request(data) {
+        assert_eq!(encode_request(&request), data, "a request encodes to its bytes");
+    }
+    let bytes = bytes::Bytes::copy_from_slice(data);
+    let Ok(response) = decode_response(&bytes) else { return };
+    assert_eq!(btcr_network::encode_response(&response), data, "a response encodes to its bytes");
+    if let BlockResponse::Blocks(items) = response {
+        for item in items {
+            if let Ok((block, certificate)) = crate::decode_certified(&item) {
+                let mut again = alloy_rlp::encode(&block.header);
+                again.extend(alloy_rlp::encode(&block.body));
+                again.extend(alloy_rlp::encode(&certificate));
+                assert_eq!(again, item, "a certified block encodes to its bytes");
+            }
+        }
+    }
+}

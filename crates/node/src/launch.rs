@@ -243,6 +243,7 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
                     max_peers: network.gossip_max_peers,
                 },
                 chain.clone(),
+                chain.clone(),
                 shutdown.clone(),
             )
             .await
@@ -282,7 +283,23 @@ pub async fn launch(config: NodeConfig) -> NodeResult<NodeHandle> {
                 },
                 shutdown.clone(),
             )
-            .spawn()
+            .spawn_after({
+                // Far behind its peers, the node first catches up by ranges.
+                let catch_up = gossip.as_ref().map(|gossip| {
+                    crate::catch_up::catch_up(
+                        chain.clone(),
+                        gossip.block_client(),
+                        crate::catch_up::catch_up_threshold(),
+                        shutdown.clone(),
+                    )
+                });
+                async move {
+                    match catch_up {
+                        Some(catch_up) => catch_up.await,
+                        None => Ok(()),
+                    }
+                }
+            })
         }
         (None, Some(key)) => SingleValidatorEngine::new(
             chain.clone(),

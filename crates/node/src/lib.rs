@@ -21,6 +21,7 @@
 
 mod api_document;
 mod api_service;
+mod catch_up;
 mod chain;
 mod consumers;
 pub mod dev;
@@ -45,6 +46,7 @@ pub use api_service::{
 };
 /// Where the notifications' mail is sent from (`NotifyOptions::smtp`).
 pub use btcr_notify::SmtpConfig;
+pub use catch_up::{CATCH_UP_FROM, catch_up, catch_up_threshold, decode_certified};
 pub use chain::{Chain, ChainError};
 pub use consumers::{AddressIndexer, block_addresses};
 pub use error::{NodeError, NodeResult};

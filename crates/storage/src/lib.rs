@@ -17,11 +17,13 @@
 //! (`ChainStore::prune_blocks`, or a store that began from a snapshot) are gone but for
 //! genesis, and reading them fails with `StoreError::Pruned`.
 
+mod batch;
 mod error;
 mod snapshot;
 mod store;
 mod tables;
 
+pub use batch::{BatchView, StoreBatch};
 pub use error::StoreError;
 pub use snapshot::Snapshot;
 pub use store::{

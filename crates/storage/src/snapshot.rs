@@ -284,6 +284,29 @@ impl Snapshot {
         Ok(Some(Block { header, body }))
     }
 
+    /// Block `number` and its commit certificate as the store holds them: the RLP header,
+    /// body and certificate one after the other (what a peer catching up is sent), appended
+    /// to `out`; `false`, with nothing appended, when the block or its certificate is not
+    /// kept.
+    pub fn certified_block_bytes(
+        &self,
+        number: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        if number == 0 || self.kept(number).is_err() {
+            return Ok(false);
+        }
+        let (Some(header), Some(body), Some(certificate)) =
+            (self.headers.get(number)?, self.bodies.get(number)?, self.certificates.get(number)?)
+        else {
+            return Ok(false);
+        };
+        out.extend_from_slice(header.value());
+        out.extend_from_slice(body.value());
+        out.extend_from_slice(certificate.value());
+        Ok(true)
+    }
+
     /// Receipts of block `number`.
     pub fn receipts(&self, number: u64) -> Result<Option<Vec<ReceiptEnvelope>>, StoreError> {
         self.kept(number)?;
@@ -440,35 +463,66 @@ impl Snapshot {
 
 impl StateReader for Snapshot {
     fn account(&self, address: &Address) -> Result<Option<Account>, StateError> {
-        match self.accounts.get(&address.0.0).map_err(StoreError::from)? {
-            Some(v) => Ok(Some(decode(|| format!("account {address}"), v.value())?)),
-            None => Ok(None),
-        }
+        read_account(&self.accounts, address)
     }
 
     fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StateError> {
-        let key = storage_key(&address.0.0, &slot.to_be_bytes::<32>());
-        Ok(self
-            .storage
-            .get(&key)
-            .map_err(StoreError::from)?
-            .map_or(U256::ZERO, |v| U256::from_be_bytes(*v.value())))
+        read_storage(&self.storage, address, slot)
     }
 
     fn code(&self, code_hash: &B256) -> Result<Option<Bytes>, StateError> {
-        Ok(self
-            .code
-            .get(&code_hash.0)
-            .map_err(StoreError::from)?
-            .map(|v| Bytes::copy_from_slice(v.value())))
+        read_code(&self.code, code_hash)
     }
 
     fn block_hash(&self, number: u64) -> Result<Option<B256>, StateError> {
         // Only the last 256 blocks are visible to BLOCKHASH; the caller enforces the window.
-        match self.headers.get(number).map_err(StoreError::from)? {
-            Some(v) => Ok(Some(alloy_primitives::keccak256(v.value()))),
-            None => Ok(None),
-        }
+        read_block_hash(&self.headers, number)
+    }
+}
+
+/// An account from the accounts table (of a snapshot, or of a batch's transaction).
+pub(crate) fn read_account(
+    table: &impl ReadableTable<&'static [u8; 20], &'static [u8]>,
+    address: &Address,
+) -> Result<Option<Account>, StateError> {
+    match table.get(&address.0.0).map_err(StoreError::from)? {
+        Some(v) => Ok(Some(decode(|| format!("account {address}"), v.value())?)),
+        None => Ok(None),
+    }
+}
+
+/// A storage slot's value (zero when absent).
+pub(crate) fn read_storage(
+    table: &impl ReadableTable<&'static [u8; 52], &'static [u8; 32]>,
+    address: &Address,
+    slot: &U256,
+) -> Result<U256, StateError> {
+    let key = storage_key(&address.0.0, &slot.to_be_bytes::<32>());
+    Ok(table
+        .get(&key)
+        .map_err(StoreError::from)?
+        .map_or(U256::ZERO, |v| U256::from_be_bytes(*v.value())))
+}
+
+/// The code with hash `code_hash`.
+pub(crate) fn read_code(
+    table: &impl ReadableTable<&'static [u8; 32], &'static [u8]>,
+    code_hash: &B256,
+) -> Result<Option<Bytes>, StateError> {
+    Ok(table
+        .get(&code_hash.0)
+        .map_err(StoreError::from)?
+        .map(|v| Bytes::copy_from_slice(v.value())))
+}
+
+/// The hash of block `number`'s stored header.
+pub(crate) fn read_block_hash(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+    number: u64,
+) -> Result<Option<B256>, StateError> {
+    match table.get(number).map_err(StoreError::from)? {
+        Some(v) => Ok(Some(alloy_primitives::keccak256(v.value()))),
+        None => Ok(None),
     }
 }
 

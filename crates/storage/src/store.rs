@@ -333,85 +333,40 @@ impl ChainStore {
         commit: BlockCommit<'_>,
         durability: CommitDurability,
     ) -> Result<(), StoreError> {
-        let block = commit.block;
-        let number = block.header.number;
-        let hash = block.hash();
+        let number = commit.block.header.number;
         let _writing = self.write_lock.lock();
         let mut txn = self.db.begin_write()?;
         txn.set_durability(match durability {
             CommitDurability::Immediate => Durability::Immediate,
             CommitDurability::Deferred => Durability::None,
         })?;
-        {
-            let mut meta = txn.open_table(META)?;
-            let head = meta.get("head")?.and_then(|v| read_u64(v.value()));
-            let headers = txn.open_table(HEADERS)?;
-            match head {
-                None if number != 0 => {
-                    return Err(StoreError::NotNextBlock {
-                        number,
-                        reason: "store has no genesis".into(),
-                    });
-                }
-                None => {}
-                Some(head) => {
-                    if number != head + 1 {
-                        return Err(StoreError::NotNextBlock {
-                            number,
-                            reason: format!("head is {head}"),
-                        });
-                    }
-                    let parent = headers.get(head)?.ok_or_else(|| StoreError::Corrupt {
-                        what: format!("header {head}"),
-                        reason: "missing".into(),
-                    })?;
-                    let parent_hash = alloy_primitives::keccak256(parent.value());
-                    if parent_hash != block.header.parent_hash {
-                        return Err(StoreError::NotNextBlock {
-                            number,
-                            reason: format!(
-                                "parent hash {} differs from head hash {parent_hash}",
-                                block.header.parent_hash
-                            ),
-                        });
-                    }
-                }
-            }
-            drop(headers);
-            meta.insert("head", number.to_be_bytes().as_slice())?;
-            if number == 0 {
-                meta.insert("genesis_hash", hash.as_slice())?;
-            }
-        }
-        if let Some(set) = commit.next_validators {
-            txn.open_table(VALIDATOR_SETS)?
-                .insert(number + 1, encode_validator_set(set).as_slice())?;
-        }
-        let accounts = BlockAccounts {
-            senders: commit.senders.to_vec(),
-            balances: commit
-                .changes
-                .accounts
-                .iter()
-                .map(|(address, change)| AccountBalance {
-                    address: *address,
-                    balance: change.account.as_ref().map_or(U256::ZERO, |a| a.balance),
-                })
-                .collect(),
-        };
-        write_block(
-            &txn,
-            block,
-            hash,
-            commit.tx_hashes,
-            commit.receipts,
-            commit.certificate,
-            Some(&accounts),
-        )?;
-        write_state(&txn, commit.changes)?;
-        let pages = write_pages(&txn, commit.node_writes)?;
+        let pages = write_commit(&txn, commit)?;
         txn.commit()?;
         self.node_cache.advance(&pages, number);
+        self.refresh()
+    }
+
+    /// Starts writing consecutive decided blocks in one transaction (see [`crate::StoreBatch`]): a
+    /// node catching up commits hundreds at a time. Other writers wait until it ends.
+    pub fn begin_batch(&self) -> Result<crate::StoreBatch<'_>, StoreError> {
+        let writing = self.write_lock.lock();
+        let base = self.snapshot()?;
+        let txn = self.db.begin_write()?;
+        Ok(crate::StoreBatch::new(self, writing, txn, base))
+    }
+
+    /// Ends a batch: commits `txn` durably and moves the node cache through each block's
+    /// page writes, in order. Called with the write lock held.
+    pub(crate) fn finish_batch(
+        &self,
+        mut txn: redb::WriteTransaction,
+        pages: Vec<(u64, PageWrites)>,
+    ) -> Result<(), StoreError> {
+        txn.set_durability(Durability::Immediate)?;
+        txn.commit()?;
+        for (number, writes) in &pages {
+            self.node_cache.advance(writes, *number);
+        }
         self.refresh()
     }
 
@@ -541,6 +496,84 @@ impl ChainStore {
         *self.latest.write() = Arc::new(latest);
         Ok(())
     }
+}
+
+/// Writes one decided block on top of the head that `txn` holds (everything
+/// [`ChainStore::commit_block`] writes) and returns its page writes, for the node cache.
+pub(crate) fn write_commit(
+    txn: &redb::WriteTransaction,
+    commit: BlockCommit<'_>,
+) -> Result<PageWrites, StoreError> {
+    let block = commit.block;
+    let number = block.header.number;
+    let hash = block.hash();
+    {
+        let mut meta = txn.open_table(META)?;
+        let head = meta.get("head")?.and_then(|v| read_u64(v.value()));
+        let headers = txn.open_table(HEADERS)?;
+        match head {
+            None if number != 0 => {
+                return Err(StoreError::NotNextBlock {
+                    number,
+                    reason: "store has no genesis".into(),
+                });
+            }
+            None => {}
+            Some(head) => {
+                if number != head + 1 {
+                    return Err(StoreError::NotNextBlock {
+                        number,
+                        reason: format!("head is {head}"),
+                    });
+                }
+                let parent = headers.get(head)?.ok_or_else(|| StoreError::Corrupt {
+                    what: format!("header {head}"),
+                    reason: "missing".into(),
+                })?;
+                let parent_hash = alloy_primitives::keccak256(parent.value());
+                if parent_hash != block.header.parent_hash {
+                    return Err(StoreError::NotNextBlock {
+                        number,
+                        reason: format!(
+                            "parent hash {} differs from head hash {parent_hash}",
+                            block.header.parent_hash
+                        ),
+                    });
+                }
+            }
+        }
+        drop(headers);
+        meta.insert("head", number.to_be_bytes().as_slice())?;
+        if number == 0 {
+            meta.insert("genesis_hash", hash.as_slice())?;
+        }
+    }
+    if let Some(set) = commit.next_validators {
+        txn.open_table(VALIDATOR_SETS)?.insert(number + 1, encode_validator_set(set).as_slice())?;
+    }
+    let accounts = BlockAccounts {
+        senders: commit.senders.to_vec(),
+        balances: commit
+            .changes
+            .accounts
+            .iter()
+            .map(|(address, change)| AccountBalance {
+                address: *address,
+                balance: change.account.as_ref().map_or(U256::ZERO, |a| a.balance),
+            })
+            .collect(),
+    };
+    write_block(
+        txn,
+        block,
+        hash,
+        commit.tx_hashes,
+        commit.receipts,
+        commit.certificate,
+        Some(&accounts),
+    )?;
+    write_state(txn, commit.changes)?;
+    write_pages(txn, commit.node_writes)
 }
 
 /// Writes what the store keeps of one block (header, hash, body, receipts, certificate,

@@ -747,3 +747,42 @@ fn a_full_node_starts_from_a_snapshot_and_syncs_the_rest() -> eyre::Result<()> {
     assert_eq!(net.rpc(fresh).block(&tag, false)?["hash"], net.rpc(0).block(&tag, false)?["hash"]);
     Ok(())
 }
+
+/// A full node that starts far behind its peers catches up by ranges of certified blocks
+/// (`BTCR_CATCH_UP_FROM` lowers the threshold so that a short chain is far enough), to the
+/// same blocks as every validator, then follows through its consensus engine; one less far
+/// behind than the threshold leaves all of it to the engine's sync.
+#[test]
+fn a_full_node_far_behind_catches_up_by_ranges_then_follows_through_consensus() -> eyre::Result<()>
+{
+    let mut net = Network::create_with("100ms", 2, "poa", 100)?;
+    let (ranges, engine) = (VALIDATORS, VALIDATORS + 1);
+    net.wait_for(0, 120, Duration::from_secs(240))?;
+    let ahead = net.height(0)?;
+    net.nodes[ranges] = Some(DevProcess::start_node_with_env(
+        btcr_bin(),
+        &net.homes[ranges],
+        &[],
+        &[("BTCR_CATCH_UP_FROM", "50")],
+    )?);
+    net.nodes[engine] = Some(DevProcess::start_node(btcr_bin(), &net.homes[engine])?);
+    let target = net.height(0)? + 10;
+    net.wait_for(ranges, target, Duration::from_secs(120))?;
+    net.wait_for(engine, target, Duration::from_secs(120))?;
+    net.check_agreement(1..=target)?;
+    let log = |i: usize| std::fs::read_to_string(net.homes[i].join("node.log"));
+    let said = log(ranges)?;
+    let caught_up = said.lines().find(|l| l.contains("caught up by ranges"));
+    let caught_up = caught_up.ok_or_else(|| eyre::eyre!("no catch-up by ranges:\n{said}"))?;
+    eprintln!("{caught_up} (the validators were at {ahead})");
+    assert!(!log(engine)?.contains("caught up by ranges"), "under the threshold: the engine syncs");
+    // It takes part: a transfer sent through it is finalized, and it sees the receipt.
+    let raw = TxBuilder::transfer(TESTNET_CHAIN_ID, 0, Address::repeat_byte(0x44), U256::from(5))
+        .eip1559(&dev_key(7));
+    let hash = net.rpc(ranges).send_raw(&raw)?;
+    assert_eq!(net.rpc(0).wait_for_receipt(hash, Duration::from_secs(60))?["status"], "0x1");
+    let seen =
+        || net.rpc(ranges).balance(Address::repeat_byte(0x44)).is_ok_and(|b| b == U256::from(5));
+    assert!(eventually_within(Duration::from_secs(30), seen), "the transfer reached the node");
+    Ok(())
+}

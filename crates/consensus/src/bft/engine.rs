@@ -159,6 +159,17 @@ impl<P: BlockPipeline> BftEngine<P> {
 
     /// Starts the engine on its own thread.
     pub fn spawn(self) -> EngineHandle {
+        self.spawn_after(async { Ok(()) })
+    }
+
+    /// Starts the engine on its own thread once `before` has run there (on the engine's
+    /// runtime) and succeeded: a node catching up applies the blocks it is far behind on
+    /// before the engine takes the height it reached. A failure of `before` stops the node
+    /// as the engine's would.
+    pub fn spawn_after(
+        self,
+        before: impl Future<Output = Result<(), PipelineError>> + Send + 'static,
+    ) -> EngineHandle {
         EngineHandle::spawn(self.shutdown.clone(), move || {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -166,7 +177,15 @@ impl<P: BlockPipeline> BftEngine<P> {
                 .enable_all()
                 .build()
                 .map_err(|e| PipelineError::fatal(format!("consensus runtime: {e}")))
-                .and_then(|rt| rt.block_on(self.run()))
+                .and_then(|rt| {
+                    rt.block_on(async {
+                        before.await?;
+                        if self.shutdown.is_cancelled() {
+                            return Ok(());
+                        }
+                        self.run().await
+                    })
+                })
         })
     }
 

@@ -12,8 +12,10 @@ use alloy_primitives::{Address, B256, Bytes};
 use btcr_consensus::PipelineError;
 use btcr_execution::{BlockContext, BlockExecutor, ExecError, compute_state_root};
 use btcr_poh::{PohSlot, batch_hash};
-use btcr_primitives::{Block, BlockBody, ConsensusMode, Header, RecoveredTx, StateOverlay};
-use btcr_storage::Snapshot;
+use btcr_primitives::{
+    Block, BlockBody, ConsensusMode, Header, RecoveredTx, StateOverlay, StateReader,
+};
+use btcr_trie::NodeReader;
 use tracing::{debug, warn};
 
 use super::{BATCH_SIZE, Chain, Executed, fatal, now_ms};
@@ -128,7 +130,7 @@ impl Chain {
             executor.finish()
         };
         let executed =
-            self.seal(&parent, &ctx, self.proposer, included, poh, &snapshot, outcome)?;
+            self.seal(&parent, &ctx, self.proposer, included, poh, &*snapshot, outcome)?;
         let block = executed.block.clone();
         self.keep_executed(executed);
         Ok(block)
@@ -148,17 +150,17 @@ impl Chain {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn seal(
+    pub(super) fn seal<S: StateReader + NodeReader + ?Sized>(
         &self,
         parent: &Header,
         ctx: &BlockContext,
         proposer: Address,
         transactions: Vec<RecoveredTx>,
         poh: btcr_poh::PohSlotOutput,
-        snapshot: &Snapshot,
+        state: &S,
         outcome: btcr_execution::ExecutionOutcome,
     ) -> Result<Executed, PipelineError> {
-        let root = compute_state_root(snapshot, outcome.changes).map_err(fatal("state root"))?;
+        let root = compute_state_root(state, outcome.changes).map_err(fatal("state root"))?;
         let envelopes: Vec<_> = transactions.iter().map(|t| t.tx.clone()).collect();
         let header = Header {
             parent_hash: parent.hash(),
@@ -186,7 +188,7 @@ impl Chain {
         let next_validators = (self.genesis.consensus.mode == ConsensusMode::Pos
             && btcr_staking::is_epoch_end(&self.genesis, ctx.number))
         .then(|| {
-            let after = StateOverlay { base: snapshot, changes: &root.changes };
+            let after = StateOverlay { base: state, changes: &root.changes };
             btcr_staking::validator_set(&after, &self.genesis)
         })
         .transpose()

@@ -25,10 +25,11 @@ type Target = fn(&[u8]);
 
 #[test]
 fn every_kept_fuzz_input_passes_its_target() {
-    let targets: [(&str, Target); 7] = [
+    let targets: [(&str, Target); 8] = [
         ("consensus_codec", btcr_consensus::fuzzing::codec),
         ("proposal_parts", btcr_consensus::fuzzing::reassembly),
         ("gossip_batch", btcr_network::fuzzing::batch),
+        ("block_range", btcr_node::fuzzing::block_range),
         ("transaction", btcr_primitives::fuzzing::transaction),
         ("block_stream", btcr_primitives::fuzzing::block_stream),
         ("rest_query", btcr_explorer::fuzzing::query),

@@ -25,6 +25,7 @@ use btcr_testkit::{
 use btcr_txpool::PoolConfig;
 use tokio_util::sync::CancellationToken;
 
+mod catch_up;
 mod fuzz_corpora;
 mod staking;
 
@@ -640,4 +641,83 @@ fn a_pruned_node_gives_peers_no_block_it_no_longer_keeps_and_says_where_its_hist
     let block = propose(&n.chain);
     n.chain.commit(block.hash(), self::certificate(&validator, &block)).unwrap();
     assert_eq!(n.chain.head_header().number, 13);
+}
+
+/// A node catching up applies ranges of certified blocks in one store transaction each, on
+/// the state the blocks before left, to the same head and state as the node that made them;
+/// a peer's forged certificate, a certificate of another block, a gap, a block whose roots
+/// do not re-execute (though its validators signed it) and undecodable bytes are refused,
+/// and the blocks before a refused one are kept.
+#[test]
+fn ranges_of_certified_blocks_apply_as_their_proposer_committed_them_and_forgeries_stop_there() {
+    use btcr_network::BlockSource;
+    let validator = SecretKey::random();
+    let genesis = genesis(&validator);
+    let a = node(&genesis, &validator);
+    load(&a.chain);
+    for _ in 0..8 {
+        let block = propose(&a.chain);
+        a.chain.commit(block.hash(), certificate(&validator, &block)).unwrap();
+    }
+    assert_eq!(a.chain.status(), (1, 8));
+    // What a peer is sent, as it decodes.
+    let items = a.chain.blocks(1, 100, usize::MAX);
+    assert_eq!(items.len(), 8);
+    assert_eq!(a.chain.blocks(3, 2, usize::MAX).len(), 2);
+    assert_eq!(a.chain.blocks(3, 100, 1).len(), 1, "one at least, past the byte limit");
+    assert!(a.chain.blocks(9, 10, usize::MAX).is_empty());
+    let blocks: Vec<(Block, CommitCertificate)> =
+        items.iter().map(|i| btcr_node::decode_certified(i).unwrap()).collect();
+    for (n, (block, cert)) in blocks.iter().enumerate() {
+        let (stored, stored_cert) = a.chain.decided(n as u64 + 1).unwrap().unwrap();
+        assert_eq!((block, cert), (&stored, &stored_cert));
+    }
+    let mut trailing = items[0].to_vec();
+    trailing.push(0);
+    assert!(btcr_node::decode_certified(&trailing).is_err());
+    assert!(btcr_node::decode_certified(&items[0][..items[0].len() - 1]).is_err());
+    assert_eq!(blocks[0].0.body.transactions.len(), 31);
+
+    let b = node(&genesis, &validator);
+    let refusal = |applied: (usize, Result<(), PipelineError>)| match applied {
+        (n, Err(PipelineError::InvalidBlock(reason))) => (n, reason.to_string()),
+        other => panic!("not refused: {other:?}"),
+    };
+    let (n, outcome) = b.chain.apply_certified(&blocks[..3]);
+    assert_eq!(n, 3);
+    outcome.unwrap();
+    assert_eq!(b.chain.head_header(), blocks[2].0.header);
+
+    // Signed by a key that is not the validator's.
+    let (block, _) = blocks[3].clone();
+    let forged = certificate(&SecretKey::random(), &block);
+    let (n, reason) = refusal(b.chain.apply_certified(&[(block.clone(), forged)]));
+    assert_eq!(n, 0);
+    assert!(reason.contains("certificate of block 4"), "{reason}");
+    // Another block's certificate.
+    let (n, reason) = refusal(b.chain.apply_certified(&[(block.clone(), blocks[4].1.clone())]));
+    assert!(n == 0 && reason.contains("decides block"), "{reason}");
+    // Roots that do not re-execute, signed all the same.
+    let mut lie = block.clone();
+    lie.header.state_root = B256::repeat_byte(7);
+    let signed = certificate(&validator, &lie);
+    let (n, reason) = refusal(b.chain.apply_certified(&[(lie, signed)]));
+    assert!(n == 0 && reason.contains("state root differs"), "{reason}");
+    assert_eq!(b.chain.head_header(), blocks[2].0.header, "nothing applied");
+    // A gap after a good block: the good one is kept.
+    let (n, reason) = refusal(b.chain.apply_certified(&[blocks[3].clone(), blocks[5].clone()]));
+    assert!(n == 1 && reason.contains("does not extend"), "{reason}");
+    assert_eq!(b.chain.head_header(), blocks[3].0.header);
+
+    let (n, outcome) = b.chain.apply_certified(&blocks[4..]);
+    assert_eq!(n, 4);
+    outcome.unwrap();
+    let head = a.chain.head_header();
+    assert_eq!(b.chain.head_header(), head);
+    let snapshot = b.chain.store().snapshot().unwrap();
+    assert_eq!(recompute_state_root(&snapshot).unwrap(), head.state_root);
+    // The consumers followed, and the first block's transactions are found by hash.
+    let tx = *blocks[0].0.body.transactions[0].tx_hash();
+    assert_eq!(b.view().transaction_location(&tx).unwrap(), Some((1, 0)));
+    assert_eq!(b.chain.status(), (1, 8));
 }

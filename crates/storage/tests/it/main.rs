@@ -632,3 +632,95 @@ fn a_crash_loses_only_the_deferred_commits_since_the_last_immediate_one() {
     drop(store);
     assert_eq!(ChainStore::open(dir.path()).unwrap().snapshot().unwrap().head_number(), Some(3));
 }
+
+/// A batch's blocks are each written on the state the ones before left, read back through
+/// its view before anything is committed; snapshots see none of them until it finishes, a
+/// dropped batch leaves nothing, and a block that does not follow the batch's head is
+/// refused. What a peer is sent of a block is its stored header, body and certificate.
+#[test]
+fn a_batch_of_blocks_is_one_transaction_whose_view_shows_its_own_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = Address::repeat_byte(1);
+    let balance = |n: u64| {
+        let mut changes = StateChanges::default();
+        let account = Account {
+            nonce: n,
+            balance: U256::from(n * 100),
+            storage_root: B256::ZERO,
+            code_hash: EMPTY_CODE_HASH,
+        };
+        changes
+            .accounts
+            .insert(alice, AccountChange { account: Some(account), ..Default::default() });
+        changes
+    };
+    let store = ChainStore::open(dir.path()).unwrap();
+    let genesis = block(0, B256::ZERO);
+    commit(&store, &genesis, &balance(0)).unwrap();
+    let blocks: Vec<Block> = (1..=3).fold(vec![genesis], |mut chain, n| {
+        chain.push(block(n, chain.last().unwrap().hash()));
+        chain
+    });
+    let write = |batch: &mut btcr_storage::StoreBatch<'_>, b: &Block, changes: &StateChanges| {
+        let certificate = CommitCertificate {
+            height: b.number(),
+            round: 0,
+            block_hash: b.hash(),
+            signatures: vec![],
+        };
+        batch.commit(BlockCommit {
+            block: b,
+            tx_hashes: &[],
+            senders: &[],
+            receipts: &[],
+            changes,
+            node_writes: &NodeWrites::default(),
+            certificate: Some(&certificate),
+            next_validators: None,
+        })
+    };
+
+    // Dropped: nothing written.
+    {
+        let mut batch = store.begin_batch().unwrap();
+        write(&mut batch, &blocks[1], &balance(1)).unwrap();
+        assert_eq!(batch.head().unwrap().number, 1);
+    }
+    assert_eq!(store.snapshot().unwrap().head_number(), Some(0));
+
+    let mut batch = store.begin_batch().unwrap();
+    for n in 1..=2u64 {
+        {
+            let view = batch.view().unwrap();
+            let before = view.account(&alice).unwrap().unwrap();
+            assert_eq!(before.nonce, n - 1, "the view shows the batch's earlier blocks");
+            assert_eq!(view.block_hash(n - 1).unwrap(), Some(blocks[n as usize - 1].hash()));
+        }
+        write(&mut batch, &blocks[n as usize], &balance(n)).unwrap();
+    }
+    // Block 1 again does not follow the batch's head (2).
+    let refused = write(&mut batch, &blocks[1], &balance(1)).unwrap_err();
+    assert!(matches!(refused, StoreError::NotNextBlock { number: 1, .. }), "{refused}");
+    assert_eq!(batch.len(), 2);
+    let outside = store.snapshot().unwrap();
+    assert_eq!(outside.head_number(), Some(0), "nothing shows before the batch finishes");
+    batch.finish().unwrap();
+    assert_eq!(outside.head_number(), Some(0), "an older view stays as it was");
+    let snapshot = store.snapshot().unwrap();
+    assert_eq!(snapshot.head_number(), Some(2));
+    assert_eq!(snapshot.account(&alice).unwrap().unwrap().nonce, 2);
+    assert_eq!(snapshot.supply(), U256::from(200));
+    let mut item = Vec::new();
+    assert!(snapshot.certified_block_bytes(2, &mut item).unwrap());
+    let mut expected = alloy_rlp::encode(&blocks[2].header);
+    expected.extend(alloy_rlp::encode(&blocks[2].body));
+    expected.extend(alloy_rlp::encode(snapshot.certificate(2).unwrap().unwrap()));
+    assert_eq!(item, expected);
+    assert!(!snapshot.certified_block_bytes(3, &mut item).unwrap());
+    assert!(!snapshot.certified_block_bytes(0, &mut item).unwrap(), "genesis has none");
+    drop((snapshot, outside, store));
+
+    let store = ChainStore::open(dir.path()).unwrap();
+    assert_eq!(store.snapshot().unwrap().head_number(), Some(2), "on disk");
+    commit(&store, &blocks[3], &balance(3)).unwrap();
+}
