@@ -137,11 +137,17 @@ fn serve(stream: TcpStream, shared: &Shared) -> eyre::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
-    reader.read_line(&mut line)?;
+    if reader.read_line(&mut line)? == 0 {
+        eyre::bail!("a connection closed before its request line");
+    }
     let mut headers = Vec::new();
     loop {
         let mut line = String::new();
-        reader.read_line(&mut line)?;
+        // A request cut before the blank line that ends its headers (a sender that gave
+        // up mid-request) is not a request: nothing is recorded or answered.
+        if reader.read_line(&mut line)? == 0 {
+            eyre::bail!("a request cut in its headers");
+        }
         let Some((name, value)) = line.trim_end().split_once(':') else { break };
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }

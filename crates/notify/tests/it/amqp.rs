@@ -139,6 +139,14 @@ async fn a_broker_stopped_mid_stream_loses_and_reorders_nothing(b: Backend) -> e
     }
     assert!(done, "every message delivered after the restart");
     let accepted = first_accepted(&receiver);
+    let mut written = Vec::new();
+    for e in &endpoints {
+        written.extend(
+            b.notify.messages(alice, *e, None, 100).await?.into_iter().map(|m| m.message_id),
+        );
+    }
+    let strangers: Vec<&String> = accepted.iter().filter(|id| !written.contains(id)).collect();
+    assert!(strangers.is_empty(), "accepted ids no message has: {strangers:?}");
     assert_eq!(accepted.len(), 90, "each message accepted");
     for e in &endpoints {
         let written = b.notify.messages(alice, *e, None, 100).await?;
