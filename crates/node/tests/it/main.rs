@@ -637,6 +637,13 @@ fn a_pruned_node_gives_peers_no_block_it_no_longer_keeps_and_says_where_its_hist
     assert!(n.chain.decided(8).unwrap().is_none());
     let (block, certificate) = n.chain.decided(9).unwrap().expect("kept");
     assert_eq!(certificate.block_hash, block.hash());
+    // A node catching up by ranges is told the same, and sent nothing it no longer keeps.
+    use btcr_network::BlockSource;
+    assert_eq!(n.chain.status(), (9, 12));
+    assert!(n.chain.blocks(2, 10, usize::MAX).is_empty());
+    let kept = n.chain.blocks(9, 10, usize::MAX);
+    assert_eq!(kept.len(), 4);
+    assert_eq!(btcr_node::decode_certified(&kept[0]).unwrap(), (block, certificate));
     // And it goes on.
     let block = propose(&n.chain);
     n.chain.commit(block.hash(), self::certificate(&validator, &block)).unwrap();
