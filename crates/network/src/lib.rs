@@ -253,15 +253,6 @@ pub struct BlockClient {
     calls: mpsc::Sender<BlockCall>,
 }
 
-impl std::fmt::Debug for BlockCall {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Peers(_) => f.write_str("Peers"),
-            Self::Ask((peer, request, _)) => write!(f, "Ask({peer}, {request:?})"),
-        }
-    }
-}
-
 impl BlockClient {
     /// The peers connected now.
     pub async fn peers(&self) -> Vec<PeerId> {

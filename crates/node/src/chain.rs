@@ -417,7 +417,6 @@ impl Chain {
         let mut set: Option<ValidatorSet> = None;
         let mut outcome = (|| -> Result<(), PipelineError> {
             for (block, certificate) in blocks {
-                let verify_started = Instant::now();
                 let parent = batch.head().cloned().ok_or(PipelineError::fatal("no head"))?;
                 let (number, hash) = (block.header.number, block.hash());
                 if certificate.height != number || certificate.block_hash != hash {
@@ -427,34 +426,28 @@ impl Chain {
                     )));
                 }
                 let view = batch.view().map_err(fatal("reading a batch of blocks"))?;
-                if set.is_none() {
-                    let list = btcr_staking::validator_set(&view, &self.genesis)
-                        .map_err(fatal("reading the validator set"))?;
-                    let checked = btcr_consensus::bft::certificate::validator_set(&list)
-                        .map_err(|e| PipelineError::fatal(format!("the validator set: {e}")))?;
-                    set = Some(checked);
-                }
-                let Some(current) = &set else { unreachable!("set just above") };
+                let current = match set.take() {
+                    Some(current) => current,
+                    None => {
+                        let list = btcr_staking::validator_set(&view, &self.genesis)
+                            .map_err(fatal("reading the validator set"))?;
+                        btcr_consensus::bft::certificate::validator_set(&list)
+                            .map_err(|e| PipelineError::fatal(format!("the validator set: {e}")))?
+                    }
+                };
                 btcr_consensus::bft::certificate::verify_certificate(
                     self.genesis.chain_id,
                     certificate,
-                    current,
+                    &current,
                 )
                 .map_err(|e| {
                     PipelineError::invalid_because(format!("the certificate of block {number}"), e)
                 })?;
-                let executed = self.execute_checked(&view, &parent, block, true);
+                let executed = self.execute_checked(&view, &parent, block, true)?;
                 drop(view);
-                let metrics = &btcr_metrics::metrics().chain;
-                metrics.block_verify.observe(verify_started.elapsed().as_secs_f64());
-                let executed = executed.inspect_err(|e| {
-                    if matches!(e, PipelineError::InvalidBlock(_)) {
-                        metrics.invalid_blocks.inc();
-                    }
-                })?;
-                if executed.next_validators.is_some() {
-                    // An epoch ended: the next block's set is read from the state it left.
-                    set = None;
+                // After an epoch's end the next block's set is read from the state it left.
+                if executed.next_validators.is_none() {
+                    set = Some(current);
                 }
                 batch.commit(executed.commit(certificate)).map_err(|e| {
                     PipelineError::fatal_because(format!("committing block {number}"), e)
@@ -486,14 +479,25 @@ impl Chain {
     /// Checks a block on top of the head and keeps its execution for the commit. `certified`:
     /// the engine checked a commit certificate for it (see `BlockPipeline::verify_certified`).
     fn verify_block(&self, block: &Block, certified: bool) -> Result<(), PipelineError> {
+        let snapshot = self.snapshot()?;
+        let parent = head_of(&snapshot)?;
+        let executed = self.execute_checked(&*snapshot, &parent, block, certified)?;
+        self.keep_executed(executed);
+        Ok(())
+    }
+
+    /// Checks `block` as the child of `parent`, whose state `state` shows, by executing it;
+    /// returns the execution, and counts its time (and a refusal) in the chain metrics.
+    /// `certified`: see [`Chain::verify_block`].
+    fn execute_checked<S: StateReader + NodeReader + ?Sized>(
+        &self,
+        state: &S,
+        parent: &Header,
+        block: &Block,
+        certified: bool,
+    ) -> Result<Executed, PipelineError> {
         let started = Instant::now();
-        let result = (|| -> Result<(), PipelineError> {
-            let snapshot = self.snapshot()?;
-            let parent = head_of(&snapshot)?;
-            let executed = self.execute_checked(&*snapshot, &parent, block, certified)?;
-            self.keep_executed(executed);
-            Ok(())
-        })();
+        let result = self.execute_unmeasured(state, parent, block, certified);
         let metrics = &btcr_metrics::metrics().chain;
         metrics.block_verify.observe(started.elapsed().as_secs_f64());
         if matches!(result, Err(PipelineError::InvalidBlock(_))) {
@@ -502,9 +506,8 @@ impl Chain {
         result
     }
 
-    /// Checks `block` as the child of `parent`, whose state `state` shows, by executing it;
-    /// returns the execution. `certified`: see [`Chain::verify_block`].
-    fn execute_checked<S: StateReader + NodeReader + ?Sized>(
+    /// [`Chain::execute_checked`] without its metrics.
+    fn execute_unmeasured<S: StateReader + NodeReader + ?Sized>(
         &self,
         state: &S,
         parent: &Header,
